@@ -1,0 +1,165 @@
+"""Iterated two-player matrix games as a PettingZoo Parallel environment.
+
+Both players choose at once every round; each gets its entry of the payoff bimatrix. The game
+lasts ``num_rounds`` rounds and then terminates. The observation of a player is float32:
+one-hot of its own previous action, one-hot of the opponent's previous action, and a flag
+that is 1 in the first round (no previous actions), so memory-one strategies (tit-for-tat,
+win-stay/lose-shift) are expressible.
+
+Built-in games (``game=``): ``prisoners_dilemma``, ``rock_paper_scissors``,
+``matching_pennies``, ``stag_hunt``; or pass ``payoffs[a0][a1] = (r0, r1)`` directly.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+__all__ = ["PAYOFFS", "MatrixGameRules", "MatrixGameEnv", "parallel_env", "env"]
+
+PAYOFFS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
+    # actions: cooperate, defect
+    "prisoners_dilemma": (((3, 3), (0, 5)), ((5, 0), (1, 1))),
+    # actions: rock, paper, scissors
+    "rock_paper_scissors": (
+        ((0, 0), (-1, 1), (1, -1)),
+        ((1, -1), (0, 0), (-1, 1)),
+        ((-1, 1), (1, -1), (0, 0)),
+    ),
+    # actions: heads, tails; player_0 wins on a match
+    "matching_pennies": (((1, -1), (-1, 1)), ((-1, 1), (1, -1))),
+    # actions: stag, hare
+    "stag_hunt": (((4, 4), (0, 3)), ((3, 0), (2, 2))),
+}
+
+
+class MatrixGameRules:
+    """Round counter, last actions and payoffs of an iterated bimatrix game."""
+
+    def __init__(self, payoffs: Sequence[Sequence[Sequence[float]]], num_rounds: int) -> None:
+        rows = len(payoffs)
+        if rows < 2 or any(len(row) != len(payoffs[0]) for row in payoffs) or len(payoffs[0]) < 2:
+            raise ValueError("payoffs must be a rectangular table [a0][a1] with at least 2 actions per player")
+        if any(len(cell) != 2 for row in payoffs for cell in row):
+            raise ValueError("payoffs[a0][a1] must be a pair (reward of player_0, reward of player_1)")
+        if isinstance(num_rounds, bool) or not isinstance(num_rounds, (int, np.integer)) or num_rounds < 1:
+            raise ValueError(f"num_rounds must be an int >= 1, got {num_rounds!r}")
+        self.payoffs = tuple(tuple((float(c[0]), float(c[1])) for c in row) for row in payoffs)
+        self.num_actions = (rows, len(payoffs[0]))
+        self.num_rounds = int(num_rounds)
+        self.reset()
+
+    def reset(self) -> None:
+        self.round = 0
+        self.last: tuple[int, int] | None = None
+
+    @property
+    def over(self) -> bool:
+        return self.round >= self.num_rounds
+
+    def play(self, a0: int, a1: int) -> tuple[float, float]:
+        if self.over:
+            raise ValueError("the game is over; call reset() to start a new one")
+        for player, a in ((0, a0), (1, a1)):
+            if not 0 <= a < self.num_actions[player]:
+                raise ValueError(f"player_{player}: action must be in 0..{self.num_actions[player] - 1}, got {a}")
+        self.round += 1
+        self.last = (a0, a1)
+        return self.payoffs[a0][a1]
+
+    def observation(self, player: int) -> np.ndarray:
+        own, other = self.num_actions[player], self.num_actions[1 - player]
+        obs = np.zeros(own + other + 1, dtype=np.float32)
+        if self.last is None:
+            obs[-1] = 1.0
+        else:
+            obs[self.last[player]] = 1.0
+            obs[own + self.last[1 - player]] = 1.0
+        return obs
+
+
+class MatrixGameEnv(ParallelEnv):
+    """Parallel env: ``player_0`` picks the row, ``player_1`` the column."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "name": "matrix_game_v0", "is_parallelizable": True}
+
+    def __init__(
+        self,
+        game: str = "prisoners_dilemma",
+        num_rounds: int = 10,
+        payoffs: Sequence[Sequence[Sequence[float]]] | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if payoffs is None:
+            if game not in PAYOFFS:
+                raise ValueError(f"unknown matrix game {game!r}; choose one of {sorted(PAYOFFS)} or pass payoffs")
+            payoffs = PAYOFFS[game]
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.game = MatrixGameRules(payoffs, num_rounds)
+        self.possible_agents = ["player_0", "player_1"]
+        self.agents = []
+        self.observation_spaces = {
+            a: spaces.Box(0.0, 1.0, shape=(sum(self.game.num_actions) + 1,), dtype=np.float32) for a in self.possible_agents
+        }
+        self.action_spaces = {a: spaces.Discrete(n) for a, n in zip(self.possible_agents, self.game.num_actions)}
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[agent]
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        self.game.reset()
+        self.agents = self.possible_agents[:]
+        return {a: self.game.observation(i) for i, a in enumerate(self.agents)}, {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, int]) -> tuple[
+        dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict[str, Any]]
+    ]:
+        if not self.agents:
+            raise ValueError("the game is over; call reset() to start a new one")
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"actions must hold one action for every live agent; missing {missing}")
+        try:
+            a0, a1 = (operator.index(actions[a]) for a in self.possible_agents)
+        except TypeError:
+            raise TypeError(f"actions must be integers, got {actions!r}") from None
+        r0, r1 = self.game.play(a0, a1)
+        done = self.game.over
+        agents = self.possible_agents
+        obs = {a: self.game.observation(i) for i, a in enumerate(agents)}
+        rewards = {agents[0]: r0, agents[1]: r1}
+        terminations = dict.fromkeys(agents, done)
+        truncations = dict.fromkeys(agents, False)
+        infos: dict[str, dict[str, Any]] = {a: {} for a in agents}
+        if done:
+            self.agents = []
+        return obs, rewards, terminations, truncations, infos
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            return None
+        last = self.game.last
+        return f"round {self.game.round}/{self.game.num_rounds}, last actions {last}"
+
+    def close(self) -> None:
+        pass
+
+
+parallel_env = MatrixGameEnv
+
+
+def env(**kwargs: Any) -> ParallelEnv:
+    """The parallel environment (no wrapper is needed for this game)."""
+    return MatrixGameEnv(**kwargs)

@@ -1,0 +1,121 @@
+"""A PettingZoo AEC layer shared by the alternating two-player board games.
+
+A game supplies a pure rules object (see :class:`BoardRules`); this module turns it into an
+AEC environment with the conventions of PettingZoo's classic games: the observation is a dict
+with ``observation`` (int8 planes: the observing player's pieces, then the opponent's) and
+``action_mask`` (int8, non-zero only for the player to move); the winner gets +1 and the loser
+-1 when the game ends, a draw gives 0 to both. An illegal move raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import AECEnv
+
+__all__ = ["BoardRules", "TwoPlayerBoardEnv"]
+
+
+class BoardRules(Protocol):
+    """What :class:`TwoPlayerBoardEnv` needs from a game's rules."""
+
+    num_actions: int
+    plane_shape: tuple[int, int]
+    winner: int | None
+    """Index (0 or 1) of the winning player once the game is won."""
+    over: bool
+
+    def reset(self) -> None: ...
+
+    def legal_mask(self) -> list[int]: ...
+
+    def play(self, player: int, action: int) -> None: ...
+
+    def planes(self, player: int) -> np.ndarray: ...
+
+    def render_text(self) -> str: ...
+
+
+class TwoPlayerBoardEnv(AECEnv):
+    """Alternating two-player game over a :class:`BoardRules` (first agent moves first)."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "name": "", "is_parallelizable": False, "render_fps": 1}
+    agent_names: ClassVar[tuple[str, str]] = ("player_0", "player_1")
+
+    def __init__(self, rules: BoardRules, render_mode: str | None = None) -> None:
+        super().__init__()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.game = rules
+        self.possible_agents = list(self.agent_names)
+        self.agents = []
+        obs_space = spaces.Dict(
+            {
+                "observation": spaces.Box(0, 1, shape=(*rules.plane_shape, 2), dtype=np.int8),
+                "action_mask": spaces.Box(0, 1, shape=(rules.num_actions,), dtype=np.int8),
+            }
+        )
+        self.observation_spaces = {a: obs_space for a in self.possible_agents}
+        self.action_spaces = {a: spaces.Discrete(rules.num_actions) for a in self.possible_agents}
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[agent]
+
+    def observe(self, agent: str) -> dict[str, np.ndarray]:
+        player = self._index[agent]
+        if agent == self.agent_selection and not self.game.over:
+            mask = np.array(self.game.legal_mask(), dtype=np.int8)
+        else:
+            mask = np.zeros(self.game.num_actions, dtype=np.int8)
+        return {"observation": self.game.planes(player), "action_mask": mask}
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        self.game.reset()
+        self.agents = self.possible_agents[:]
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
+        self.terminations = dict.fromkeys(self.agents, False)
+        self.truncations = dict.fromkeys(self.agents, False)
+        self.infos = {a: {} for a in self.agents}
+        self.agent_selection = self.agents[0]
+
+    def step(self, action: int | None) -> None:
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        try:
+            a = operator.index(action)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(f"{agent}: action must be an integer in 0..{self.game.num_actions - 1}, got {action!r}") from None
+        player = self._index[agent]
+        self.game.play(player, a)
+        self._cumulative_rewards[agent] = 0.0
+        self._clear_rewards()
+        if self.game.over:
+            winner = self.game.winner
+            if winner is not None:
+                self.rewards[self.possible_agents[winner]] = 1.0
+                self.rewards[self.possible_agents[1 - winner]] = -1.0
+            name = None if winner is None else self.possible_agents[winner]
+            for a_name in self.agents:
+                self.terminations[a_name] = True
+                self.infos[a_name] = {"winner": name}
+        self._accumulate_rewards()
+        self.agent_selection = self.possible_agents[1 - player]
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            return None
+        return self.game.render_text()
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,3 @@
+from rbtrainer.cli import main
+
+raise SystemExit(main())
