@@ -35,7 +35,9 @@ _REGISTRY: dict[str, GameSpec] = {
         "games.robot_delivery.env", "RobotDeliveryEnv", "aec", "robot mail-delivery board game (2-25 robots)"
     ),
     "tictactoe": GameSpec("games.tictactoe", "TicTacToeEnv", "aec", "tic-tac-toe, PettingZoo classic conventions"),
-    "connect_four": GameSpec("games.connect_four", "ConnectFourEnv", "aec", "connect four, PettingZoo classic conventions"),
+    "connect_four": GameSpec(
+        "games.connect_four", "ConnectFourEnv", "aec", "connect four, PettingZoo classic conventions"
+    ),
     "matrix_game": GameSpec(
         "games.matrix_game", "MatrixGameEnv", "parallel", "iterated matrix games (prisoner's dilemma, RPS, ...)"
     ),

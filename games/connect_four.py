@@ -12,7 +12,7 @@ from pettingzoo.utils import wrappers
 
 from games.two_player import TwoPlayerBoardEnv
 
-__all__ = ["ConnectFourRules", "ConnectFourEnv", "env", "raw_env"]
+__all__ = ["ConnectFourEnv", "ConnectFourRules", "env", "raw_env"]
 
 ROWS, COLS = 6, 7
 

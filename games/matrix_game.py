@@ -20,7 +20,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-__all__ = ["PAYOFFS", "MatrixGameRules", "MatrixGameEnv", "parallel_env", "env"]
+__all__ = ["PAYOFFS", "MatrixGameEnv", "MatrixGameRules", "env", "parallel_env"]
 
 PAYOFFS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
     # actions: cooperate, defect
@@ -104,9 +104,10 @@ class MatrixGameEnv(ParallelEnv):
         self.render_mode = render_mode
         self.game = MatrixGameRules(payoffs, num_rounds)
         self.possible_agents = ["player_0", "player_1"]
-        self.agents = []
+        self.agents: list[str] = []
         self.observation_spaces = {
-            a: spaces.Box(0.0, 1.0, shape=(sum(self.game.num_actions) + 1,), dtype=np.float32) for a in self.possible_agents
+            a: spaces.Box(0.0, 1.0, shape=(sum(self.game.num_actions) + 1,), dtype=np.float32)
+            for a in self.possible_agents
         }
         self.action_spaces = {a: spaces.Discrete(n) for a, n in zip(self.possible_agents, self.game.num_actions)}
 
@@ -123,9 +124,9 @@ class MatrixGameEnv(ParallelEnv):
         self.agents = self.possible_agents[:]
         return {a: self.game.observation(i) for i, a in enumerate(self.agents)}, {a: {} for a in self.agents}
 
-    def step(self, actions: dict[str, int]) -> tuple[
-        dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict[str, Any]]
-    ]:
+    def step(
+        self, actions: dict[str, int]
+    ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict[str, Any]]]:
         if not self.agents:
             raise ValueError("the game is over; call reset() to start a new one")
         missing = [a for a in self.agents if a not in actions]

@@ -12,7 +12,7 @@ from pettingzoo.utils import wrappers
 
 from games.two_player import TwoPlayerBoardEnv
 
-__all__ = ["TicTacToeRules", "TicTacToeEnv", "env", "raw_env"]
+__all__ = ["TicTacToeEnv", "TicTacToeRules", "env", "raw_env"]
 
 _LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
 

@@ -42,7 +42,12 @@ class BoardRules(Protocol):
 class TwoPlayerBoardEnv(AECEnv):
     """Alternating two-player game over a :class:`BoardRules` (first agent moves first)."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "name": "", "is_parallelizable": False, "render_fps": 1}
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["ansi"],
+        "name": "",
+        "is_parallelizable": False,
+        "render_fps": 1,
+    }
     agent_names: ClassVar[tuple[str, str]] = ("player_0", "player_1")
 
     def __init__(self, rules: BoardRules, render_mode: str | None = None) -> None:
@@ -52,7 +57,7 @@ class TwoPlayerBoardEnv(AECEnv):
         self.render_mode = render_mode
         self.game = rules
         self.possible_agents = list(self.agent_names)
-        self.agents = []
+        self.agents: list[str] = []
         obs_space = spaces.Dict(
             {
                 "observation": spaces.Box(0, 1, shape=(*rules.plane_shape, 2), dtype=np.int8),
@@ -84,7 +89,7 @@ class TwoPlayerBoardEnv(AECEnv):
         self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
         self.terminations = dict.fromkeys(self.agents, False)
         self.truncations = dict.fromkeys(self.agents, False)
-        self.infos = {a: {} for a in self.agents}
+        self.infos: dict[str, dict[str, Any]] = {a: {} for a in self.agents}
         self.agent_selection = self.agents[0]
 
     def step(self, action: int | None) -> None:
@@ -95,7 +100,9 @@ class TwoPlayerBoardEnv(AECEnv):
         try:
             a = operator.index(action)  # type: ignore[arg-type]
         except TypeError:
-            raise TypeError(f"{agent}: action must be an integer in 0..{self.game.num_actions - 1}, got {action!r}") from None
+            raise TypeError(
+                f"{agent}: action must be an integer in 0..{self.game.num_actions - 1}, got {action!r}"
+            ) from None
         player = self._index[agent]
         self.game.play(player, a)
         self._cumulative_rewards[agent] = 0.0

@@ -22,7 +22,9 @@ def _demo(args: argparse.Namespace) -> int:
         out_dir=args.out_dir,
         gif=not args.no_gif,
     )
-    print(f"winner: {result.winner}  steps: {result.num_steps}  game clock: {result.game_clock}  scores: {result.scores}")
+    print(
+        f"winner: {result.winner}  steps: {result.num_steps}  game clock: {result.game_clock}  scores: {result.scores}"
+    )
     print(f"picture: {result.picture}")
     if result.animation:
         print(f"animation: {result.animation}")
@@ -49,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args))
     except (ValueError, TypeError) as err:

@@ -6,9 +6,9 @@ from games.robot_delivery.env import RobotDeliveryEnv, env, raw_env
 from games.robot_delivery.rules import GameOverError, RobotDeliveryConfig, RobotDeliveryRules
 
 __all__ = [
+    "DEFAULT_LAYOUT",
     "AStarAgent",
     "BoardLayout",
-    "DEFAULT_LAYOUT",
     "GameOverError",
     "RobotDeliveryConfig",
     "RobotDeliveryEnv",

@@ -46,7 +46,9 @@ class AStarAgent:
         self._rng = random.Random(seed)
 
     # ------------------------------------------------------------------ API
-    def act(self, observation: Sequence[float] | np.ndarray, action_mask: Sequence[int] | np.ndarray | None = None) -> int:
+    def act(
+        self, observation: Sequence[float] | np.ndarray, action_mask: Sequence[int] | np.ndarray | None = None
+    ) -> int:
         obs = np.asarray(observation, dtype=np.float64).reshape(-1)
         if obs.shape[0] != self.features * self.num_robots:
             raise ValueError(
@@ -55,15 +57,15 @@ class AStarAgent:
             )
         legal = [1] * 5 if action_mask is None else [int(v) for v in np.asarray(action_mask).reshape(-1)]
         board = self.board
-        robots = obs.reshape(self.num_robots, self.features)
+        robots = obs.reshape(self.num_robots, self.features).tolist()
         cells: list[int] = []
         mails: list[int] = []
         for row in robots:
-            x = int(round(row[0] * board.position_scale))
-            y = int(round(row[1] * board.position_scale))
+            x = round(row[0] * board.position_scale)
+            y = round(row[1] * board.position_scale)
             cells.append(board.cell(x, y))
-            mails.append(int(round(row[2] * board.mail_scale)))
-        battery = int(round(robots[0][3] * BATTERY_CAPACITY)) if self.with_battery else BATTERY_CAPACITY
+            mails.append(round(row[2] * board.mail_scale))
+        battery = round(robots[0][3] * BATTERY_CAPACITY) if self.with_battery else BATTERY_CAPACITY
         start, mail = cells[0], mails[0]
         occupied = dict(zip(cells, mails))
 

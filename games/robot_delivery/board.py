@@ -17,17 +17,17 @@ import os
 from dataclasses import dataclass
 
 __all__ = [
-    "WHITE",
-    "GREY",
-    "GREEN",
-    "YELLOW",
     "BLUE",
-    "RED",
     "COLOR_CODES",
-    "DIRECTIONS",
-    "BoardLayout",
-    "Board",
     "DEFAULT_LAYOUT",
+    "DIRECTIONS",
+    "GREEN",
+    "GREY",
+    "RED",
+    "WHITE",
+    "YELLOW",
+    "Board",
+    "BoardLayout",
     "board_for",
 ]
 
@@ -87,14 +87,11 @@ class BoardLayout:
                 code, target = self.colors[y][x], self.targets[y][x]
                 if code not in COLOR_CODES:
                     raise ValueError(
-                        f"layout colors: unknown code {code!r} at (x={x}, y={y}); "
-                        f"use one of {sorted(COLOR_CODES)}"
+                        f"layout colors: unknown code {code!r} at (x={x}, y={y}); use one of {sorted(COLOR_CODES)}"
                     )
                 if code == "y":
                     if target < 1:
-                        raise ValueError(
-                            f"layout targets: yellow cell (x={x}, y={y}) needs a mail number >= 1"
-                        )
+                        raise ValueError(f"layout targets: yellow cell (x={x}, y={y}) needs a mail number >= 1")
                     if target in seen_targets:
                         raise ValueError(
                             f"layout targets: mail number {target} is accepted by two yellow "

@@ -57,7 +57,11 @@ def play_demo(
     final = env.render()
     assert final is not None  # render_mode is rgb_array
     picture = save_png(final, os.path.join(out_dir, "robot_delivery_demo.png"))
-    animation = save_gif([f for f in frames if f is not None], os.path.join(out_dir, "robot_delivery_demo.gif")) if gif else None
+    animation = (
+        save_gif([f for f in frames if f is not None], os.path.join(out_dir, "robot_delivery_demo.gif"))
+        if gif
+        else None
+    )
     logger.info("demo game: winner %s after %d steps (clock %d)", env.winner, env.num_steps, env.game_clock)
     return DemoResult(
         winner=env.winner,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -22,9 +22,9 @@ from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
 from games.robot_delivery.board import DEFAULT_LAYOUT, BoardLayout
-from games.robot_delivery.rules import RobotDeliveryConfig, RobotDeliveryRules, RobotState
+from games.robot_delivery.rules import GameOverError, RobotDeliveryConfig, RobotDeliveryRules, RobotState
 
-__all__ = ["env", "raw_env", "RobotDeliveryEnv"]
+__all__ = ["RobotDeliveryEnv", "env", "raw_env"]
 
 
 def _layout_from(
@@ -53,7 +53,7 @@ def _layout_from(
 class RobotDeliveryEnv(AECEnv):
     """Robot mail-delivery board game; see ``shared/specs/robot_delivery_rules.md``."""
 
-    metadata = {
+    metadata: ClassVar[dict[str, Any]] = {
         "render_modes": ["rgb_array"],
         "name": "robot_delivery_v0",
         "is_parallelizable": False,
@@ -74,7 +74,7 @@ class RobotDeliveryEnv(AECEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__()
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+        if render_mode is not None and render_mode not in RobotDeliveryEnv.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         if isinstance(robot_colors, str) or not isinstance(robot_colors, Sequence):
             raise TypeError(f"robot_colors must be a list of player strings such as ['r', 'b'], got {robot_colors!r}")
@@ -90,7 +90,7 @@ class RobotDeliveryEnv(AECEnv):
         self.render_mode = render_mode
         self.game = RobotDeliveryRules(self.config)
         self.possible_agents = list(self.config.agent_names)
-        self.agents = []
+        self.agents: list[str] = []
         self._names = self.possible_agents
         self._index = {a: k for k, a in enumerate(self.possible_agents)}
         size = self.config.features_per_robot * self.config.num_robots
@@ -162,11 +162,13 @@ class RobotDeliveryEnv(AECEnv):
         self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
         self.terminations = dict.fromkeys(self.agents, False)
         self.truncations = dict.fromkeys(self.agents, False)
-        self.infos = {a: {} for a in self.agents}
+        self.infos: dict[str, dict[str, Any]] = {a: {} for a in self.agents}
         self.agent_selection = self._names[self.game.current]
         self._last_actor = None
 
     def step(self, action: int | None) -> None:
+        if not self.agents:
+            raise GameOverError("no live agents: call reset() to start a game before step()")
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)

@@ -25,12 +25,12 @@ from games.robot_delivery.board import BLUE, DEFAULT_LAYOUT, GREEN, RED, YELLOW,
 
 __all__ = [
     "BATTERY_CAPACITY",
-    "STAND_LIMIT",
     "MAX_STEPS_PER_TURN",
-    "RobotDeliveryConfig",
-    "RobotState",
-    "RobotDeliveryRules",
+    "STAND_LIMIT",
     "GameOverError",
+    "RobotDeliveryConfig",
+    "RobotDeliveryRules",
+    "RobotState",
 ]
 
 BATTERY_CAPACITY = 10
@@ -79,9 +79,7 @@ class RobotDeliveryConfig:
     def __post_init__(self) -> None:
         colors = self.robot_colors
         if isinstance(colors, str) or not isinstance(colors, (list, tuple)):
-            raise TypeError(
-                f"robot_colors must be a list of player strings such as ['r', 'b'], got {colors!r}"
-            )
+            raise TypeError(f"robot_colors must be a list of player strings such as ['r', 'b'], got {colors!r}")
         if not all(isinstance(c, str) and c for c in colors):
             raise TypeError(f"robot_colors must contain non-empty strings, got {colors!r}")
         if len(colors) < 2:
