@@ -128,10 +128,13 @@ class MatrixGameEnv(ParallelEnv):
         self, actions: dict[str, int]
     ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict[str, Any]]]:
         if not self.agents:
-            raise ValueError("the game is over; call reset() to start a new one")
+            raise ValueError("no live agents (the game is over or was never started); call reset() to start one")
         missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"actions must hold one action for every live agent; missing {missing}")
+        extra = sorted(set(actions) - set(self.agents))
+        if missing or extra:
+            raise ValueError(
+                f"actions must hold exactly one action per live agent {self.agents}; missing {missing}, unknown {extra}"
+            )
         try:
             a0, a1 = (operator.index(actions[a]) for a in self.possible_agents)
         except TypeError:

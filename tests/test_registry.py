@@ -101,7 +101,7 @@ def test_unknown_name(name: str) -> None:
 )
 def test_unknown_keyword_argument(name: str, kwargs: dict, unknown: str) -> None:
     for raw in (False, True):
-        with pytest.raises(ValueError, match=f"unknown argument") as info:
+        with pytest.raises(ValueError, match="unknown argument") as info:
             games.make(name, raw=raw, **kwargs)
         message = str(info.value)
         assert unknown in message
