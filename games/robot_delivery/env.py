@@ -143,6 +143,11 @@ class RobotDeliveryEnv(AECEnv):
         return {name: self.game.robot(k) for k, name in enumerate(self._names)}
 
     @property
+    def players(self) -> list[str]:
+        """Player (team) names, as reported in ``winner``."""
+        return list(self.config.robot_colors)
+
+    @property
     def scores(self) -> dict[str, int]:
         """Team score (deliveries) per player."""
         return dict(zip(self.config.robot_colors, self.game.score))

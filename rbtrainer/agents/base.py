@@ -1,0 +1,100 @@
+"""The Agent protocol: what fills a seat.
+
+An agent maps a batch of observations of the seats it plays to actions, in one call:
+``act(obs_B..., mask_BA, explore_B) -> act_B``. ``mask_BA`` is the int8 action mask of each row
+(all ones for games without masks) and must be honoured; ``explore_B`` says, per row, whether
+that seat explores (the trainer's exploration mask during training, all false during tests).
+
+A :class:`Learner` additionally owns a memory, stores the transitions the trainer routes to it
+and updates itself. Fixed policies (random, scripted, frozen) are plain :class:`Agent` objects.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = ["Agent", "Learner", "check_discrete", "flat_obs_dim"]
+
+
+def flat_obs_dim(space: gym.Space) -> int:
+    """Number of values in an observation (``Dict`` spaces: the ``observation`` entry)."""
+    if isinstance(space, gym.spaces.Dict) and "observation" in space.spaces:
+        space = space.spaces["observation"]
+    if not isinstance(space, gym.spaces.Box):
+        raise TypeError(f"observation space must be a Box (or a Dict with an 'observation' Box), got {space}")
+    return int(np.prod(space.shape))
+
+
+def check_discrete(space: gym.Space, argument: str = "action_space") -> int:
+    if not isinstance(space, gym.spaces.Discrete):
+        raise TypeError(f"{argument} must be gymnasium.spaces.Discrete, got {space}")
+    return int(space.n)
+
+
+class Agent(ABC):
+    """A policy filling one or more seats. Subclasses implement :meth:`act`."""
+
+    is_learner: bool = False
+    name: str = "agent"
+
+    @abstractmethod
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        """Actions (int64, shape ``(B,)``) for a batch of observations of the seats it plays."""
+
+    def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        """Raise ``TypeError``/``ValueError`` if this agent cannot play a seat with these spaces."""
+        check_discrete(action_space)
+
+    def seed(self, seed: int | None) -> None:  # noqa: B027 (optional hook: agents without randomness keep it)
+        """Restart the agent's own random generator."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Learner(Agent):
+    """An agent that learns from the transitions the trainer stores in its memory."""
+
+    is_learner = True
+    on_policy: bool = False
+
+    @abstractmethod
+    def attach_memory(self, num_streams: int, update_freq: int, batch_size: int) -> None:
+        """Create (or keep, if it fits) a memory with one stream per (env, seat) it stores.
+
+        Raises ``ValueError`` naming ``buffer_size`` when the memory cannot serve this set-up.
+        """
+
+    @abstractmethod
+    def store(
+        self,
+        streams: np.ndarray,
+        obs: np.ndarray,
+        mask: np.ndarray,
+        act: np.ndarray,
+        rew: np.ndarray,
+        obs_next: np.ndarray,
+        mask_next: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        """Append one transition to each of the given (distinct) streams."""
+
+    @abstractmethod
+    def update(self, batch_size: int, gradient_steps: int) -> int:
+        """Learn from the memory; returns the number of gradient steps taken."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Network and optimiser state (tensors only), for checkpoints."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None: ...
+
+    @abstractmethod
+    def frozen(self) -> Agent:
+        """A frozen snapshot that acts like this learner now and never changes."""

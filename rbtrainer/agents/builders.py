@@ -1,0 +1,205 @@
+"""Five-line agents: DQN-family and PPO/A2C learners built from a seat's spaces.
+
+learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1)
+learner = ppo_agent(trainer.observation_space(0), trainer.action_space(0), seed=1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from tianshou.algorithm import A2C, DQN, PPO
+from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
+from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy
+from tianshou.algorithm.optim import AdamOptimizerFactory
+from tianshou.utils.net.common import Net
+
+from rbtrainer.agents.base import check_discrete, flat_obs_dim
+from rbtrainer.agents.learners import OffPolicyLearner, OnPolicyLearner
+from rbtrainer.agents.networks import MaskedActor, ValueCritic
+from rbtrainer.rng import isolated_global_rng
+from rbtrainer.validation import boolean, hidden_sizes, non_negative_int, number_in, positive_int
+
+__all__ = ["DQNConfig", "PPOConfig", "dqn_agent", "ppo_agent"]
+
+
+@dataclass(kw_only=True)
+class DQNConfig:
+    """Hyperparameters of a DQN-family learner."""
+
+    hidden_sizes: tuple[int, ...] = (128, 128)
+    """Widths of the Q-network's hidden layers."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    n_step: int = 1
+    """n-step returns (computed per (env, seat) stream)."""
+    target_update_freq: int = 200
+    """Gradient steps between target-network syncs (0: no target network)."""
+    double: bool = True
+    """Double DQN targets."""
+    dueling: bool = False
+    """Dueling value/advantage heads."""
+    buffer_size: int = 50_000
+    """Total replay memory, split evenly over the (env, seat) streams."""
+    prioritized: bool = False
+    """Proportional prioritized replay."""
+    alpha: float = 0.6
+    """Prioritization exponent (with ``prioritized``)."""
+    beta: float = 0.4
+    """Initial importance-sampling exponent (with ``prioritized``)."""
+    epsilon: float = 0.1
+    """Initial exploration rate on exploring seats."""
+
+    def __post_init__(self) -> None:
+        self.hidden_sizes = hidden_sizes("hidden_sizes", self.hidden_sizes)
+        number_in("lr", self.lr, 0.0, 1.0, low_open=True)
+        number_in("gamma", self.gamma, 0.0, 1.0)
+        positive_int("n_step", self.n_step)
+        non_negative_int("target_update_freq", self.target_update_freq)
+        boolean("double", self.double)
+        boolean("dueling", self.dueling)
+        positive_int("buffer_size", self.buffer_size)
+        boolean("prioritized", self.prioritized)
+        number_in("alpha", self.alpha, 0.0, 1.0, low_open=True)
+        number_in("beta", self.beta, 0.0, 1.0)
+        number_in("epsilon", self.epsilon, 0.0, 1.0)
+
+
+@dataclass(kw_only=True)
+class PPOConfig:
+    """Hyperparameters of a PPO (or A2C) learner with a masked actor."""
+
+    algorithm: str = "ppo"
+    """``"ppo"`` or ``"a2c"``."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Widths of the actor's and the critic's hidden layers."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda (advantages computed per (env, seat) stream)."""
+    eps_clip: float = 0.2
+    """PPO ratio clip."""
+    ent_coef: float = 0.01
+    """Entropy bonus weight."""
+    vf_coef: float = 0.5
+    """Value-loss weight."""
+    max_grad_norm: float = 0.5
+    """Gradient clipping norm."""
+    repeat: int = 4
+    """Passes over the collected data per update."""
+    buffer_size: int = 20_000
+    """Memory for one collection phase, split over the (env, seat) streams."""
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ("ppo", "a2c"):
+            raise ValueError(f"algorithm must be 'ppo' or 'a2c', got {self.algorithm!r}")
+        self.hidden_sizes = hidden_sizes("hidden_sizes", self.hidden_sizes)
+        number_in("lr", self.lr, 0.0, 1.0, low_open=True)
+        number_in("gamma", self.gamma, 0.0, 1.0)
+        number_in("gae_lambda", self.gae_lambda, 0.0, 1.0)
+        number_in("eps_clip", self.eps_clip, 0.0, 1.0, low_open=True)
+        number_in("ent_coef", self.ent_coef, 0.0, 1.0)
+        number_in("vf_coef", self.vf_coef, 0.0, 10.0)
+        number_in("max_grad_norm", self.max_grad_norm, 0.0, 1e6, low_open=True)
+        positive_int("repeat", self.repeat)
+        positive_int("buffer_size", self.buffer_size)
+
+
+def _config(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
+    if config is not None and not isinstance(config, cls):
+        raise TypeError(f"config must be a {cls.__name__}, got {type(config).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"unknown {cls.__name__} field(s) {unknown}; known fields: {sorted(known)}")
+    base = {f.name: getattr(config, f.name) for f in dataclasses.fields(cls)} if config is not None else {}
+    return cls(**{**base, **overrides})
+
+
+def dqn_agent(
+    observation_space: gym.Space,
+    action_space: gym.Space,
+    *,
+    config: DQNConfig | None = None,
+    seed: int | None = None,
+    name: str = "dqn",
+    **overrides: Any,
+) -> OffPolicyLearner:
+    """A DQN learner for a seat with these spaces (``overrides`` are :class:`DQNConfig` fields)."""
+    cfg: DQNConfig = _config(DQNConfig, config, overrides)
+    obs_dim, n_actions = flat_obs_dim(observation_space), check_discrete(action_space)
+    rng = np.random.default_rng(seed)
+    with isolated_global_rng(rng):
+        dueling = ({"hidden_sizes": cfg.hidden_sizes[-1:]}, {"hidden_sizes": cfg.hidden_sizes[-1:]})
+        net = Net(
+            state_shape=obs_dim,
+            action_shape=n_actions,
+            hidden_sizes=cfg.hidden_sizes,
+            dueling_param=dueling if cfg.dueling else None,
+        )
+        policy = DiscreteQLearningPolicy(model=net, action_space=action_space)
+        algorithm = DQN(
+            policy=policy,
+            optim=AdamOptimizerFactory(lr=cfg.lr),
+            gamma=cfg.gamma,
+            n_step_return_horizon=cfg.n_step,
+            target_update_freq=cfg.target_update_freq,
+            is_double=cfg.double,
+        )
+    return OffPolicyLearner(
+        algorithm,
+        observation_space,
+        action_space,
+        buffer_size=cfg.buffer_size,
+        prioritized=(cfg.alpha, cfg.beta) if cfg.prioritized else None,
+        epsilon=cfg.epsilon,
+        seed=int(rng.integers(0, 2**62)),
+        name=name,
+    )
+
+
+def ppo_agent(
+    observation_space: gym.Space,
+    action_space: gym.Space,
+    *,
+    config: PPOConfig | None = None,
+    seed: int | None = None,
+    name: str = "ppo",
+    **overrides: Any,
+) -> OnPolicyLearner:
+    """A PPO (or A2C) learner with a masked actor (``overrides`` are :class:`PPOConfig` fields)."""
+    cfg: PPOConfig = _config(PPOConfig, config, overrides)
+    obs_dim, n_actions = flat_obs_dim(observation_space), check_discrete(action_space)
+    rng = np.random.default_rng(seed)
+    with isolated_global_rng(rng):
+        actor = MaskedActor(obs_dim, n_actions, cfg.hidden_sizes)
+        critic = ValueCritic(obs_dim, cfg.hidden_sizes)
+        policy = DiscreteActorPolicy(actor=actor, action_space=action_space)  # type: ignore[arg-type]
+        common: dict[str, Any] = {
+            "policy": policy,
+            "critic": critic,
+            "optim": AdamOptimizerFactory(lr=cfg.lr),
+            "gamma": cfg.gamma,
+            "gae_lambda": cfg.gae_lambda,
+            "ent_coef": cfg.ent_coef,
+            "vf_coef": cfg.vf_coef,
+            "max_grad_norm": cfg.max_grad_norm,
+        }
+        algorithm = PPO(eps_clip=cfg.eps_clip, **common) if cfg.algorithm == "ppo" else A2C(**common)
+    return OnPolicyLearner(
+        algorithm,
+        observation_space,
+        action_space,
+        buffer_size=cfg.buffer_size,
+        repeat=cfg.repeat,
+        seed=int(rng.integers(0, 2**62)),
+        name=name,
+    )

@@ -1,0 +1,301 @@
+"""Learners backed by Tianshou 2.x algorithms.
+
+* :class:`OffPolicyLearner` wraps any Tianshou off-policy algorithm whose policy is a
+  ``DiscreteQLearningPolicy`` (DQN with double/dueling heads, n-step returns, prioritized
+  replay; C51, QR-DQN, ... alike): greedy masked Q-values, epsilon-greedy exploration over legal
+  actions with the learner's own generator.
+* :class:`OnPolicyLearner` wraps PPO, A2C or any on-policy algorithm with a discrete
+  ``ProbabilisticActorPolicy`` whose actor masks illegal actions (see
+  :class:`rbtrainer.agents.networks.MaskedActor`): it samples from the masked distribution
+  when exploring and takes its mode otherwise; its memory is emptied after each update.
+
+Memories are Tianshou ``VectorReplayBuffer`` / ``PrioritizedVectorReplayBuffer`` with one
+sub-buffer per (env, seat) stream, so n-step returns and GAE never cross streams. Observations
+are stored flat as ``Batch(obs=..., mask=...)`` so masks travel with ``obs`` and ``obs_next``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tianshou.algorithm.algorithm_base import OffPolicyAlgorithm, OnPolicyAlgorithm
+from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
+from tianshou.algorithm.modelfree.reinforce import ProbabilisticActorPolicy
+from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, VectorReplayBuffer
+from tianshou.utils.torch_utils import policy_within_training_step, torch_train_mode
+
+from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim
+from rbtrainer.rng import isolated_global_rng
+
+__all__ = ["FrozenAgent", "OffPolicyLearner", "OnPolicyLearner", "obs_batch"]
+
+_MASKED_LOGIT = -1e9
+
+
+def obs_batch(obs: np.ndarray, mask: np.ndarray) -> Batch:
+    """The observation layout stored in memories and fed to networks."""
+    return Batch(obs=obs, mask=mask)
+
+
+def _random_legal(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
+    noise = rng.random(mask.shape)
+    legal = mask > 0
+    legal = np.where(legal.any(axis=1, keepdims=True), legal, True)
+    return np.argmax(np.where(legal, noise, -1.0), axis=1)
+
+
+class _TianshouLearner(Learner):
+    """Shared parts: spaces, memory, storage, checkpoints."""
+
+    def __init__(
+        self,
+        algorithm: Any,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        buffer_size: int,
+        seed: int | None,
+        name: str,
+    ) -> None:
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
+            raise ValueError(f"buffer_size must be a positive int, got {buffer_size!r}")
+        self.algorithm = algorithm
+        self.policy = algorithm.policy
+        self.obs_dim = flat_obs_dim(observation_space)
+        self.n_actions = check_discrete(action_space)
+        self.buffer_size = int(buffer_size)
+        self.name = name
+        self.memory: ReplayBuffer | None = None
+        self._num_streams = 0
+        self.seed(seed)
+
+    def seed(self, seed: int | None) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._torch_gen = torch.Generator().manual_seed(int(self._rng.integers(0, 2**62)))
+        self._buffer_seed = int(self._rng.integers(0, 2**31 - 1))
+
+    def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        n = check_discrete(action_space)
+        dim = flat_obs_dim(observation_space)
+        if (dim, n) != (self.obs_dim, self.n_actions):
+            raise ValueError(
+                f"{self.name} was built for observations of {self.obs_dim} values and {self.n_actions} actions, "
+                f"but the seat has {dim} values and {n} actions; build it from that seat's spaces"
+            )
+
+    def _flat(self, obs: np.ndarray) -> np.ndarray:
+        return obs.reshape(len(obs), -1)
+
+    def _new_memory(self, num_streams: int) -> ReplayBuffer:
+        return VectorReplayBuffer(self.buffer_size, num_streams, random_seed=self._buffer_seed)
+
+    def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
+        return 2
+
+    def attach_memory(self, num_streams: int, update_freq: int, batch_size: int) -> None:
+        if self.memory is not None and self._num_streams == num_streams:
+            return
+        need = self._min_stream_size(num_streams, update_freq)
+        if self.buffer_size // num_streams < need:
+            raise ValueError(
+                f"{self.name}: buffer_size={self.buffer_size} leaves {self.buffer_size // num_streams} transitions for "
+                f"each of its {num_streams} (env, seat) streams, fewer than the {need} it needs; "
+                f"use buffer_size >= {need * num_streams} or fewer envs"
+            )
+        if not self.on_policy and self.buffer_size < batch_size:
+            raise ValueError(f"{self.name}: buffer_size={self.buffer_size} is smaller than batch_size={batch_size}")
+        self.memory = self._new_memory(num_streams)
+        self._num_streams = num_streams
+
+    def store(
+        self,
+        streams: np.ndarray,
+        obs: np.ndarray,
+        mask: np.ndarray,
+        act: np.ndarray,
+        rew: np.ndarray,
+        obs_next: np.ndarray,
+        mask_next: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        if self.memory is None:
+            raise RuntimeError(f"{self.name}: no memory attached; the trainer attaches it in train()")
+        batch = Batch(
+            obs=obs_batch(self._flat(obs), mask),
+            act=act,
+            rew=rew,
+            terminated=terminated,
+            truncated=truncated,
+            obs_next=obs_batch(self._flat(obs_next), mask_next),
+        )
+        self.memory.add(batch, buffer_ids=streams)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"algorithm": self.algorithm.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        self.algorithm.load_state_dict(state["algorithm"], strict=strict)
+
+    def frozen(self) -> Agent:
+        return FrozenAgent(self)
+
+
+class OffPolicyLearner(_TianshouLearner):
+    """A Q-learning learner (DQN family) over a Tianshou off-policy algorithm."""
+
+    on_policy = False
+
+    def __init__(
+        self,
+        algorithm: OffPolicyAlgorithm,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        *,
+        buffer_size: int = 100_000,
+        prioritized: tuple[float, float] | None = None,
+        epsilon: float = 0.1,
+        seed: int | None = None,
+        name: str = "dqn",
+    ) -> None:
+        if not isinstance(algorithm, OffPolicyAlgorithm):
+            raise TypeError(
+                f"algorithm must be a Tianshou off-policy algorithm (e.g. DQN), got {type(algorithm).__name__}"
+            )
+        if not isinstance(algorithm.policy, DiscreteQLearningPolicy):
+            raise TypeError("OffPolicyLearner needs a DiscreteQLearningPolicy (DQN family) in algorithm.policy")
+        if prioritized is not None:
+            alpha, beta = prioritized
+            if alpha <= 0 or beta < 0:
+                raise ValueError(f"prioritized=(alpha, beta) needs alpha > 0 and beta >= 0, got {prioritized}")
+        self.prioritized = prioritized
+        super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name)
+        self.epsilon = epsilon
+
+    @property
+    def epsilon(self) -> float:
+        """Probability of a random legal action on exploring seats while collecting."""
+        return self._epsilon
+
+    @epsilon.setter
+    def epsilon(self, value: float) -> None:
+        if not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"epsilon must be in [0, 1], got {value}")
+        self._epsilon = float(value)
+
+    def set_beta(self, beta: float) -> None:
+        """Importance-sampling exponent of prioritized replay (no effect without it)."""
+        if isinstance(self.memory, PrioritizedVectorReplayBuffer):
+            self.memory.set_beta(beta)
+
+    def _new_memory(self, num_streams: int) -> ReplayBuffer:
+        if self.prioritized is None:
+            return super()._new_memory(num_streams)
+        alpha, beta = self.prioritized
+        return PrioritizedVectorReplayBuffer(
+            self.buffer_size, num_streams, alpha=alpha, beta=beta, random_seed=self._buffer_seed
+        )
+
+    def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
+        return int(getattr(self.algorithm, "n_step", 1)) + 1
+
+    def greedy(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        with torch.no_grad(), torch_train_mode(self.policy, False):
+            out = self.policy(Batch(obs=obs_batch(self._flat(obs), mask), info={}))
+        return np.asarray(out.act, dtype=np.int64)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        act = self.greedy(obs, mask)
+        if self._epsilon > 0 and explore.any():
+            rows = explore & (self._rng.random(len(act)) < self._epsilon)
+            if rows.any():
+                act[rows] = _random_legal(self._rng, mask[rows])
+        return act
+
+    def update(self, batch_size: int, gradient_steps: int) -> int:
+        if self.memory is None or len(self.memory) < batch_size or gradient_steps < 1:
+            return 0
+        with isolated_global_rng(self._rng), policy_within_training_step(self.policy):
+            for _ in range(gradient_steps):
+                self.algorithm.update(self.memory, batch_size)
+        return gradient_steps
+
+
+class OnPolicyLearner(_TianshouLearner):
+    """A policy-gradient learner (PPO, A2C, ...) over a Tianshou on-policy algorithm."""
+
+    on_policy = True
+
+    def __init__(
+        self,
+        algorithm: OnPolicyAlgorithm,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        *,
+        buffer_size: int = 20_000,
+        repeat: int = 4,
+        seed: int | None = None,
+        name: str = "ppo",
+    ) -> None:
+        if not isinstance(algorithm, OnPolicyAlgorithm):
+            raise TypeError(
+                f"algorithm must be a Tianshou on-policy algorithm (e.g. PPO), got {type(algorithm).__name__}"
+            )
+        if not isinstance(algorithm.policy, ProbabilisticActorPolicy):
+            raise TypeError("OnPolicyLearner needs a ProbabilisticActorPolicy in algorithm.policy")
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+            raise ValueError(f"repeat (passes over the data per update) must be an int >= 1, got {repeat!r}")
+        self.repeat = repeat
+        super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name)
+
+    def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
+        # a stream may receive all of a collection phase's steps
+        return max(2, -(-2 * update_freq // num_streams))
+
+    def logits(self, obs: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+        with torch.no_grad(), torch_train_mode(self.policy, False):
+            logits, _ = self.policy.actor(obs_batch(self._flat(obs), mask))
+        legal = torch.as_tensor(mask > 0)
+        legal = torch.where(legal.any(dim=1, keepdim=True), legal, torch.ones_like(legal))
+        return logits.masked_fill(~legal, _MASKED_LOGIT)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        logits = self.logits(obs, mask)
+        act = logits.argmax(dim=1)
+        if explore.any():
+            probs = torch.softmax(logits[torch.as_tensor(explore)], dim=1)
+            act[torch.as_tensor(explore)] = torch.multinomial(probs, 1, generator=self._torch_gen).squeeze(1)
+        return act.numpy().astype(np.int64)
+
+    def update(self, batch_size: int, gradient_steps: int) -> int:
+        """One on-policy update over everything collected since the last one; empties the memory."""
+        if self.memory is None or len(self.memory) == 0:
+            return 0
+        with isolated_global_rng(self._rng), policy_within_training_step(self.policy):
+            stats = self.algorithm.update(self.memory, batch_size=batch_size, repeat=self.repeat)
+        self.memory.reset()
+        return int(getattr(stats, "gradient_steps", 0) or 0)
+
+
+class FrozenAgent(Agent):
+    """A snapshot of a learner that acts like it did when frozen and never learns."""
+
+    def __init__(self, learner: _TianshouLearner) -> None:
+        memory, learner.memory = learner.memory, None
+        try:
+            self._copy = copy.deepcopy(learner)
+        finally:
+            learner.memory = memory
+        self.name = f"{learner.name}-frozen"
+
+    def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        self._copy.check_spaces(observation_space, action_space)
+
+    def seed(self, seed: int | None) -> None:
+        self._copy.seed(seed)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        return self._copy.act(obs, mask, explore)

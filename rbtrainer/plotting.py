@@ -1,0 +1,58 @@
+"""Training curves as PNG files (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["plot_training_curves"]
+
+
+def plot_training_curves(
+    path: str | os.PathLike[str],
+    episodes: Sequence[int],
+    reward_metric: Sequence[float],
+    per_seat: np.ndarray,
+    seat_labels: Sequence[str],
+    title: str,
+    metric_name: str = "test reward metric",
+) -> str:
+    """Reward metric (top) and each seat's mean test return (bottom) against collected episodes.
+
+    Written atomically (a temporary file renamed into place); returns the path.
+    """
+    fig = Figure(figsize=(8, 6.5), dpi=110)
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    x = np.asarray(episodes)
+    top.plot(x, reward_metric, marker="o", ms=3, color="#1f77b4")
+    best = int(np.argmax(reward_metric)) if len(reward_metric) else None
+    if best is not None:
+        top.scatter(
+            [x[best]], [reward_metric[best]], color="#d62728", zorder=3, label=f"best {reward_metric[best]:.3g}"
+        )
+        top.legend(loc="lower right", fontsize=8)
+    top.set_ylabel(metric_name)
+    top.set_title(title)
+    top.grid(alpha=0.3)
+    per_seat = np.asarray(per_seat)
+    for k, label in enumerate(seat_labels):
+        if per_seat.size:
+            bottom.plot(x, per_seat[:, k], marker=".", ms=3, label=label)
+    bottom.set_xlabel("collected training episodes")
+    bottom.set_ylabel("mean test return per seat")
+    bottom.grid(alpha=0.3)
+    if len(seat_labels) <= 12:
+        bottom.legend(loc="best", fontsize=8, ncol=min(4, max(1, len(seat_labels))))
+    fig.tight_layout()
+    final = os.fspath(path)
+    directory = os.path.dirname(final) or "."
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(final)}.tmp")
+    fig.savefig(tmp, format="png")
+    os.replace(tmp, final)
+    return final

@@ -1,0 +1,430 @@
+"""DecentralizedTrainer: independent learners playing a multi-agent game together.
+
+Glossary of the loop's units:
+
+* **seat**: one of the game's ``possible_agents``; ``agents[i]`` fills seat ``i``.
+* **env step**: one call to the game's ``step``: one seat's action in a turn-based (AEC) game,
+  one joint action in a parallel game. ``update_freq`` and collected steps count these.
+* **tick**: every active env of a pool advances one env step (one batched ``act`` per agent).
+* **episode**: one game from reset to its end; envs reset on their own when a game ends.
+* **update**: after every ``update_freq`` collected env steps, each learner that has a learning
+  seat learns: off-policy learners take ``round(steps * update_per_step)`` gradient steps
+  (at least one) on ``batch_size`` minibatches; on-policy learners do one pass of their
+  algorithm over what they collected and empty their memory.
+* **test round**: after every ``test_freq`` collected training episodes (and once before
+  training), ``episodes_per_test`` episodes on the test pool with no exploration; its episode
+  returns ``rewards[num_episodes, num_seats]`` are reduced by ``reward_metric``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from tqdm.auto import tqdm
+
+from rbtrainer.agents.base import Agent, Learner
+from rbtrainer.envs import BACKENDS, GameInfo, describe_game, game_factory, make_pool
+from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
+from rbtrainer.plotting import plot_training_curves
+from rbtrainer.rng import spawn_seeds
+from rbtrainer.rollout import RolloutEngine, SeatPlan
+from rbtrainer.validation import boolean, number_in, optional_callable, positive_int
+
+__all__ = ["DecentralizedTrainer", "TrainStats", "TrainerConfig"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class TrainerConfig:
+    """Settings of a :class:`DecentralizedTrainer` (everything but the game and the hooks)."""
+
+    num_train_envs: int = 16
+    """Games played side by side while training."""
+    num_test_envs: int = 16
+    """Games played side by side while testing."""
+    batch_size: int = 64
+    """Gradient minibatch size."""
+    update_freq: int = 100
+    """Env steps collected between two policy updates."""
+    test_freq: int = 100
+    """Training episodes between two test rounds."""
+    episodes_per_train: int = 5000
+    """Training episodes to collect in ``train()``."""
+    episodes_per_test: int = 50
+    """Episodes per test round (spread evenly over the test envs)."""
+    update_per_step: float = 0.1
+    """Gradient steps per collected env step for off-policy learners."""
+    shared_memory: bool = True
+    """Learners also store the transitions of the other seats they are compatible with."""
+    seed: int | None = None
+    """Seed of the env pools (agents carry their own seeds); ``None``: drawn at random once."""
+    backend: str = "dummy"
+    """Env pool: ``dummy`` (this process), ``subproc`` (a process per env) or ``ray``."""
+    plot_dir: str = "plots"
+    """Where ``train(plot=True)`` writes its figure."""
+    plot_name: str | None = None
+    """File name of the figure (default ``<game>_training.png``)."""
+    progress_bar: bool = True
+    """Show a tqdm progress bar while training."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_train_envs", "num_test_envs", "batch_size", "update_freq", "test_freq"):
+            positive_int(name, getattr(self, name))
+        positive_int("episodes_per_train", self.episodes_per_train)
+        positive_int("episodes_per_test", self.episodes_per_test)
+        number_in("update_per_step", self.update_per_step, 0.0, 1000.0)
+        boolean("shared_memory", self.shared_memory)
+        boolean("progress_bar", self.progress_bar)
+        if self.seed is not None:
+            positive_int("seed", self.seed + 1)  # any int >= 0
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if not isinstance(self.plot_dir, (str, os.PathLike)):
+            raise TypeError(f"plot_dir must be a path, got {self.plot_dir!r}")
+
+
+@dataclass
+class TrainStats:
+    """What ``train()`` returns."""
+
+    reward_metric_history: list[float] = field(default_factory=list)
+    """Reward metric of each test round (the first one is before any training)."""
+    test_episodes: list[int] = field(default_factory=list)
+    """Collected training episodes at each test round."""
+    test_steps: list[int] = field(default_factory=list)
+    """Collected env steps at each test round."""
+    per_agent_rewards: list[list[float]] = field(default_factory=list)
+    """Mean test return of each seat at each test round."""
+    mean_episode_lengths: list[float] = field(default_factory=list)
+    """Mean test episode length at each test round."""
+    best_reward_metric: float = -math.inf
+    best_episode: int = 0
+    """Collected training episodes when the best metric was reached."""
+    collected_steps: int = 0
+    collected_episodes: int = 0
+    gradient_steps: int = 0
+    training_time: float = 0.0
+    """Wall-clock seconds of the whole ``train()`` call, tests included."""
+    test_time: float = 0.0
+    """Seconds spent in test rounds."""
+    illegal_actions: int = 0
+    """Actions outside the action mask while training (0 when every agent honours masks)."""
+    stopped_early: bool = False
+    """``stop_fn`` ended training before ``episodes_per_train``."""
+    plot_path: str | None = None
+
+    @property
+    def steps_per_second(self) -> float:
+        """Collected env steps per second of training time (tests excluded)."""
+        busy = self.training_time - self.test_time
+        return self.collected_steps / busy if busy > 0 else 0.0
+
+
+def _as_mask(name: str, mask: Any, num_seats: int) -> np.ndarray:
+    if isinstance(mask, (str, bytes, Mapping)) or not isinstance(mask, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a list of {num_seats} booleans (one per seat), got {mask!r}")
+    values = list(mask)
+    if len(values) != num_seats:
+        raise ValueError(f"{name} has {len(values)} entries but the game has {num_seats} seats")
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1)):
+            out.append(bool(v))
+        else:
+            raise TypeError(f"{name}[{i}] must be a bool (or 0/1), got {v!r}")
+    return np.array(out, dtype=bool)
+
+
+class DecentralizedTrainer:
+    """Trains independent agents, one per seat, that play a game together.
+
+    ``env_args`` (not mutated) name a registry game under ``"game"`` (default
+    ``"robot_delivery"``) plus its constructor arguments; or give ``env_fn``, any callable
+    returning a PettingZoo AEC or Parallel env (called with ``env_args`` as keywords).
+    """
+
+    def __init__(
+        self,
+        env_args: Mapping[str, Any] | None = None,
+        num_train_envs: int = 16,
+        num_test_envs: int = 16,
+        batch_size: int = 64,
+        update_freq: int = 100,
+        test_freq: int = 100,
+        episodes_per_train: int = 5000,
+        episodes_per_test: int = 50,
+        train_fn: Callable[[int, int], None] | None = None,
+        test_fn: Callable[[int, int], None] | None = None,
+        save_best_fn: Callable[[int], None] | None = None,
+        save_last_fn: Callable[[], None] | None = None,
+        stop_fn: Callable[[float, int], bool] | None = None,
+        reward_metric: RewardMetric | None = None,
+        shared_memory: bool = True,
+        *,
+        env_fn: Callable[..., Any] | None = None,
+        seed: int | None = None,
+        backend: str = "dummy",
+        plot_dir: str | os.PathLike[str] = "plots",
+        plot_name: str | None = None,
+        progress_bar: bool = True,
+        update_per_step: float = 0.1,
+    ) -> None:
+        self.config = TrainerConfig(
+            num_train_envs=num_train_envs,
+            num_test_envs=num_test_envs,
+            batch_size=batch_size,
+            update_freq=update_freq,
+            test_freq=test_freq,
+            episodes_per_train=episodes_per_train,
+            episodes_per_test=episodes_per_test,
+            update_per_step=update_per_step,
+            shared_memory=shared_memory,
+            seed=seed,
+            backend=backend,
+            plot_dir=os.fspath(plot_dir),
+            plot_name=plot_name,
+            progress_bar=progress_bar,
+        )
+        self.train_fn = optional_callable("train_fn", train_fn)
+        self.test_fn = optional_callable("test_fn", test_fn)
+        self.save_best_fn = optional_callable("save_best_fn", save_best_fn)
+        self.save_last_fn = optional_callable("save_last_fn", save_last_fn)
+        self.stop_fn = optional_callable("stop_fn", stop_fn)
+        self.reward_metric: RewardMetric = optional_callable("reward_metric", reward_metric) or mean_reward
+        self.env_args = dict(env_args or {})
+        self._factory = game_factory(env_args, env_fn)
+        self.game: GameInfo = describe_game(self._factory)
+        root = self.config.seed if self.config.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        self.seed = root
+        self._train_seeds = spawn_seeds(root, self.config.num_train_envs, stream=0)
+        self._test_seeds = spawn_seeds(root, self.config.num_test_envs, stream=1)
+        self._train_engine: RolloutEngine | None = None
+        self._test_engine: RolloutEngine | None = None
+
+    # ------------------------------------------------------------ game facts
+    @property
+    def num_seats(self) -> int:
+        return len(self.game.seats)
+
+    @property
+    def seats(self) -> tuple[str, ...]:
+        return self.game.seats
+
+    def observation_space(self, seat: int | str = 0) -> gym.Space:
+        """Observation space of a seat (the ``observation`` part of dict observations)."""
+        return self.game.observation_spaces[self._seat_index(seat)]
+
+    def action_space(self, seat: int | str = 0) -> gym.Space:
+        return self.game.action_spaces[self._seat_index(seat)]
+
+    def _seat_index(self, seat: int | str) -> int:
+        if isinstance(seat, str):
+            if seat not in self.game.seats:
+                raise ValueError(f"unknown seat {seat!r}; the game's seats are {list(self.game.seats)}")
+            return self.game.seats.index(seat)
+        if not 0 <= seat < self.num_seats:
+            raise ValueError(f"seat index {seat} out of range 0..{self.num_seats - 1}")
+        return int(seat)
+
+    # ----------------------------------------------------------------- pools
+    def _engine(self, train: bool) -> RolloutEngine:
+        cfg = self.config
+        if train:
+            if self._train_engine is None:
+                pool = make_pool(self._factory, cfg.num_train_envs, cfg.backend)
+                self._train_engine = RolloutEngine(pool, cfg.num_train_envs, self.num_seats)
+            return self._train_engine
+        if self._test_engine is None:
+            pool = make_pool(self._factory, cfg.num_test_envs, cfg.backend)
+            self._test_engine = RolloutEngine(pool, cfg.num_test_envs, self.num_seats)
+        return self._test_engine
+
+    def close(self) -> None:
+        """Close the env pools (worker processes for ``subproc`` / ``ray``)."""
+        for engine in (self._train_engine, self._test_engine):
+            if engine is not None:
+                engine.pool.close()
+        self._train_engine = self._test_engine = None
+
+    def __enter__(self) -> DecentralizedTrainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ validation
+    def _check_agents(self, agents: Any) -> list[Agent]:
+        if isinstance(agents, Agent) or not isinstance(agents, Sequence):
+            raise TypeError(f"agents must be a list with one Agent per seat ({self.num_seats} seats)")
+        agents = list(agents)
+        if len(agents) != self.num_seats:
+            raise ValueError(
+                f"agents has {len(agents)} entries but the game has {self.num_seats} seats {list(self.game.seats)}"
+            )
+        for i, agent in enumerate(agents):
+            if not isinstance(agent, Agent):
+                raise TypeError(
+                    f"agents[{i}] must be an rbtrainer Agent (e.g. dqn_agent(...), RandomAgent()), got {agent!r}"
+                )
+            try:
+                agent.check_spaces(self.game.observation_spaces[i], self.game.action_spaces[i])
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"agents[{i}] cannot play seat {self.game.seats[i]!r}: {err}") from None
+        return agents
+
+    def _plan(self, agents: list[Agent], learning: np.ndarray, exploring: np.ndarray) -> tuple[SeatPlan, list[Learner]]:
+        learners: dict[int, Learner] = {}
+        for i, agent in enumerate(agents):
+            if learning[i]:
+                if not isinstance(agent, Learner):
+                    raise ValueError(
+                        f"learning_mask[{i}] is True but agents[{i}] ({agent!r}) is a fixed policy that cannot learn"
+                    )
+                learners.setdefault(id(agent), agent)
+        if not learners:
+            raise ValueError("learning_mask has no learning seat; set it True for at least one seat with a learner")
+        plan = SeatPlan(agents=agents, explore=exploring)
+        for key, learner in learners.items():
+            seats = []
+            for s, agent in enumerate(agents):
+                own = agent is learner
+                if own and learning[s]:
+                    seats.append(s)
+                elif self.config.shared_memory and (own or not learner.on_policy):
+                    try:
+                        learner.check_spaces(self.game.observation_spaces[s], self.game.action_spaces[s])
+                    except (TypeError, ValueError):
+                        continue
+                    seats.append(s)
+            plan.stored_seats[key] = seats
+            for local, s in enumerate(seats):
+                plan.store_to[s].append((learner, local))
+        return plan, list(learners.values())
+
+    # ------------------------------------------------------------------ test
+    def test(self, agents: Sequence[Agent], eval_metrics: bool = False) -> TestResult:
+        """Play ``episodes_per_test`` games without exploration and summarize them."""
+        agents = self._check_agents(agents)
+        boolean("eval_metrics", eval_metrics)
+        return self._test_round(agents, eval_metrics)
+
+    def _test_round(self, agents: list[Agent], eval_metrics: bool) -> TestResult:
+        cfg = self.config
+        engine = self._engine(train=False)
+        engine.start(self._test_seeds)
+        base, extra = divmod(cfg.episodes_per_test, cfg.num_test_envs)
+        quota = [base + (1 if i < extra else 0) for i in range(cfg.num_test_envs)]
+        plan = SeatPlan(agents=agents, explore=np.zeros(self.num_seats, dtype=bool))
+        result = engine.run(plan, episodes_per_env=quota)
+        return summarize(result.episodes, self.reward_metric, eval_metrics, self.game.players, result.illegal_actions)
+
+    # ----------------------------------------------------------------- train
+    def train(
+        self,
+        agents: Sequence[Agent],
+        learning_mask: Sequence[bool],
+        exploration_mask: Sequence[bool] | None = None,
+        plot: bool = True,
+    ) -> TrainStats:
+        """Train the learners of the learning seats; returns :class:`TrainStats`.
+
+        ``exploration_mask`` defaults to ``learning_mask``. Neither list is modified.
+        """
+        agents = self._check_agents(agents)
+        learning = _as_mask("learning_mask", learning_mask, self.num_seats)
+        exploring = (
+            learning.copy()
+            if exploration_mask is None
+            else _as_mask("exploration_mask", exploration_mask, self.num_seats)
+        )
+        boolean("plot", plot)
+        plan, learners = self._plan(agents, learning, exploring)
+        cfg = self.config
+        for learner in learners:
+            width = len(plan.stored_seats[id(learner)])
+            learner.attach_memory(cfg.num_train_envs * width, cfg.update_freq, cfg.batch_size)
+
+        stats = TrainStats()
+        start = time.perf_counter()
+        engine = self._engine(train=True)
+        engine.start(self._train_seeds)
+        bar = tqdm(total=cfg.episodes_per_train, disable=not cfg.progress_bar, unit="ep", desc="train")
+        next_test = cfg.test_freq
+        try:
+            self._record_test(agents, stats)
+            while stats.collected_episodes < cfg.episodes_per_train and not stats.stopped_early:
+                if self.train_fn is not None:
+                    self.train_fn(stats.collected_episodes, stats.collected_steps)
+                result = engine.run(plan, max_steps=cfg.update_freq, explore=True, store=True)
+                stats.collected_steps += result.steps
+                stats.collected_episodes += len(result.episodes)
+                stats.illegal_actions += result.illegal_actions
+                bar.update(min(len(result.episodes), max(0, cfg.episodes_per_train - bar.n)))
+                gradient_steps = max(1, round(result.steps * cfg.update_per_step))
+                for learner in learners:
+                    stats.gradient_steps += learner.update(cfg.batch_size, gradient_steps)
+                finished = stats.collected_episodes >= cfg.episodes_per_train
+                if stats.collected_episodes >= next_test or finished:
+                    while next_test <= stats.collected_episodes:
+                        next_test += cfg.test_freq
+                    metric = self._record_test(agents, stats)
+                    bar.set_postfix(metric=f"{metric:.3f}", best=f"{stats.best_reward_metric:.3f}")
+                    if self.stop_fn is not None and self.stop_fn(metric, stats.collected_episodes):
+                        stats.stopped_early = True
+        finally:
+            bar.close()
+            stats.training_time = time.perf_counter() - start
+            if self.save_last_fn is not None:
+                self.save_last_fn()
+        if plot:
+            stats.plot_path = self._plot(stats)
+        logger.info(
+            "trained %d episodes, %d env steps, %d gradient steps in %.1f s; best metric %.3f",
+            stats.collected_episodes,
+            stats.collected_steps,
+            stats.gradient_steps,
+            stats.training_time,
+            stats.best_reward_metric,
+        )
+        return stats
+
+    def _record_test(self, agents: list[Agent], stats: TrainStats) -> float:
+        if self.test_fn is not None:
+            self.test_fn(stats.collected_episodes, stats.collected_steps)
+        t0 = time.perf_counter()
+        result = self._test_round(agents, eval_metrics=False)
+        stats.test_time += time.perf_counter() - t0
+        metric = result.reward_metric
+        stats.reward_metric_history.append(metric)
+        stats.test_episodes.append(stats.collected_episodes)
+        stats.test_steps.append(stats.collected_steps)
+        stats.per_agent_rewards.append([float(v) for v in result.per_agent_rewards])
+        stats.mean_episode_lengths.append(result.mean_episode_length)
+        logger.info("test at %d episodes: metric %.4f", stats.collected_episodes, metric)
+        if metric > stats.best_reward_metric:
+            stats.best_reward_metric = metric
+            stats.best_episode = stats.collected_episodes
+            if self.save_best_fn is not None:
+                self.save_best_fn(stats.collected_episodes)
+        return metric
+
+    def _plot(self, stats: TrainStats) -> str:
+        cfg = self.config
+        name = cfg.plot_name or f"{self.env_args.get('game', self.game.name)}_training.png"
+        return plot_training_curves(
+            os.path.join(cfg.plot_dir, name),
+            stats.test_episodes,
+            stats.reward_metric_history,
+            np.array(stats.per_agent_rewards),
+            list(self.game.seats),
+            title=f"{self.game.name}: {len(self.game.seats)} seats, {stats.collected_steps} env steps",
+        )
