@@ -1,12 +1,220 @@
-"""The ``rbtrainer`` command line."""
+"""The ``rbtrainer`` command line: ``train``, ``test`` and ``demo``.
+
+Options of ``train`` and ``test`` are generated from the configuration dataclasses
+(:class:`~rbtrainer.trainer.TrainerConfig`, :class:`~rbtrainer.agents.DQNConfig`,
+:class:`ScheduleConfig`), so their defaults and help texts have one source. A TOML file given
+with ``--config`` may hold tables ``[env]`` (game arguments, ``game`` naming the game),
+``[trainer]``, ``[dqn]`` and ``[schedule]``; command-line flags override it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
+import inspect
 import logging
+import sys
+import textwrap
+import types
+import typing
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["main"]
+__all__ = ["ScheduleConfig", "build_parser", "main"]
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(kw_only=True)
+class ScheduleConfig:
+    """Exploration schedule and outputs of a ``train`` run."""
+
+    eps_start: float = 1.0
+    """Epsilon at the start of training."""
+    eps_end: float = 0.05
+    """Final epsilon."""
+    eps_episodes: int = 1000
+    """Episodes over which epsilon falls linearly from eps_start to eps_end."""
+    checkpoint: str = "checkpoints/{game}_dqn.pt"
+    """Where the trained agents are saved ({game} is replaced by the game name)."""
+
+    def __post_init__(self) -> None:
+        from rbtrainer.validation import number_in, positive_int
+
+        number_in("eps_start", self.eps_start, 0.0, 1.0)
+        number_in("eps_end", self.eps_end, 0.0, 1.0)
+        positive_int("eps_episodes", self.eps_episodes)
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """Docstrings written under dataclass fields (read from the class source)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, nxt in zip(body, body[1:]):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
+            docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, section: str, skip: Sequence[str] = ()) -> None:
+    group = parser.add_argument_group(f"{section} options ([{section}] in --config)")
+    docs = _field_docs(cls)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = f"{docs.get(f.name, '')} (default: {default})".replace("%", "%%")
+        dest = f"{section}.{f.name}"
+        args = typing.get_args(kind)
+        if kind is bool:
+            group.add_argument(
+                flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+            )
+        elif typing.get_origin(kind) is tuple:
+            group.add_argument(flag, dest=dest, nargs="+", type=args[0], default=argparse.SUPPRESS, help=help_text)
+        else:
+            if typing.get_origin(kind) in (typing.Union, types.UnionType):
+                kind = next(a for a in args if a is not type(None))
+            group.add_argument(flag, dest=dest, type=kind, default=argparse.SUPPRESS, help=help_text)
+
+
+def _env_pair(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--env expects KEY=VALUE, got {text!r}")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value  # a bare word is a string
+    return key.strip(), parsed
+
+
+def _sections(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """TOML tables overridden by the flags given on the command line."""
+    sections: dict[str, dict[str, Any]] = {"env": {}, "trainer": {}, "dqn": {}, "schedule": {}}
+    if args.config:
+        with open(args.config, "rb") as handle:
+            data = tomllib.load(handle)
+        unknown = sorted(set(data) - set(sections))
+        if unknown:
+            raise ValueError(f"--config {args.config}: unknown table(s) {unknown}; use {sorted(sections)}")
+        for name, table in data.items():
+            if not isinstance(table, dict):
+                raise ValueError(f"--config {args.config}: [{name}] must be a table")
+            sections[name].update(table)
+    for key, value in vars(args).items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            sections[section][name] = tuple(value) if isinstance(value, list) else value
+    for key, value in args.env or []:
+        sections["env"][key] = value
+    for name in ("hidden_sizes",):
+        if name in sections["dqn"]:
+            sections["dqn"][name] = tuple(sections["dqn"][name])
+    return sections
+
+
+def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any]]:
+    from rbtrainer.agents import DQNConfig
+    from rbtrainer.trainer import TrainerConfig
+
+    sections = _sections(args)
+    trainer_cfg = TrainerConfig(**sections["trainer"])
+    dqn_cfg = DQNConfig(**sections["dqn"])
+    schedule = ScheduleConfig(**sections["schedule"])
+    return trainer_cfg, dqn_cfg, schedule, sections["env"]
+
+
+def _trainer(trainer_cfg: Any, env_args: dict[str, Any]) -> Any:
+    from rbtrainer.trainer import DecentralizedTrainer
+
+    fields = {f.name: getattr(trainer_cfg, f.name) for f in dataclasses.fields(trainer_cfg)}
+    return DecentralizedTrainer(env_args, **fields)
+
+
+def _self_play_agents(trainer: Any, dqn_cfg: Any, seed: int) -> list[Any]:
+    from rbtrainer.agents import dqn_agent
+
+    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=dqn_cfg, seed=seed)
+    for seat in range(1, trainer.num_seats):
+        learner.check_spaces(trainer.observation_space(seat), trainer.action_space(seat))
+    return [learner] * trainer.num_seats
+
+
+def _random_baseline(trainer: Any) -> Any:
+    from rbtrainer.agents import RandomAgent
+
+    return trainer.test([RandomAgent(seed=1000 + s) for s in range(trainer.num_seats)], eval_metrics=True)
+
+
+def _print_result(label: str, result: Any) -> None:
+    wins = ", ".join(f"{p}: {n}" for p, n in (result.wins or {}).items())
+    print(
+        f"{label:<14} reward metric {result.reward_metric:8.3f}   mean length {result.mean_episode_length:7.1f}   "
+        f"wins {{{wins}}}  draws {result.draws}  mean time span {result.mean_time_span:.1f}"
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rbtrainer.callbacks import EpsilonSchedule
+    from rbtrainer.checkpoint import save_agents
+
+    trainer_cfg, dqn_cfg, schedule, env_args = _setup(args)
+    with _trainer(trainer_cfg, env_args) as trainer:
+        agents = _self_play_agents(trainer, dqn_cfg, seed=trainer.seed)
+        trainer.train_fn = EpsilonSchedule(
+            learners=[agents[0]], start=schedule.eps_start, end=schedule.eps_end, episodes=schedule.eps_episodes
+        )
+        game = env_args.get("game", "robot_delivery")
+        path = schedule.checkpoint.format(game=game)
+        metadata = {"env": env_args, "dqn": {f.name: getattr(dqn_cfg, f.name) for f in dataclasses.fields(dqn_cfg)}}
+        trainer.save_last_fn = lambda: save_agents(path, agents, metadata)
+        stats = trainer.train(agents, [True] * trainer.num_seats)
+        print(
+            f"trained {stats.collected_episodes} episodes / {stats.collected_steps} env steps / "
+            f"{stats.gradient_steps} gradient steps in {stats.training_time:.0f} s "
+            f"({stats.steps_per_second:.0f} env steps/s while collecting and learning)"
+        )
+        print(f"best test reward metric {stats.best_reward_metric:.3f} at {stats.best_episode} episodes")
+        _print_result("trained", trainer.test(agents, eval_metrics=True))
+        _print_result("random agents", _random_baseline(trainer))
+        print(f"curve: {stats.plot_path}")
+        print(f"checkpoint: {path}")
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    import torch
+
+    from rbtrainer.agents import DQNConfig
+    from rbtrainer.checkpoint import load_agents
+
+    trainer_cfg, _, _, env_args = _setup(args)
+    payload = torch.load(args.checkpoint, weights_only=True)
+    metadata = payload.get("metadata", {}) if isinstance(payload, dict) else {}
+    env_args = {**metadata.get("env", {}), **env_args}
+    dqn_cfg = DQNConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in metadata.get("dqn", {}).items()})
+    with _trainer(trainer_cfg, env_args) as trainer:
+        agents = _self_play_agents(trainer, dqn_cfg, seed=0)
+        load_agents(args.checkpoint, agents)
+        _print_result("trained", trainer.test(agents, eval_metrics=True))
+        _print_result("random agents", _random_baseline(trainer))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -32,9 +240,36 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rbtrainer", description=__doc__)
+    from rbtrainer.agents import DQNConfig
+    from rbtrainer.trainer import TrainerConfig
+
+    parser = argparse.ArgumentParser(prog="rbtrainer", description="Train independent agents that play games together.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser(
+        "train",
+        help="train self-play DQN (default game: robot_delivery) and save curve and checkpoint",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    test = sub.add_parser("test", help="evaluate a checkpoint against the random-agent baseline")
+    for p in (train, test):
+        p.add_argument("--config", help="TOML file with [env], [trainer], [dqn], [schedule] tables")
+        p.add_argument(
+            "--env",
+            action="append",
+            type=_env_pair,
+            metavar="KEY=VALUE",
+            help="game argument, e.g. --env game=tictactoe",
+        )
+    test.add_argument("--checkpoint", required=True, help="checkpoint written by 'rbtrainer train'")
+    _add_dataclass_options(train, TrainerConfig, "trainer")
+    _add_dataclass_options(train, DQNConfig, "dqn")
+    _add_dataclass_options(train, ScheduleConfig, "schedule")
+    _add_dataclass_options(test, TrainerConfig, "trainer")
+    train.set_defaults(func=_train)
+    test.set_defaults(func=_test)
+
     demo = sub.add_parser("demo", help="play a scripted robot-delivery game and draw it under plots/")
     demo.add_argument("--players", nargs="+", default=["r", "b", "gr"], help="player colours (at least 2)")
     demo.add_argument("--robots-per-player", type=int, default=1)
@@ -56,5 +291,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, OSError) as err:
         parser.exit(2, f"rbtrainer {args.command}: error: {err}\n")

@@ -1,0 +1,96 @@
+"""Ready-made hooks: exploration and prioritized-replay schedules, a reward-threshold stop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rbtrainer.agents.learners import OffPolicyLearner
+from rbtrainer.validation import number_in, positive_int
+
+__all__ = ["BetaSchedule", "EpsilonSchedule", "RewardThreshold", "chain"]
+
+
+@dataclass(kw_only=True)
+class EpsilonSchedule:
+    """``train_fn`` setting the learners' epsilon from the collected episodes.
+
+    ``decay`` set: ``max(end, start * decay ** episodes)`` (exponential per episode);
+    otherwise linear from ``start`` to ``end`` over ``episodes`` episodes.
+    """
+
+    learners: Sequence[OffPolicyLearner]
+    """Learners whose ``epsilon`` is set."""
+    start: float = 1.0
+    """Epsilon before the first episode."""
+    end: float = 0.05
+    """Final epsilon."""
+    episodes: int = 1000
+    """Length of the linear schedule (ignored with ``decay``)."""
+    decay: float | None = None
+    """Per-episode factor of an exponential schedule."""
+
+    def __post_init__(self) -> None:
+        for learner in self.learners:
+            if not isinstance(learner, OffPolicyLearner):
+                raise TypeError(f"EpsilonSchedule needs OffPolicyLearner learners, got {learner!r}")
+        number_in("start", self.start, 0.0, 1.0)
+        number_in("end", self.end, 0.0, 1.0)
+        positive_int("episodes", self.episodes)
+        if self.decay is not None:
+            number_in("decay", self.decay, 0.0, 1.0, low_open=True)
+
+    def value(self, episodes: int) -> float:
+        if self.decay is not None:
+            return max(self.end, self.start * self.decay**episodes)
+        frac = min(1.0, episodes / self.episodes)
+        return self.start + (self.end - self.start) * frac
+
+    def __call__(self, episodes: int, steps: int) -> None:
+        eps = self.value(episodes)
+        for learner in self.learners:
+            learner.epsilon = eps
+
+
+@dataclass(kw_only=True)
+class BetaSchedule:
+    """``train_fn`` annealing prioritized replay's beta linearly from ``start`` to ``end``."""
+
+    learners: Sequence[OffPolicyLearner]
+    start: float = 0.4
+    end: float = 1.0
+    episodes: int = 1000
+
+    def __post_init__(self) -> None:
+        number_in("start", self.start, 0.0, 1.0)
+        number_in("end", self.end, 0.0, 1.0)
+        positive_int("episodes", self.episodes)
+
+    def __call__(self, episodes: int, steps: int) -> None:
+        frac = min(1.0, episodes / self.episodes)
+        for learner in self.learners:
+            learner.set_beta(self.start + (self.end - self.start) * frac)
+
+
+@dataclass(frozen=True)
+class RewardThreshold:
+    """``stop_fn``: stop once the test reward metric reaches ``threshold``."""
+
+    threshold: float
+
+    def __call__(self, reward_metric: float, episodes: int) -> bool:
+        return reward_metric >= self.threshold
+
+
+def chain(*hooks: Callable[[int, int], None] | None) -> Callable[[int, int], None]:
+    """One ``train_fn``/``test_fn`` calling several hooks in order (``None`` entries skipped)."""
+    active = [h for h in hooks if h is not None]
+    for h in active:
+        if not callable(h):
+            raise TypeError(f"chain: every hook must be callable, got {h!r}")
+
+    def run(episodes: int, steps: int) -> None:
+        for hook in active:
+            hook(episodes, steps)
+
+    return run

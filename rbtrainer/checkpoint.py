@@ -1,0 +1,84 @@
+"""Saving and loading the learners of a seat assignment.
+
+A checkpoint holds each distinct learner's network and optimiser state once (a learner filling
+several seats is saved once) plus the seat -> learner map and free-form metadata. Files are
+written atomically (temporary file, then rename) and read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from rbtrainer.agents.base import Agent, Learner
+
+__all__ = ["CHECKPOINT_FORMAT", "load_agents", "save_agents"]
+
+CHECKPOINT_FORMAT = 1
+
+
+def _distinct_learners(agents: Sequence[Agent]) -> tuple[list[Learner], list[int]]:
+    learners: list[Learner] = []
+    seat_to_learner: list[int] = []
+    for agent in agents:
+        if isinstance(agent, Learner):
+            for i, known in enumerate(learners):
+                if known is agent:
+                    seat_to_learner.append(i)
+                    break
+            else:
+                learners.append(agent)
+                seat_to_learner.append(len(learners) - 1)
+        else:
+            seat_to_learner.append(-1)
+    return learners, seat_to_learner
+
+
+def save_agents(
+    path: str | os.PathLike[str], agents: Sequence[Agent], metadata: Mapping[str, Any] | None = None
+) -> str:
+    """Write the learners among ``agents`` (one entry per seat) to ``path``; returns the path."""
+    learners, seat_to_learner = _distinct_learners(agents)
+    if not learners:
+        raise ValueError("agents contains no learner: there is nothing to save")
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "seat_to_learner": seat_to_learner,
+        "learners": [{"name": lr.name, "kind": type(lr).__name__, "state": lr.state_dict()} for lr in learners],
+        "metadata": dict(metadata or {}),
+    }
+    final = os.fspath(path)
+    directory = os.path.dirname(final) or "."
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(final)}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return final
+
+
+def load_agents(path: str | os.PathLike[str], agents: Sequence[Agent], strict: bool = True) -> dict[str, Any]:
+    """Load a checkpoint into the learners among ``agents`` (same seat layout); returns its metadata."""
+    payload = torch.load(os.fspath(path), weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an rbtrainer checkpoint (format {CHECKPOINT_FORMAT})")
+    learners, seat_to_learner = _distinct_learners(agents)
+    saved = payload["learners"]
+    if len(learners) != len(saved):
+        raise ValueError(f"agents hold {len(learners)} distinct learners but the checkpoint has {len(saved)}")
+    if seat_to_learner != payload["seat_to_learner"]:
+        raise ValueError(
+            f"seat layout differs: checkpoint {payload['seat_to_learner']}, agents {seat_to_learner} "
+            "(-1 marks fixed policies; equal numbers mark one learner in several seats)"
+        )
+    for learner, entry in zip(learners, saved):
+        if type(learner).__name__ != entry["kind"]:
+            raise ValueError(f"checkpoint holds a {entry['kind']} where agents have a {type(learner).__name__}")
+        learner.load_state_dict(entry["state"], strict=strict)
+    return dict(payload.get("metadata", {}))
