@@ -13,6 +13,7 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import itertools
 import logging
 import sys
 import textwrap
@@ -56,7 +57,7 @@ def _field_docs(cls: type) -> dict[str, str]:
     tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
-    for node, nxt in zip(body, body[1:]):
+    for node, nxt in itertools.pairwise(body):
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
@@ -208,7 +209,8 @@ def _test(args: argparse.Namespace) -> int:
     payload = torch.load(args.checkpoint, weights_only=True)
     metadata = payload.get("metadata", {}) if isinstance(payload, dict) else {}
     env_args = {**metadata.get("env", {}), **env_args}
-    dqn_cfg = DQNConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in metadata.get("dqn", {}).items()})
+    saved: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in metadata.get("dqn", {}).items()}
+    dqn_cfg = DQNConfig(**saved)
     with _trainer(trainer_cfg, env_args) as trainer:
         agents = _self_play_agents(trainer, dqn_cfg, seed=0)
         load_agents(args.checkpoint, agents)
