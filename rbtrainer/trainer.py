@@ -18,16 +18,18 @@ Glossary of the loop's units:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from rbtrainer.agents.base import Agent, Learner
@@ -75,6 +77,9 @@ class TrainerConfig:
     """File name of the figure (default ``<game>_training.png``)."""
     progress_bar: bool = True
     """Show a tqdm progress bar while training."""
+    torch_threads: int | None = 1
+    """Torch CPU threads during train()/test(), restored afterwards; small networks run fastest on one
+    (None: leave torch's setting)."""
 
     def __post_init__(self) -> None:
         for name in ("num_train_envs", "num_test_envs", "batch_size", "update_freq", "test_freq"):
@@ -86,6 +91,8 @@ class TrainerConfig:
         boolean("progress_bar", self.progress_bar)
         if self.seed is not None:
             positive_int("seed", self.seed + 1)  # any int >= 0
+        if self.torch_threads is not None:
+            positive_int("torch_threads", self.torch_threads)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
         if not isinstance(self.plot_dir, (str, os.PathLike)):
@@ -127,6 +134,20 @@ class TrainStats:
         """Collected env steps per second of training time (tests excluded)."""
         busy = self.training_time - self.test_time
         return self.collected_steps / busy if busy > 0 else 0.0
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run a block with ``count`` torch CPU threads, then restore the previous setting."""
+    if count is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _as_mask(name: str, mask: Any, num_seats: int) -> np.ndarray:
@@ -177,6 +198,7 @@ class DecentralizedTrainer:
         plot_name: str | None = None,
         progress_bar: bool = True,
         update_per_step: float = 0.1,
+        torch_threads: int | None = 1,
     ) -> None:
         self.config = TrainerConfig(
             num_train_envs=num_train_envs,
@@ -193,6 +215,7 @@ class DecentralizedTrainer:
             plot_dir=os.fspath(plot_dir),
             plot_name=plot_name,
             progress_bar=progress_bar,
+            torch_threads=torch_threads,
         )
         self.train_fn = optional_callable("train_fn", train_fn)
         self.test_fn = optional_callable("test_fn", test_fn)
@@ -315,7 +338,8 @@ class DecentralizedTrainer:
         """Play ``episodes_per_test`` games without exploration and summarize them."""
         agents = self._check_agents(agents)
         boolean("eval_metrics", eval_metrics)
-        return self._test_round(agents, eval_metrics)
+        with torch_threads(self.config.torch_threads):
+            return self._test_round(agents, eval_metrics)
 
     def _test_round(self, agents: list[Agent], eval_metrics: bool) -> TestResult:
         cfg = self.config
@@ -353,6 +377,22 @@ class DecentralizedTrainer:
             width = len(plan.stored_seats[id(learner)])
             learner.attach_memory(cfg.num_train_envs * width, cfg.update_freq, cfg.batch_size)
 
+        with torch_threads(cfg.torch_threads):
+            stats = self._train_loop(agents, plan, learners)
+        if plot:
+            stats.plot_path = self._plot(stats)
+        logger.info(
+            "trained %d episodes, %d env steps, %d gradient steps in %.1f s; best metric %.3f",
+            stats.collected_episodes,
+            stats.collected_steps,
+            stats.gradient_steps,
+            stats.training_time,
+            stats.best_reward_metric,
+        )
+        return stats
+
+    def _train_loop(self, agents: list[Agent], plan: SeatPlan, learners: list[Learner]) -> TrainStats:
+        cfg = self.config
         stats = TrainStats()
         start = time.perf_counter()
         engine = self._engine(train=True)
@@ -385,16 +425,6 @@ class DecentralizedTrainer:
             stats.training_time = time.perf_counter() - start
             if self.save_last_fn is not None:
                 self.save_last_fn()
-        if plot:
-            stats.plot_path = self._plot(stats)
-        logger.info(
-            "trained %d episodes, %d env steps, %d gradient steps in %.1f s; best metric %.3f",
-            stats.collected_episodes,
-            stats.collected_steps,
-            stats.gradient_steps,
-            stats.training_time,
-            stats.best_reward_metric,
-        )
         return stats
 
     def _record_test(self, agents: list[Agent], stats: TrainStats) -> float:
