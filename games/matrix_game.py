@@ -6,7 +6,7 @@ one-hot of its own previous action, one-hot of the opponent's previous action, a
 that is 1 in the first round (no previous actions), so memory-one strategies (tit-for-tat,
 win-stay/lose-shift) are expressible.
 
-Built-in games (``game=``): ``prisoners_dilemma``, ``rock_paper_scissors``,
+Built-in games (``preset=``): ``prisoners_dilemma``, ``rock_paper_scissors``,
 ``matching_pennies``, ``stag_hunt``; or pass ``payoffs[a0][a1] = (r0, r1)`` directly.
 """
 
@@ -90,15 +90,17 @@ class MatrixGameEnv(ParallelEnv):
 
     def __init__(
         self,
-        game: str = "prisoners_dilemma",
+        preset: str = "prisoners_dilemma",
         num_rounds: int = 10,
         payoffs: Sequence[Sequence[Sequence[float]]] | None = None,
         render_mode: str | None = None,
     ) -> None:
         if payoffs is None:
-            if game not in PAYOFFS:
-                raise ValueError(f"unknown matrix game {game!r}; choose one of {sorted(PAYOFFS)} or pass payoffs")
-            payoffs = PAYOFFS[game]
+            if preset not in PAYOFFS:
+                raise ValueError(
+                    f"unknown matrix game preset {preset!r}; choose one of {sorted(PAYOFFS)} or pass payoffs"
+                )
+            payoffs = PAYOFFS[preset]
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode

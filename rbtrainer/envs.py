@@ -122,15 +122,15 @@ def _split_obs_space(space: gym.Space) -> tuple[gym.Space, bool]:
 def describe_game(factory: Callable[[], Any]) -> GameInfo:
     """Build one instance and read its seats and spaces; checks it is a PettingZoo env."""
     env = factory()
+    if isinstance(env, AECEnv):
+        api = "aec"
+    elif isinstance(env, ParallelEnv):
+        api = "parallel"
+    else:
+        raise TypeError(
+            f"the game factory returned {type(env).__name__}; env_fn must return a PettingZoo AECEnv or ParallelEnv"
+        )
     try:
-        if isinstance(env, AECEnv):
-            api = "aec"
-        elif isinstance(env, ParallelEnv):
-            api = "parallel"
-        else:
-            raise TypeError(
-                f"the game factory returned {type(env).__name__}; env_fn must return a PettingZoo AECEnv or ParallelEnv"
-            )
         seats = tuple(env.possible_agents)
         if not seats:
             raise ValueError("the game has no possible_agents; a game needs at least one seat")

@@ -38,7 +38,7 @@ from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
 from rbtrainer.plotting import plot_training_curves
 from rbtrainer.rng import spawn_seeds
 from rbtrainer.rollout import RolloutEngine, SeatPlan
-from rbtrainer.validation import boolean, number_in, optional_callable, positive_int
+from rbtrainer.validation import boolean, non_negative_int, number_in, optional_callable, positive_int
 
 __all__ = ["DecentralizedTrainer", "TrainStats", "TrainerConfig"]
 
@@ -90,13 +90,16 @@ class TrainerConfig:
         boolean("shared_memory", self.shared_memory)
         boolean("progress_bar", self.progress_bar)
         if self.seed is not None:
-            positive_int("seed", self.seed + 1)  # any int >= 0
+            non_negative_int("seed", self.seed)
         if self.torch_threads is not None:
             positive_int("torch_threads", self.torch_threads)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
         if not isinstance(self.plot_dir, (str, os.PathLike)):
             raise TypeError(f"plot_dir must be a path, got {self.plot_dir!r}")
+        self.plot_dir = os.fspath(self.plot_dir)
+        if self.plot_name is not None and (not isinstance(self.plot_name, str) or not self.plot_name):
+            raise TypeError(f"plot_name must be a non-empty file name or None, got {self.plot_name!r}")
 
 
 @dataclass
@@ -212,7 +215,7 @@ class DecentralizedTrainer:
             shared_memory=shared_memory,
             seed=seed,
             backend=backend,
-            plot_dir=os.fspath(plot_dir),
+            plot_dir=plot_dir,  # type: ignore[arg-type]  # validated and converted by TrainerConfig
             plot_name=plot_name,
             progress_bar=progress_bar,
             torch_threads=torch_threads,
@@ -286,7 +289,7 @@ class DecentralizedTrainer:
 
     # ------------------------------------------------------------ validation
     def _check_agents(self, agents: Any) -> list[Agent]:
-        if isinstance(agents, Agent) or not isinstance(agents, Sequence):
+        if isinstance(agents, (Agent, str, bytes, Mapping)) or not isinstance(agents, Sequence):
             raise TypeError(f"agents must be a list with one Agent per seat ({self.num_seats} seats)")
         agents = list(agents)
         if len(agents) != self.num_seats:

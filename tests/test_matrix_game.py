@@ -30,19 +30,19 @@ def test_built_in_games() -> None:
 
 @pytest.mark.parametrize("game", BUILT_IN)
 def test_parallel_api_test(game: str) -> None:
-    env = matrix_game.env(game=game, num_rounds=5)
+    env = matrix_game.env(preset=game, num_rounds=5)
     assert isinstance(env, ParallelEnv)
     parallel_api_test(env, num_cycles=50)
 
 
 @pytest.mark.parametrize("game", BUILT_IN)
 def test_parallel_seed_test(game: str) -> None:
-    parallel_seed_test(lambda: matrix_game.env(game=game, num_rounds=5), num_cycles=50)
+    parallel_seed_test(lambda: matrix_game.env(preset=game, num_rounds=5), num_cycles=50)
 
 
 @pytest.mark.parametrize("game", BUILT_IN)
 def test_spaces(game: str) -> None:
-    env = matrix_game.parallel_env(game=game)
+    env = matrix_game.parallel_env(preset=game)
     n = len(PAYOFFS[game])
     for agent in AGENTS:
         assert env.action_space(agent) == spaces.Discrete(n)
@@ -88,7 +88,7 @@ STAG, HARE = 0, 1
     ],
 )
 def test_payoffs(game: str, a0: int, a1: int, expected: tuple[float, float]) -> None:
-    env = MatrixGameEnv(game=game)
+    env = MatrixGameEnv(preset=game)
     env.reset()
     _, rewards, *_ = play(env, a0, a1)
     assert rewards == {"player_0": expected[0], "player_1": expected[1]}
@@ -98,7 +98,7 @@ def test_payoffs(game: str, a0: int, a1: int, expected: tuple[float, float]) -> 
 @pytest.mark.parametrize("game", ["rock_paper_scissors", "matching_pennies"])
 def test_zero_sum_games_are_zero_sum(game: str) -> None:
     n = len(PAYOFFS[game])
-    env = MatrixGameEnv(game=game, num_rounds=n * n)
+    env = MatrixGameEnv(preset=game, num_rounds=n * n)
     env.reset()
     for a0 in range(n):
         for a1 in range(n):
@@ -119,7 +119,7 @@ def test_custom_payoffs() -> None:
 
 
 def test_custom_payoffs_override_game_name() -> None:
-    env = MatrixGameEnv(game="prisoners_dilemma", payoffs=[[(9, 9), (0, 0)], [(0, 0), (1, 1)]])
+    env = MatrixGameEnv(preset="prisoners_dilemma", payoffs=[[(9, 9), (0, 0)], [(0, 0), (1, 1)]])
     env.reset()
     _, rewards, *_ = play(env, 0, 0)
     assert rewards == {"player_0": 9.0, "player_1": 9.0}
@@ -241,8 +241,8 @@ def test_ansi_render() -> None:
 
 
 def test_unknown_game_name() -> None:
-    with pytest.raises(ValueError, match="unknown matrix game 'chicken'") as info:
-        MatrixGameEnv(game="chicken")
+    with pytest.raises(ValueError, match="unknown matrix game preset 'chicken'") as info:
+        MatrixGameEnv(preset="chicken")
     for name in BUILT_IN:
         assert name in str(info.value)
 

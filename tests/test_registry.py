@@ -62,7 +62,7 @@ def test_spec_points_at_the_class(name: str) -> None:
 
 
 def test_make_passes_keyword_arguments() -> None:
-    env = games.make("matrix_game", game="stag_hunt", num_rounds=3)
+    env = games.make("matrix_game", preset="stag_hunt", num_rounds=3)
     assert env.game.num_rounds == 3
     env.reset()
     _, rewards, *_ = env.step({"player_0": 0, "player_1": 0})
@@ -114,7 +114,7 @@ def test_unknown_keyword_argument(name: str, kwargs: dict, unknown: str) -> None
 def test_unknown_keyword_argument_lists_matrix_game_arguments() -> None:
     with pytest.raises(ValueError) as info:
         games.make("matrix_game", rounds=5)
-    assert "['game', 'num_rounds', 'payoffs', 'render_mode']" in str(info.value)
+    assert "['preset', 'num_rounds', 'payoffs', 'render_mode']" in str(info.value)
 
 
 @pytest.mark.parametrize("name", [None, 3, TicTacToeEnv, ["tictactoe"]])
