@@ -15,6 +15,7 @@ import dataclasses
 import inspect
 import itertools
 import logging
+import os
 import sys
 import textwrap
 import types
@@ -24,6 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["ScheduleConfig", "build_parser", "main"]
+
+__all__ = ["DEFAULT_TRAIN_CONFIG", "ScheduleConfig", "build_parser", "main"]
+
+#: Base configuration of ``rbtrainer train`` when no ``--config`` is given.
+DEFAULT_TRAIN_CONFIG = os.path.join(os.path.dirname(__file__), "default_train.toml")
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -87,11 +93,15 @@ def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, section: 
                 flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
             )
         elif typing.get_origin(kind) is tuple:
-            group.add_argument(flag, dest=dest, nargs="+", type=args[0], default=argparse.SUPPRESS, help=help_text)
+            group.add_argument(
+                flag, dest=dest, nargs="+", type=args[0], default=argparse.SUPPRESS, help=help_text, metavar="N"
+            )
         else:
             if typing.get_origin(kind) in (typing.Union, types.UnionType):
                 kind = next(a for a in args if a is not type(None))
-            group.add_argument(flag, dest=dest, type=kind, default=argparse.SUPPRESS, help=help_text)
+            group.add_argument(
+                flag, dest=dest, type=kind, default=argparse.SUPPRESS, help=help_text, metavar=f.name.upper()
+            )
 
 
 def _env_pair(text: str) -> tuple[str, Any]:
@@ -108,22 +118,29 @@ def _env_pair(text: str) -> tuple[str, Any]:
 def _sections(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """TOML tables overridden by the flags given on the command line."""
     sections: dict[str, dict[str, Any]] = {"env": {}, "trainer": {}, "dqn": {}, "schedule": {}}
-    if args.config:
-        with open(args.config, "rb") as handle:
+    config = args.config
+    if config is None and args.command == "train":
+        config = DEFAULT_TRAIN_CONFIG
+    if config:
+        with open(config, "rb") as handle:
             data = tomllib.load(handle)
         unknown = sorted(set(data) - set(sections))
         if unknown:
-            raise ValueError(f"--config {args.config}: unknown table(s) {unknown}; use {sorted(sections)}")
+            raise ValueError(f"--config {config}: unknown table(s) {unknown}; use {sorted(sections)}")
         for name, table in data.items():
             if not isinstance(table, dict):
-                raise ValueError(f"--config {args.config}: [{name}] must be a table")
+                raise ValueError(f"--config {config}: [{name}] must be a table")
             sections[name].update(table)
     for key, value in vars(args).items():
         if "." in key:
             section, name = key.split(".", 1)
             sections[section][name] = tuple(value) if isinstance(value, list) else value
-    for key, value in args.env or []:
-        sections["env"][key] = value
+    cli_env = dict(args.env or [])
+    if config == DEFAULT_TRAIN_CONFIG and cli_env.get("game", sections["env"].get("game")) != sections["env"].get(
+        "game"
+    ):
+        sections["env"] = {}  # the built-in defaults describe the robot game only
+    sections["env"].update(cli_env)
     for name in ("hidden_sizes",):
         if name in sections["dqn"]:
             sections["dqn"][name] = tuple(sections["dqn"][name])
@@ -252,7 +269,6 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="train self-play DQN (default game: robot_delivery) and save curve and checkpoint",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     test = sub.add_parser("test", help="evaluate a checkpoint against the random-agent baseline")
     for p in (train, test):

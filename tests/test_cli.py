@@ -1,0 +1,82 @@
+"""The command line: train, test, demo, TOML configs; and the README/CI contract."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rbtrainer.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = [
+    "--num-train-envs", "2", "--num-test-envs", "2", "--episodes-per-train", "12", "--episodes-per-test", "4",
+    "--test-freq", "6", "--update-freq", "32", "--no-progress-bar",
+    "--hidden-sizes", "16", "16", "--buffer-size", "2000",
+]  # fmt: skip
+
+
+def test_train_then_test_round_trip(tmp_path, capsys):
+    checkpoint = tmp_path / "ttt.pt"
+    argv = ["train", "--env", "game=tictactoe", *TINY, "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "trained 1" in out and "random agents" in out and "checkpoint:" in out
+    assert checkpoint.exists()
+    assert (tmp_path / "tictactoe_training.png").exists()
+    assert main(["test", "--checkpoint", str(checkpoint), "--num-test-envs", "2", "--episodes-per-test", "4"]) == 0
+    assert "trained" in capsys.readouterr().out
+
+
+def test_toml_config_and_flag_override(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[env]\ngame = "robot_delivery"\nrobot_colors = ["r", "b"]\nmax_step = 40\n\n'
+        "[trainer]\nepisodes_per_train = 1000\nseed = 3\n\n[dqn]\nlr = 0.01\n\n[schedule]\neps_start = 0.3\n"
+    )
+    checkpoint = tmp_path / "robots.pt"
+    argv = ["train", "--config", str(config), *TINY, "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"trained (\d+) episodes", out)
+    assert match and int(match.group(1)) < 1000  # --episodes-per-train 12 overrides the file's 1000
+    import torch
+
+    meta = torch.load(checkpoint, weights_only=True)["metadata"]
+    assert meta["env"]["max_step"] == 40 and meta["dqn"]["lr"] == 0.01
+
+
+def test_bad_arguments_exit_with_a_message(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--env", "game=chess", "--no-progress-bar"])
+    assert info.value.code == 2
+    assert "unknown game 'chess'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--lr", "0", "--no-progress-bar"])
+    assert "lr must be in" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[trainers]\nseed = 1\n")
+    with pytest.raises(SystemExit):
+        main(["train", "--config", str(bad)])
+    assert "unknown table" in capsys.readouterr().err
+
+
+def test_help_comes_from_the_dataclass_docstrings():
+    help_text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()  # type: ignore[union-attr]
+    assert "Gradient minibatch size" in help_text
+    assert "Widths of the Q-network's hidden layers" in help_text
+
+
+def test_demo_writes_a_picture(tmp_path, capsys):
+    assert main(["demo", "--out-dir", str(tmp_path), "--no-gif", "--players", "r", "b"]) == 0
+    assert (tmp_path / "robot_delivery_demo.png").exists()
+    assert "winner" in capsys.readouterr().out
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = next(line for line in ci.splitlines() if "pytest" in line).strip()
+    assert command in readme
