@@ -229,6 +229,8 @@ class DecentralizedTrainer:
         self.env_args = dict(env_args or {})
         self._factory = game_factory(env_args, env_fn)
         self.game: GameInfo = describe_game(self._factory)
+        #: registry name of the game, or the env's ``metadata["name"]`` for ``env_fn`` games
+        self.game_name: str = getattr(self._factory, "name", self.game.name)
         root = self.config.seed if self.config.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         self.seed = root
         self._train_seeds = spawn_seeds(root, self.config.num_train_envs, stream=0)
@@ -452,7 +454,7 @@ class DecentralizedTrainer:
 
     def _plot(self, stats: TrainStats) -> str:
         cfg = self.config
-        name = cfg.plot_name or f"{self.env_args.get('game', self.game.name)}_training.png"
+        name = cfg.plot_name or f"{self.game_name}_training.png"
         return plot_training_curves(
             os.path.join(cfg.plot_dir, name),
             stats.test_episodes,
