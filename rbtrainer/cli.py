@@ -48,7 +48,8 @@ class ScheduleConfig:
     eps_episodes: int = 1000
     """Episodes over which epsilon falls linearly from eps_start to eps_end."""
     checkpoint: str = "checkpoints/{game}_dqn.pt"
-    """Where the trained agents are saved ({game} is replaced by the game name)."""
+    """Where the agents of the best test round are saved ({game}: the game name); the final agents go
+    to the same name with a _last suffix."""
 
     def __post_init__(self) -> None:
         from rbtrainer.validation import number_in, positive_int
@@ -188,9 +189,14 @@ def _print_result(label: str, result: Any) -> None:
     )
 
 
+def _last_path(path: str) -> str:
+    stem, ext = os.path.splitext(path)
+    return f"{stem}_last{ext or '.pt'}"
+
+
 def _train(args: argparse.Namespace) -> int:
     from rbtrainer.callbacks import EpsilonSchedule
-    from rbtrainer.checkpoint import save_agents
+    from rbtrainer.checkpoint import load_agents, save_agents
 
     trainer_cfg, dqn_cfg, schedule, env_args = _setup(args)
     with _trainer(trainer_cfg, env_args) as trainer:
@@ -201,7 +207,9 @@ def _train(args: argparse.Namespace) -> int:
         game = env_args.get("game", "robot_delivery")
         path = schedule.checkpoint.format(game=game)
         metadata = {"env": env_args, "dqn": {f.name: getattr(dqn_cfg, f.name) for f in dataclasses.fields(dqn_cfg)}}
-        trainer.save_last_fn = lambda: save_agents(path, agents, metadata)
+        last_path = _last_path(path)
+        trainer.save_best_fn = lambda episodes: save_agents(path, agents, {**metadata, "episodes": episodes})
+        trainer.save_last_fn = lambda: save_agents(last_path, agents, metadata)
         stats = trainer.train(agents, [True] * trainer.num_seats)
         print(
             f"trained {stats.collected_episodes} episodes / {stats.collected_steps} env steps / "
@@ -209,10 +217,12 @@ def _train(args: argparse.Namespace) -> int:
             f"({stats.steps_per_second:.0f} env steps/s while collecting and learning)"
         )
         print(f"best test reward metric {stats.best_reward_metric:.3f} at {stats.best_episode} episodes")
-        _print_result("trained", trainer.test(agents, eval_metrics=True))
+        _print_result("final agents", trainer.test(agents, eval_metrics=True))
+        load_agents(path, agents)
+        _print_result("best agents", trainer.test(agents, eval_metrics=True))
         _print_result("random agents", _random_baseline(trainer))
         print(f"curve: {stats.plot_path}")
-        print(f"checkpoint: {path}")
+        print(f"checkpoint: {path} (best test round; final agents: {last_path})")
     return 0
 
 

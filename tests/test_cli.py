@@ -23,8 +23,8 @@ def test_train_then_test_round_trip(tmp_path, capsys):
     argv = ["train", "--env", "game=tictactoe", *TINY, "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "trained 1" in out and "random agents" in out and "checkpoint:" in out
-    assert checkpoint.exists()
+    assert "trained 1" in out and "random agents" in out and "best agents" in out and "checkpoint:" in out
+    assert checkpoint.exists() and (tmp_path / "ttt_last.pt").exists()
     assert (tmp_path / "tictactoe_training.png").exists()
     assert main(["test", "--checkpoint", str(checkpoint), "--num-test-envs", "2", "--episodes-per-test", "4"]) == 0
     assert "trained" in capsys.readouterr().out
