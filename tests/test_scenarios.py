@@ -105,19 +105,21 @@ def test_robot_delivery_self_play_beats_random(tmp_path):
     """Self-play DQN (one learner in both seats) beats random robots by >= 5 reward points."""
     trainer = DecentralizedTrainer(
         ROBOT_ARGS,
-        num_train_envs=16,
-        num_test_envs=16,
+        num_train_envs=8,
+        num_test_envs=8,
         episodes_per_train=200,
         episodes_per_test=32,
-        test_freq=100,
-        update_freq=128,
+        test_freq=50,
+        update_freq=100,
         update_per_step=0.25,
         seed=0,
         progress_bar=False,
         plot_dir=tmp_path,
     )
-    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1, n_step=3, epsilon=0.5)
-    trainer.train_fn = EpsilonSchedule(learners=[learner], start=0.5, end=0.05, episodes=150)
+    learner = dqn_agent(
+        trainer.observation_space(0), trainer.action_space(0), seed=1, n_step=3, lr=3e-3, dueling=True, epsilon=1.0
+    )
+    trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=0.05, episodes=100)
     trainer.train([learner, learner], [True, True], plot=False)
     baseline = trainer.test([RandomAgent(seed=5), RandomAgent(seed=6)]).reward_metric
     trained = trainer.test([learner, learner]).reward_metric
