@@ -164,6 +164,7 @@ class SeatEnv(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium declares it per instance)
 
     def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
         self._game = _strip_check_wrappers(factory())
         self._aec = isinstance(self._game, AECEnv)
         self.seats = list(self._game.possible_agents)
@@ -176,6 +177,14 @@ class SeatEnv(gym.Env):
         self._length = 0
         self._parallel_obs: dict[str, Any] = {}
         self._parallel_infos: dict[str, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pools that ship envs to workers (Ray actors) pickle a fresh env: send the factory and
+        # build the game again on the other side instead of pickling a game mid-episode.
+        return {"factory": self._factory}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["factory"])  # type: ignore[misc]
 
     # ----------------------------------------------------------- helpers
     def _split(self, agent: str, raw: Any, info: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -216,6 +216,11 @@ class RobotDeliveryRules:
         self._started = False
         self._mask_cache: tuple[int, list[int]] | None = None
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # unpickled NumPy arrays may be read-only views (e.g. Ray's object store): own a copy
+        self.__dict__.update(state)
+        self._feat_NF = np.array(self._feat_NF, copy=True)
+
     # ------------------------------------------------------------------ setup
     @property
     def required_mail(self) -> int:
