@@ -282,7 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test = sub.add_parser("test", help="evaluate a checkpoint against the random-agent baseline")
     for p in (train, test):
-        p.add_argument("--config", help="TOML file with [env], [trainer], [dqn], [schedule] tables")
+        p.add_argument(
+            "--config",
+            help="TOML file with [env], [trainer], [dqn], [schedule] tables (train: rbtrainer/default_train.toml if omitted)",
+        )
         p.add_argument(
             "--env",
             action="append",
@@ -295,9 +298,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_options(train, DQNConfig, "dqn")
     _add_dataclass_options(train, ScheduleConfig, "schedule")
     _add_dataclass_options(test, TrainerConfig, "trainer")
-    train.set_defaults(func=_train)
-    test.set_defaults(func=_test)
-
     demo = sub.add_parser("demo", help="play a scripted robot-delivery game and draw it under plots/")
     demo.add_argument("--players", nargs="+", default=["r", "b", "gr"], help="player colours (at least 2)")
     demo.add_argument("--robots-per-player", type=int, default=1)
@@ -308,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", default="plots")
     demo.add_argument("--no-gif", action="store_true", help="write only the final picture")
     demo.set_defaults(func=_demo)
+    for p in (train, test, demo):
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log at INFO level")
+    train.set_defaults(func=_train)
+    test.set_defaults(func=_test)
+
     return parser
 
 
