@@ -284,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (train, test):
         p.add_argument(
             "--config",
-            help="TOML file with [env], [trainer], [dqn], [schedule] tables (train: rbtrainer/default_train.toml if omitted)",
+            help="TOML file with [env], [trainer], [dqn], [schedule] tables "
+            "(train: rbtrainer/default_train.toml if omitted)",
         )
         p.add_argument(
             "--env",
