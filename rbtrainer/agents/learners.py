@@ -26,7 +26,7 @@ from tianshou.algorithm.algorithm_base import OffPolicyAlgorithm, OnPolicyAlgori
 from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
 from tianshou.algorithm.modelfree.reinforce import ProbabilisticActorPolicy
 from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, VectorReplayBuffer
-from tianshou.utils.torch_utils import policy_within_training_step, torch_train_mode
+from tianshou.utils.torch_utils import policy_within_training_step
 
 from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim
 from rbtrainer.rng import isolated_global_rng
@@ -71,6 +71,8 @@ class _TianshouLearner(Learner):
         self.memory: ReplayBuffer | None = None
         self._num_streams = 0
         self.seed(seed)
+        # acting runs in eval mode; Tianshou's update switches to train mode and back itself
+        self.algorithm.eval()
 
     def seed(self, seed: int | None) -> None:
         self._rng = np.random.default_rng(seed)
@@ -143,6 +145,10 @@ class _TianshouLearner(Learner):
     def frozen(self) -> Agent:
         return FrozenAgent(self)
 
+    def _eval_mode(self) -> None:
+        if self.policy.training:  # e.g. after a user called .train() on the networks
+            self.algorithm.eval()
+
 
 class OffPolicyLearner(_TianshouLearner):
     """A Q-learning learner (DQN family) over a Tianshou off-policy algorithm."""
@@ -203,7 +209,8 @@ class OffPolicyLearner(_TianshouLearner):
         return int(getattr(self.algorithm, "n_step", 1)) + 1
 
     def greedy(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        with torch.no_grad(), torch_train_mode(self.policy, False):
+        self._eval_mode()
+        with torch.no_grad():
             out = self.policy(Batch(obs=obs_batch(self._flat(obs), mask), info={}))
         return np.asarray(out.act, dtype=np.int64)
 
@@ -256,7 +263,8 @@ class OnPolicyLearner(_TianshouLearner):
         return max(2, -(-2 * update_freq // num_streams))
 
     def logits(self, obs: np.ndarray, mask: np.ndarray) -> torch.Tensor:
-        with torch.no_grad(), torch_train_mode(self.policy, False):
+        self._eval_mode()
+        with torch.no_grad():
             logits, _ = self.policy.actor(obs_batch(self._flat(obs), mask))
         legal = torch.as_tensor(mask > 0)
         legal = torch.where(legal.any(dim=1, keepdim=True), legal, torch.ones_like(legal))
