@@ -1,0 +1,100 @@
+"""Reproduce the reference's 3-robot self-play result on this machine.
+
+The reference (rbgame's DQN self-play, 3 players x 1 robot, no battery, required_mail 5,
+max_step 600) reached a test reward metric of about +20 after ~2000 episodes (~0.6M env steps)
+and plateaued near +20..+21. This script trains the configuration of
+``configs/robot_delivery_3p.toml`` until the test metric reaches ``--target`` (default 20) or the
+env-step budget runs out, prints when the target was first reached (episodes, env steps, wall
+time), keeps training to the budget to show the plateau, and saves the curve under ``plots/``.
+
+    python benchmarks/reproduce_3robots.py [--target 20] [--max-steps 500000] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from rbtrainer import DecentralizedTrainer, DQNConfig, dqn_agent
+from rbtrainer.callbacks import EpsilonSchedule
+
+CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "robot_delivery_3p.toml")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", type=float, default=20.0)
+    parser.add_argument("--max-steps", type=int, default=500_000, help="env-step budget")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stop-at-target", action="store_true", help="stop once the target is reached")
+    parser.add_argument("--plot-dir", default="plots")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args()
+
+    with open(CONFIG, "rb") as handle:
+        config = tomllib.load(handle)
+    env_args = config["env"]
+    trainer_args = {**config["trainer"], "seed": args.seed, "plot_dir": args.plot_dir, "progress_bar": False}
+    trainer_args["plot_name"] = "reproduce_3robots.png"
+    trainer_args["episodes_per_train"] = 100_000  # the step budget below ends the run
+    reached: dict[str, float] = {}
+    start = time.perf_counter()
+
+    trainer = DecentralizedTrainer(env_args, **trainer_args)
+    learner = dqn_agent(
+        trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**config["dqn"]), seed=args.seed
+    )
+    schedule = config["schedule"]
+    trainer.train_fn = EpsilonSchedule(
+        learners=[learner], start=schedule["eps_start"], end=schedule["eps_end"], episodes=schedule["eps_episodes"]
+    )
+    steps_seen = {"steps": 0}
+
+    def track(episodes: int, steps: int) -> None:
+        steps_seen["steps"] = steps
+
+    trainer.test_fn = track
+
+    def stop(metric: float, episodes: int) -> bool:
+        if metric >= args.target and not reached:
+            reached.update(
+                episodes=episodes, steps=steps_seen["steps"], seconds=time.perf_counter() - start, metric=metric
+            )
+        return (args.stop_at_target and bool(reached)) or steps_seen["steps"] >= args.max_steps
+
+    trainer.stop_fn = stop
+    stats = trainer.train([learner] * trainer.num_seats, [True] * trainer.num_seats)
+    result = {
+        "reached": reached or None,
+        "collected_steps": stats.collected_steps,
+        "collected_episodes": stats.collected_episodes,
+        "training_time": stats.training_time,
+        "best_reward_metric": stats.best_reward_metric,
+        "history": list(zip(stats.test_episodes, stats.test_steps, stats.reward_metric_history)),
+        "plot": stats.plot_path,
+        "config": {"env": env_args, "trainer": trainer_args, "dqn": dataclasses.asdict(DQNConfig(**config["dqn"]))},
+    }
+    if reached:
+        print(
+            f"test reward metric {reached['metric']:.2f} >= {args.target} after {reached['episodes']:.0f} episodes, "
+            f"{reached['steps']:.0f} env steps, {reached['seconds']:.0f} s"
+        )
+    else:
+        print(f"target {args.target} not reached within {stats.collected_steps} env steps")
+    print(f"best {stats.best_reward_metric:.2f}; curve: {stats.plot_path}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
