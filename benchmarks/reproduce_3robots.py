@@ -40,8 +40,8 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
-    with open(CONFIG, "rb") as handle:
-        config = tomllib.load(handle)
+    with open(CONFIG, "rb") as config_file:
+        config = tomllib.load(config_file)
     env_args = config["env"]
     trainer_args = {**config["trainer"], "seed": args.seed, "plot_dir": args.plot_dir, "progress_bar": False}
     trainer_args["plot_name"] = "reproduce_3robots.png"
