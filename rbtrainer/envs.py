@@ -1,11 +1,9 @@
 """Game factories and env pools.
 
-:class:`SeatEnv` adapts one PettingZoo game (AEC or Parallel) to the single-env interface that
-Tianshou's vector envs drive (``reset`` / ``step`` returning Gymnasium tuples). It speaks in
-*seats* (indices into ``possible_agents``): ``step`` takes one action per seat (-1 where a seat
-does not act), plays it, routes every reward of that step to the seat that received it, runs the
-dead-agent protocol, resets the game at once when it ends, and reports everything the rollout
-engine needs in the step's ``info``:
+:class:`SeatGame` drives one PettingZoo game (AEC or Parallel) in *seats* (indices into
+``possible_agents``): ``step`` takes one action per seat (-1 where a seat does not act), plays it,
+routes every reward of that step to the seat that received it, runs the dead-agent protocol,
+resets the game at once when it ends, and reports everything the rollout engine needs:
 
 * ``seats``: the seats that must act next; ``obs`` / ``mask``: their observations (float32) and
   int8 action masks (all ones for games without masks);
@@ -16,14 +14,17 @@ engine needs in the step's ``info``:
   (from ``info["winner"]`` when the game reports it) and time span (``info["game_clock"]`` or
   the length).
 
-The pools are Tianshou's ``DummyVectorEnv`` (same process), ``SubprocVectorEnv`` (one process
-per env) and ``RayVectorEnv`` (Ray actors, the ``ray`` extra).
+A pool worker holds a block of games behind one Gymnasium env (:class:`SeatEnv`), so one call
+to a worker steps all of its games: Tianshou's ``DummyVectorEnv`` (one in-process worker),
+``SubprocVectorEnv`` (one process per CPU core) or ``RayVectorEnv`` (Ray actors, the ``ray``
+extra). :class:`GamePool` addresses the games one by one on top of that.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ from pettingzoo.utils import wrappers as pz_wrappers
 
 import games
 
-__all__ = ["BACKENDS", "GameInfo", "SeatEnv", "describe_game", "game_factory", "make_pool"]
+__all__ = ["BACKENDS", "GameInfo", "GamePool", "SeatEnv", "SeatGame", "describe_game", "game_factory", "make_pool"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,33 +159,20 @@ def describe_game(factory: Callable[[], Any]) -> GameInfo:
         env.close()
 
 
-class SeatEnv(gym.Env):
-    """One game, driven seat by seat, with per-env auto-reset (see the module docstring)."""
-
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium declares it per instance)
+class SeatGame:
+    """One game, driven seat by seat, with auto-reset (see the module docstring)."""
 
     def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
         self._game = _strip_check_wrappers(factory())
         self._aec = isinstance(self._game, AECEnv)
         self.seats = list(self._game.possible_agents)
         self._seat_of = {a: i for i, a in enumerate(self.seats)}
         self._n = len(self.seats)
-        self.observation_space = gym.spaces.Box(0, 1, shape=(1,), dtype=np.float32)  # placeholder for Tianshou
-        self.action_space = gym.spaces.MultiDiscrete([2**31 - 1] * self._n)
         self._n_actions = [int(self._game.action_space(a).n) for a in self.seats]
         self._returns = np.zeros(self._n)
         self._length = 0
         self._parallel_obs: dict[str, Any] = {}
         self._parallel_infos: dict[str, Any] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Pools that ship envs to workers (Ray actors) pickle a fresh env: send the factory and
-        # build the game again on the other side instead of pickling a game mid-episode.
-        return {"factory": self._factory}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["factory"])  # type: ignore[misc]
 
     # ----------------------------------------------------------- helpers
     def _split(self, agent: str, raw: Any, info: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -229,13 +217,18 @@ class SeatEnv(gym.Env):
         if not self._game.agents:
             raise RuntimeError("the game has no live agents right after reset()")
 
-    # ------------------------------------------------------ gym interface
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+    # ---------------------------------------------------------- interface
+    def reset(self, seed: int | None = None) -> dict[str, Any]:
         self._start(seed)
-        return np.zeros(1, dtype=np.float32), self._decision()
+        return self._decision()
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        actions = np.asarray(action).reshape(-1)
+    def active(self, actions: np.ndarray) -> bool:
+        """Whether ``actions`` (one per seat, -1: none) ask this game to move."""
+        if self._aec:
+            return bool(actions[self._seat_of[self._game.agent_selection]] >= 0)
+        return bool((actions >= 0).any())
+
+    def step(self, actions: np.ndarray) -> dict[str, Any]:
         rew = np.zeros(self._n)
         closed: list[tuple[int, bool, bool, np.ndarray, np.ndarray]] = []
         last_infos: dict[str, Any] = {}
@@ -279,7 +272,7 @@ class SeatEnv(gym.Env):
         info["rew"] = rew
         info["closed"] = closed
         info["episode"] = episode
-        return np.zeros(1, dtype=np.float32), 0.0, False, False, info
+        return info
 
     def _episode_summary(self, infos: Mapping[str, Any]) -> dict[str, Any]:
         winner: str | None = None
@@ -303,29 +296,129 @@ class SeatEnv(gym.Env):
         self._game.close()
 
 
-def make_pool(factory: Callable[[], Any], num_envs: int, backend: str) -> Any:
-    """A Tianshou vector env of ``num_envs`` :class:`SeatEnv` copies on ``backend``."""
+class SeatEnv(gym.Env):
+    """The Gymnasium face of a block of :class:`SeatGame` objects, one block per pool worker.
+
+    ``step`` takes an ``(games, seats)`` action array (-1: no action; a game whose acting seats all
+    have -1 is left alone) and returns the per-game infos in ``info["games"]`` (``None`` for games
+    left alone). ``reset(options={"game": k, "seed": s})`` starts game ``k`` anew.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium declares it per instance)
+
+    def __init__(self, factory: Callable[[], Any], num_games: int) -> None:
+        self._factory = factory
+        self.games = [SeatGame(factory) for _ in range(num_games)]
+        num_seats = len(self.games[0].seats)
+        self.observation_space = gym.spaces.Box(0, 1, shape=(1,), dtype=np.float32)  # placeholder for Tianshou
+        self.action_space = gym.spaces.Box(-1, 2**31 - 1, shape=(num_games, num_seats), dtype=np.int64)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pools that ship envs to workers (Ray actors) pickle a fresh env: send the factory and
+        # build the games again on the other side instead of pickling games mid-episode.
+        return {"factory": self._factory, "num_games": len(self.games)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["factory"], state["num_games"])  # type: ignore[misc]
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        options = options or {}
+        k = int(options.get("game", 0))
+        return np.zeros(1, dtype=np.float32), {"decision": self.games[k].reset(options.get("seed", seed))}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        actions = np.asarray(action).reshape(len(self.games), -1)
+        infos = [game.step(a) if game.active(a) else None for game, a in zip(self.games, actions)]
+        return np.zeros(1, dtype=np.float32), 0.0, False, False, {"games": infos}
+
+    def close(self) -> None:
+        for game in self.games:
+            game.close()
+
+
+class GamePool:
+    """``num_envs`` games spread over the workers of a Tianshou vector env, addressed per game.
+
+    ``step(actions[n, seats], id=game_ids)`` steps those games (one call per worker that holds
+    any of them) and returns a Tianshou-style 5-tuple whose last entry lists the games' infos in
+    the order of ``id``; ``reset(env_id=[g], seed=s)`` restarts game ``g``.
+    """
+
+    def __init__(self, venv: Any, blocks: list[range]) -> None:
+        self.venv = venv
+        self.blocks = blocks
+        self.num_envs = blocks[-1].stop
+        self._where = [(w, k) for w, block in enumerate(blocks) for k in range(len(block))]
+        self._num_seats: int | None = None
+
+    def reset(self, env_id: Sequence[int], seed: int | None = None) -> tuple[None, list[dict[str, Any]]]:
+        decisions = []
+        for game_id in env_id:
+            worker, k = self._where[game_id]
+            _, infos = self.venv.reset(env_id=[worker], options={"game": k, "seed": seed})
+            decisions.append(infos[0]["decision"])
+        return None, decisions
+
+    def step(self, actions: np.ndarray, id: Sequence[int]) -> tuple[None, None, None, None, list[dict[str, Any]]]:
+        actions = np.asarray(actions)
+        ids = np.asarray(id).tolist()
+        per_worker: dict[int, np.ndarray] = {}
+        for row, game_id in enumerate(ids):
+            worker, k = self._where[game_id]
+            block = per_worker.get(worker)
+            if block is None:
+                block = per_worker[worker] = np.full((len(self.blocks[worker]), actions.shape[1]), -1, np.int64)
+            block[k] = actions[row]
+        workers = sorted(per_worker)
+        _, _, _, _, infos = self.venv.step(np.stack([per_worker[w] for w in workers]), id=workers)
+        by_worker = dict(zip(workers, infos))
+        return None, None, None, None, [by_worker[self._where[g][0]]["games"][self._where[g][1]] for g in ids]
+
+    def close(self) -> None:
+        self.venv.close()
+
+
+def _blocks(num_envs: int, num_workers: int) -> list[range]:
+    base, extra = divmod(num_envs, num_workers)
+    blocks, start = [], 0
+    for w in range(num_workers):
+        size = base + (1 if w < extra else 0)
+        blocks.append(range(start, start + size))
+        start += size
+    return blocks
+
+
+def make_pool(factory: Callable[[], Any], num_envs: int, backend: str, num_workers: int | None = None) -> GamePool:
+    """A :class:`GamePool` of ``num_envs`` games on ``backend``.
+
+    ``dummy`` keeps every game in one in-process worker; ``subproc`` and ``ray`` spread them over
+    ``num_workers`` workers (default: one per CPU core, at most one per game).
+    """
     from tianshou.env import DummyVectorEnv, SubprocVectorEnv
 
-    fns = [_SeatEnvFactory(factory) for _ in range(num_envs)]
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if num_workers is None:
+        num_workers = 1 if backend == "dummy" else min(num_envs, os.cpu_count() or 1)
+    blocks = _blocks(num_envs, max(1, min(num_workers, num_envs)))
+    fns = [_SeatEnvFactory(factory, len(block)) for block in blocks]
     if backend == "dummy":
-        return DummyVectorEnv(fns)
+        return GamePool(DummyVectorEnv(fns), blocks)
     if backend == "subproc":
-        return SubprocVectorEnv(fns)
-    if backend == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise ValueError("backend='ray' needs Ray: pip install 'rbtrainer[ray]'") from None
-        from tianshou.env import RayVectorEnv
+        return GamePool(SubprocVectorEnv(fns), blocks)
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ValueError("backend='ray' needs Ray: pip install 'rbtrainer[ray]'") from None
+    from tianshou.env import RayVectorEnv
 
-        return RayVectorEnv(fns)
-    raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    return GamePool(RayVectorEnv(fns), blocks)
 
 
 @dataclass(frozen=True)
 class _SeatEnvFactory:
     factory: Callable[[], Any]
+    num_games: int
 
     def __call__(self) -> SeatEnv:
-        return SeatEnv(self.factory)
+        return SeatEnv(self.factory, self.num_games)
