@@ -176,6 +176,13 @@ class SeatGame:
 
     # ----------------------------------------------------------- helpers
     def _split(self, agent: str, raw: Any, info: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if type(raw) is dict:  # the common case, checked without the ABC machinery
+            obs = raw.get("observation")
+            mask = raw.get("action_mask")
+            if isinstance(obs, np.ndarray) and isinstance(mask, np.ndarray):
+                if obs.dtype != np.float32:
+                    obs = obs.astype(np.float32)
+                return obs, mask if mask.dtype == np.int8 else mask.astype(np.int8)
         if isinstance(raw, Mapping) and "observation" in raw:
             obs = np.asarray(raw["observation"], dtype=np.float32)
             mask = raw.get("action_mask")
@@ -362,6 +369,10 @@ class GamePool:
     def step(self, actions: np.ndarray, id: Sequence[int]) -> tuple[None, None, None, None, list[dict[str, Any]]]:
         actions = np.asarray(actions)
         ids = np.asarray(id).tolist()
+        if len(self.blocks) == 1 and len(ids) == self.num_envs and ids == list(range(self.num_envs)):
+            # one worker stepping all of its games (the dummy pool's usual tick)
+            _, _, _, _, infos = self.venv.step(actions[None], id=[0])
+            return None, None, None, None, infos[0]["games"]
         per_worker: dict[int, np.ndarray] = {}
         for row, game_id in enumerate(ids):
             worker, k = self._where[game_id]

@@ -152,10 +152,12 @@ class RolloutEngine:
                     )
                 chosen = mask_B[np.arange(len(agent_rows)), act_B]
                 result.illegal_actions += int(np.sum((chosen == 0) & mask_B.any(axis=1)))
-                for (pos, seat, obs, mask), act in zip(agent_rows, act_B.tolist()):
-                    actions[pos, seat] = act
-                    if store and plan.store_to[seat]:
-                        self._pending[active[pos]][seat] = _Pending(obs, mask, act)
+                positions = np.fromiter((r[0] for r in agent_rows), dtype=np.int64, count=len(agent_rows))
+                actions[positions, seats] = act_B
+                if store:
+                    for (pos, seat, obs, mask), act in zip(agent_rows, act_B.tolist()):
+                        if plan.store_to[seat]:
+                            self._pending[active[pos]][seat] = _Pending(obs, mask, act)
             # 3. step every active env once
             _, _, _, _, infos = self.pool.step(actions, id=active)
             result.steps += len(active)

@@ -135,3 +135,17 @@ def test_matrix_game_preset_through_env_args():
     result = trainer.test([RandomAgent(seed=1), RandomAgent(seed=2)])
     assert result.rewards.shape == (8, 2)
     assert result.mean_episode_length == 4.0
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+def test_dqn_fast_greedy_matches_the_tianshou_policy(dueling):
+    from tianshou.data import Batch
+
+    trainer = DecentralizedTrainer(ROBOTS, seed=0, **SMALL)
+    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=3, dueling=dueling)
+    rng = np.random.default_rng(0)
+    obs = rng.random((300, 6), dtype=np.float32)
+    mask = (rng.random((300, 5)) < 0.5).astype(np.int8)
+    mask[:5] = 0  # rows without a legal action
+    expected = learner.policy(Batch(obs=Batch(obs=obs, mask=mask), info={})).act
+    np.testing.assert_array_equal(learner.greedy(obs, mask), np.asarray(expected))

@@ -209,10 +209,19 @@ class OffPolicyLearner(_TianshouLearner):
         return int(getattr(self.algorithm, "n_step", 1)) + 1
 
     def greedy(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Masked argmax of the Q-values (rows without a legal action: plain argmax)."""
         self._eval_mode()
+        if type(self.policy) is not DiscreteQLearningPolicy:  # C51, QR-DQN, ...: their own q-values
+            with torch.no_grad():
+                out = self.policy(Batch(obs=obs_batch(self._flat(obs), mask), info={}))
+            return np.asarray(out.act, dtype=np.int64)
+        # plain DQN: the policy's forward (model, then masked argmax) without building Batches
         with torch.no_grad():
-            out = self.policy(Batch(obs=obs_batch(self._flat(obs), mask), info={}))
-        return np.asarray(out.act, dtype=np.int64)
+            q, _ = self.policy.model(torch.as_tensor(self._flat(obs), dtype=torch.float32))
+        q_BA = q.numpy()
+        legal = mask > 0
+        legal |= ~legal.any(axis=1, keepdims=True)
+        return np.where(legal, q_BA, -np.inf).argmax(axis=1).astype(np.int64)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
         act = self.greedy(obs, mask)
