@@ -121,6 +121,9 @@ class RolloutEngine:
         done_count = np.zeros(self.num_envs, dtype=np.int64)
         explore_seat = plan.explore if explore else np.zeros(self.num_seats, dtype=bool)
         num_agents = len(plan.unique_agents)
+        # closed transitions, in the order they closed; stored once when the run ends (one memory
+        # insertion per learner per run; nothing learns before run() returns)
+        emitted: list[tuple[int, int, _Pending, np.ndarray, np.ndarray, bool, bool]] = []
         while True:
             if quota is not None:
                 active = np.flatnonzero(done_count < quota)
@@ -161,7 +164,6 @@ class RolloutEngine:
             # 3. step every active env once
             _, _, _, _, infos = self.pool.step(actions, id=active)
             result.steps += len(active)
-            emitted: list[tuple[int, int, _Pending, np.ndarray, np.ndarray, bool, bool]] = []
             for env_id, info in zip(active.tolist(), infos):
                 pending = self._pending[env_id]
                 if pending:
@@ -190,8 +192,8 @@ class RolloutEngine:
                     done_count[env_id] += 1
                     if on_episode is not None:
                         on_episode(episode)
-            if emitted:
-                self._store(plan, emitted)
+        if emitted:
+            self._store(plan, emitted)
         return result
 
     def _store(

@@ -84,7 +84,7 @@ class Recorder(Learner):
         terminated: np.ndarray,
         truncated: np.ndarray,
     ) -> None:
-        assert len(set(streams.tolist())) == len(streams), "streams of one store() call must be distinct"
+        assert len(streams) == len(obs) == len(act) == len(rew) == len(terminated), "one row per transition"
         self.stored.append(
             {
                 "streams": np.array(streams, copy=True),
@@ -402,8 +402,8 @@ def test_parallel_game_one_transition_per_seat_per_step() -> None:
     # payoffs: (C, C) -> (3, 3); (D, C) -> (5, 0); (D, D) -> (1, 1)
     np.testing.assert_array_equal(result.episodes[0].returns, [3 + 5 + 1, 3 + 0 + 1])
     for agent, rewards in ((row, [3.0, 5.0, 1.0]), (column, [3.0, 0.0, 1.0])):
-        assert [len(call["streams"]) for call in agent.stored] == [1, 1, 1]  # one transition per step
         transitions = agent.transitions()
+        assert len(transitions) == 3  # one transition per step
         assert [t["rew"] for t in transitions] == rewards
         assert [bool(t["terminated"]) for t in transitions] == [False, False, True]
         assert not any(t["truncated"] for t in transitions)
@@ -424,7 +424,7 @@ def test_parallel_game_streams_over_episodes() -> None:
     result = engine.run(make_plan([agent, agent], [(agent, [0, 1])]), max_steps=2 * 10, store=True)
     assert result.steps == 20  # 10 ticks of 2 envs
     assert len(result.episodes) == 6  # each env: 3 full games of 3 rounds (9 ticks), one round more
-    assert [len(call["streams"]) for call in agent.stored] == [4] * 10  # (2 envs x 2 seats) per tick
+    assert sum(len(call["streams"]) for call in agent.stored) == 4 * 10  # (2 envs x 2 seats) per tick
     for stream in range(4):
         transitions = agent.stream(stream)
         assert len(transitions) == 10
@@ -463,7 +463,7 @@ def test_random_num_steps_one_transition_per_action() -> None:
         transitions = learner.transitions()
         # one transition per action; the seat's last action may still be open
         assert len(steps) - 1 <= len(transitions) <= len(steps)
-        assert all(len(call["streams"]) == 1 for call in learner.stored)
+        assert all(set(call["streams"].tolist()) == {0} for call in learner.stored)  # one env, one seat each
         for t, step, following in zip(transitions, steps, [*steps[1:], None]):
             assert t["act"] == pool.steps[step][1][0, seat]
             # the reward of the seat's own step, plus what it received until it acted again (0 here)

@@ -82,7 +82,10 @@ class Learner(Agent):
         terminated: np.ndarray,
         truncated: np.ndarray,
     ) -> None:
-        """Append one transition to each of the given (distinct) streams."""
+        """Append transitions, row ``i`` to stream ``streams[i]``.
+
+        A stream may appear several times; its rows are then in the order they happened.
+        """
 
     @abstractmethod
     def update(self, batch_size: int, gradient_steps: int) -> int:
