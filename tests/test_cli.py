@@ -80,3 +80,12 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     command = next(line for line in ci.splitlines() if "pytest" in line).strip()
     assert command in readme
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
+def test_example_configs_run(config, tmp_path, capsys):
+    argv = ["train", "--config", str(config), "--num-train-envs", "2", "--num-test-envs", "2"]
+    argv += ["--episodes-per-train", "2", "--episodes-per-test", "2", "--no-progress-bar"]
+    argv += ["--plot-dir", str(tmp_path), "--checkpoint", str(tmp_path / "agents.pt")]
+    assert main(argv) == 0
+    assert (tmp_path / "agents.pt").exists()
