@@ -17,7 +17,19 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-__all__ = ["Agent", "Learner", "check_discrete", "flat_obs_dim"]
+__all__ = ["Agent", "Learner", "check_discrete", "flat_obs_dim", "legal_actions", "random_legal_actions"]
+
+
+def legal_actions(mask: np.ndarray) -> np.ndarray:
+    """Boolean legal actions per row; a row without any legal action allows every action."""
+    legal = mask > 0
+    return legal | ~legal.any(axis=1, keepdims=True)
+
+
+def random_legal_actions(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
+    """One uniformly random legal action per row of ``mask`` (int64)."""
+    noise = rng.random(mask.shape)
+    return np.argmax(np.where(legal_actions(mask), noise, -1.0), axis=1).astype(np.int64)
 
 
 def flat_obs_dim(space: gym.Space) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from rbtrainer.agents.base import Agent, check_discrete
+from rbtrainer.agents.base import Agent, check_discrete, random_legal_actions
 
 __all__ = ["AStarDeliveryAgent", "RandomAgent", "ScriptedAgent"]
 
@@ -23,11 +23,7 @@ class RandomAgent(Agent):
         self._rng = np.random.default_rng(seed)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
-        noise = self._rng.random(mask.shape)
-        legal = mask > 0
-        # rows without any legal action fall back to all actions
-        legal = np.where(legal.any(axis=1, keepdims=True), legal, True)
-        return np.argmax(np.where(legal, noise, -1.0), axis=1).astype(np.int64)
+        return random_legal_actions(self._rng, mask)
 
 
 class ScriptedAgent(Agent):

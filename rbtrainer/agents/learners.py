@@ -28,24 +28,16 @@ from tianshou.algorithm.modelfree.reinforce import ProbabilisticActorPolicy
 from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, VectorReplayBuffer
 from tianshou.utils.torch_utils import policy_within_training_step
 
-from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim
+from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim, legal_actions, random_legal_actions
+from rbtrainer.agents.networks import mask_logits
 from rbtrainer.rng import isolated_global_rng
 
 __all__ = ["FrozenAgent", "OffPolicyLearner", "OnPolicyLearner", "obs_batch"]
-
-_MASKED_LOGIT = -1e9
 
 
 def obs_batch(obs: np.ndarray, mask: np.ndarray) -> Batch:
     """The observation layout stored in memories and fed to networks."""
     return Batch(obs=obs, mask=mask)
-
-
-def _random_legal(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
-    noise = rng.random(mask.shape)
-    legal = mask > 0
-    legal = np.where(legal.any(axis=1, keepdims=True), legal, True)
-    return np.argmax(np.where(legal, noise, -1.0), axis=1)
 
 
 class _TianshouLearner(Learner):
@@ -219,16 +211,14 @@ class OffPolicyLearner(_TianshouLearner):
         with torch.no_grad():
             q, _ = self.policy.model(torch.as_tensor(self._flat(obs), dtype=torch.float32))
         q_BA = q.numpy()
-        legal = mask > 0
-        legal |= ~legal.any(axis=1, keepdims=True)
-        return np.where(legal, q_BA, -np.inf).argmax(axis=1).astype(np.int64)
+        return np.where(legal_actions(mask), q_BA, -np.inf).argmax(axis=1).astype(np.int64)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
         act = self.greedy(obs, mask)
         if self._epsilon > 0 and explore.any():
             rows = explore & (self._rng.random(len(act)) < self._epsilon)
             if rows.any():
-                act[rows] = _random_legal(self._rng, mask[rows])
+                act[rows] = random_legal_actions(self._rng, mask[rows])
         return act
 
     def update(self, batch_size: int, gradient_steps: int) -> int:
@@ -275,9 +265,8 @@ class OnPolicyLearner(_TianshouLearner):
         self._eval_mode()
         with torch.no_grad():
             logits, _ = self.policy.actor(obs_batch(self._flat(obs), mask))
-        legal = torch.as_tensor(mask > 0)
-        legal = torch.where(legal.any(dim=1, keepdim=True), legal, torch.ones_like(legal))
-        return logits.masked_fill(~legal, _MASKED_LOGIT)
+        # the actor masks already; masking again keeps acting legal whatever actor was given
+        return mask_logits(logits, torch.as_tensor(mask > 0))
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
         logits = self.logits(obs, mask)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["MaskedActor", "ValueCritic", "mlp"]
+__all__ = ["MaskedActor", "ValueCritic", "mask_logits", "mlp"]
 
 _MASKED_LOGIT = -1e9
 
@@ -21,6 +21,12 @@ def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int) -> nn.Sequential
         last = size
     layers.append(nn.Linear(last, out_dim))
     return nn.Sequential(*layers)
+
+
+def mask_logits(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+    """Push illegal actions' logits to -1e9 (probability zero); a row with no legal action is left alone."""
+    legal = legal | ~legal.any(dim=1, keepdim=True)
+    return logits.masked_fill(~legal, _MASKED_LOGIT)
 
 
 def _obs_and_mask(obs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -52,8 +58,7 @@ class MaskedActor(nn.Module):
         x, legal = _obs_and_mask(obs)
         logits = self.net(x)
         if legal is not None:
-            legal = torch.where(legal.any(dim=1, keepdim=True), legal, torch.ones_like(legal))
-            logits = logits.masked_fill(~legal, _MASKED_LOGIT)
+            logits = mask_logits(logits, legal)
         return logits, state
 
 
