@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pettingzoo import AECEnv, ParallelEnv
 
-__all__ = ["GameSpec", "make", "names", "spec"]
+__all__ = ["GameSpec", "check_arguments", "make", "names", "parameters", "spec"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,14 @@ def parameters(name: str) -> dict[str, inspect.Parameter]:
     return dict(inspect.signature(cls.__init__).parameters)
 
 
+def check_arguments(name: str, kwargs: Mapping[str, Any]) -> None:
+    """``ValueError`` naming any argument that game ``name`` does not accept, listing those it does."""
+    accepted = [p for p in parameters(name) if p != "self"]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"unknown argument(s) {unknown} for game {name!r}; it accepts {accepted}")
+
+
 def make(name: str, raw: bool = False, **kwargs: Any) -> AECEnv | ParallelEnv:
     """Build game ``name`` with constructor arguments ``kwargs``.
 
@@ -72,10 +81,7 @@ def make(name: str, raw: bool = False, **kwargs: Any) -> AECEnv | ParallelEnv:
     """
     entry = spec(name)
     module = importlib.import_module(entry.module)
-    accepted = [p for p in parameters(name) if p != "self"]
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise ValueError(f"unknown argument(s) {unknown} for game {name!r}; it accepts {accepted}")
+    check_arguments(name, kwargs)
     if raw:
         return getattr(module, entry.cls)(**kwargs)
     return module.env(**kwargs)

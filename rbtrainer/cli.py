@@ -135,16 +135,13 @@ def _sections(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     for key, value in vars(args).items():
         if "." in key:
             section, name = key.split(".", 1)
-            sections[section][name] = tuple(value) if isinstance(value, list) else value
+            sections[section][name] = value
     cli_env = dict(args.env or [])
     if config == DEFAULT_TRAIN_CONFIG and cli_env.get("game", sections["env"].get("game")) != sections["env"].get(
         "game"
     ):
         sections["env"] = {}  # the built-in defaults describe the robot game only
     sections["env"].update(cli_env)
-    for name in ("hidden_sizes",):
-        if name in sections["dqn"]:
-            sections["dqn"][name] = tuple(sections["dqn"][name])
     return sections
 
 
@@ -236,8 +233,7 @@ def _test(args: argparse.Namespace) -> int:
     payload = torch.load(args.checkpoint, weights_only=True)
     metadata = payload.get("metadata", {}) if isinstance(payload, dict) else {}
     env_args = {**metadata.get("env", {}), **env_args}
-    saved: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in metadata.get("dqn", {}).items()}
-    dqn_cfg = DQNConfig(**saved)
+    dqn_cfg = DQNConfig(**metadata.get("dqn", {}))
     with _trainer(trainer_cfg, env_args) as trainer:
         agents = _self_play_agents(trainer, dqn_cfg, seed=0)
         load_agents(args.checkpoint, agents)

@@ -72,10 +72,10 @@ def game_factory(env_args: Mapping[str, Any] | None, env_fn: Callable[..., Any] 
         return _EnvFnFactory(env_fn, args)
     name = args.pop("game", "robot_delivery")
     games.spec(name)  # unknown names fail here, listing the registered ones
-    accepted = [p for p in games.parameters(name) if p != "self"]
-    unknown = sorted(set(args) - set(accepted))
-    if unknown:
-        raise ValueError(f"env_args: unknown argument(s) {unknown} for game {name!r}; it accepts {accepted}")
+    try:
+        games.check_arguments(name, args)
+    except ValueError as err:
+        raise ValueError(f"env_args: {err}") from None
     return _RegistryFactory(name, args)
 
 
@@ -356,7 +356,6 @@ class GamePool:
         self.blocks = blocks
         self.num_envs = blocks[-1].stop
         self._where = [(w, k) for w, block in enumerate(blocks) for k in range(len(block))]
-        self._num_seats: int | None = None
 
     def reset(self, env_id: Sequence[int], seed: int | None = None) -> tuple[None, list[dict[str, Any]]]:
         decisions = []

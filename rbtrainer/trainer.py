@@ -82,10 +82,16 @@ class TrainerConfig:
     (None: leave torch's setting)."""
 
     def __post_init__(self) -> None:
-        for name in ("num_train_envs", "num_test_envs", "batch_size", "update_freq", "test_freq"):
+        for name in (
+            "num_train_envs",
+            "num_test_envs",
+            "batch_size",
+            "update_freq",
+            "test_freq",
+            "episodes_per_train",
+            "episodes_per_test",
+        ):
             positive_int(name, getattr(self, name))
-        positive_int("episodes_per_train", self.episodes_per_train)
-        positive_int("episodes_per_test", self.episodes_per_test)
         number_in("update_per_step", self.update_per_step, 0.0, 1000.0)
         boolean("shared_memory", self.shared_memory)
         boolean("progress_bar", self.progress_bar)

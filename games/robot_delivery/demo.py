@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from games.robot_delivery.astar import AStarAgent
 from games.robot_delivery.env import RobotDeliveryEnv
-from games.robot_delivery.render import save_gif, save_png
+from games.robot_delivery.render import draw_board, save_gif, save_png
 
 __all__ = ["DemoResult", "play_demo"]
 
@@ -44,24 +44,17 @@ def play_demo(
         required_mail=required_mail,
         with_battery=with_battery,
         max_step=max_step,
-        render_mode="rgb_array",
     )
     agent = AStarAgent(env.config.num_robots, with_battery=with_battery, seed=seed)
     env.reset(seed=seed)
-    frames = [env.render()] if gif else []
+    frames = [draw_board(env)] if gif else []
     while not (env.game.terminated or env.game.truncated):
         obs = env.observe(env.agent_selection)
         env.step(agent.act(obs["observation"], obs["action_mask"]))
         if gif:
-            frames.append(env.render())
-    final = env.render()
-    assert final is not None  # render_mode is rgb_array
-    picture = save_png(final, os.path.join(out_dir, "robot_delivery_demo.png"))
-    animation = (
-        save_gif([f for f in frames if f is not None], os.path.join(out_dir, "robot_delivery_demo.gif"))
-        if gif
-        else None
-    )
+            frames.append(draw_board(env))
+    picture = save_png(draw_board(env), os.path.join(out_dir, "robot_delivery_demo.png"))
+    animation = save_gif(frames, os.path.join(out_dir, "robot_delivery_demo.gif")) if gif else None
     logger.info("demo game: winner %s after %d steps (clock %d)", env.winner, env.num_steps, env.game_clock)
     return DemoResult(
         winner=env.winner,
