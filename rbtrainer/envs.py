@@ -108,16 +108,14 @@ class GameInfo:
     observation_spaces: tuple[gym.Space, ...]
     """Observation space of each seat (the ``observation`` entry for dict observations)."""
     action_spaces: tuple[gym.Space, ...]
-    obs_shapes: tuple[tuple[int, ...], ...]
-    has_mask: bool
     players: tuple[str, ...]
     """Names the game uses for winners (the env's ``players`` attribute, else the seats)."""
 
 
-def _split_obs_space(space: gym.Space) -> tuple[gym.Space, bool]:
+def _observation_part(space: gym.Space) -> gym.Space:
     if isinstance(space, gym.spaces.Dict) and "observation" in space.spaces:
-        return space.spaces["observation"], "action_mask" in space.spaces
-    return space, False
+        return space.spaces["observation"]
+    return space
 
 
 def describe_game(factory: Callable[[], Any]) -> GameInfo:
@@ -135,11 +133,7 @@ def describe_game(factory: Callable[[], Any]) -> GameInfo:
         seats = tuple(env.possible_agents)
         if not seats:
             raise ValueError("the game has no possible_agents; a game needs at least one seat")
-        obs_spaces, masks = [], []
-        for agent in seats:
-            space, has_mask = _split_obs_space(env.observation_space(agent))
-            obs_spaces.append(space)
-            masks.append(has_mask)
+        obs_spaces = [_observation_part(env.observation_space(agent)) for agent in seats]
         action_spaces = tuple(env.action_space(a) for a in seats)
         for agent, space in zip(seats, action_spaces):
             if not isinstance(space, gym.spaces.Discrete):
@@ -151,8 +145,6 @@ def describe_game(factory: Callable[[], Any]) -> GameInfo:
             seats=seats,
             observation_spaces=tuple(obs_spaces),
             action_spaces=action_spaces,
-            obs_shapes=tuple(tuple(s.shape or ()) for s in obs_spaces),
-            has_mask=all(masks),
             players=tuple(getattr(_strip_check_wrappers(env), "players", seats)),
         )
     finally:

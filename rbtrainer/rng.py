@@ -18,12 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-__all__ = ["isolated_global_rng", "make_generator", "spawn_seeds"]
-
-
-def make_generator(seed: int | np.random.SeedSequence | None) -> np.random.Generator:
-    """A fresh NumPy generator (``None`` draws entropy from the OS)."""
-    return np.random.default_rng(seed)
+__all__ = ["isolated_global_rng", "spawn_seeds"]
 
 
 def spawn_seeds(seed: int | None, count: int, stream: int = 0) -> list[int]:

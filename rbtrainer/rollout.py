@@ -14,7 +14,7 @@ are routed to the learners that store the seat (see :class:`SeatPlan`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,7 +107,6 @@ class RolloutEngine:
         episodes_per_env: Sequence[int] | None = None,
         explore: bool = False,
         store: bool = False,
-        on_episode: Callable[[Episode], None] | None = None,
     ) -> RolloutResult:
         """Collect until ``max_steps`` env steps, or until each env finished its episode quota.
 
@@ -190,8 +189,6 @@ class RolloutEngine:
                     )
                     result.episodes.append(episode)
                     done_count[env_id] += 1
-                    if on_episode is not None:
-                        on_episode(episode)
         if emitted:
             self._store(plan, emitted)
         return result
