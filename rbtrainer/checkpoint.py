@@ -2,7 +2,8 @@
 
 A checkpoint holds each distinct learner's network and optimiser state once (a learner filling
 several seats is saved once) plus the seat -> learner map and free-form metadata. Files are
-written atomically (temporary file, then rename) and read with ``torch.load(weights_only=True)``.
+written atomically (``rbtrainer.files.atomic_write``: temporary file, then rename) and read with
+``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 
 from rbtrainer.agents.base import Agent, Learner
+from rbtrainer.files import atomic_write
 
 __all__ = ["CHECKPOINT_FORMAT", "load_agents", "save_agents"]
 
@@ -50,17 +52,9 @@ def save_agents(
         "learners": [{"name": lr.name, "kind": type(lr).__name__, "state": lr.state_dict()} for lr in learners],
         "metadata": dict(metadata or {}),
     }
-    final = os.fspath(path)
-    directory = os.path.dirname(final) or "."
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(final)}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, final)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return final
+    with atomic_write(path) as handle:
+        torch.save(payload, handle)
+    return os.fspath(path)
 
 
 def load_agents(path: str | os.PathLike[str], agents: Sequence[Agent], strict: bool = True) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Training curves as PNG files (matplotlib, no display needed)."""
+"""Image files: training curves (matplotlib, no display needed), PNG frames and GIF animations.
+
+Every file is written atomically through ``rbtrainer.files.atomic_write``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["plot_training_curves"]
+from rbtrainer.files import atomic_write
+
+__all__ = ["plot_training_curves", "save_gif", "save_png"]
 
 
 def plot_training_curves(
@@ -49,10 +54,27 @@ def plot_training_curves(
     if len(seat_labels) <= 12:
         bottom.legend(loc="best", fontsize=8, ncol=min(4, max(1, len(seat_labels))))
     fig.tight_layout()
-    final = os.fspath(path)
-    directory = os.path.dirname(final) or "."
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(final)}.tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, final)
-    return final
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png")
+    return os.fspath(path)
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike[str]) -> str:
+    """Write one frame (an ``(H, W, 3)`` uint8 image) as a PNG (atomically); returns the path."""
+    from PIL import Image
+
+    with atomic_write(path) as handle:
+        Image.fromarray(image).save(handle, format="PNG")
+    return os.fspath(path)
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: float = 4.0) -> str:
+    """Assemble ``rgb_array`` frames into an animated GIF (atomically); returns the path."""
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("save_gif: frames is empty; render at least one frame")
+    images = [Image.fromarray(f) for f in frames]
+    with atomic_write(path) as handle:
+        images[0].save(handle, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    return os.fspath(path)

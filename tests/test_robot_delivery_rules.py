@@ -422,7 +422,7 @@ def test_config_properties():
 
 
 def test_rgb_array_render_and_gif(tmp_path):
-    from games.robot_delivery.render import save_gif
+    from rbtrainer.plotting import save_gif
 
     env = RobotDeliveryEnv(with_battery=True, render_mode="rgb_array")
     env.reset(seed=0)

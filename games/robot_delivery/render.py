@@ -1,9 +1,10 @@
-"""Matplotlib drawing of the robot-delivery board (no display needed) and GIF assembly."""
+"""Matplotlib drawing of the robot-delivery board (no display needed).
+
+Saving frames as PNG/GIF files lives in ``rbtrainer.plotting`` (``save_png``, ``save_gif``).
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +17,7 @@ from games.robot_delivery.board import BLUE, GREEN, GREY, RED, WHITE, YELLOW
 if TYPE_CHECKING:
     from games.robot_delivery.env import RobotDeliveryEnv
 
-__all__ = ["draw_board", "save_gif", "save_png"]
+__all__ = ["draw_board"]
 
 _CELL_COLORS = {
     WHITE: "#ffffff",
@@ -73,33 +74,3 @@ def draw_board(env: RobotDeliveryEnv, cell_px: int = 48) -> np.ndarray:
     image = np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
     fig.clear()
     return image
-
-
-def _atomic_target(path: str | os.PathLike[str]) -> tuple[str, str]:
-    final = os.fspath(path)
-    directory = os.path.dirname(final) or "."
-    os.makedirs(directory, exist_ok=True)
-    return final, os.path.join(directory, f".{os.path.basename(final)}.tmp")
-
-
-def save_png(image: np.ndarray, path: str | os.PathLike[str]) -> str:
-    """Write one frame as a PNG (atomically); returns the path."""
-    from PIL import Image
-
-    final, tmp = _atomic_target(path)
-    Image.fromarray(image).save(tmp, format="PNG")
-    os.replace(tmp, final)
-    return final
-
-
-def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: float = 4.0) -> str:
-    """Assemble ``rgb_array`` frames into an animated GIF (atomically); returns the path."""
-    from PIL import Image
-
-    if not frames:
-        raise ValueError("save_gif: frames is empty; render at least one frame")
-    final, tmp = _atomic_target(path)
-    images = [Image.fromarray(f) for f in frames]
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
-    os.replace(tmp, final)
-    return final

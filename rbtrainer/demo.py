@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from games.robot_delivery.astar import AStarAgent
 from games.robot_delivery.env import RobotDeliveryEnv
-from games.robot_delivery.render import draw_board, save_gif, save_png
+from games.robot_delivery.render import draw_board
+from rbtrainer.plotting import save_gif, save_png
 
 __all__ = ["DemoResult", "play_demo"]
 
