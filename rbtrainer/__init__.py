@@ -15,7 +15,8 @@ from rbtrainer.agents import (
     ppo_agent,
 )
 from rbtrainer.metrics import TestResult, mean_reward
-from rbtrainer.trainer import DecentralizedTrainer, TrainerConfig, TrainStats
+from rbtrainer.seating import EnvGroup
+from rbtrainer.trainer import DecentralizedTrainer, GroupCurve, TrainerConfig, TrainStats
 
 __version__ = "0.1.0"
 
@@ -24,7 +25,9 @@ __all__ = [
     "Agent",
     "DQNConfig",
     "DecentralizedTrainer",
+    "EnvGroup",
     "FrozenAgent",
+    "GroupCurve",
     "Learner",
     "OffPolicyLearner",
     "OnPolicyLearner",

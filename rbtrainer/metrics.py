@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rbtrainer.rollout import Episode
+from rbtrainer.envs import Episode
 
 __all__ = ["RewardMetric", "TestResult", "mean_reward", "summarize"]
 
@@ -32,8 +32,8 @@ class TestResult:
     """The trainer's reward metric over ``rewards``."""
     mean_episode_length: float
     """Mean env steps per episode."""
-    per_agent_rewards: np.ndarray
-    """Mean episode return of each seat."""
+    per_seat_rewards: np.ndarray
+    """Mean episode return of each seat (``per_agent_rewards`` is the old name)."""
     rewards: np.ndarray
     """Episode returns, shape ``(num_episodes, num_seats)``."""
     num_episodes: int
@@ -46,6 +46,14 @@ class TestResult:
     mean_time_span: float | None = None
     """With ``eval_metrics``: mean game time span over games that had a winner (NaN if none)."""
     winners: list[str | None] = field(default_factory=list)
+    """Winner of each episode, in the order of ``rewards``."""
+    groups: dict[str, TestResult] = field(default_factory=dict)
+    """Per env group, when ``test()`` was given :class:`~rbtrainer.seating.EnvGroup` objects."""
+
+    @property
+    def per_agent_rewards(self) -> np.ndarray:
+        """Old name of :attr:`per_seat_rewards` (the values are per seat)."""
+        return self.per_seat_rewards
 
 
 def summarize(
@@ -62,7 +70,7 @@ def summarize(
     result = TestResult(
         reward_metric=value,
         mean_episode_length=float(np.mean([e.length for e in ordered])) if ordered else 0.0,
-        per_agent_rewards=rewards.mean(axis=0) if ordered else np.zeros(rewards.shape[1]),
+        per_seat_rewards=rewards.mean(axis=0) if ordered else np.zeros(rewards.shape[1]),
         rewards=rewards,
         num_episodes=len(ordered),
         illegal_actions=illegal_actions,

@@ -1,77 +1,50 @@
 """The one rollout engine, used by both ``train()`` and ``test()``.
 
 Each *tick* the engine asks every active env which seats must act, groups those rows by the
-agent that fills the seat and makes one batched ``act`` call per agent (an agent filling several
-seats, as in self-play, gets all its rows in one call), then steps every env once. Envs reset
-themselves when a game ends (see :class:`rbtrainer.envs.SeatEnv`), so no env waits for another.
+agent that the :class:`~rbtrainer.seating.SeatPlan` seats there and makes one batched ``act``
+call per agent (an agent filling several seats or envs, as in self-play, gets all its rows in one
+call), then steps every active env once and absorbs the reports. Envs reset themselves when a
+game ends (see :mod:`rbtrainer.envs.adapters`), so no env waits for another.
 
 Transitions are built per (env, seat) stream: a seat's transition opens at its decision (``obs``,
 ``mask``, ``act``), collects every reward that seat receives until its next decision or the end
 of the episode (including rewards caused by other seats' moves), and closes with that seat's own
 next observation as ``obs_next`` and the episode's terminated/truncated flags. Closed transitions
-are routed to the learners that store the seat (see :class:`SeatPlan`).
+go to the learners the plan's :class:`~rbtrainer.seating.StreamLayout` routes the seat to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from rbtrainer.agents.base import Agent, Learner
+from rbtrainer.envs import Decision, Episode, GamePool, StepReport
+from rbtrainer.seating import SeatPlan
 
-__all__ = ["Episode", "RolloutEngine", "RolloutResult", "SeatPlan"]
-
-
-@dataclass(frozen=True)
-class Episode:
-    """A finished game."""
-
-    returns: np.ndarray
-    """Sum of rewards per seat."""
-    length: int
-    """Env steps (AEC: single-seat actions; parallel: joint steps)."""
-    winner: str | None
-    """Winner as reported by the game (a player or seat name), ``None`` for a draw."""
-    time_span: float
-    """The game's own clock when it reports one (robot delivery: legal moves), else the length."""
-    env_id: int
-
-
-@dataclass
-class SeatPlan:
-    """Who plays each seat, who explores, and which learner memories store each seat."""
-
-    agents: list[Agent]
-    """Agent of each seat."""
-    explore: np.ndarray
-    """Per seat: explores while collecting for training."""
-    store_to: list[list[tuple[Learner, int]]] = field(default_factory=list)
-    """Per seat: (learner, local stream index) pairs that store its transitions."""
-    stored_seats: dict[int, list[int]] = field(default_factory=dict)
-    """Per learner id: the seats it stores, in stream order."""
-
-    def __post_init__(self) -> None:
-        unique: dict[int, Agent] = {}
-        for agent in self.agents:
-            unique.setdefault(id(agent), agent)
-        self.unique_agents: list[Agent] = list(unique.values())
-        index = {key: i for i, key in enumerate(unique)}
-        self.agent_index = np.array([index[id(a)] for a in self.agents], dtype=np.int64)
-        if not self.store_to:
-            self.store_to = [[] for _ in self.agents]
+__all__ = ["RolloutEngine", "RolloutResult"]
 
 
 @dataclass
 class RolloutResult:
+    """What one :meth:`RolloutEngine.run` collected."""
+
     steps: int = 0
+    """Env steps taken."""
     episodes: list[Episode] = field(default_factory=list)
-    illegal_actions: int = 0
+    """Games that ended, in the order they ended."""
+    illegal_E: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Actions outside the action mask, per env."""
+
+    @property
+    def illegal_actions(self) -> int:
+        return int(self.illegal_E.sum())
 
 
-class _Pending:
+class _Open:
+    """A transition waiting for its seat's next decision or the end of its episode."""
+
     __slots__ = ("act", "mask", "obs", "rew")
 
     def __init__(self, obs: np.ndarray, mask: np.ndarray, act: int) -> None:
@@ -81,23 +54,47 @@ class _Pending:
         self.rew = 0.0
 
 
-class RolloutEngine:
-    """Steps a pool of :class:`~rbtrainer.envs.SeatEnv` envs with a :class:`SeatPlan`."""
+@dataclass(slots=True)
+class _Closed:
+    """A finished transition of one (env, seat), waiting to be stored."""
 
-    def __init__(self, pool: Any, num_envs: int, num_seats: int) -> None:
+    env_id: int
+    seat: int
+    opened: _Open
+    obs_next: np.ndarray
+    mask_next: np.ndarray
+    terminated: bool
+    truncated: bool
+
+
+@dataclass(slots=True)
+class _Row:
+    """One seat that must act this tick."""
+
+    pos: int
+    """Position of its env among the tick's active envs."""
+    env_id: int
+    seat: int
+    obs: np.ndarray
+    mask: np.ndarray
+
+
+class RolloutEngine:
+    """Steps a :class:`~rbtrainer.envs.GamePool` with a :class:`~rbtrainer.seating.SeatPlan`."""
+
+    def __init__(self, pool: GamePool, num_seats: int) -> None:
         self.pool = pool
-        self.num_envs = num_envs
+        self.num_envs = pool.num_envs
         self.num_seats = num_seats
-        self._decisions: list[dict[str, Any]] = []
-        self._pending: list[dict[int, _Pending]] = []
+        self._decisions: list[Decision] = []
+        self._open: list[dict[int, _Open]] = []
 
     def start(self, seeds: Sequence[int]) -> None:
         """Reset every env with its own seed and forget all open transitions."""
-        self._decisions = []
-        for env_id, seed in enumerate(seeds):
-            _, infos = self.pool.reset(env_id=[env_id], seed=int(seed))
-            self._decisions.append(infos[0])
-        self._pending = [{} for _ in range(self.num_envs)]
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"start() needs one seed per env ({self.num_envs}), got {len(seeds)}")
+        self._decisions = [self.pool.reset(env_id, seed=int(seed)) for env_id, seed in enumerate(seeds)]
+        self._open = [{} for _ in range(self.num_envs)]
 
     def run(
         self,
@@ -110,108 +107,112 @@ class RolloutEngine:
     ) -> RolloutResult:
         """Collect until ``max_steps`` env steps, or until each env finished its episode quota.
 
-        ``explore``: apply the plan's exploration mask (training); otherwise every seat acts
-        greedily / takes its mode. ``store``: route closed transitions to learner memories.
+        ``explore``: apply the plan's exploration flags (training); otherwise every seat acts
+        greedily / takes its mode. ``store``: route closed transitions to learner memories, in one
+        insertion per learner when the run ends (nothing learns before ``run()`` returns).
         """
         if not self._decisions:
             raise RuntimeError("call start() before run()")
-        result = RolloutResult()
+        if plan.num_envs != self.num_envs:
+            raise ValueError(f"the plan seats {plan.num_envs} envs but the pool has {self.num_envs}")
+        result = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
         quota = None if episodes_per_env is None else np.array(episodes_per_env, dtype=np.int64)
-        done_count = np.zeros(self.num_envs, dtype=np.int64)
-        explore_seat = plan.explore if explore else np.zeros(self.num_seats, dtype=bool)
-        num_agents = len(plan.unique_agents)
-        # closed transitions, in the order they closed; stored once when the run ends (one memory
-        # insertion per learner per run; nothing learns before run() returns)
-        emitted: list[tuple[int, int, _Pending, np.ndarray, np.ndarray, bool, bool]] = []
-        while True:
-            if quota is not None:
-                active = np.flatnonzero(done_count < quota)
-                if len(active) == 0:
-                    break
-            else:
-                active = np.arange(self.num_envs)
-            if max_steps is not None and result.steps >= max_steps:
+        finished = np.zeros(self.num_envs, dtype=np.int64)
+        closed: list[_Closed] = []
+        all_envs = np.arange(self.num_envs)
+        while max_steps is None or result.steps < max_steps:
+            active = all_envs if quota is None else np.flatnonzero(finished < quota)
+            if len(active) == 0:
                 break
-            # 1. group the rows that must act by agent
-            rows: list[list[tuple[int, int, np.ndarray, np.ndarray]]] = [[] for _ in range(num_agents)]
-            for pos, active_id in enumerate(active.tolist()):
-                decision = self._decisions[active_id]
-                for seat, obs, mask in zip(decision["seats"], decision["obs"], decision["mask"]):
-                    rows[plan.agent_index[seat]].append((pos, seat, obs, mask))
-            actions = np.full((len(active), self.num_seats), -1, dtype=np.int64)
-            # 2. one batched call per agent
-            for agent_id, agent_rows in enumerate(rows):
-                if not agent_rows:
-                    continue
-                seats = np.array([r[1] for r in agent_rows], dtype=np.int64)
-                obs_B = np.stack([r[2] for r in agent_rows])
-                mask_B = np.stack([r[3] for r in agent_rows])
-                act_B = np.asarray(plan.unique_agents[agent_id].act(obs_B, mask_B, explore_seat[seats]))
-                if act_B.shape != (len(agent_rows),):
-                    raise ValueError(
-                        f"{plan.unique_agents[agent_id]!r}.act returned shape {act_B.shape}, "
-                        f"expected ({len(agent_rows)},)"
-                    )
-                chosen = mask_B[np.arange(len(agent_rows)), act_B]
-                result.illegal_actions += int(np.sum((chosen == 0) & mask_B.any(axis=1)))
-                positions = np.fromiter((r[0] for r in agent_rows), dtype=np.int64, count=len(agent_rows))
-                actions[positions, seats] = act_B
-                if store:
-                    for (pos, seat, obs, mask), act in zip(agent_rows, act_B.tolist()):
-                        if plan.store_to[seat]:
-                            self._pending[active[pos]][seat] = _Pending(obs, mask, act)
-            # 3. step every active env once
-            _, _, _, _, infos = self.pool.step(actions, id=active)
-            result.steps += len(active)
-            for env_id, info in zip(active.tolist(), infos):
-                pending = self._pending[env_id]
-                if pending:
-                    rew = info["rew"]
-                    for seat, p in pending.items():
-                        p.rew += rew[seat]
-                    for seat, term, trunc, f_obs, f_mask in info["closed"]:
-                        closing = pending.pop(seat, None)
-                        if closing is not None:
-                            emitted.append((env_id, seat, closing, f_obs, f_mask, term, trunc))
-                    for seat, obs, mask in zip(info["seats"], info["obs"], info["mask"]):
-                        opened = pending.pop(seat, None)
-                        if opened is not None:
-                            emitted.append((env_id, seat, opened, obs, mask, False, False))
-                self._decisions[env_id] = info
-                summary = info["episode"]
-                if summary is not None:
-                    episode = Episode(
-                        returns=summary["returns"],
-                        length=summary["length"],
-                        winner=summary["winner"],
-                        time_span=summary["time_span"],
-                        env_id=env_id,
-                    )
-                    result.episodes.append(episode)
-                    done_count[env_id] += 1
-        if emitted:
-            self._store(plan, emitted)
+            active_ids: list[int] = active.tolist()
+            actions = self._choose_actions(plan, active_ids, explore, store, result)
+            reports = self.pool.step(actions, active_ids)
+            result.steps += len(active_ids)
+            for env_id, report in zip(active_ids, reports):
+                self._absorb(env_id, report, closed)
+                if report.episode is not None:
+                    result.episodes.append(report.episode)
+                    finished[env_id] += 1
+        if closed:
+            self._store(plan, closed)
         return result
 
-    def _store(
-        self, plan: SeatPlan, emitted: list[tuple[int, int, _Pending, np.ndarray, np.ndarray, bool, bool]]
-    ) -> None:
-        per_learner: dict[int, tuple[Learner, list[int], list[tuple]]] = {}
-        for env_id, seat, p, obs_next, mask_next, term, trunc in emitted:
-            for learner, local in plan.store_to[seat]:
-                entry = per_learner.setdefault(id(learner), (learner, [], []))
-                width = len(plan.stored_seats[id(learner)])
-                entry[1].append(env_id * width + local)
-                entry[2].append((p, obs_next, mask_next, term, trunc))
-        for learner, streams, items in per_learner.values():
+    def _choose_actions(
+        self, plan: SeatPlan, active_ids: list[int], explore: bool, store: bool, result: RolloutResult
+    ) -> np.ndarray:
+        """One batched ``act`` call per agent over the rows it plays; opens transitions to store."""
+        rows: list[list[_Row]] = [[] for _ in plan.agents]
+        agent_of = plan.agent_of
+        for pos, env_id in enumerate(active_ids):
+            decision = self._decisions[env_id]
+            seated = agent_of[env_id]
+            for seat, obs, mask in zip(decision.seats, decision.obs, decision.masks):
+                rows[seated[seat]].append(_Row(pos, env_id, seat, obs, mask))
+        actions = np.full((len(active_ids), self.num_seats), -1, dtype=np.int64)
+        routes = plan.streams.routes
+        for agent, agent_rows in zip(plan.agents, rows):
+            if not agent_rows:
+                continue
+            n = len(agent_rows)
+            env_B = np.fromiter((r.env_id for r in agent_rows), dtype=np.int64, count=n)
+            seat_B = np.fromiter((r.seat for r in agent_rows), dtype=np.int64, count=n)
+            mask_BA = np.stack([r.mask for r in agent_rows])
+            explore_B = plan.explore_ES[env_B, seat_B] if explore else np.zeros(n, dtype=bool)
+            act_B = np.asarray(agent.act(np.stack([r.obs for r in agent_rows]), mask_BA, explore_B))
+            if act_B.shape != (n,):
+                raise ValueError(f"{agent!r}.act returned shape {act_B.shape}, expected ({n},)")
+            illegal_B = (mask_BA[np.arange(n), act_B] == 0) & mask_BA.any(axis=1)
+            if illegal_B.any():
+                np.add.at(result.illegal_E, env_B[illegal_B], 1)
+            actions[[r.pos for r in agent_rows], seat_B] = act_B
+            if store:
+                for row, act in zip(agent_rows, act_B.tolist()):
+                    if routes[row.env_id][row.seat]:
+                        self._open[row.env_id][row.seat] = _Open(row.obs, row.mask, act)
+        return actions
+
+    def _absorb(self, env_id: int, report: StepReport, closed: list[_Closed]) -> None:
+        """Add the step's rewards to the env's open transitions and close those that ended."""
+        self._decisions[env_id] = report.next
+        waiting = self._open[env_id]
+        if not waiting:
+            return
+        rewards = report.rewards
+        for seat, opened in waiting.items():
+            opened.rew += rewards[seat]
+        for end in report.closed:
+            opened_or_none = waiting.pop(end.seat, None)
+            if opened_or_none is not None:
+                closed.append(
+                    _Closed(env_id, end.seat, opened_or_none, end.obs, end.mask, end.terminated, end.truncated)
+                )
+        upcoming = report.next
+        for seat, obs, mask in zip(upcoming.seats, upcoming.obs, upcoming.masks):
+            opened_or_none = waiting.pop(seat, None)
+            if opened_or_none is not None:
+                closed.append(_Closed(env_id, seat, opened_or_none, obs, mask, False, False))
+
+    @staticmethod
+    def _store(plan: SeatPlan, closed: list[_Closed]) -> None:
+        """One memory insertion per learner, rows in the order the transitions closed."""
+        layout = plan.streams
+        per_learner: list[tuple[list[int], list[_Closed]]] = [([], []) for _ in layout.learners]
+        for c in closed:
+            for slot, stream in layout.routes[c.env_id][c.seat]:
+                streams, items = per_learner[slot]
+                streams.append(stream)
+                items.append(c)
+        for learner, (streams, items) in zip(layout.learners, per_learner):
+            if not items:
+                continue
             learner.store(
                 streams=np.array(streams, dtype=np.int64),
-                obs=np.stack([it[0].obs for it in items]),
-                mask=np.stack([it[0].mask for it in items]),
-                act=np.array([it[0].act for it in items], dtype=np.int64),
-                rew=np.array([it[0].rew for it in items], dtype=np.float64),
-                obs_next=np.stack([it[1] for it in items]),
-                mask_next=np.stack([it[2] for it in items]),
-                terminated=np.array([it[3] for it in items], dtype=bool),
-                truncated=np.array([it[4] for it in items], dtype=bool),
+                obs=np.stack([c.opened.obs for c in items]),
+                mask=np.stack([c.opened.mask for c in items]),
+                act=np.array([c.opened.act for c in items], dtype=np.int64),
+                rew=np.array([c.opened.rew for c in items], dtype=np.float64),
+                obs_next=np.stack([c.obs_next for c in items]),
+                mask_next=np.stack([c.mask_next for c in items]),
+                terminated=np.array([c.terminated for c in items], dtype=bool),
+                truncated=np.array([c.truncated for c in items], dtype=bool),
             )

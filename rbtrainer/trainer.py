@@ -19,6 +19,7 @@ Glossary of the loop's units:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -37,10 +38,14 @@ from rbtrainer.envs import BACKENDS, GameInfo, describe_game, game_factory, make
 from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
 from rbtrainer.plotting import plot_training_curves
 from rbtrainer.rng import spawn_seeds
-from rbtrainer.rollout import RolloutEngine, SeatPlan
+from rbtrainer.rollout import RolloutEngine, RolloutResult
+from rbtrainer.seating import EnvGroup, SeatPlan, Seating, split_counts
 from rbtrainer.validation import boolean, non_negative_int, number_in, optional_callable, positive_int
 
-__all__ = ["DecentralizedTrainer", "TrainStats", "TrainerConfig"]
+__all__ = ["AgentsOrGroups", "DecentralizedTrainer", "GroupCurve", "TrainStats", "TrainerConfig"]
+
+AgentsOrGroups = Sequence[Agent] | Sequence[EnvGroup]
+"""One agent per seat for every env, or :class:`~rbtrainer.seating.EnvGroup` objects."""
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +114,17 @@ class TrainerConfig:
 
 
 @dataclass
+class GroupCurve:
+    """One env group's test results over training."""
+
+    reward_metric_history: list[float] = field(default_factory=list)
+    """Reward metric of the group's test episodes at each test round."""
+    per_seat_rewards: list[list[float]] = field(default_factory=list)
+    """Mean test return of each seat at each test round."""
+    mean_episode_lengths: list[float] = field(default_factory=list)
+
+
+@dataclass
 class TrainStats:
     """What ``train()`` returns."""
 
@@ -118,8 +134,8 @@ class TrainStats:
     """Collected training episodes at each test round."""
     test_steps: list[int] = field(default_factory=list)
     """Collected env steps at each test round."""
-    per_agent_rewards: list[list[float]] = field(default_factory=list)
-    """Mean test return of each seat at each test round."""
+    per_seat_rewards: list[list[float]] = field(default_factory=list)
+    """Mean test return of each seat at each test round (``per_agent_rewards`` is the old name)."""
     mean_episode_lengths: list[float] = field(default_factory=list)
     """Mean test episode length at each test round."""
     best_reward_metric: float = -math.inf
@@ -137,6 +153,13 @@ class TrainStats:
     stopped_early: bool = False
     """``stop_fn`` ended training before ``episodes_per_train``."""
     plot_path: str | None = None
+    groups: dict[str, GroupCurve] = field(default_factory=dict)
+    """Per env group (when ``train()`` was given :class:`~rbtrainer.seating.EnvGroup` objects)."""
+
+    @property
+    def per_agent_rewards(self) -> list[list[float]]:
+        """Old name of :attr:`per_seat_rewards` (the values are per seat)."""
+        return self.per_seat_rewards
 
     @property
     def steps_per_second(self) -> float:
@@ -274,12 +297,10 @@ class DecentralizedTrainer:
         cfg = self.config
         if train:
             if self._train_engine is None:
-                pool = make_pool(self._factory, cfg.num_train_envs, cfg.backend)
-                self._train_engine = RolloutEngine(pool, cfg.num_train_envs, self.num_seats)
+                self._train_engine = RolloutEngine(make_pool(self._factory, cfg.num_train_envs, cfg.backend), self.num_seats)
             return self._train_engine
         if self._test_engine is None:
-            pool = make_pool(self._factory, cfg.num_test_envs, cfg.backend)
-            self._test_engine = RolloutEngine(pool, cfg.num_test_envs, self.num_seats)
+            self._test_engine = RolloutEngine(make_pool(self._factory, cfg.num_test_envs, cfg.backend), self.num_seats)
         return self._test_engine
 
     def close(self) -> None:
@@ -296,100 +317,192 @@ class DecentralizedTrainer:
         self.close()
 
     # ------------------------------------------------------------ validation
-    def _check_agents(self, agents: Any) -> list[Agent]:
+    def _check_hooks(self) -> None:
+        """Hooks may be assigned after construction: check them when train()/test() starts."""
+        for name in ("train_fn", "test_fn", "save_best_fn", "save_last_fn", "stop_fn"):
+            optional_callable(name, getattr(self, name))
+        self.reward_metric = optional_callable("reward_metric", self.reward_metric) or mean_reward
+
+    def _check_agents(self, agents: Any, where: str = "agents") -> tuple[Agent, ...]:
         if isinstance(agents, (Agent, str, bytes, Mapping)) or not isinstance(agents, Sequence):
-            raise TypeError(f"agents must be a list with one Agent per seat ({self.num_seats} seats)")
+            raise TypeError(
+                f"{where} must be a list with one Agent per seat ({self.num_seats} seats) or a list of EnvGroup"
+            )
         agents = list(agents)
         if len(agents) != self.num_seats:
             raise ValueError(
-                f"agents has {len(agents)} entries but the game has {self.num_seats} seats {list(self.game.seats)}"
+                f"{where} has {len(agents)} entries but the game has {self.num_seats} seats {list(self.game.seats)}"
             )
         for i, agent in enumerate(agents):
             if not isinstance(agent, Agent):
                 raise TypeError(
-                    f"agents[{i}] must be an rbtrainer Agent (e.g. dqn_agent(...), RandomAgent()), got {agent!r}"
+                    f"{where}[{i}] must be an rbtrainer Agent (e.g. dqn_agent(...), RandomAgent()), got {agent!r}"
                 )
             try:
                 agent.check_spaces(self.game.observation_spaces[i], self.game.action_spaces[i])
             except (TypeError, ValueError) as err:
-                raise type(err)(f"agents[{i}] cannot play seat {self.game.seats[i]!r}: {err}") from None
-        return agents
+                raise type(err)(f"{where}[{i}] cannot play seat {self.game.seats[i]!r}: {err}") from None
+        return tuple(agents)
 
-    def _plan(self, agents: list[Agent], learning: np.ndarray, exploring: np.ndarray) -> tuple[SeatPlan, list[Learner]]:
-        learners: dict[int, Learner] = {}
-        for i, agent in enumerate(agents):
-            if learning[i]:
-                if not isinstance(agent, Learner):
+    def _seatings(
+        self,
+        agents: Any,
+        learning: np.ndarray | None = None,
+        exploring: np.ndarray | None = None,
+        *,
+        pools: Sequence[tuple[str, int]] = (),
+    ) -> tuple[list[Seating], bool]:
+        """Checked seatings and whether the caller gave groups; ``pools``: (name, envs) each group needs one of."""
+        no_masks = np.zeros(self.num_seats, dtype=bool)
+        given = list(agents) if isinstance(agents, Sequence) and not isinstance(agents, (str, bytes)) else None
+        if not given or not any(isinstance(g, EnvGroup) for g in given):
+            seating = Seating(
+                "all",
+                self._check_agents(agents),
+                1.0,
+                no_masks if learning is None else learning,
+                no_masks if exploring is None else exploring,
+            )
+            return [seating], False
+        if not all(isinstance(g, EnvGroup) for g in given):
+            raise TypeError("agents mixes EnvGroup objects with other entries; give one Agent per seat or only EnvGroups")
+        seatings: list[Seating] = []
+        for k, group in enumerate(given):
+            if not isinstance(group.name, str) or not group.name:
+                raise TypeError(f"agents[{k}]: EnvGroup name must be a non-empty string, got {group.name!r}")
+            where = f"EnvGroup {group.name!r}"
+            if any(s.name == group.name for s in seatings):
+                raise ValueError(f"{where} appears twice; give each EnvGroup its own name")
+            weight = number_in(f"{where} weight", group.weight, 0.0, 1e9, low_open=True)
+            own_learning = group.learning_mask is not None and learning is not None
+            own_exploring = group.exploration_mask is not None and exploring is not None
+            seatings.append(
+                Seating(
+                    group.name,
+                    self._check_agents(group.agents, where=f"{where} agents"),
+                    weight,
+                    _as_mask(f"{where} learning_mask", group.learning_mask, self.num_seats)
+                    if own_learning
+                    else (no_masks if learning is None else learning),
+                    _as_mask(f"{where} exploration_mask", group.exploration_mask, self.num_seats)
+                    if own_exploring
+                    else (no_masks if exploring is None else exploring),
+                )
+            )
+        for pool, envs in pools:
+            if len(seatings) > envs:
+                raise ValueError(f"{len(seatings)} env groups need at least as many envs, but {pool}={envs}")
+        return seatings, True
+
+    def _plan(self, seatings: list[Seating], num_envs: int) -> SeatPlan:
+        return SeatPlan(seatings, split_counts(num_envs, [s.weight for s in seatings], minimum=1))
+
+    def _learning_plan(self, seatings: list[Seating], grouped: bool) -> tuple[SeatPlan, list[Learner]]:
+        for seating in seatings:
+            prefix = f"EnvGroup {seating.name!r}: " if grouped else ""
+            for i, agent in enumerate(seating.agents):
+                if seating.learning[i] and not isinstance(agent, Learner):
                     raise ValueError(
-                        f"learning_mask[{i}] is True but agents[{i}] ({agent!r}) is a fixed policy that cannot learn"
+                        f"{prefix}learning_mask[{i}] is True but agents[{i}] ({agent!r}) is a fixed policy that "
+                        "cannot learn"
                     )
-                learners.setdefault(id(agent), agent)
-        if not learners:
+        if not any(s.learning.any() for s in seatings):
             raise ValueError("learning_mask has no learning seat; set it True for at least one seat with a learner")
-        plan = SeatPlan(agents=agents, explore=exploring)
-        for key, learner in learners.items():
-            seats = []
-            for s, agent in enumerate(agents):
-                own = agent is learner
-                if own and learning[s]:
-                    seats.append(s)
-                elif self.config.shared_memory and (own or not learner.on_policy):
-                    try:
-                        learner.check_spaces(self.game.observation_spaces[s], self.game.action_spaces[s])
-                    except (TypeError, ValueError):
-                        continue
-                    seats.append(s)
-            plan.stored_seats[key] = seats
-            for local, s in enumerate(seats):
-                plan.store_to[s].append((learner, local))
-        return plan, list(learners.values())
+        plan = self._plan(seatings, self.config.num_train_envs)
+        learners = plan.route(self.config.shared_memory, self._fits)
+        return plan, learners
+
+    def _fits(self, learner: Learner, seat: int) -> bool:
+        try:
+            learner.check_spaces(self.game.observation_spaces[seat], self.game.action_spaces[seat])
+        except (TypeError, ValueError):
+            return False
+        return True
 
     # ------------------------------------------------------------------ test
-    def test(self, agents: Sequence[Agent], eval_metrics: bool = False) -> TestResult:
-        """Play ``episodes_per_test`` games without exploration and summarize them."""
-        agents = self._check_agents(agents)
-        boolean("eval_metrics", eval_metrics)
-        with torch_threads(self.config.torch_threads):
-            return self._test_round(agents, eval_metrics)
+    def test(self, agents: AgentsOrGroups, eval_metrics: bool = False) -> TestResult:
+        """Play ``episodes_per_test`` games without exploration and summarize them.
 
-    def _test_round(self, agents: list[Agent], eval_metrics: bool) -> TestResult:
-        cfg = self.config
+        ``agents``: one agent per seat, or :class:`~rbtrainer.seating.EnvGroup` objects sharing
+        the test envs and episodes by weight; then ``TestResult.groups`` holds each group's result.
+        """
+        self._check_hooks()
+        boolean("eval_metrics", eval_metrics)
+        seatings, grouped = self._seatings(agents, pools=[("num_test_envs", self.config.num_test_envs)])
+        self._check_test_episodes(seatings)
+        with torch_threads(self.config.torch_threads):
+            return self._test_round(self._plan(seatings, self.config.num_test_envs), grouped, eval_metrics)
+
+    def _check_test_episodes(self, seatings: list[Seating]) -> None:
+        if len(seatings) > self.config.episodes_per_test:
+            raise ValueError(
+                f"{len(seatings)} env groups need at least one test episode each, "
+                f"but episodes_per_test={self.config.episodes_per_test}"
+            )
+
+    def _test_round(self, plan: SeatPlan, grouped: bool, eval_metrics: bool) -> TestResult:
         engine = self._engine(train=False)
         engine.start(self._test_seeds)
-        base, extra = divmod(cfg.episodes_per_test, cfg.num_test_envs)
-        quota = [base + (1 if i < extra else 0) for i in range(cfg.num_test_envs)]
-        plan = SeatPlan(agents=agents, explore=np.zeros(self.num_seats, dtype=bool))
-        result = engine.run(plan, episodes_per_env=quota)
-        return summarize(result.episodes, self.reward_metric, eval_metrics, self.game.players, result.illegal_actions)
+        per_group = split_counts(self.config.episodes_per_test, plan.group_weights, minimum=1) if grouped else None
+        quota = np.zeros(plan.num_envs, dtype=np.int64)
+        for g in range(len(plan.group_names)):
+            envs = plan.envs_of_group(g)
+            episodes = self.config.episodes_per_test if per_group is None else per_group[g]
+            base, extra = divmod(episodes, len(envs))
+            quota[envs] = base + (np.arange(len(envs)) < extra)
+        return self._summarize(engine.run(plan, episodes_per_env=quota.tolist()), plan, grouped, eval_metrics)
+
+    def _summarize(self, result: RolloutResult, plan: SeatPlan, grouped: bool, eval_metrics: bool) -> TestResult:
+        def reduce(episodes: list[Any], illegal: int) -> TestResult:
+            return summarize(episodes, self.reward_metric, eval_metrics, self.game.players, illegal)
+
+        total = reduce(result.episodes, result.illegal_actions)
+        if not grouped:
+            return total
+        groups = {}
+        for g, name in enumerate(plan.group_names):
+            episodes = [e for e in result.episodes if plan.group_of_env[e.env_id] == g]
+            groups[name] = reduce(episodes, int(result.illegal_E[plan.envs_of_group(g)].sum()))
+        return dataclasses.replace(total, groups=groups)
 
     # ----------------------------------------------------------------- train
     def train(
         self,
-        agents: Sequence[Agent],
+        agents: AgentsOrGroups,
         learning_mask: Sequence[bool],
         exploration_mask: Sequence[bool] | None = None,
         plot: bool = True,
     ) -> TrainStats:
         """Train the learners of the learning seats; returns :class:`TrainStats`.
 
-        ``exploration_mask`` defaults to ``learning_mask``. Neither list is modified.
+        ``agents``: one agent per seat for every env, or :class:`~rbtrainer.seating.EnvGroup`
+        objects seating different agents in shares of the envs (a group's own masks, when given,
+        replace the two below in its envs). ``exploration_mask=None`` means every seat explores
+        while collecting (the reference's contract); tests never explore. Neither list is modified.
         """
-        agents = self._check_agents(agents)
+        self._check_hooks()
         learning = _as_mask("learning_mask", learning_mask, self.num_seats)
         exploring = (
-            learning.copy()
+            np.ones(self.num_seats, dtype=bool)
             if exploration_mask is None
             else _as_mask("exploration_mask", exploration_mask, self.num_seats)
         )
         boolean("plot", plot)
-        plan, learners = self._plan(agents, learning, exploring)
         cfg = self.config
+        seatings, grouped = self._seatings(
+            agents,
+            learning,
+            exploring,
+            pools=[("num_train_envs", cfg.num_train_envs), ("num_test_envs", cfg.num_test_envs)],
+        )
+        self._check_test_episodes(seatings)
+        plan, learners = self._learning_plan(seatings, grouped)
         for learner in learners:
-            width = len(plan.stored_seats[id(learner)])
-            learner.attach_memory(cfg.num_train_envs * width, cfg.update_freq, cfg.batch_size)
+            learner.attach_memory(plan.streams.streams_of(learner), cfg.update_freq, cfg.batch_size)
+        test_plan = self._plan(seatings, cfg.num_test_envs)
 
         with torch_threads(cfg.torch_threads):
-            stats = self._train_loop(agents, plan, learners)
+            stats = self._train_loop(plan, learners, test_plan, grouped)
         if plot:
             stats.plot_path = self._plot(stats)
         logger.info(
@@ -402,7 +515,7 @@ class DecentralizedTrainer:
         )
         return stats
 
-    def _train_loop(self, agents: list[Agent], plan: SeatPlan, learners: list[Learner]) -> TrainStats:
+    def _train_loop(self, plan: SeatPlan, learners: list[Learner], test_plan: SeatPlan, grouped: bool) -> TrainStats:
         cfg = self.config
         stats = TrainStats()
         start = time.perf_counter()
@@ -411,7 +524,7 @@ class DecentralizedTrainer:
         bar = tqdm(total=cfg.episodes_per_train, disable=not cfg.progress_bar, unit="ep", desc="train")
         next_test = cfg.test_freq
         try:
-            self._record_test(agents, stats)
+            self._record_test(test_plan, grouped, stats)
             while stats.collected_episodes < cfg.episodes_per_train and not stats.stopped_early:
                 if self.train_fn is not None:
                     self.train_fn(stats.collected_episodes, stats.collected_steps)
@@ -427,7 +540,7 @@ class DecentralizedTrainer:
                 if stats.collected_episodes >= next_test or finished:
                     while next_test <= stats.collected_episodes:
                         next_test += cfg.test_freq
-                    metric = self._record_test(agents, stats)
+                    metric = self._record_test(test_plan, grouped, stats)
                     bar.set_postfix(metric=f"{metric:.3f}", best=f"{stats.best_reward_metric:.3f}")
                     if self.stop_fn is not None and self.stop_fn(metric, stats.collected_episodes):
                         stats.stopped_early = True
@@ -438,18 +551,23 @@ class DecentralizedTrainer:
                 self.save_last_fn()
         return stats
 
-    def _record_test(self, agents: list[Agent], stats: TrainStats) -> float:
+    def _record_test(self, plan: SeatPlan, grouped: bool, stats: TrainStats) -> float:
         if self.test_fn is not None:
             self.test_fn(stats.collected_episodes, stats.collected_steps)
         t0 = time.perf_counter()
-        result = self._test_round(agents, eval_metrics=False)
+        result = self._test_round(plan, grouped, eval_metrics=False)
         stats.test_time += time.perf_counter() - t0
         metric = result.reward_metric
         stats.reward_metric_history.append(metric)
         stats.test_episodes.append(stats.collected_episodes)
         stats.test_steps.append(stats.collected_steps)
-        stats.per_agent_rewards.append([float(v) for v in result.per_agent_rewards])
+        stats.per_seat_rewards.append([float(v) for v in result.per_seat_rewards])
         stats.mean_episode_lengths.append(result.mean_episode_length)
+        for name, group in result.groups.items():
+            curve = stats.groups.setdefault(name, GroupCurve())
+            curve.reward_metric_history.append(group.reward_metric)
+            curve.per_seat_rewards.append([float(v) for v in group.per_seat_rewards])
+            curve.mean_episode_lengths.append(group.mean_episode_length)
         logger.info("test at %d episodes: metric %.4f", stats.collected_episodes, metric)
         if metric > stats.best_reward_metric:
             stats.best_reward_metric = metric
@@ -465,7 +583,7 @@ class DecentralizedTrainer:
             os.path.join(cfg.plot_dir, name),
             stats.test_episodes,
             stats.reward_metric_history,
-            np.array(stats.per_agent_rewards),
+            np.array(stats.per_seat_rewards),
             list(self.game.seats),
             title=f"{self.game.name}: {len(self.game.seats)} seats, {stats.collected_steps} env steps",
         )

@@ -17,10 +17,12 @@ import pytest
 
 from games.connect_four import ConnectFourRules
 from games.tictactoe import TicTacToeRules
+from conftest import RecordingLearner
 from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.agents.fixed import RandomAgent, ScriptedAgent
-from rbtrainer.envs import describe_game, game_factory, make_pool
-from rbtrainer.rollout import RolloutEngine, SeatPlan
+from rbtrainer.envs import GamePool, StepReport, describe_game, game_factory, make_pool
+from rbtrainer.rollout import RolloutEngine
+from rbtrainer.seating import SeatPlan, Seating
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -41,105 +43,24 @@ def first_legal(preference: Sequence[int]) -> Callable[[np.ndarray, np.ndarray],
     return fn
 
 
-class Recorder(Learner):
-    """A learner that only records: what ``act`` was asked and every array ``store`` received."""
-
-    def __init__(
-        self,
-        fn: Callable[[np.ndarray, np.ndarray], int] | None = None,
-        batch_fn: Policy | None = None,
-        seed: int = 0,
-        name: str = "recorder",
-    ) -> None:
-        self.fn = fn
-        self.batch_fn = batch_fn
-        self.name = name
-        self._rng = np.random.default_rng(seed)
-        self.act_batch_sizes: list[int] = []
-        self.stored: list[dict[str, np.ndarray]] = []
-
-    # Agent
-    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
-        self.act_batch_sizes.append(len(obs))
-        if self.batch_fn is not None:
-            return np.asarray(self.batch_fn(obs, mask), dtype=np.int64)
-        if self.fn is not None:
-            return np.array([int(self.fn(o, m)) for o, m in zip(obs, mask)], dtype=np.int64)
-        noise = self._rng.random(mask.shape)
-        return np.argmax(np.where(mask > 0, noise, -1.0), axis=1).astype(np.int64)
-
-    # Learner
-    def attach_memory(self, num_streams: int, update_freq: int, batch_size: int) -> None:
-        pass
-
-    def store(
-        self,
-        streams: np.ndarray,
-        obs: np.ndarray,
-        mask: np.ndarray,
-        act: np.ndarray,
-        rew: np.ndarray,
-        obs_next: np.ndarray,
-        mask_next: np.ndarray,
-        terminated: np.ndarray,
-        truncated: np.ndarray,
-    ) -> None:
-        assert len(streams) == len(obs) == len(act) == len(rew) == len(terminated), "one row per transition"
-        self.stored.append(
-            {
-                "streams": np.array(streams, copy=True),
-                "obs": np.array(obs, copy=True),
-                "mask": np.array(mask, copy=True),
-                "act": np.array(act, copy=True),
-                "rew": np.array(rew, copy=True),
-                "obs_next": np.array(obs_next, copy=True),
-                "mask_next": np.array(mask_next, copy=True),
-                "terminated": np.array(terminated, copy=True),
-                "truncated": np.array(truncated, copy=True),
-            }
-        )
-
-    def update(self, batch_size: int, gradient_steps: int) -> int:
-        return 0
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        pass
-
-    def frozen(self) -> Agent:
-        return self
-
-    # inspection
-    def transitions(self) -> list[dict[str, Any]]:
-        """Every stored transition, in store order, one dict per row."""
-        out = []
-        for call in self.stored:
-            for i, stream in enumerate(call["streams"].tolist()):
-                row = {k: v[i] for k, v in call.items() if k != "streams"}
-                row["stream"] = stream
-                out.append(row)
-        return out
-
-    def stream(self, index: int) -> list[dict[str, Any]]:
-        return [t for t in self.transitions() if t["stream"] == index]
+Recorder = RecordingLearner
 
 
 class RecordingPool:
-    """Wraps a Tianshou vector env and records every ``step`` call (ids, actions, infos)."""
+    """Wraps a :class:`GamePool` and records every ``step`` call (ids, actions, reports)."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: GamePool) -> None:
         self.pool = pool
-        self.steps: list[tuple[list[int], np.ndarray, list[dict[str, Any]]]] = []
+        self.num_envs = pool.num_envs
+        self.steps: list[tuple[list[int], np.ndarray, list[StepReport]]] = []
 
-    def reset(self, **kwargs: Any) -> Any:
-        return self.pool.reset(**kwargs)
+    def reset(self, env_id: int, seed: int | None = None) -> Any:
+        return self.pool.reset(env_id, seed=seed)
 
-    def step(self, actions: np.ndarray, id: Any = None) -> Any:
-        out = self.pool.step(actions, id=id)
-        self.steps.append((np.asarray(id).tolist(), np.array(actions, copy=True), list(out[4])))
-        return out
+    def step(self, actions: np.ndarray, env_ids: Sequence[int]) -> list[StepReport]:
+        reports = self.pool.step(actions, env_ids)
+        self.steps.append((list(env_ids), np.array(actions, copy=True), list(reports)))
+        return reports
 
     def close(self) -> None:
         self.pool.close()
@@ -149,18 +70,24 @@ def make_engine(env_args: dict[str, Any], num_envs: int, seeds: Sequence[int] | 
     factory = game_factory(env_args, None)
     game = describe_game(factory)
     pool = RecordingPool(make_pool(factory, num_envs, "dummy"))
-    engine = RolloutEngine(pool, num_envs, len(game.seats))
+    engine = RolloutEngine(pool, len(game.seats))  # type: ignore[arg-type]
     engine.start(list(seeds) if seeds is not None else [100 + i for i in range(num_envs)])
     return engine, pool, game
 
 
-def make_plan(agents: list[Agent], stores: Sequence[tuple[Learner, Sequence[int]]] = ()) -> SeatPlan:
-    """A plan like the trainer's: ``stores`` lists (learner, seats it stores, in stream order)."""
-    plan = SeatPlan(agents=agents, explore=np.zeros(len(agents), dtype=bool))
+def make_plan(
+    engine: RolloutEngine,
+    agents: list[Agent],
+    stores: Sequence[tuple[Learner, Sequence[int]]] = (),
+    explore: Sequence[bool] | None = None,
+) -> SeatPlan:
+    """A plan like the trainer's: the same agents in every env; ``stores`` lists (learner, seats it
+    stores, in stream order), so the stream of (env, seat) is ``env * len(seats) + k``."""
+    n = len(agents)
+    exploring = np.zeros(n, dtype=bool) if explore is None else np.array(explore, dtype=bool)
+    plan = SeatPlan([Seating("all", tuple(agents), 1.0, np.zeros(n, dtype=bool), exploring)], [engine.num_envs])
     for learner, seats in stores:
-        plan.stored_seats[id(learner)] = list(seats)
-        for local, s in enumerate(seats):
-            plan.store_to[s].append((learner, local))
+        plan.streams.add(learner, [(env, seat) for env in range(engine.num_envs) for seat in seats])
     return plan
 
 
@@ -200,7 +127,7 @@ def tictactoe_win() -> dict[str, Any]:
     engine, pool, _ = make_engine({"game": "tictactoe"}, 1)
     x = Recorder(first_legal([0, 1, 2, 5, 6, 7, 8]), name="x")
     o = Recorder(first_legal([3, 4, 5, 6, 7, 8]), name="o")
-    result = engine.run(make_plan([x, o], [(x, [0]), (o, [1])]), max_steps=5, store=True)
+    result = engine.run(make_plan(engine, [x, o], [(x, [0]), (o, [1])]), max_steps=5, store=True)
     return {"result": result, "x": x.transitions(), "o": o.transitions(), "pool": pool}
 
 
@@ -290,7 +217,7 @@ def test_board_game_final_transitions_of_both_seats(game, rules, first, second, 
     engine, _, _ = make_engine({"game": game}, 1)
     p0 = Recorder(first_legal(first), name="first")
     p1 = Recorder(first_legal(second), name="second")
-    result = engine.run(make_plan([p0, p1], [(p0, [0]), (p1, [1])]), max_steps=len(moves), store=True)
+    result = engine.run(make_plan(engine, [p0, p1], [(p0, [0]), (p1, [1])]), max_steps=len(moves), store=True)
     assert len(result.episodes) == 1
     np.testing.assert_array_equal(result.episodes[0].returns, [1.0, -1.0])
     t0, t1 = p0.transitions(), p1.transitions()
@@ -314,7 +241,7 @@ def two_env_self_play() -> dict[str, Any]:
     """One recorder fills and stores both seats of 2 tic-tac-toe envs (random legal moves)."""
     engine, pool, _ = make_engine({"game": "tictactoe"}, 2)
     agent = Recorder(seed=7)
-    result = engine.run(make_plan([agent, agent], [(agent, [0, 1])]), max_steps=120, store=True)
+    result = engine.run(make_plan(engine, [agent, agent], [(agent, [0, 1])]), max_steps=120, store=True)
     return {"agent": agent, "pool": pool, "result": result}
 
 
@@ -395,7 +322,7 @@ def test_parallel_game_one_transition_per_seat_per_step() -> None:
     assert game.api == "parallel"
     row = Recorder(batch_fn=scripted_sequence([0, 1, 1]), name="row")
     column = Recorder(batch_fn=scripted_sequence([0, 0, 1]), name="column")
-    result = engine.run(make_plan([row, column], [(row, [0]), (column, [1])]), max_steps=3, store=True)
+    result = engine.run(make_plan(engine, [row, column], [(row, [0]), (column, [1])]), max_steps=3, store=True)
     assert result.steps == 3
     assert len(result.episodes) == 1
     assert result.episodes[0].length == 3
@@ -421,7 +348,7 @@ def test_parallel_game_one_transition_per_seat_per_step() -> None:
 def test_parallel_game_streams_over_episodes() -> None:
     engine, _, _ = make_engine({"game": "matrix_game", "num_rounds": 3}, 2)
     agent = Recorder(seed=3)
-    result = engine.run(make_plan([agent, agent], [(agent, [0, 1])]), max_steps=2 * 10, store=True)
+    result = engine.run(make_plan(engine, [agent, agent], [(agent, [0, 1])]), max_steps=2 * 10, store=True)
     assert result.steps == 20  # 10 ticks of 2 envs
     assert len(result.episodes) == 6  # each env: 3 full games of 3 rounds (9 ticks), one round more
     assert sum(len(call["streams"]) for call in agent.stored) == 4 * 10  # (2 envs x 2 seats) per tick
@@ -444,7 +371,7 @@ def test_random_num_steps_one_transition_per_action() -> None:
     engine, pool, game = make_engine({"game": "robot_delivery", "random_num_steps": True}, 1, seeds=[5])
     assert len(game.seats) == 2
     red, blue = Recorder(seed=1, name="red"), Recorder(seed=2, name="blue")
-    result = engine.run(make_plan([red, blue], [(red, [0]), (blue, [1])]), max_steps=80, store=True)
+    result = engine.run(make_plan(engine, [red, blue], [(red, [0]), (blue, [1])]), max_steps=80, store=True)
     assert result.steps == 80
     assert not result.episodes  # no game ends this early: no episode boundary below
     actor = []
@@ -454,7 +381,7 @@ def test_random_num_steps_one_transition_per_action() -> None:
         acting = np.flatnonzero(actions[0] >= 0).tolist()
         assert len(acting) == 1  # turn-based: one seat per env step
         actor.append(acting[0])
-        step_rew.append(np.asarray(infos[0]["rew"], dtype=np.float64))
+        step_rew.append(np.asarray(infos[0].rewards, dtype=np.float64))
         # only the acting robot is rewarded by a step
         assert np.all(step_rew[-1][1 - acting[0]] == 0.0)
     assert any(a == b for a, b in pairwise(actor)), "the seed should give a turn of several steps"
@@ -488,7 +415,7 @@ def test_random_num_steps_one_transition_per_action() -> None:
 
 def test_episode_quota_per_env() -> None:
     engine, pool, _ = make_engine({"game": "tictactoe"}, 2)
-    plan = make_plan([RandomAgent(seed=0), RandomAgent(seed=1)])
+    plan = make_plan(engine, [RandomAgent(seed=0), RandomAgent(seed=1)])
     result = engine.run(plan, episodes_per_env=[3, 1])
     assert len(result.episodes) == 4
     assert Counter(e.env_id for e in result.episodes) == {0: 3, 1: 1}
@@ -499,13 +426,13 @@ def test_episode_quota_per_env() -> None:
     # env 1 took exactly the steps of its one episode (its first ticks), then was never stepped again
     assert steps_of[1] == list(range(lengths[1][0]))
     ids, _, infos = pool.steps[steps_of[1][-1]]
-    assert infos[ids.index(1)]["episode"] is not None  # its last step ended its game
+    assert infos[ids.index(1)].episode is not None  # its last step ended its game
     assert all(ids == [0] for ids, _, _ in pool.steps[lengths[1][0] :])
 
 
 def test_episode_quota_zero_leaves_env_alone() -> None:
     engine, pool, _ = make_engine({"game": "tictactoe"}, 2)
-    plan = make_plan([RandomAgent(seed=0), RandomAgent(seed=1)])
+    plan = make_plan(engine, [RandomAgent(seed=0), RandomAgent(seed=1)])
     result = engine.run(plan, episodes_per_env=[0, 2])
     assert Counter(e.env_id for e in result.episodes) == {1: 2}
     assert all(ids == [1] for ids, _, _ in pool.steps)
@@ -514,7 +441,7 @@ def test_episode_quota_zero_leaves_env_alone() -> None:
 def test_envs_reset_on_their_own() -> None:
     # games of different lengths: an env that finished starts a new game at once (no waiting)
     engine, pool, _ = make_engine({"game": "tictactoe"}, 3)
-    plan = make_plan([RandomAgent(seed=0), RandomAgent(seed=1)])
+    plan = make_plan(engine, [RandomAgent(seed=0), RandomAgent(seed=1)])
     result = engine.run(plan, max_steps=3 * 30)
     assert all(ids == [0, 1, 2] for ids, _, _ in pool.steps)
     assert len(result.episodes) >= 9  # a tic-tac-toe game lasts 5 to 9 moves
@@ -532,7 +459,7 @@ def test_envs_reset_on_their_own() -> None:
 def test_self_play_one_act_call_per_tick(game: str, rows_per_env: int) -> None:
     engine, pool, _ = make_engine({"game": game}, 4)
     agent = Recorder(seed=0)
-    result = engine.run(make_plan([agent, agent], [(agent, [0, 1])]), max_steps=4 * 12, store=True)
+    result = engine.run(make_plan(engine, [agent, agent], [(agent, [0, 1])]), max_steps=4 * 12, store=True)
     ticks = len(pool.steps)
     assert ticks == 12
     assert agent.act_batch_sizes == [4 * rows_per_env] * ticks
@@ -551,7 +478,7 @@ def test_two_agents_at_most_one_call_each_per_tick() -> None:
             return _original(obs, mask, explore)
 
         agent.act = act  # type: ignore[method-assign]
-    engine.run(make_plan([first, second]), max_steps=4 * 30)
+    engine.run(make_plan(engine, [first, second]), max_steps=4 * 30)
     assert len(pool.steps) == 30
     assert max(Counter(calls).values()) == 1  # at most one call per agent per tick
     assert {tick for tick, _ in calls} == set(range(30))
@@ -573,8 +500,7 @@ def test_explore_flags_follow_the_seats() -> None:
             return super().act(obs, mask, explore)
 
     agent = Spy(batch_fn=policy)
-    plan = make_plan([agent, agent])
-    plan.explore = np.array([True, False])
+    plan = make_plan(engine, [agent, agent], explore=[True, False])
     engine.run(plan, max_steps=3, explore=True)
     engine.run(plan, max_steps=3, explore=False)
     np.testing.assert_array_equal(seen[0], [True, False] * 3)
@@ -610,12 +536,12 @@ def test_illegal_actions_are_counted() -> None:
     # robot delivery treats a masked-out action as a pass, so the game goes on
     engine, _, _ = make_engine({"game": "robot_delivery"}, 2)
     breaker = MaskBreaker()
-    result = engine.run(make_plan([breaker, RandomAgent(seed=0)]), max_steps=60)
+    result = engine.run(make_plan(engine, [breaker, RandomAgent(seed=0)]), max_steps=60)
     assert breaker.illegal > 0
     assert result.illegal_actions == breaker.illegal
 
 
 def test_legal_agents_count_no_illegal_actions() -> None:
     engine, _, _ = make_engine({"game": "robot_delivery"}, 2)
-    result = engine.run(make_plan([RandomAgent(seed=0), ScriptedAgent(first_legal(range(5)))]), max_steps=60)
+    result = engine.run(make_plan(engine, [RandomAgent(seed=0), ScriptedAgent(first_legal(range(5)))]), max_steps=60)
     assert result.illegal_actions == 0

@@ -19,7 +19,8 @@ from rbtrainer import (
     dqn_agent,
     ppo_agent,
 )
-from rbtrainer.agents.base import Agent, Learner
+from rbtrainer.agents.base import Agent
+from conftest import RecordingLearner
 
 TINY: dict[str, Any] = {
     "num_train_envs": 2,
@@ -29,39 +30,6 @@ TINY: dict[str, Any] = {
     "test_freq": 5,
     "progress_bar": False,
 }
-
-
-class TinyLearner(Learner):
-    """A cheap learner (random legal moves, counts what it is given) for successful train() calls;
-    Tianshou's replay buffers JIT-compile on first use, which would cost seconds here."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self.name = "tiny"
-        self._rng = np.random.default_rng(seed)
-        self.attached: list[tuple[int, int, int]] = []
-        self.stored = 0
-
-    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
-        noise = self._rng.random(mask.shape)
-        return np.argmax(np.where(mask > 0, noise, -1.0), axis=1).astype(np.int64)
-
-    def attach_memory(self, num_streams: int, update_freq: int, batch_size: int) -> None:
-        self.attached.append((num_streams, update_freq, batch_size))
-
-    def store(self, streams, obs, mask, act, rew, obs_next, mask_next, terminated, truncated) -> None:
-        self.stored += len(streams)
-
-    def update(self, batch_size: int, gradient_steps: int) -> int:
-        return 0
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        pass
-
-    def frozen(self) -> Agent:
-        return RandomAgent()
 
 
 @pytest.fixture(scope="module")
@@ -425,14 +393,14 @@ def test_inputs_are_not_modified() -> None:
     env_args = {"game": "tictactoe"}
     env_args_copy = copy.deepcopy(env_args)
     trainer = DecentralizedTrainer(env_args, seed=1, **TINY)
-    learner, opponent = TinyLearner(seed=0), RandomAgent(seed=0)
+    learner, opponent = RecordingLearner(seed=0), RandomAgent(seed=0)
     agents = [learner, opponent]
     learning_mask = [True, False]
     exploration_mask = [True, False]
     with trainer:
         stats = trainer.train(agents, learning_mask, exploration_mask, plot=False)
     assert stats.collected_episodes >= TINY["episodes_per_train"]
-    assert learner.stored > 0
+    assert learner.stored_count > 0
     assert env_args == env_args_copy
     assert list(env_args) == ["game"]
     assert len(agents) == 2
@@ -449,7 +417,7 @@ def test_inputs_are_not_modified() -> None:
 def test_array_masks_and_tuple_agents_are_not_modified() -> None:
     env_args = {"game": "matrix_game", "num_rounds": 3}
     trainer = DecentralizedTrainer(env_args, seed=2, **TINY)
-    learner = TinyLearner(seed=1)
+    learner = RecordingLearner(seed=1)
     agents = (learner, learner)
     learning_mask = np.array([True, False])
     with trainer:

@@ -1,0 +1,25 @@
+"""Games as seat-by-seat env pools: factories, typed reports, AEC/Parallel adapters, pools."""
+
+from rbtrainer.envs.adapters import AECSeatGame, ParallelSeatGame, SeatGame, seat_game
+from rbtrainer.envs.factory import GameInfo, describe_game, game_factory, strip_check_wrappers
+from rbtrainer.envs.pool import BACKENDS, GamePool, SeatEnv, make_pool
+from rbtrainer.envs.reports import ClosedSeat, Decision, Episode, StepReport
+
+__all__ = [
+    "BACKENDS",
+    "AECSeatGame",
+    "ClosedSeat",
+    "Decision",
+    "Episode",
+    "GameInfo",
+    "GamePool",
+    "ParallelSeatGame",
+    "SeatEnv",
+    "SeatGame",
+    "StepReport",
+    "describe_game",
+    "game_factory",
+    "make_pool",
+    "seat_game",
+    "strip_check_wrappers",
+]

@@ -1,0 +1,207 @@
+"""Seat adapters: one PettingZoo game driven seat by seat, with auto-reset.
+
+``step`` takes one action per seat (-1 where a seat does not act), plays it, routes every reward
+of that step to the seat that received it, runs the dead-agent protocol, resets the game at once
+when it ends, and returns a :class:`~rbtrainer.envs.reports.StepReport`. :class:`AECSeatGame`
+drives turn-based games, :class:`ParallelSeatGame` simultaneous-move games; both share the
+observation split, reward bookkeeping and episode summaries of :class:`SeatGame`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from pettingzoo import AECEnv
+
+from rbtrainer.envs.factory import strip_check_wrappers
+from rbtrainer.envs.reports import ClosedSeat, Decision, Episode, StepReport
+
+__all__ = ["AECSeatGame", "ParallelSeatGame", "SeatGame", "seat_game"]
+
+
+class SeatGame(ABC):
+    """What both adapters share: seats, observation split, returns and episode summaries."""
+
+    def __init__(self, game: Any, env_id: int) -> None:
+        self._game = game
+        self.env_id = env_id
+        self.seats: list[str] = list(game.possible_agents)
+        self._seat_of = {a: i for i, a in enumerate(self.seats)}
+        self._n_actions = [int(game.action_space(a).n) for a in self.seats]
+        self._returns = np.zeros(len(self.seats))
+        self._length = 0
+
+    # -------------------------------------------------------------- shared parts
+    def _split(self, agent: str, raw: Any, info: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(observation float32, action mask int8)`` of a raw observation."""
+        if type(raw) is dict:  # the common case, checked without the ABC machinery
+            obs = raw.get("observation")
+            mask = raw.get("action_mask")
+            if isinstance(obs, np.ndarray) and isinstance(mask, np.ndarray):
+                if obs.dtype != np.float32:
+                    obs = obs.astype(np.float32)
+                return obs, mask if mask.dtype == np.int8 else mask.astype(np.int8)
+        if isinstance(raw, Mapping) and "observation" in raw:
+            obs = np.asarray(raw["observation"], dtype=np.float32)
+            mask = raw.get("action_mask")
+        else:
+            obs = np.asarray(raw, dtype=np.float32)
+            mask = None
+        if mask is None and info is not None:
+            mask = info.get("action_mask")
+        if mask is None:
+            return obs, np.ones(self._n_actions[self._seat_of[agent]], dtype=np.int8)
+        return obs, np.asarray(mask, dtype=np.int8)
+
+    def _add_rewards(self, rewards: Mapping[str, float], into: np.ndarray) -> None:
+        seat_of = self._seat_of
+        for agent, r in rewards.items():
+            if r:
+                into[seat_of[agent]] += r
+
+    def _finish(self, rewards: np.ndarray, closed: list[ClosedSeat], last_infos: Mapping[str, Any]) -> StepReport:
+        """Book the step; summarise and reset the game if it ended."""
+        self._returns += rewards
+        self._length += 1
+        episode = None
+        if not self._game.agents:
+            episode = self._episode(last_infos)
+            self.reset(None)
+        return StepReport(rewards=rewards, closed=closed, episode=episode, next=self._decision())
+
+    def _episode(self, infos: Mapping[str, Any]) -> Episode:
+        winner: str | None = None
+        reported = False
+        span = float(self._length)
+        for info in infos.values():
+            if isinstance(info, Mapping):
+                if "winner" in info:
+                    winner, reported = info["winner"], True
+                if "game_clock" in info:
+                    span = float(info["game_clock"])
+        if not reported:
+            # games that do not report a winner: a unique best return wins, otherwise a draw
+            best = self._returns.max()
+            leaders = np.flatnonzero(self._returns == best)
+            if len(leaders) == 1 and np.any(self._returns != best):
+                winner = self.seats[int(leaders[0])]
+        return Episode(
+            env_id=self.env_id, returns=self._returns.copy(), length=self._length, winner=winner, time_span=span
+        )
+
+    # ----------------------------------------------------------------- interface
+    def reset(self, seed: int | None) -> Decision:
+        """Start a new game (``seed`` seeds it; ``None`` continues the game's own generator)."""
+        self._returns = np.zeros(len(self.seats))
+        self._length = 0
+        self._start(seed)
+        if not self._game.agents:
+            raise RuntimeError("the game has no live agents right after reset()")
+        return self._decision()
+
+    @abstractmethod
+    def _start(self, seed: int | None) -> None: ...
+
+    @abstractmethod
+    def _decision(self) -> Decision: ...
+
+    @abstractmethod
+    def active(self, actions: np.ndarray) -> bool:
+        """Whether ``actions`` (one per seat, -1: none) ask this game to move."""
+
+    @abstractmethod
+    def step(self, actions: np.ndarray) -> StepReport:
+        """Play one env step with ``actions`` (one per seat, -1 for seats that do not act)."""
+
+    def close(self) -> None:
+        self._game.close()
+
+
+class AECSeatGame(SeatGame):
+    """A turn-based game: one seat acts per step; rewards of every seat are routed each step."""
+
+    def _start(self, seed: int | None) -> None:
+        self._game.reset(seed=seed)
+
+    def _view(self, agent: str) -> tuple[np.ndarray, np.ndarray]:
+        game = self._game
+        return self._split(agent, game.observe(agent), game.infos.get(agent))
+
+    def _decision(self) -> Decision:
+        agent = self._game.agent_selection
+        obs, mask = self._view(agent)
+        return Decision(seats=[self._seat_of[agent]], obs=[obs], masks=[mask])
+
+    def active(self, actions: np.ndarray) -> bool:
+        return bool(actions[self._seat_of[self._game.agent_selection]] >= 0)
+
+    def step(self, actions: np.ndarray) -> StepReport:
+        game = self._game
+        rewards = np.zeros(len(self.seats))
+        closed: list[ClosedSeat] = []
+        last_infos: dict[str, Any] = {}
+        game.step(int(actions[self._seat_of[game.agent_selection]]))
+        self._add_rewards(game.rewards, rewards)
+        # dead-agent protocol: every finished seat is stepped with None, each seeing its final view
+        while game.agents:
+            agent = game.agent_selection
+            terminated, truncated = game.terminations[agent], game.truncations[agent]
+            if not (terminated or truncated):
+                break
+            obs, mask = self._view(agent)
+            last_infos[agent] = game.infos.get(agent, {})
+            closed.append(ClosedSeat(self._seat_of[agent], bool(terminated), bool(truncated), obs, mask))
+            game.step(None)
+            self._add_rewards(game.rewards, rewards)
+        return self._finish(rewards, closed, last_infos)
+
+
+class ParallelSeatGame(SeatGame):
+    """A simultaneous-move game: every live seat acts each step."""
+
+    def __init__(self, game: Any, env_id: int) -> None:
+        super().__init__(game, env_id)
+        self._obs: dict[str, Any] = {}
+        self._infos: dict[str, Any] = {}
+
+    def _start(self, seed: int | None) -> None:
+        self._obs, self._infos = self._game.reset(seed=seed)
+
+    def _decision(self) -> Decision:
+        seats, obs_list, masks = [], [], []
+        for agent in self._game.agents:
+            obs, mask = self._split(agent, self._obs[agent], self._infos.get(agent))
+            seats.append(self._seat_of[agent])
+            obs_list.append(obs)
+            masks.append(mask)
+        return Decision(seats=seats, obs=obs_list, masks=masks)
+
+    def active(self, actions: np.ndarray) -> bool:
+        return bool((actions >= 0).any())
+
+    def step(self, actions: np.ndarray) -> StepReport:
+        joint = {a: int(actions[self._seat_of[a]]) for a in self._game.agents}
+        obs_d, rew_d, term_d, trunc_d, info_d = self._game.step(joint)
+        rewards = np.zeros(len(self.seats))
+        self._add_rewards(rew_d, rewards)
+        closed: list[ClosedSeat] = []
+        last_infos: dict[str, Any] = {}
+        for agent in joint:
+            terminated, truncated = bool(term_d.get(agent, False)), bool(trunc_d.get(agent, False))
+            if terminated or truncated:
+                obs, mask = self._split(agent, obs_d[agent], info_d.get(agent))
+                last_infos[agent] = info_d.get(agent, {})
+                closed.append(ClosedSeat(self._seat_of[agent], terminated, truncated, obs, mask))
+        self._obs, self._infos = obs_d, info_d
+        return self._finish(rewards, closed, last_infos)
+
+
+def seat_game(factory: Callable[[], Any], env_id: int) -> SeatGame:
+    """The adapter for a fresh game from ``factory`` (beneath its check-only wrappers)."""
+    game = strip_check_wrappers(factory())
+    if isinstance(game, AECEnv):
+        return AECSeatGame(game, env_id)
+    return ParallelSeatGame(game, env_id)

@@ -1,0 +1,125 @@
+"""Game factories: from ``env_args`` / ``env_fn`` to a zero-argument factory, and a game's static facts.
+
+The trainer drives the game beneath the wrappers that only check calls (it orders calls and
+honours masks itself), which is several times faster. Wrappers that are rules of the game stay:
+PettingZoo's ``TerminateIllegalWrapper`` ends the game with a penalty for an illegal move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils import wrappers as pz_wrappers
+
+import games
+
+__all__ = ["GameInfo", "describe_game", "game_factory", "strip_check_wrappers"]
+
+# Wrappers that only check calls. TerminateIllegalWrapper is not among them: it is a rule.
+_CHECK_ONLY_WRAPPERS = (pz_wrappers.OrderEnforcingWrapper, pz_wrappers.AssertOutOfBoundsWrapper)
+
+
+def strip_check_wrappers(env: Any) -> Any:
+    """The env beneath its outer check-only wrappers (rule wrappers and what they wrap stay)."""
+    while isinstance(env, _CHECK_ONLY_WRAPPERS):
+        env = env.env
+    return env
+
+
+def game_factory(env_args: Mapping[str, Any] | None, env_fn: Callable[..., Any] | None) -> Callable[[], Any]:
+    """A zero-argument factory of the game described by ``env_args`` / ``env_fn``.
+
+    With ``env_fn`` the env args (if any) are passed to it as keywords; otherwise ``env_args``
+    names a registry game under ``"game"`` (default ``"robot_delivery"``) plus its arguments.
+    The caller's mapping is copied, never modified.
+    """
+    if env_args is not None and not isinstance(env_args, Mapping):
+        raise TypeError(f"env_args must be a dict of game arguments, got {type(env_args).__name__}")
+    args = dict(env_args or {})
+    if env_fn is not None:
+        if not callable(env_fn):
+            raise TypeError(f"env_fn must be a callable returning a PettingZoo env, got {env_fn!r}")
+        return _EnvFnFactory(env_fn, args)
+    name = args.pop("game", "robot_delivery")
+    games.spec(name)  # unknown names fail here, listing the registered ones
+    try:
+        games.check_arguments(name, args)
+    except ValueError as err:
+        raise ValueError(f"env_args: {err}") from None
+    return _RegistryFactory(name, args)
+
+
+@dataclass(frozen=True)
+class _RegistryFactory:
+    name: str
+    kwargs: dict[str, Any]
+
+    def __call__(self) -> Any:
+        return games.make(self.name, raw=True, **self.kwargs)
+
+
+@dataclass(frozen=True)
+class _EnvFnFactory:
+    fn: Callable[..., Any]
+    kwargs: dict[str, Any]
+
+    def __call__(self) -> Any:
+        return self.fn(**self.kwargs)
+
+
+@dataclass(frozen=True)
+class GameInfo:
+    """Static facts of a game, read once from a fresh instance."""
+
+    name: str
+    api: str
+    """``"aec"`` or ``"parallel"``."""
+    seats: tuple[str, ...]
+    observation_spaces: tuple[gym.Space, ...]
+    """Observation space of each seat (the ``observation`` entry for dict observations)."""
+    action_spaces: tuple[gym.Space, ...]
+    players: tuple[str, ...]
+    """Names the game uses for winners (the env's ``players`` attribute, else the seats)."""
+
+
+def _observation_part(space: gym.Space) -> gym.Space:
+    if isinstance(space, gym.spaces.Dict) and "observation" in space.spaces:
+        return space.spaces["observation"]
+    return space
+
+
+def describe_game(factory: Callable[[], Any]) -> GameInfo:
+    """Build one instance and read its seats and spaces; checks it is a PettingZoo env."""
+    env = factory()
+    if isinstance(env, AECEnv):
+        api = "aec"
+    elif isinstance(env, ParallelEnv):
+        api = "parallel"
+    else:
+        raise TypeError(
+            f"the game factory returned {type(env).__name__}; env_fn must return a PettingZoo AECEnv or ParallelEnv"
+        )
+    try:
+        seats = tuple(env.possible_agents)
+        if not seats:
+            raise ValueError("the game has no possible_agents; a game needs at least one seat")
+        obs_spaces = [_observation_part(env.observation_space(agent)) for agent in seats]
+        action_spaces = tuple(env.action_space(a) for a in seats)
+        for agent, space in zip(seats, action_spaces):
+            if not isinstance(space, gym.spaces.Discrete):
+                raise TypeError(f"seat {agent!r} has action space {space}; rbtrainer supports Discrete action spaces")
+        name = str(getattr(env, "metadata", {}).get("name", type(env).__name__))
+        return GameInfo(
+            name=name,
+            api=api,
+            seats=seats,
+            observation_spaces=tuple(obs_spaces),
+            action_spaces=action_spaces,
+            players=tuple(getattr(env.unwrapped, "players", seats)),
+        )
+    finally:
+        env.close()

@@ -1,0 +1,162 @@
+"""Who sits where: env groups, the per-env seat plan and the learners' memory streams.
+
+A user seats agents with one list (one agent per seat, the same in every env) or with
+:class:`EnvGroup` objects: each group seats its own agents in a share of the pool's envs (e.g.
+the learner against random players in half of the envs and against a frozen snapshot in the
+other half). The trainer turns either into a :class:`SeatPlan` for a pool: for every (env, seat)
+the agent that plays it, whether it explores while collecting, and which learner memories store
+its transitions, in which stream (:class:`StreamLayout`). The rollout engine reads nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rbtrainer.agents.base import Agent, Learner
+
+__all__ = ["EnvGroup", "SeatPlan", "Seating", "StreamLayout", "split_counts"]
+
+
+@dataclass(frozen=True)
+class EnvGroup:
+    """A group of envs and the agents seated in them.
+
+    ``train()`` and ``test()`` take a list of groups in place of one agent list; the pool's envs
+    (and a test round's episodes) are shared out in proportion to ``weight``, each group getting
+    at least one env. Results are reported per group (by ``name``) as well as together.
+    """
+
+    name: str
+    """Label of the group in results, statistics and curves."""
+    agents: Sequence[Agent]
+    """One agent per seat (the same object in several seats is self-play)."""
+    weight: float = 1.0
+    """Share of the envs (and of a test round's episodes), relative to the other groups."""
+    learning_mask: Sequence[bool] | None = None
+    """Seats that learn in this group's envs; ``None``: ``train()``'s ``learning_mask``."""
+    exploration_mask: Sequence[bool] | None = None
+    """Seats that explore in this group's envs; ``None``: ``train()``'s ``exploration_mask``."""
+
+
+@dataclass(frozen=True)
+class Seating:
+    """A checked group: its agents and masks as the trainer uses them."""
+
+    name: str
+    agents: tuple[Agent, ...]
+    weight: float
+    learning: np.ndarray
+    """bool per seat."""
+    exploring: np.ndarray
+    """bool per seat."""
+
+
+def split_counts(total: int, weights: Sequence[float], minimum: int = 0) -> list[int]:
+    """``total`` split in proportion to ``weights`` (largest remainders), each at least ``minimum``."""
+    if total < minimum * len(weights):
+        raise ValueError(f"cannot give {len(weights)} groups at least {minimum} of {total}")
+    w = np.asarray(weights, dtype=np.float64)
+    exact = total * w / w.sum()
+    counts = np.maximum(np.floor(exact).astype(np.int64), minimum)
+    while counts.sum() > total:  # minimums taken from the groups furthest above their share
+        over = np.where(counts > minimum, counts - exact, -np.inf)
+        counts[int(np.argmax(over))] -= 1
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - int(counts.sum())]] += 1
+    return [int(c) for c in counts]
+
+
+class StreamLayout:
+    """For each learner, which (env, seat) pairs its memory stores and in which stream.
+
+    Streams are numbered per learner in (env, seat) order, so with the same agents in every env
+    the stream of (env, seat) is ``env * width + k`` for the ``k``-th stored seat.
+    """
+
+    def __init__(self, num_envs: int, num_seats: int) -> None:
+        self.learners: list[Learner] = []
+        self.num_streams: list[int] = []
+        #: routes[env][seat]: (learner slot, stream) pairs that store that seat's transitions
+        self.routes: list[list[list[tuple[int, int]]]] = [[[] for _ in range(num_seats)] for _ in range(num_envs)]
+
+    def add(self, learner: Learner, pairs: Sequence[tuple[int, int]]) -> None:
+        """Give ``learner`` one stream per (env, seat) pair, numbered in the order given."""
+        slot = len(self.learners)
+        self.learners.append(learner)
+        self.num_streams.append(len(pairs))
+        for stream, (env, seat) in enumerate(pairs):
+            self.routes[env][seat].append((slot, stream))
+
+    def streams_of(self, learner: Learner) -> int:
+        """Number of streams ``learner`` stores (its memory has one sub-buffer per stream)."""
+        return self.num_streams[next(i for i, known in enumerate(self.learners) if known is learner)]
+
+    def stores(self, env: int, seat: int) -> bool:
+        return bool(self.routes[env][seat])
+
+
+class SeatPlan:
+    """Per (env, seat): the agent, whether it explores while collecting, where it is stored."""
+
+    def __init__(self, seatings: Sequence[Seating], env_counts: Sequence[int]) -> None:
+        unique: dict[int, Agent] = {}
+        for seating in seatings:
+            for agent in seating.agents:
+                unique.setdefault(id(agent), agent)
+        #: distinct agents; the engine makes one batched act call per agent per tick
+        self.agents: list[Agent] = list(unique.values())
+        index = {key: i for i, key in enumerate(unique)}
+        self.group_names = [s.name for s in seatings]
+        self.group_weights = [s.weight for s in seatings]
+        groups: list[int] = []
+        rows_agent: list[list[int]] = []
+        rows_explore: list[np.ndarray] = []
+        rows_learning: list[np.ndarray] = []
+        for g, (seating, count) in enumerate(zip(seatings, env_counts)):
+            groups += [g] * count
+            rows_agent += [[index[id(a)] for a in seating.agents]] * count
+            rows_explore += [seating.exploring] * count
+            rows_learning += [seating.learning] * count
+        self.num_envs = len(groups)
+        self.num_seats = len(seatings[0].agents)
+        #: group index of each env
+        self.group_of_env = np.array(groups, dtype=np.int64)
+        #: agent_of[env][seat]: index into ``agents`` (plain lists: read per row in the hot loop)
+        self.agent_of: list[list[int]] = rows_agent
+        self.explore_ES = np.array(rows_explore, dtype=bool).reshape(self.num_envs, self.num_seats)
+        self.learning_ES = np.array(rows_learning, dtype=bool).reshape(self.num_envs, self.num_seats)
+        self.streams = StreamLayout(self.num_envs, self.num_seats)
+
+    def route(self, shared_memory: bool, fits: Callable[[Learner, int], bool]) -> list[Learner]:
+        """Lay out the memory streams; returns the learners that have a learning (env, seat).
+
+        A learner stores the (env, seat) pairs where it learns; with ``shared_memory`` also those
+        where it plays without learning and, if it is off-policy, every other seat it ``fits``.
+        The caller has checked that every learning seat holds a :class:`Learner`.
+        """
+        learners: dict[int, Learner] = {}
+        for env, seat in zip(*np.nonzero(self.learning_ES)):
+            agent = self.agent(int(env), int(seat))
+            if isinstance(agent, Learner):
+                learners.setdefault(id(agent), agent)
+        for learner in learners.values():
+            fitting = [fits(learner, seat) for seat in range(self.num_seats)]
+            pairs = []
+            for env in range(self.num_envs):
+                for seat in range(self.num_seats):
+                    own = self.agent(env, seat) is learner
+                    if (own and self.learning_ES[env, seat]) or (
+                        shared_memory and (own or not learner.on_policy) and fitting[seat]
+                    ):
+                        pairs.append((env, seat))
+            self.streams.add(learner, pairs)
+        return list(learners.values())
+
+    def agent(self, env: int, seat: int) -> Agent:
+        return self.agents[self.agent_of[env][seat]]
+
+    def envs_of_group(self, group: int) -> np.ndarray:
+        return np.flatnonzero(self.group_of_env == group)

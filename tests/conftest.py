@@ -1,0 +1,106 @@
+"""Shared test doubles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rbtrainer.agents.base import Agent, Learner
+from rbtrainer.agents.fixed import RandomAgent
+
+Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class RecordingLearner(Learner):
+    """A cheap learner that only records: the memories it was given, what ``act`` was asked, and
+    every array ``store`` received. It acts by ``fn`` (per row), ``batch_fn`` (per batch) or
+    uniformly at random over legal actions. Tianshou's replay buffers JIT-compile on first use,
+    which would cost seconds in tests that only check the trainer's plumbing."""
+
+    def __init__(
+        self,
+        fn: Callable[[np.ndarray, np.ndarray], int] | None = None,
+        batch_fn: Policy | None = None,
+        seed: int = 0,
+        name: str = "recorder",
+    ) -> None:
+        self.fn = fn
+        self.batch_fn = batch_fn
+        self.name = name
+        self._rng = np.random.default_rng(seed)
+        self.act_batch_sizes: list[int] = []
+        self.attached: list[tuple[int, int, int]] = []
+        self.stored: list[dict[str, np.ndarray]] = []
+
+    # Agent
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        self.act_batch_sizes.append(len(obs))
+        if self.batch_fn is not None:
+            return np.asarray(self.batch_fn(obs, mask), dtype=np.int64)
+        if self.fn is not None:
+            return np.array([int(self.fn(o, m)) for o, m in zip(obs, mask)], dtype=np.int64)
+        noise = self._rng.random(mask.shape)
+        return np.argmax(np.where(mask > 0, noise, -1.0), axis=1).astype(np.int64)
+
+    # Learner
+    def attach_memory(self, num_streams: int, update_freq: int, batch_size: int) -> None:
+        self.attached.append((num_streams, update_freq, batch_size))
+
+    def store(
+        self,
+        streams: np.ndarray,
+        obs: np.ndarray,
+        mask: np.ndarray,
+        act: np.ndarray,
+        rew: np.ndarray,
+        obs_next: np.ndarray,
+        mask_next: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        assert len(streams) == len(obs) == len(act) == len(rew) == len(terminated), "one row per transition"
+        self.stored.append(
+            {
+                "streams": np.array(streams, copy=True),
+                "obs": np.array(obs, copy=True),
+                "mask": np.array(mask, copy=True),
+                "act": np.array(act, copy=True),
+                "rew": np.array(rew, copy=True),
+                "obs_next": np.array(obs_next, copy=True),
+                "mask_next": np.array(mask_next, copy=True),
+                "terminated": np.array(terminated, copy=True),
+                "truncated": np.array(truncated, copy=True),
+            }
+        )
+
+    def update(self, batch_size: int, gradient_steps: int) -> int:
+        return 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        pass
+
+    def frozen(self) -> Agent:
+        return RandomAgent()
+
+    # inspection
+    @property
+    def stored_count(self) -> int:
+        return sum(len(call["streams"]) for call in self.stored)
+
+    def transitions(self) -> list[dict[str, Any]]:
+        """Every stored transition, in store order, one dict per row."""
+        out = []
+        for call in self.stored:
+            for i, stream in enumerate(call["streams"].tolist()):
+                row = {k: v[i] for k, v in call.items() if k != "streams"}
+                row["stream"] = stream
+                out.append(row)
+        return out
+
+    def stream(self, index: int) -> list[dict[str, Any]]:
+        return [t for t in self.transitions() if t["stream"] == index]
