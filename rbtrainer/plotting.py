@@ -6,7 +6,7 @@ Every file is written atomically through ``rbtrainer.files.atomic_write``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,8 +25,11 @@ def plot_training_curves(
     seat_labels: Sequence[str],
     title: str,
     metric_name: str = "test reward metric",
+    groups: Mapping[str, Sequence[float]] | None = None,
 ) -> str:
     """Reward metric (top) and each seat's mean test return (bottom) against collected episodes.
+
+    ``groups``: each env group's reward metric, drawn as dashed lines beside the overall one.
 
     Written atomically (a temporary file renamed into place); returns the path.
     """
@@ -34,7 +37,9 @@ def plot_training_curves(
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, sharex=True)
     x = np.asarray(episodes)
-    top.plot(x, reward_metric, marker="o", ms=3, color="#1f77b4")
+    top.plot(x, reward_metric, marker="o", ms=3, color="#1f77b4", label="all envs" if groups else None)
+    for name, values in (groups or {}).items():
+        top.plot(x, values, linestyle="--", marker=".", ms=3, label=name)
     best = int(np.argmax(reward_metric)) if len(reward_metric) else None
     if best is not None:
         top.scatter(

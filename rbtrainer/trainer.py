@@ -39,7 +39,7 @@ from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
 from rbtrainer.plotting import plot_training_curves
 from rbtrainer.rng import spawn_seeds
 from rbtrainer.rollout import RolloutEngine, RolloutResult
-from rbtrainer.seating import EnvGroup, SeatPlan, Seating, split_counts
+from rbtrainer.seating import EnvGroup, Seating, SeatPlan, split_counts
 from rbtrainer.validation import boolean, non_negative_int, number_in, optional_callable, positive_int
 
 __all__ = ["AgentsOrGroups", "DecentralizedTrainer", "GroupCurve", "TrainStats", "TrainerConfig"]
@@ -297,7 +297,8 @@ class DecentralizedTrainer:
         cfg = self.config
         if train:
             if self._train_engine is None:
-                self._train_engine = RolloutEngine(make_pool(self._factory, cfg.num_train_envs, cfg.backend), self.num_seats)
+                pool = make_pool(self._factory, cfg.num_train_envs, cfg.backend)
+                self._train_engine = RolloutEngine(pool, self.num_seats)
             return self._train_engine
         if self._test_engine is None:
             self._test_engine = RolloutEngine(make_pool(self._factory, cfg.num_test_envs, cfg.backend), self.num_seats)
@@ -365,7 +366,9 @@ class DecentralizedTrainer:
             )
             return [seating], False
         if not all(isinstance(g, EnvGroup) for g in given):
-            raise TypeError("agents mixes EnvGroup objects with other entries; give one Agent per seat or only EnvGroups")
+            raise TypeError(
+                "agents mixes EnvGroup objects with other entries; give one Agent per seat or only EnvGroups"
+            )
         seatings: list[Seating] = []
         for k, group in enumerate(given):
             if not isinstance(group.name, str) or not group.name:
@@ -586,4 +589,5 @@ class DecentralizedTrainer:
             np.array(stats.per_seat_rewards),
             list(self.game.seats),
             title=f"{self.game.name}: {len(self.game.seats)} seats, {stats.collected_steps} env steps",
+            groups={name: curve.reward_metric_history for name, curve in stats.groups.items()},
         )

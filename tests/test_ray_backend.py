@@ -59,3 +59,9 @@ def test_unpickled_game_is_writable_and_equal():
         env.step(action)
         clone.step(action)
     np.testing.assert_array_equal(clone.observe("r1")["observation"], env.observe("r1")["observation"])
+
+
+def test_two_opponent_groups_on_ray(local_ray):
+    from test_seating import check_two_groups, run_two_groups
+
+    check_two_groups(run_two_groups("ray"))
