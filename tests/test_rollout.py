@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import RecordingLearner
 
 from games.connect_four import ConnectFourRules
 from games.tictactoe import TicTacToeRules
-from conftest import RecordingLearner
 from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.agents.fixed import RandomAgent, ScriptedAgent
 from rbtrainer.envs import GamePool, StepReport, describe_game, game_factory, make_pool
 from rbtrainer.rollout import RolloutEngine
-from rbtrainer.seating import SeatPlan, Seating
+from rbtrainer.seating import Seating, SeatPlan
 
 # --------------------------------------------------------------------------------------------
 # helpers

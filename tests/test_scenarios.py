@@ -1,4 +1,6 @@
-"""Game scenarios: trained agents must beat baselines by stated margins (marker ``learning``)."""
+"""Game scenarios: trained agents must beat baselines by stated margins (marker ``learning``); and the
+invariants of short real trainings (a frozen seat stays bit-identical, same seed same statistics),
+which belong to the fast tier."""
 
 from __future__ import annotations
 
@@ -8,8 +10,6 @@ import torch
 
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent, ppo_agent
 from rbtrainer.callbacks import EpsilonSchedule
-
-pytestmark = pytest.mark.learning
 
 
 def seat0_return(rewards: np.ndarray) -> float:
@@ -21,6 +21,7 @@ def non_losing_rate(result, seat_name: str) -> float:
     return 1.0 - losses / result.num_episodes
 
 
+@pytest.mark.learning
 def test_tictactoe_dqn_beats_random(tmp_path):
     """DQN as player_1 against a random player_2: >= 90 % non-losing over 200 test games."""
     trainer = DecentralizedTrainer(
@@ -48,6 +49,7 @@ def test_tictactoe_dqn_beats_random(tmp_path):
     assert stats.plot_path is not None and (tmp_path / "tictactoe_training.png").exists()
 
 
+@pytest.mark.learning
 def test_tictactoe_ppo_with_masks(tmp_path):
     """Masked PPO never takes an illegal action and reaches >= 80 % non-losing against random."""
     trainer = DecentralizedTrainer(
@@ -73,6 +75,7 @@ def test_tictactoe_ppo_with_masks(tmp_path):
     assert rate >= 0.80, f"non-losing rate {rate:.3f}"
 
 
+@pytest.mark.learning
 def test_connect_four_dqn_beats_random(tmp_path):
     """DQN as player_0 against a random player_1 wins >= 85 % of 200 test games."""
     trainer = DecentralizedTrainer(
@@ -101,6 +104,7 @@ ROBOT_ARGS = {"robot_colors": ["r", "b"], "required_mail": 4, "max_step": 200}
 ROBOT_MARGIN = 5.0
 
 
+@pytest.mark.learning
 def test_robot_delivery_self_play_beats_random(tmp_path):
     """Self-play DQN (one learner in both seats) beats random robots by >= 5 reward points."""
     trainer = DecentralizedTrainer(
@@ -171,7 +175,7 @@ def _short_run(seed: int, tmp_path) -> tuple:
     test = trainer.test([learner, learner])
     return (
         stats.reward_metric_history,
-        stats.per_agent_rewards,
+        stats.per_seat_rewards,
         stats.collected_steps,
         stats.collected_episodes,
         stats.gradient_steps,
@@ -187,6 +191,7 @@ def test_same_seed_same_statistics(tmp_path):
     assert other != first
 
 
+@pytest.mark.learning
 def test_trains_on_pettingzoo_tictactoe_through_env_fn(tmp_path):
     from pettingzoo.classic import tictactoe_v3
 

@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import RecordingLearner
 
 from rbtrainer import (
     DecentralizedTrainer,
@@ -20,7 +21,6 @@ from rbtrainer import (
     ppo_agent,
 )
 from rbtrainer.agents.base import Agent
-from conftest import RecordingLearner
 
 TINY: dict[str, Any] = {
     "num_train_envs": 2,
@@ -436,3 +436,42 @@ def test_failed_train_attaches_no_memory(spaces) -> None:
     with pytest.raises(ValueError, match=r"learning_mask\[1\]"):
         trainer.train([fresh, RandomAgent()], [True, True], plot=False)
     assert fresh.memory is None
+
+
+# --------------------------------------------------------------------------------------------
+# wrong type -> TypeError, bad value -> ValueError, also on learners built by hand
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "pattern"),
+    [
+        ({"buffer_size": 1.5}, TypeError, r"^buffer_size must be an int"),
+        ({"buffer_size": 0}, ValueError, r"^buffer_size must be a positive int"),
+        ({"repeat": 1.5}, TypeError, r"^repeat must be an int"),
+        ({"repeat": 0}, ValueError, r"^repeat must be a positive int"),
+    ],
+)
+def test_hand_built_on_policy_learner_values(spaces, kwargs: dict[str, Any], error: type, pattern: str) -> None:
+    from rbtrainer import OnPolicyLearner
+
+    algorithm = ppo_agent(*spaces, seed=0).algorithm
+    with pytest.raises(error, match=pattern):
+        OnPolicyLearner(algorithm, *spaces, **kwargs)
+
+
+def test_epsilon_must_be_a_number(learner) -> None:
+    with pytest.raises(TypeError, match=r"^epsilon must be a number"):
+        learner.epsilon = "0.5"
+    with pytest.raises(ValueError, match=r"^epsilon must be in"):
+        learner.epsilon = 1.5
+
+
+@pytest.mark.parametrize("hook", ["train_fn", "test_fn", "save_best_fn", "save_last_fn", "stop_fn", "reward_metric"])
+def test_hooks_assigned_after_construction_are_checked(hook: str) -> None:
+    with DecentralizedTrainer({"game": "tictactoe"}, seed=0, **TINY) as trainer:
+        setattr(trainer, hook, 3)
+        with pytest.raises(TypeError, match=rf"^{hook} must be callable or None, got 3"):
+            trainer.train([RecordingLearner(), RandomAgent()], [True, False], plot=False)
+        with pytest.raises(TypeError, match=rf"^{hook} must be callable"):
+            trainer.test([RandomAgent(), RandomAgent()])

@@ -50,7 +50,6 @@ def check_discrete(space: gym.Space, argument: str = "action_space") -> int:
 class Agent(ABC):
     """A policy filling one or more seats. Subclasses implement :meth:`act`."""
 
-    is_learner: bool = False
     name: str = "agent"
 
     @abstractmethod
@@ -71,7 +70,6 @@ class Agent(ABC):
 class Learner(Agent):
     """An agent that learns from the transitions the trainer stores in its memory."""
 
-    is_learner = True
     on_policy: bool = False
 
     @abstractmethod

@@ -31,6 +31,7 @@ from tianshou.utils.torch_utils import policy_within_training_step
 from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim, legal_actions, random_legal_actions
 from rbtrainer.agents.networks import mask_logits
 from rbtrainer.rng import isolated_global_rng
+from rbtrainer.validation import number_in, positive_int
 
 __all__ = ["FrozenAgent", "OffPolicyLearner", "OnPolicyLearner", "obs_batch"]
 
@@ -52,8 +53,7 @@ class _TianshouLearner(Learner):
         seed: int | None,
         name: str,
     ) -> None:
-        if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
-            raise ValueError(f"buffer_size must be a positive int, got {buffer_size!r}")
+        positive_int("buffer_size", buffer_size)
         self.algorithm = algorithm
         self.policy = algorithm.policy
         self.obs_dim = flat_obs_dim(observation_space)
@@ -180,9 +180,7 @@ class OffPolicyLearner(_TianshouLearner):
 
     @epsilon.setter
     def epsilon(self, value: float) -> None:
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"epsilon must be in [0, 1], got {value}")
-        self._epsilon = float(value)
+        self._epsilon = number_in("epsilon", value, 0.0, 1.0)
 
     def set_beta(self, beta: float) -> None:
         """Importance-sampling exponent of prioritized replay (no effect without it)."""
@@ -252,9 +250,7 @@ class OnPolicyLearner(_TianshouLearner):
             )
         if not isinstance(algorithm.policy, ProbabilisticActorPolicy):
             raise TypeError("OnPolicyLearner needs a ProbabilisticActorPolicy in algorithm.policy")
-        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-            raise ValueError(f"repeat (passes over the data per update) must be an int >= 1, got {repeat!r}")
-        self.repeat = repeat
+        self.repeat = positive_int("repeat", repeat)
         super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name)
 
     def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
