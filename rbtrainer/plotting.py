@@ -38,8 +38,10 @@ def plot_training_curves(
     top, bottom = fig.subplots(2, 1, sharex=True)
     x = np.asarray(episodes)
     top.plot(x, reward_metric, marker="o", ms=3, color="#1f77b4", label="all envs" if groups else None)
-    for name, values in (groups or {}).items():
-        top.plot(x, values, linestyle="--", marker=".", ms=3, label=name)
+    # group colours skip the overall line's (C0) and the best marker's (C3)
+    palette = [f"C{i}" for i in (1, 2, 4, 5, 6, 7, 8, 9)]
+    for k, (name, values) in enumerate((groups or {}).items()):
+        top.plot(x, values, linestyle="--", marker=".", ms=3, label=name, color=palette[k % len(palette)])
     best = int(np.argmax(reward_metric)) if len(reward_metric) else None
     if best is not None:
         top.scatter(
