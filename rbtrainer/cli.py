@@ -1,40 +1,45 @@
 """The ``rbtrainer`` command line: ``train``, ``test`` and ``demo``.
 
-Options of ``train`` and ``test`` are generated from the configuration dataclasses
-(:class:`~rbtrainer.trainer.TrainerConfig`, :class:`~rbtrainer.agents.DQNConfig`,
-:class:`ScheduleConfig`), so their defaults and help texts have one source. A TOML file given
-with ``--config`` may hold tables ``[env]`` (game arguments, ``game`` naming the game),
-``[trainer]``, ``[dqn]`` and ``[schedule]``; command-line flags override it.
+`tyro <https://brentyi.github.io/tyro/>`_ builds the command line from dataclasses: the options of
+``train`` and ``test`` are the fields of :class:`~rbtrainer.trainer.TrainerConfig`,
+:class:`~rbtrainer.agents.DQNConfig` and :class:`ScheduleConfig`, and their help texts are the
+docstrings under those fields, so defaults and help have one source. A TOML file given with
+``--config`` (``train`` without one: :data:`DEFAULT_TRAIN_CONFIG`) may hold tables ``[env]`` (game
+arguments, ``game`` naming the game), ``[trainer]``, ``[dqn]`` and ``[schedule]``; its values become
+the defaults (``--help`` shows them) and command-line flags override them.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: tyro reads the annotations of the classes that
+# ``_command_line`` defines inside a function, which string annotations would hide.
 
-import argparse
 import ast
 import dataclasses
-import inspect
-import itertools
 import logging
 import os
 import sys
-import textwrap
-import types
-import typing
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-__all__ = ["ScheduleConfig", "build_parser", "main"]
-
-__all__ = ["DEFAULT_TRAIN_CONFIG", "ScheduleConfig", "build_parser", "main"]
-
-#: Base configuration of ``rbtrainer train`` when no ``--config`` is given.
-DEFAULT_TRAIN_CONFIG = os.path.join(os.path.dirname(__file__), "default_train.toml")
+if TYPE_CHECKING:
+    from rbtrainer.agents import DQNConfig
+    from rbtrainer.metrics import TestResult
+    from rbtrainer.trainer import DecentralizedTrainer, TrainerConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+__all__ = ["DEFAULT_TRAIN_CONFIG", "ScheduleConfig", "main"]
+
+#: Base configuration of ``rbtrainer train`` when no ``--config`` is given.
+DEFAULT_TRAIN_CONFIG = os.path.join(os.path.dirname(__file__), "default_train.toml")
+
+#: The tables a ``--config`` file may hold.
+_TABLES = ("env", "trainer", "dqn", "schedule")
+
+_C = TypeVar("_C")
 
 
 @dataclass(kw_only=True)
@@ -48,8 +53,7 @@ class ScheduleConfig:
     eps_episodes: int = 1000
     """Episodes over which epsilon falls linearly from eps_start to eps_end."""
     checkpoint: str = "checkpoints/{game}_dqn.pt"
-    """Where the agents of the best test round are saved ({game}: the game name); the final agents go
-    to the same name with a _last suffix."""
+    """Where the agents of the best test round go ({game}: the game name); the final ones: same name + _last."""
 
     def __post_init__(self) -> None:
         from rbtrainer.validation import number_in, positive_int
@@ -57,58 +61,78 @@ class ScheduleConfig:
         number_in("eps_start", self.eps_start, 0.0, 1.0)
         number_in("eps_end", self.eps_end, 0.0, 1.0)
         positive_int("eps_episodes", self.eps_episodes)
+        if not isinstance(self.checkpoint, str) or not self.checkpoint:
+            raise TypeError(f"checkpoint must be a non-empty path, got {self.checkpoint!r}")
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """Docstrings written under dataclass fields (read from the class source)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, nxt in itertools.pairwise(body):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            docs[node.target.id] = " ".join(nxt.value.value.split())
-    return docs
+@dataclass(kw_only=True)
+class DemoCommand:
+    """Play a scripted robot-delivery game (A* robots) and draw it."""
+
+    players: tuple[str, ...] = ("r", "b", "gr")
+    """Player colours (at least 2), one robot team each."""
+    robots_per_player: int = 1
+    """Robots of each player."""
+    required_mail: int = 3
+    """Deliveries a player needs to win."""
+    battery: bool = False
+    """Enable the battery rules."""
+    max_step: int = 600
+    """Step limit of the game."""
+    seed: int = 0
+    """Seed of the game and the robots."""
+    out_dir: str = "plots"
+    """Where the final picture (robot_delivery_demo.png) and the animation go."""
+    gif: bool = True
+    """Also write an animated GIF (--no-gif: only the final picture)."""
+
+    def run(self) -> int:
+        from rbtrainer.demo import play_demo
+
+        result = play_demo(
+            robot_colors=self.players,
+            num_robots_per_player=self.robots_per_player,
+            required_mail=self.required_mail,
+            with_battery=self.battery,
+            max_step=self.max_step,
+            seed=self.seed,
+            out_dir=self.out_dir,
+            gif=self.gif,
+        )
+        print(
+            f"winner: {result.winner}  steps: {result.num_steps}  game clock: {result.game_clock}  "
+            f"scores: {result.scores}"
+        )
+        print(f"picture: {result.picture}")
+        if result.animation:
+            print(f"animation: {result.animation}")
+        return 0
 
 
-def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, section: str, skip: Sequence[str] = ()) -> None:
-    group = parser.add_argument_group(f"{section} options ([{section}] in --config)")
-    docs = _field_docs(cls)
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if f.name in skip:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        kind = hints[f.name]
-        default = f.default if f.default is not dataclasses.MISSING else None
-        help_text = f"{docs.get(f.name, '')} (default: {default})".replace("%", "%%")
-        dest = f"{section}.{f.name}"
-        args = typing.get_args(kind)
-        if kind is bool:
-            group.add_argument(
-                flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
-            )
-        elif typing.get_origin(kind) is tuple:
-            group.add_argument(
-                flag, dest=dest, nargs="+", type=args[0], default=argparse.SUPPRESS, help=help_text, metavar="N"
-            )
-        else:
-            if typing.get_origin(kind) in (typing.Union, types.UnionType):
-                kind = next(a for a in args if a is not type(None))
-            group.add_argument(
-                flag, dest=dest, type=kind, default=argparse.SUPPRESS, help=help_text, metavar=f.name.upper()
-            )
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def _unchecked(cls: type[_C], table: str) -> type[_C]:
+    """``cls`` without its ``__post_init__`` checks, for tyro to fill in.
+
+    tyro shows a ``ValueError`` raised while it builds an object in a box of its own; parsing into
+    this subclass and building the real ``cls`` afterwards keeps every bad value on one error path
+    (:func:`_fail`). tyro finds the field docstrings on ``cls`` through the subclass.
+    """
+
+    class Unchecked(cls):  # type: ignore[valid-type, misc]
+        def __post_init__(self) -> None:
+            pass
+
+    Unchecked.__doc__ = f"The [{table}] table of --config; flags override it."
+    return Unchecked
 
 
 def _env_pair(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--env expects KEY=VALUE, got {text!r}")
+    if not sep or not key.strip():
+        raise ValueError(f"--env expects KEY=VALUE, got {text!r}")
     try:
         parsed = ast.literal_eval(value)
     except (ValueError, SyntaxError):
@@ -116,54 +140,140 @@ def _env_pair(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
-def _sections(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """TOML tables overridden by the flags given on the command line."""
-    sections: dict[str, dict[str, Any]] = {"env": {}, "trainer": {}, "dqn": {}, "schedule": {}}
-    config = args.config
-    if config is None and args.command == "train":
-        config = DEFAULT_TRAIN_CONFIG
-    if config:
-        with open(config, "rb") as handle:
-            data = tomllib.load(handle)
-        unknown = sorted(set(data) - set(sections))
-        if unknown:
-            raise ValueError(f"--config {config}: unknown table(s) {unknown}; use {sorted(sections)}")
-        for name, table in data.items():
-            if not isinstance(table, dict):
-                raise ValueError(f"--config {config}: [{name}] must be a table")
-            sections[name].update(table)
-    for key, value in vars(args).items():
-        if "." in key:
-            section, name = key.split(".", 1)
-            sections[section][name] = value
-    cli_env = dict(args.env or [])
-    if config == DEFAULT_TRAIN_CONFIG and cli_env.get("game", sections["env"].get("game")) != sections["env"].get(
-        "game"
-    ):
-        sections["env"] = {}  # the built-in defaults describe the robot game only
-    sections["env"].update(cli_env)
-    return sections
+def _config_path(command: str, argv: Sequence[str]) -> str | None:
+    """The ``--config`` file named on the command line (the last one wins, as in argparse)."""
+    if command not in ("train", "test"):
+        return None
+    path = DEFAULT_TRAIN_CONFIG if command == "train" else None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+    return path
 
 
-def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any]]:
+def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
+    """The tables of the TOML file at ``path`` (all empty without one), each checked by its dataclass."""
+    tables: dict[str, dict[str, Any]] = {name: {} for name in _TABLES}
+    if path is None:
+        return tables
     from rbtrainer.agents import DQNConfig
     from rbtrainer.trainer import TrainerConfig
 
-    sections = _sections(args)
-    trainer_cfg = TrainerConfig(**sections["trainer"])
-    dqn_cfg = DQNConfig(**sections["dqn"])
-    schedule = ScheduleConfig(**sections["schedule"])
-    return trainer_cfg, dqn_cfg, schedule, sections["env"]
+    with open(path, "rb") as handle:
+        try:
+            data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"--config {path}: {err}") from None
+    unknown = sorted(set(data) - set(_TABLES))
+    if unknown:
+        raise ValueError(f"--config {path}: unknown table(s) {unknown}; use {sorted(_TABLES)}")
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise ValueError(f"--config {path}: [{name}] must be a table")
+        tables[name] = table
+    for name, cls in (("trainer", TrainerConfig), ("dqn", DQNConfig), ("schedule", ScheduleConfig)):
+        try:
+            tables[name] = _fields(cls(**tables[name]))
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"--config {path}: [{name}] {err}") from None
+    return tables
 
 
-def _trainer(trainer_cfg: Any, env_args: dict[str, Any]) -> Any:
+def _env_args(table: dict[str, Any], pairs: Sequence[str], config: str | None) -> dict[str, Any]:
+    """Game arguments: the ``[env]`` table updated by the ``--env`` pairs."""
+    cli_env = dict(_env_pair(text) for text in pairs)
+    env = dict(table)
+    if config == DEFAULT_TRAIN_CONFIG and cli_env.get("game", env.get("game")) != env.get("game"):
+        env = {}  # the built-in defaults describe the robot game only
+    env.update(cli_env)
+    return env
+
+
+def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
+    """The dataclass tyro parses the command line into; ``tables`` give the defaults of the options.
+
+    Built here, not at module level, because the configuration classes import torch and tianshou,
+    which this module imports only when a command runs.
+    """
+    from tyro.conf import CascadeSubcommandArgs, FlagCreatePairsOff, OmitArgPrefixes, UseAppendAction, arg, subcommand
+
+    from rbtrainer.agents import DQNConfig
+    from rbtrainer.trainer import TrainerConfig
+
+    trainer_options = _unchecked(TrainerConfig, "trainer")
+    dqn_options = _unchecked(DQNConfig, "dqn")
+    schedule_options = _unchecked(ScheduleConfig, "schedule")
+
+    @dataclass(kw_only=True)
+    class GameOptions:
+        config: Annotated[
+            str | None, arg(metavar="PATH", help_behavior_hint="(default: none; train: rbtrainer/default_train.toml)")
+        ] = None
+        """TOML file with tables [env], [trainer], [dqn], [schedule]; they set the defaults of the options."""
+        env: Annotated[tuple[str, ...], UseAppendAction, arg(metavar="KEY=VALUE")] = ()
+        """Game argument over [env] (repeatable), e.g. --env game=tictactoe; VALUE: a Python literal or a word."""
+
+        def game_args(self) -> dict[str, Any]:
+            return _env_args(tables["env"], self.env, config)
+
+    @dataclass(kw_only=True)
+    class Train(GameOptions):
+        """Train self-play DQN (default game: robot_delivery); save the learning curve and checkpoints."""
+
+        trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
+            default_factory=lambda: trainer_options(**tables["trainer"])
+        )
+        dqn: Annotated[DQNConfig, OmitArgPrefixes, arg(constructor=dqn_options)] = field(
+            default_factory=lambda: dqn_options(**tables["dqn"])
+        )
+        schedule: Annotated[ScheduleConfig, OmitArgPrefixes, arg(constructor=schedule_options)] = field(
+            default_factory=lambda: schedule_options(**tables["schedule"])
+        )
+
+        def run(self) -> int:
+            trainer_cfg = TrainerConfig(**_fields(self.trainer))
+            dqn_cfg = DQNConfig(**_fields(self.dqn))
+            schedule = ScheduleConfig(**_fields(self.schedule))
+            return _train(trainer_cfg, dqn_cfg, schedule, self.game_args())
+
+    @dataclass(kw_only=True)
+    class Test(GameOptions):
+        """Evaluate a checkpoint against the random-agent baseline."""
+
+        checkpoint: Annotated[str, arg(metavar="PATH")]
+        """Checkpoint written by 'rbtrainer train'."""
+        trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
+            default_factory=lambda: trainer_options(**tables["trainer"])
+        )
+
+        def run(self) -> int:
+            return _test(TrainerConfig(**_fields(self.trainer)), self.checkpoint, self.game_args())
+
+    @dataclass(kw_only=True)
+    class CommandLine:
+        """Train independent agents that play games together."""
+
+        command: Annotated[
+            Annotated[Train, subcommand("train")]
+            | Annotated[Test, subcommand("test")]
+            | Annotated[DemoCommand, subcommand("demo")],
+            arg(name=""),
+        ]
+        verbose: Annotated[bool, arg(aliases=("-v",)), CascadeSubcommandArgs, FlagCreatePairsOff] = False
+        """Log at INFO level."""
+
+    return CommandLine
+
+
+def _trainer(trainer_cfg: "TrainerConfig", env_args: dict[str, Any]) -> "DecentralizedTrainer":
     from rbtrainer.trainer import DecentralizedTrainer
 
-    fields = {f.name: getattr(trainer_cfg, f.name) for f in dataclasses.fields(trainer_cfg)}
-    return DecentralizedTrainer(env_args, **fields)
+    return DecentralizedTrainer(env_args, **_fields(trainer_cfg))
 
 
-def _self_play_agents(trainer: Any, dqn_cfg: Any, seed: int) -> list[Any]:
+def _self_play_agents(trainer: "DecentralizedTrainer", dqn_cfg: "DQNConfig", seed: int) -> list[Any]:
     from rbtrainer.agents import dqn_agent
 
     learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=dqn_cfg, seed=seed)
@@ -172,13 +282,13 @@ def _self_play_agents(trainer: Any, dqn_cfg: Any, seed: int) -> list[Any]:
     return [learner] * trainer.num_seats
 
 
-def _random_baseline(trainer: Any) -> Any:
+def _random_baseline(trainer: "DecentralizedTrainer") -> "TestResult":
     from rbtrainer.agents import RandomAgent
 
     return trainer.test([RandomAgent(seed=1000 + s) for s in range(trainer.num_seats)], eval_metrics=True)
 
 
-def _print_result(label: str, result: Any) -> None:
+def _print_result(label: str, result: "TestResult") -> None:
     wins = ", ".join(f"{p}: {n}" for p, n in (result.wins or {}).items())
     print(
         f"{label:<14} reward metric {result.reward_metric:8.3f}   mean length {result.mean_episode_length:7.1f}   "
@@ -191,11 +301,12 @@ def _last_path(path: str) -> str:
     return f"{stem}_last{ext or '.pt'}"
 
 
-def _train(args: argparse.Namespace) -> int:
+def _train(
+    trainer_cfg: "TrainerConfig", dqn_cfg: "DQNConfig", schedule: ScheduleConfig, env_args: dict[str, Any]
+) -> int:
     from rbtrainer.callbacks import EpsilonSchedule
     from rbtrainer.checkpoint import load_agents, save_agents
 
-    trainer_cfg, dqn_cfg, schedule, env_args = _setup(args)
     with _trainer(trainer_cfg, env_args) as trainer:
         agents = _self_play_agents(trainer, dqn_cfg, seed=trainer.seed)
         trainer.train_fn = EpsilonSchedule(
@@ -203,7 +314,7 @@ def _train(args: argparse.Namespace) -> int:
         )
         game = env_args.get("game", "robot_delivery")
         path = schedule.checkpoint.format(game=game)
-        metadata = {"env": env_args, "dqn": {f.name: getattr(dqn_cfg, f.name) for f in dataclasses.fields(dqn_cfg)}}
+        metadata = {"env": env_args, "dqn": _fields(dqn_cfg)}
         last_path = _last_path(path)
         trainer.save_best_fn = lambda episodes: save_agents(path, agents, {**metadata, "episodes": episodes})
         trainer.save_last_fn = lambda: save_agents(last_path, agents, metadata)
@@ -223,103 +334,51 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _test(args: argparse.Namespace) -> int:
+def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any]) -> int:
     import torch
 
     from rbtrainer.agents import DQNConfig
     from rbtrainer.checkpoint import load_agents
 
-    trainer_cfg, _, _, env_args = _setup(args)
-    payload = torch.load(args.checkpoint, weights_only=True)
+    payload = torch.load(checkpoint, weights_only=True)
     metadata = payload.get("metadata", {}) if isinstance(payload, dict) else {}
     env_args = {**metadata.get("env", {}), **env_args}
     dqn_cfg = DQNConfig(**metadata.get("dqn", {}))
     with _trainer(trainer_cfg, env_args) as trainer:
         agents = _self_play_agents(trainer, dqn_cfg, seed=0)
-        load_agents(args.checkpoint, agents)
+        load_agents(checkpoint, agents)
         _print_result("trained", trainer.test(agents, eval_metrics=True))
         _print_result("random agents", _random_baseline(trainer))
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from games.robot_delivery.demo import play_demo
-
-    result = play_demo(
-        robot_colors=args.players,
-        num_robots_per_player=args.robots_per_player,
-        required_mail=args.required_mail,
-        with_battery=args.battery,
-        max_step=args.max_step,
-        seed=args.seed,
-        out_dir=args.out_dir,
-        gif=not args.no_gif,
-    )
-    print(
-        f"winner: {result.winner}  steps: {result.num_steps}  game clock: {result.game_clock}  scores: {result.scores}"
-    )
-    print(f"picture: {result.picture}")
-    if result.animation:
-        print(f"animation: {result.animation}")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from rbtrainer.agents import DQNConfig
-    from rbtrainer.trainer import TrainerConfig
-
-    parser = argparse.ArgumentParser(prog="rbtrainer", description="Train independent agents that play games together.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    train = sub.add_parser(
-        "train",
-        help="train self-play DQN (default game: robot_delivery) and save curve and checkpoint",
-    )
-    test = sub.add_parser("test", help="evaluate a checkpoint against the random-agent baseline")
-    for p in (train, test):
-        p.add_argument(
-            "--config",
-            help="TOML file with [env], [trainer], [dqn], [schedule] tables "
-            "(train: rbtrainer/default_train.toml if omitted)",
-        )
-        p.add_argument(
-            "--env",
-            action="append",
-            type=_env_pair,
-            metavar="KEY=VALUE",
-            help="game argument, e.g. --env game=tictactoe",
-        )
-    test.add_argument("--checkpoint", required=True, help="checkpoint written by 'rbtrainer train'")
-    _add_dataclass_options(train, TrainerConfig, "trainer")
-    _add_dataclass_options(train, DQNConfig, "dqn")
-    _add_dataclass_options(train, ScheduleConfig, "schedule")
-    _add_dataclass_options(test, TrainerConfig, "trainer")
-    demo = sub.add_parser("demo", help="play a scripted robot-delivery game and draw it under plots/")
-    demo.add_argument("--players", nargs="+", default=["r", "b", "gr"], help="player colours (at least 2)")
-    demo.add_argument("--robots-per-player", type=int, default=1)
-    demo.add_argument("--required-mail", type=int, default=3)
-    demo.add_argument("--battery", action="store_true", help="enable the battery rules")
-    demo.add_argument("--max-step", type=int, default=600)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--out-dir", default="plots")
-    demo.add_argument("--no-gif", action="store_true", help="write only the final picture")
-    demo.set_defaults(func=_demo)
-    for p in (train, test, demo):
-        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log at INFO level")
-    train.set_defaults(func=_train)
-    test.set_defaults(func=_test)
-
-    return parser
+def _fail(command: str, err: Exception) -> NoReturn:
+    print(f"rbtrainer {command}: error: {err}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run ``rbtrainer`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
+
+    Malformed command lines exit with tyro's message; bad values (checked by the configuration
+    dataclasses), bad config files and unreadable files exit with status 2 and a one-line message.
+    """
+    import tyro
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    # Only flags may precede the command, so it is the first word; the --config file must be read
+    # before parsing because its values are the defaults of the options.
+    command = next((a for a in args if not a.startswith("-")), "")
+    config = _config_path(command, args)
+    try:
+        tables = _read_tables(config)
+    except (ValueError, TypeError, OSError) as err:
+        _fail(command, err)
+    parsed = tyro.cli(_command_line(config, tables), prog="rbtrainer", args=args)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if parsed.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        return int(args.func(args))
+        return int(parsed.command.run())
     except (ValueError, TypeError, OSError) as err:
-        parser.exit(2, f"rbtrainer {args.command}: error: {err}\n")
+        _fail(command, err)

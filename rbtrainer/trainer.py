@@ -83,8 +83,7 @@ class TrainerConfig:
     progress_bar: bool = True
     """Show a tqdm progress bar while training."""
     torch_threads: int | None = 1
-    """Torch CPU threads during train()/test(), restored afterwards; small networks run fastest on one
-    (None: leave torch's setting)."""
+    """Torch CPU threads during train()/test(), restored afterwards (None: leave torch's setting)."""
 
     def __post_init__(self) -> None:
         for name in (

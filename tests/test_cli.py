@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rbtrainer.cli import build_parser, main
+from rbtrainer.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,10 +63,51 @@ def test_bad_arguments_exit_with_a_message(tmp_path, capsys):
     assert "unknown table" in capsys.readouterr().err
 
 
-def test_help_comes_from_the_dataclass_docstrings():
-    help_text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()  # type: ignore[union-attr]
+@pytest.mark.parametrize(
+    ("argv", "toml", "message"),
+    [
+        (["train", "--lr", "0"], None, "lr must be in"),
+        (["train", "--env", "tictactoe"], None, "--env expects KEY=VALUE"),
+        (["train"], '[dqn]\nlr = "fast"\n', "[dqn] lr must be a number"),
+        (["train"], "[schedule]\ncheckpoint = 3\n", "[schedule] checkpoint must be a non-empty path"),
+        (["train"], "[trainer]\nseeds = 1\n", "unexpected keyword argument 'seeds'"),
+        (["test", "--checkpoint", "x.pt"], "[dqn\n", "Expected ']'"),
+        (["test", "--checkpoint", "no-such-checkpoint.pt"], None, "No such file"),
+    ],
+)
+def test_bad_values_end_with_one_line(argv, toml, message, tmp_path, capsys):
+    if toml is not None:
+        (tmp_path / "run.toml").write_text(toml)
+        argv = [*argv, "--config", str(tmp_path / "run.toml")]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rbtrainer {argv[0]}: error: ") and err.count("\n") == 1 and message in err
+
+
+def test_verbose_before_and_after_the_command(tmp_path, capsys):
+    for argv in (["-v", "demo"], ["demo", "-v"], ["demo", "--out-dir", str(tmp_path), "--verbose"]):
+        with pytest.raises(SystemExit) as info:
+            main([*argv, "--max-step", "0"])  # a bad value: stops before playing
+        assert info.value.code == 2
+        assert "max_step must be" in capsys.readouterr().err
+
+
+def test_help_comes_from_the_dataclass_docstrings(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that no help sentence wraps
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--help"])
+    assert info.value.code == 0
+    help_text = capsys.readouterr().out
     assert "Gradient minibatch size" in help_text
     assert "Widths of the Q-network's hidden layers" in help_text
+    assert "--num-train-envs" in help_text and "--no-progress-bar" in help_text and "--eps-start" in help_text
+    config = tmp_path / "run.toml"
+    config.write_text("[dqn]\nlr = 0.0123\n")
+    with pytest.raises(SystemExit):
+        main(["train", "--config", str(config), "--help"])
+    assert "Adam learning rate. (default: 0.0123)" in capsys.readouterr().out  # the file's values are the defaults
 
 
 def test_demo_writes_a_picture(tmp_path, capsys):
