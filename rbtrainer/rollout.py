@@ -67,16 +67,18 @@ class _Closed:
     truncated: bool
 
 
-@dataclass(slots=True)
-class _Row:
-    """One seat that must act this tick."""
+class _AgentRows:
+    """The seats one agent must act for this tick, column by column (one entry per row)."""
 
-    pos: int
-    """Position of its env among the tick's active envs."""
-    env_id: int
-    seat: int
-    obs: np.ndarray
-    mask: np.ndarray
+    __slots__ = ("env_ids", "masks", "obs", "positions", "seats")
+
+    def __init__(self) -> None:
+        self.positions: list[int] = []
+        """Position of the row's env among the tick's active envs."""
+        self.env_ids: list[int] = []
+        self.seats: list[int] = []
+        self.obs: list[np.ndarray] = []
+        self.masks: list[np.ndarray] = []
 
 
 class RolloutEngine:
@@ -141,34 +143,38 @@ class RolloutEngine:
         self, plan: SeatPlan, active_ids: list[int], explore: bool, store: bool, result: RolloutResult
     ) -> np.ndarray:
         """One batched ``act`` call per agent over the rows it plays; opens transitions to store."""
-        rows: list[list[_Row]] = [[] for _ in plan.agents]
+        rows = [_AgentRows() for _ in plan.agents]
         agent_of = plan.agent_of
         for pos, env_id in enumerate(active_ids):
             decision = self._decisions[env_id]
             seated = agent_of[env_id]
             for seat, obs, mask in zip(decision.seats, decision.obs, decision.masks):
-                rows[seated[seat]].append(_Row(pos, env_id, seat, obs, mask))
+                r = rows[seated[seat]]
+                r.positions.append(pos)
+                r.env_ids.append(env_id)
+                r.seats.append(seat)
+                r.obs.append(obs)
+                r.masks.append(mask)
         actions = np.full((len(active_ids), self.num_seats), -1, dtype=np.int64)
         routes = plan.streams.routes
-        for agent, agent_rows in zip(plan.agents, rows):
-            if not agent_rows:
+        for agent, r in zip(plan.agents, rows):
+            n = len(r.seats)
+            if not n:
                 continue
-            n = len(agent_rows)
-            env_B = np.fromiter((r.env_id for r in agent_rows), dtype=np.int64, count=n)
-            seat_B = np.fromiter((r.seat for r in agent_rows), dtype=np.int64, count=n)
-            mask_BA = np.stack([r.mask for r in agent_rows])
-            explore_B = plan.explore_ES[env_B, seat_B] if explore else np.zeros(n, dtype=bool)
-            act_B = np.asarray(agent.act(np.stack([r.obs for r in agent_rows]), mask_BA, explore_B))
+            seat_B = np.array(r.seats, dtype=np.int64)
+            mask_BA = np.stack(r.masks)
+            explore_B = plan.explore_ES[r.env_ids, seat_B] if explore else np.zeros(n, dtype=bool)
+            act_B = np.asarray(agent.act(np.stack(r.obs), mask_BA, explore_B))
             if act_B.shape != (n,):
                 raise ValueError(f"{agent!r}.act returned shape {act_B.shape}, expected ({n},)")
             illegal_B = (mask_BA[np.arange(n), act_B] == 0) & mask_BA.any(axis=1)
             if illegal_B.any():
-                np.add.at(result.illegal_E, env_B[illegal_B], 1)
-            actions[[r.pos for r in agent_rows], seat_B] = act_B
+                np.add.at(result.illegal_E, np.array(r.env_ids)[illegal_B], 1)
+            actions[r.positions, seat_B] = act_B
             if store:
-                for row, act in zip(agent_rows, act_B.tolist()):
-                    if routes[row.env_id][row.seat]:
-                        self._open[row.env_id][row.seat] = _Open(row.obs, row.mask, act)
+                for env_id, seat, obs, mask, act in zip(r.env_ids, r.seats, r.obs, r.masks, act_B.tolist()):
+                    if routes[env_id][seat]:
+                        self._open[env_id][seat] = _Open(obs, mask, act)
         return actions
 
     def _absorb(self, env_id: int, report: StepReport, closed: list[_Closed]) -> None:

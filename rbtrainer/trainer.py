@@ -354,16 +354,11 @@ class DecentralizedTrainer:
     ) -> tuple[list[Seating], bool]:
         """Checked seatings and whether the caller gave groups; ``pools``: (name, envs) each group needs one of."""
         no_masks = np.zeros(self.num_seats, dtype=bool)
+        learning = no_masks if learning is None else learning  # test(): nobody learns or explores
+        exploring = no_masks if exploring is None else exploring
         given = list(agents) if isinstance(agents, Sequence) and not isinstance(agents, (str, bytes)) else None
         if not given or not any(isinstance(g, EnvGroup) for g in given):
-            seating = Seating(
-                "all",
-                self._check_agents(agents),
-                1.0,
-                no_masks if learning is None else learning,
-                no_masks if exploring is None else exploring,
-            )
-            return [seating], False
+            return [Seating("all", self._check_agents(agents), 1.0, learning, exploring)], False
         if not all(isinstance(g, EnvGroup) for g in given):
             raise TypeError(
                 "agents mixes EnvGroup objects with other entries; give one Agent per seat or only EnvGroups"
@@ -375,26 +370,23 @@ class DecentralizedTrainer:
             where = f"EnvGroup {group.name!r}"
             if any(s.name == group.name for s in seatings):
                 raise ValueError(f"{where} appears twice; give each EnvGroup its own name")
-            weight = number_in(f"{where} weight", group.weight, 0.0, 1e9, low_open=True)
-            own_learning = group.learning_mask is not None and learning is not None
-            own_exploring = group.exploration_mask is not None and exploring is not None
             seatings.append(
                 Seating(
                     group.name,
                     self._check_agents(group.agents, where=f"{where} agents"),
-                    weight,
-                    _as_mask(f"{where} learning_mask", group.learning_mask, self.num_seats)
-                    if own_learning
-                    else (no_masks if learning is None else learning),
-                    _as_mask(f"{where} exploration_mask", group.exploration_mask, self.num_seats)
-                    if own_exploring
-                    else (no_masks if exploring is None else exploring),
+                    number_in(f"{where} weight", group.weight, 0.0, 1e9, low_open=True),
+                    self._own_mask(group.learning_mask, learning, f"{where} learning_mask"),
+                    self._own_mask(group.exploration_mask, exploring, f"{where} exploration_mask"),
                 )
             )
         for pool, envs in pools:
             if len(seatings) > envs:
                 raise ValueError(f"{len(seatings)} env groups need at least as many envs, but {pool}={envs}")
         return seatings, True
+
+    def _own_mask(self, mask: Sequence[bool] | None, default: np.ndarray, name: str) -> np.ndarray:
+        """A group's own mask, or ``default`` (the one given to train()) when it has none."""
+        return default if mask is None else _as_mask(name, mask, self.num_seats)
 
     def _plan(self, seatings: list[Seating], num_envs: int) -> SeatPlan:
         return SeatPlan(seatings, split_counts(num_envs, [s.weight for s in seatings], minimum=1))

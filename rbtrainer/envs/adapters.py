@@ -70,7 +70,7 @@ class SeatGame(ABC):
         if not self._game.agents:
             episode = self._episode(last_infos)
             self.reset(None)
-        return StepReport(rewards=rewards, closed=closed, episode=episode, next=self._decision())
+        return StepReport(rewards, closed, episode, self._decision())
 
     def _episode(self, infos: Mapping[str, Any]) -> Episode:
         winner: str | None = None
@@ -133,7 +133,7 @@ class AECSeatGame(SeatGame):
     def _decision(self) -> Decision:
         agent = self._game.agent_selection
         obs, mask = self._view(agent)
-        return Decision(seats=[self._seat_of[agent]], obs=[obs], masks=[mask])
+        return Decision([self._seat_of[agent]], [obs], [mask])
 
     def active(self, actions: np.ndarray) -> bool:
         return bool(actions[self._seat_of[self._game.agent_selection]] >= 0)
@@ -177,7 +177,7 @@ class ParallelSeatGame(SeatGame):
             seats.append(self._seat_of[agent])
             obs_list.append(obs)
             masks.append(mask)
-        return Decision(seats=seats, obs=obs_list, masks=masks)
+        return Decision(seats, obs_list, masks)
 
     def active(self, actions: np.ndarray) -> bool:
         return bool((actions >= 0).any())
