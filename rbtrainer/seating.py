@@ -94,9 +94,6 @@ class StreamLayout:
         """Number of streams ``learner`` stores (its memory has one sub-buffer per stream)."""
         return self.num_streams[next(i for i, known in enumerate(self.learners) if known is learner)]
 
-    def stores(self, env: int, seat: int) -> bool:
-        return bool(self.routes[env][seat])
-
 
 class SeatPlan:
     """Per (env, seat): the agent, whether it explores while collecting, where it is stored."""
