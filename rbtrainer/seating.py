@@ -98,7 +98,9 @@ class StreamLayout:
 class SeatPlan:
     """Per (env, seat): the agent, whether it explores while collecting, where it is stored."""
 
-    def __init__(self, seatings: Sequence[Seating], env_counts: Sequence[int]) -> None:
+    def __init__(self, seatings: Sequence[Seating], env_counts: Sequence[int], grouped: bool = False) -> None:
+        #: the caller gave env groups: results are reported per group as well as together
+        self.grouped = grouped
         unique: dict[int, Agent] = {}
         for seating in seatings:
             for agent in seating.agents:

@@ -300,7 +300,8 @@ class DecentralizedTrainer:
                 self._train_engine = RolloutEngine(pool, self.num_seats)
             return self._train_engine
         if self._test_engine is None:
-            self._test_engine = RolloutEngine(make_pool(self._factory, cfg.num_test_envs, cfg.backend), self.num_seats)
+            pool = make_pool(self._factory, cfg.num_test_envs, cfg.backend)
+            self._test_engine = RolloutEngine(pool, self.num_seats)
         return self._test_engine
 
     def close(self) -> None:
@@ -388,8 +389,8 @@ class DecentralizedTrainer:
         """A group's own mask, or ``default`` (the one given to train()) when it has none."""
         return default if mask is None else _as_mask(name, mask, self.num_seats)
 
-    def _plan(self, seatings: list[Seating], num_envs: int) -> SeatPlan:
-        return SeatPlan(seatings, split_counts(num_envs, [s.weight for s in seatings], minimum=1))
+    def _plan(self, seatings: list[Seating], num_envs: int, grouped: bool) -> SeatPlan:
+        return SeatPlan(seatings, split_counts(num_envs, [s.weight for s in seatings], minimum=1), grouped)
 
     def _learning_plan(self, seatings: list[Seating], grouped: bool) -> tuple[SeatPlan, list[Learner]]:
         for seating in seatings:
@@ -402,7 +403,7 @@ class DecentralizedTrainer:
                     )
         if not any(s.learning.any() for s in seatings):
             raise ValueError("learning_mask has no learning seat; set it True for at least one seat with a learner")
-        plan = self._plan(seatings, self.config.num_train_envs)
+        plan = self._plan(seatings, self.config.num_train_envs, grouped)
         learners = plan.route(self.config.shared_memory, self._fits)
         return plan, learners
 
@@ -425,7 +426,7 @@ class DecentralizedTrainer:
         seatings, grouped = self._seatings(agents, pools=[("num_test_envs", self.config.num_test_envs)])
         self._check_test_episodes(seatings)
         with torch_threads(self.config.torch_threads):
-            return self._test_round(self._plan(seatings, self.config.num_test_envs), grouped, eval_metrics)
+            return self._test_round(self._plan(seatings, self.config.num_test_envs, grouped), eval_metrics)
 
     def _check_test_episodes(self, seatings: list[Seating]) -> None:
         if len(seatings) > self.config.episodes_per_test:
@@ -434,24 +435,23 @@ class DecentralizedTrainer:
                 f"but episodes_per_test={self.config.episodes_per_test}"
             )
 
-    def _test_round(self, plan: SeatPlan, grouped: bool, eval_metrics: bool) -> TestResult:
+    def _test_round(self, plan: SeatPlan, eval_metrics: bool) -> TestResult:
         engine = self._engine(train=False)
         engine.start(self._test_seeds)
-        per_group = split_counts(self.config.episodes_per_test, plan.group_weights, minimum=1) if grouped else None
+        per_group = split_counts(self.config.episodes_per_test, plan.group_weights, minimum=1)
         quota = np.zeros(plan.num_envs, dtype=np.int64)
-        for g in range(len(plan.group_names)):
+        for g, episodes in enumerate(per_group):
             envs = plan.envs_of_group(g)
-            episodes = self.config.episodes_per_test if per_group is None else per_group[g]
             base, extra = divmod(episodes, len(envs))
             quota[envs] = base + (np.arange(len(envs)) < extra)
-        return self._summarize(engine.run(plan, episodes_per_env=quota.tolist()), plan, grouped, eval_metrics)
+        return self._summarize(engine.run(plan, episodes_per_env=quota.tolist()), plan, eval_metrics)
 
-    def _summarize(self, result: RolloutResult, plan: SeatPlan, grouped: bool, eval_metrics: bool) -> TestResult:
+    def _summarize(self, result: RolloutResult, plan: SeatPlan, eval_metrics: bool) -> TestResult:
         def reduce(episodes: list[Any], illegal: int) -> TestResult:
             return summarize(episodes, self.reward_metric, eval_metrics, self.game.players, illegal)
 
         total = reduce(result.episodes, result.illegal_actions)
-        if not grouped:
+        if not plan.grouped:
             return total
         groups = {}
         for g, name in enumerate(plan.group_names):
@@ -493,10 +493,10 @@ class DecentralizedTrainer:
         plan, learners = self._learning_plan(seatings, grouped)
         for learner in learners:
             learner.attach_memory(plan.streams.streams_of(learner), cfg.update_freq, cfg.batch_size)
-        test_plan = self._plan(seatings, cfg.num_test_envs)
+        test_plan = self._plan(seatings, cfg.num_test_envs, grouped)
 
         with torch_threads(cfg.torch_threads):
-            stats = self._train_loop(plan, learners, test_plan, grouped)
+            stats = self._train_loop(plan, learners, test_plan)
         if plot:
             stats.plot_path = self._plot(stats)
         logger.info(
@@ -509,7 +509,7 @@ class DecentralizedTrainer:
         )
         return stats
 
-    def _train_loop(self, plan: SeatPlan, learners: list[Learner], test_plan: SeatPlan, grouped: bool) -> TrainStats:
+    def _train_loop(self, plan: SeatPlan, learners: list[Learner], test_plan: SeatPlan) -> TrainStats:
         cfg = self.config
         stats = TrainStats()
         start = time.perf_counter()
@@ -518,7 +518,7 @@ class DecentralizedTrainer:
         bar = tqdm(total=cfg.episodes_per_train, disable=not cfg.progress_bar, unit="ep", desc="train")
         next_test = cfg.test_freq
         try:
-            self._record_test(test_plan, grouped, stats)
+            self._record_test(test_plan, stats)
             while stats.collected_episodes < cfg.episodes_per_train and not stats.stopped_early:
                 if self.train_fn is not None:
                     self.train_fn(stats.collected_episodes, stats.collected_steps)
@@ -534,7 +534,7 @@ class DecentralizedTrainer:
                 if stats.collected_episodes >= next_test or finished:
                     while next_test <= stats.collected_episodes:
                         next_test += cfg.test_freq
-                    metric = self._record_test(test_plan, grouped, stats)
+                    metric = self._record_test(test_plan, stats)
                     bar.set_postfix(metric=f"{metric:.3f}", best=f"{stats.best_reward_metric:.3f}")
                     if self.stop_fn is not None and self.stop_fn(metric, stats.collected_episodes):
                         stats.stopped_early = True
@@ -545,11 +545,11 @@ class DecentralizedTrainer:
                 self.save_last_fn()
         return stats
 
-    def _record_test(self, plan: SeatPlan, grouped: bool, stats: TrainStats) -> float:
+    def _record_test(self, plan: SeatPlan, stats: TrainStats) -> float:
         if self.test_fn is not None:
             self.test_fn(stats.collected_episodes, stats.collected_steps)
         t0 = time.perf_counter()
-        result = self._test_round(plan, grouped, eval_metrics=False)
+        result = self._test_round(plan, eval_metrics=False)
         stats.test_time += time.perf_counter() - t0
         metric = result.reward_metric
         stats.reward_metric_history.append(metric)
