@@ -1,4 +1,4 @@
-"""The ``rbtrainer`` command line: ``train``, ``test`` and ``demo``.
+"""The ``rbtrainer`` command line: ``train``, ``test``, ``eval`` and ``demo``.
 
 `tyro <https://brentyi.github.io/tyro/>`_ builds the command line from dataclasses: the options of
 ``train`` and ``test`` are the fields of :class:`~rbtrainer.trainer.TrainerConfig`,
@@ -142,7 +142,7 @@ def _env_pair(text: str) -> tuple[str, Any]:
 
 def _config_path(command: str, argv: Sequence[str]) -> str | None:
     """The ``--config`` file named on the command line (the last one wins, as in argparse)."""
-    if command not in ("train", "test"):
+    if command not in ("train", "test", "eval"):
         return None
     path = DEFAULT_TRAIN_CONFIG if command == "train" else None
     for i, arg in enumerate(argv):
@@ -252,12 +252,30 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
             return _test(TrainerConfig(**_fields(self.trainer)), self.checkpoint, self.game_args())
 
     @dataclass(kw_only=True)
+    class Eval(GameOptions):
+        """Cross-play tournament of checkpoints and baselines: prints the table and ratings, writes a heat-map."""
+
+        agents: Annotated[tuple[str, ...], arg(metavar="SPEC")]
+        """Entrants: checkpoint paths or baselines (random, minimax, strong, negamax[:DEPTH], astar)."""
+        games: int = 20
+        """Games per seat assignment (two-seat games: each pair meets this often in each seat order)."""
+        anchor: str | None = None
+        """Entrant rated 0 Elo (default: the weakest)."""
+        trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
+            default_factory=lambda: trainer_options(**tables["trainer"])
+        )
+
+        def run(self) -> int:
+            return _eval(TrainerConfig(**_fields(self.trainer)), self.agents, self.games, self.anchor, self.game_args())
+
+    @dataclass(kw_only=True)
     class CommandLine:
         """Train independent agents that play games together."""
 
         command: Annotated[
             Annotated[Train, subcommand("train")]
             | Annotated[Test, subcommand("test")]
+            | Annotated[Eval, subcommand("eval")]
             | Annotated[DemoCommand, subcommand("demo")],
             arg(name=""),
         ]
@@ -349,6 +367,49 @@ def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any
         load_agents(checkpoint, agents)
         _print_result("trained", trainer.test(agents, eval_metrics=True))
         _print_result("random agents", _random_baseline(trainer))
+    return 0
+
+
+def _eval(
+    trainer_cfg: "TrainerConfig", specs: Sequence[str], games: int, anchor: str | None, env_args: dict[str, Any]
+) -> int:
+    from rbtrainer.evaluation import agent_from_spec, tournament
+    from rbtrainer.plotting import plot_crossplay
+    from rbtrainer.rng import spawn_seeds
+    from rbtrainer.validation import positive_int
+
+    positive_int("games", games)
+    if len(specs) < 2:
+        raise ValueError(f"--agents needs at least two entrants, got {len(specs)}")
+    with _trainer(trainer_cfg, env_args) as trainer:
+        names: list[str] = []
+        entrants = {}
+        for spec, seed in zip(specs, spawn_seeds(trainer.seed, len(specs), stream=8)):
+            name, k = spec, 2
+            while name in names:
+                name, k = f"{spec}#{k}", k + 1
+            names.append(name)
+            entrants[name] = agent_from_spec(spec, trainer, seed=seed)
+        if anchor is not None and anchor not in entrants:
+            raise ValueError(f"--anchor {anchor!r} is not one of the entrants {names}")
+        result = tournament(trainer, entrants, games, seed=trainer.seed, anchor=anchor)
+        print(f"{trainer.game_name}: {len(result.games)} games, seed {trainer.seed}")
+        print(result.table())
+        print("\nscore of row against column:")
+        width = max(len(n) for n in names)
+        print(" " * width + "".join(f" {k:>6}" for k in range(len(names))))
+        for k, name in enumerate(names):
+            cells = "".join("      -" if k == j else f" {v:6.3f}" for j, v in enumerate(result.score_matrix[k]))
+            print(f"{name:<{width}}{cells}   ({k})")
+        path = plot_crossplay(
+            os.path.join(trainer.config.plot_dir, f"{trainer.game_name}_crossplay.png"),
+            result.names,
+            result.score_matrix,
+            [e.rating for e in result.entrants],
+            title=f"{trainer.game_name}: cross-play, {games} games per seating",
+            rating_label="Elo" if result.rating_kind == "elo" else "openskill ordinal",
+        )
+        print(f"heat-map: {path}")
     return 0
 
 

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from rbtrainer.files import atomic_write
 
-__all__ = ["plot_training_curves", "save_gif", "save_png"]
+__all__ = ["plot_crossplay", "plot_rating_history", "plot_training_curves", "save_gif", "save_png"]
 
 
 def plot_training_curves(
@@ -60,10 +60,87 @@ def plot_training_curves(
     bottom.grid(alpha=0.3)
     if len(seat_labels) <= 12:
         bottom.legend(loc="best", fontsize=8, ncol=min(4, max(1, len(seat_labels))))
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> str:
     fig.tight_layout()
     with atomic_write(path) as handle:
         fig.savefig(handle, format="png")
     return os.fspath(path)
+
+
+def plot_crossplay(
+    path: str | os.PathLike[str],
+    names: Sequence[str],
+    score_matrix: np.ndarray,
+    ratings: Sequence[float],
+    title: str,
+    rating_label: str = "Elo",
+) -> str:
+    """Cross-play heat-map (score of row vs column) with the ratings beside it, best first.
+
+    Written atomically; returns the path.
+    """
+    order = np.argsort(-np.asarray(ratings, dtype=np.float64), kind="stable")
+    labels = [names[k] for k in order]
+    matrix = np.asarray(score_matrix, dtype=np.float64)[np.ix_(order, order)]
+    size = len(labels)
+    fig = Figure(figsize=(3.2 + 0.75 * size + 2.4, 1.6 + 0.6 * size), dpi=110)
+    FigureCanvasAgg(fig)
+    heat, bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [max(size, 2), 2.2]})
+    image = heat.imshow(np.ma.masked_invalid(matrix), cmap="RdYlGn", vmin=0.0, vmax=1.0)
+    for i in range(size):
+        for j in range(size):
+            if np.isfinite(matrix[i, j]):
+                heat.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8)
+    heat.set_xticks(range(size), labels, rotation=35, ha="right", fontsize=8)
+    heat.set_yticks(range(size), labels, fontsize=8)
+    heat.set_xlabel("opponent")
+    heat.set_ylabel("entrant")
+    heat.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=heat, fraction=0.046, pad=0.04, label="score (win 1, draw 1/2)")
+    values = np.asarray(ratings, dtype=np.float64)[order]
+    bars.barh(range(size), values, color="#1f77b4")
+    bars.set_yticks(range(size), labels, fontsize=8)
+    bars.invert_yaxis()
+    for k, v in enumerate(values):
+        bars.text(v, k, f" {v:.0f}", va="center", fontsize=8)
+    bars.set_xlabel(rating_label)
+    bars.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_rating_history(
+    path: str | os.PathLike[str],
+    episodes: Sequence[int],
+    ratings: Sequence[float],
+    scores: Sequence[float],
+    score_low: Sequence[float],
+    score_high: Sequence[float],
+    title: str,
+    rating_label: str = "Elo",
+) -> str:
+    """A learner's rating (top) and its score against a fixed pool with the 95 % interval (bottom).
+
+    Written atomically; returns the path.
+    """
+    fig = Figure(figsize=(8, 6), dpi=110)
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    x = np.asarray(episodes)
+    top.plot(x, ratings, marker="o", ms=3)
+    top.set_ylabel(rating_label)
+    top.set_title(title)
+    top.grid(alpha=0.3)
+    bottom.plot(x, scores, marker="o", ms=3, color="C2", label="score vs pool")
+    bottom.fill_between(x, score_low, score_high, color="C2", alpha=0.2, label="95 % interval")
+    bottom.set_ylim(0.0, 1.0)
+    bottom.set_xlabel("collected training episodes")
+    bottom.set_ylabel("score (win 1, draw 1/2)")
+    bottom.legend(loc="lower right", fontsize=8)
+    bottom.grid(alpha=0.3)
+    return _save(fig, path)
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike[str]) -> str:

@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rbtrainer.agents.base import Agent, Learner
-from rbtrainer.envs import BACKENDS, GameInfo, describe_game, game_factory, make_pool
+from rbtrainer.envs import BACKENDS, Episode, GameInfo, describe_game, game_factory, make_pool
 from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
 from rbtrainer.plotting import plot_training_curves
 from rbtrainer.rng import spawn_seeds
@@ -259,6 +259,8 @@ class DecentralizedTrainer:
         self.game: GameInfo = describe_game(self._factory)
         #: registry name of the game, or the env's ``metadata["name"]`` for ``env_fn`` games
         self.game_name: str = getattr(self._factory, "name", self.game.name)
+        #: the game comes from the games registry (``env_args``), not from ``env_fn``
+        self.from_registry: bool = env_fn is None
         root = self.config.seed if self.config.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         self.seed = root
         self._train_seeds = spawn_seeds(root, self.config.num_train_envs, stream=0)
@@ -281,6 +283,10 @@ class DecentralizedTrainer:
 
     def action_space(self, seat: int | str = 0) -> gym.Space:
         return self.game.action_spaces[self._seat_index(seat)]
+
+    def make_game(self) -> Any:
+        """A fresh instance of the game as the pools build it (the caller closes it)."""
+        return self._factory()
 
     def _seat_index(self, seat: int | str) -> int:
         if isinstance(seat, str):
@@ -436,15 +442,46 @@ class DecentralizedTrainer:
             )
 
     def _test_round(self, plan: SeatPlan, eval_metrics: bool) -> TestResult:
+        per_group = split_counts(self.config.episodes_per_test, plan.group_weights, minimum=1)
+        return self._summarize(self._run_test_plan(plan, per_group), plan, eval_metrics)
+
+    def _run_test_plan(self, plan: SeatPlan, per_group: Sequence[int]) -> RolloutResult:
+        """Play ``per_group[g]`` episodes in group ``g``'s test envs (shared out evenly), no exploration."""
         engine = self._engine(train=False)
         engine.start(self._test_seeds)
-        per_group = split_counts(self.config.episodes_per_test, plan.group_weights, minimum=1)
         quota = np.zeros(plan.num_envs, dtype=np.int64)
         for g, episodes in enumerate(per_group):
             envs = plan.envs_of_group(g)
             base, extra = divmod(episodes, len(envs))
             quota[envs] = base + (np.arange(len(envs)) < extra)
-        return self._summarize(engine.run(plan, episodes_per_env=quota.tolist()), plan, eval_metrics)
+        return engine.run(plan, episodes_per_env=quota.tolist())
+
+    def play(self, groups: Sequence[EnvGroup], episodes_per_group: int) -> dict[str, list[Episode]]:
+        """Play ``episodes_per_group`` games of every group on the test pool, without exploration.
+
+        Any number of groups: they are played in rounds of at most ``num_test_envs`` groups, each
+        round restarting the test envs from their seeds, so the result depends only on the groups,
+        the agents' own generators and the trainer's seed. Every group is checked before any game is
+        played. Returns each group's finished episodes by group name, in env order. No hook fires and
+        no statistics are kept: tournaments and leagues build on this.
+        """
+        positive_int("episodes_per_group", episodes_per_group)
+        if isinstance(groups, EnvGroup) or not isinstance(groups, Sequence) or not groups:
+            raise TypeError("groups must be a non-empty list of EnvGroup")
+        if not all(isinstance(g, EnvGroup) for g in groups):
+            raise TypeError("groups must hold only EnvGroup objects")
+        seatings, _ = self._seatings(groups)
+        envs = self.config.num_test_envs
+        played: dict[str, list[Episode]] = {}
+        with torch_threads(self.config.torch_threads):
+            for first in range(0, len(seatings), envs):
+                chunk = seatings[first : first + envs]
+                plan = self._plan(chunk, envs, grouped=True)
+                result = self._run_test_plan(plan, [episodes_per_group] * len(chunk))
+                ordered = sorted(result.episodes, key=lambda e: e.env_id)
+                for g, name in enumerate(plan.group_names):
+                    played[name] = [e for e in ordered if plan.group_of_env[e.env_id] == g]
+        return played
 
     def _summarize(self, result: RolloutResult, plan: SeatPlan, eval_metrics: bool) -> TestResult:
         def reduce(episodes: list[Any], illegal: int) -> TestResult:

@@ -28,6 +28,31 @@ def test_train_then_test_round_trip(tmp_path, capsys):
     assert (tmp_path / "tictactoe_training.png").exists()
     assert main(["test", "--checkpoint", str(checkpoint), "--num-test-envs", "2", "--episodes-per-test", "4"]) == 0
     assert "trained" in capsys.readouterr().out
+    argv = ["eval", "--env", "game=tictactoe", "--agents", str(checkpoint), "minimax", "random", "--games", "3"]
+    assert main([*argv, "--seed", "4", "--num-test-envs", "4", "--plot-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "tictactoe: 18 games, seed 4" in out and "Elo" in out and "score of row against column" in out
+    assert "ttt.pt" in out and (tmp_path / "tictactoe_crossplay.png").exists()
+    with pytest.raises(SystemExit) as info:
+        main(["eval", "--env", "game=connect_four", "--agents", str(checkpoint), "strong"])
+    assert info.value.code == 2 and "trained on 'tictactoe'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--agents", "random", "wizard"], "unknown agent spec 'wizard'"),
+        (["--agents", "random"], "at least two entrants"),
+        (["--agents", "random", "minimax", "--games", "0"], "games must be a positive int"),
+        (["--agents", "random", "strong"], "cannot play seat"),
+        (["--agents", "random", "minimax", "--anchor", "nobody"], "--anchor 'nobody'"),
+    ],
+)
+def test_eval_bad_input_exits_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["eval", "--env", "game=tictactoe", *argv])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_toml_config_and_flag_override(tmp_path, capsys):

@@ -85,6 +85,26 @@ class GameInfo:
     players: tuple[str, ...]
     """Names the game uses for winners (the env's ``players`` attribute, else the seats)."""
 
+    def winning_seats(self, winner: str | None) -> tuple[int, ...]:
+        """The seats a reported winner stands for (empty for a draw).
+
+        A winner is a seat name, or a player (team) name; a game with fewer players than seats
+        lists its seats player by player, each player owning an equal block (the robot game's
+        ``r1, r2, b1, b2``).
+        """
+        if winner is None:
+            return ()
+        if winner in self.seats:
+            return (self.seats.index(winner),)
+        if winner in self.players and len(self.seats) % len(self.players) == 0:
+            size = len(self.seats) // len(self.players)
+            start = self.players.index(winner) * size
+            return tuple(range(start, start + size))
+        raise ValueError(
+            f"the game reported winner {winner!r}, which is neither a seat {list(self.seats)} nor a player "
+            f"{list(self.players)} owning an equal block of seats"
+        )
+
 
 def _observation_part(space: gym.Space) -> gym.Space:
     if isinstance(space, gym.spaces.Dict) and "observation" in space.spaces:

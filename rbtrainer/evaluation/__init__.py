@@ -1,0 +1,44 @@
+"""How strong is an agent: baseline opponents, cross-play tournaments, ratings, exploitability.
+
+* :mod:`~rbtrainer.evaluation.baselines`: tic-tac-toe minimax, connect-four rule-based and
+  negamax bots (the robot game's A* agent is :class:`rbtrainer.AStarDeliveryAgent`).
+* :func:`tournament`: every entrant against every other in every seat, on the trainer's pools.
+* :mod:`~rbtrainer.evaluation.ratings`: Bradley-Terry Elo fitted to a whole record, openskill
+  Plackett-Luce for games with three or more seats, Wilson intervals.
+* :func:`tictactoe_exploitability`: the exact best-response value against a greedy policy.
+* :class:`RatingTracker`: a learner's rating against a fixed pool over training (a test hook).
+* :func:`agent_from_spec`: the agents ``rbtrainer eval --agents`` names.
+"""
+
+from rbtrainer.evaluation.baselines import ConnectFourNegamax, ConnectFourStrong, TicTacToeMinimax
+from rbtrainer.evaluation.exploitability import TicTacToeExploitability, tictactoe_exploitability
+from rbtrainer.evaluation.ratings import (
+    MultiplayerRatings,
+    bradley_terry_elo,
+    plackett_luce_ratings,
+    wilson_interval,
+)
+from rbtrainer.evaluation.specs import BASELINES, agent_from_spec
+from rbtrainer.evaluation.tournament import EntrantResult, GameRecord, TournamentResult, seatings, tournament
+from rbtrainer.evaluation.tracking import RatingPoint, RatingTracker
+
+__all__ = [
+    "BASELINES",
+    "ConnectFourNegamax",
+    "ConnectFourStrong",
+    "EntrantResult",
+    "GameRecord",
+    "MultiplayerRatings",
+    "RatingPoint",
+    "RatingTracker",
+    "TicTacToeExploitability",
+    "TicTacToeMinimax",
+    "TournamentResult",
+    "agent_from_spec",
+    "bradley_terry_elo",
+    "plackett_luce_ratings",
+    "seatings",
+    "tictactoe_exploitability",
+    "tournament",
+    "wilson_interval",
+]

@@ -1,0 +1,85 @@
+"""Agent specs: the strings ``rbtrainer eval --agents`` takes, each turned into an agent for a game.
+
+A spec is a baseline name (``random``, ``minimax``, ``strong``, ``negamax`` or ``negamax:DEPTH``,
+``astar``) or the path of a checkpoint written by ``rbtrainer train`` (its first learner, played
+greedily). Baselines are seeded; a checkpoint from another game is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from rbtrainer.agents.base import Agent
+
+if TYPE_CHECKING:
+    from rbtrainer.trainer import DecentralizedTrainer
+
+__all__ = ["BASELINES", "agent_from_spec"]
+
+BASELINES = ("random", "minimax", "strong", "negamax[:DEPTH]", "astar")
+"""Baseline names a spec may give."""
+
+
+def _negamax_depth(spec: str) -> int:
+    text = spec.partition(":")[2] or "4"
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"agent spec {spec!r}: the depth after 'negamax:' must be an int, e.g. negamax:4") from None
+
+
+def _astar(trainer: DecentralizedTrainer, seed: int | None) -> Agent:
+    from rbtrainer.agents.fixed import AStarDeliveryAgent
+
+    if trainer.game_name != "robot_delivery":
+        raise ValueError(f"agent spec 'astar' plays robot_delivery only; this game is {trainer.game_name!r}")
+    game = trainer.make_game()
+    try:
+        config = game.unwrapped.config
+    finally:
+        game.close()
+    return AStarDeliveryAgent(config.num_robots, with_battery=config.with_battery, seed=seed)
+
+
+def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None = None) -> Agent:
+    """The agent a spec names, for the game of ``trainer`` (checked against its seats' spaces)."""
+    from rbtrainer.agents.fixed import RandomAgent
+    from rbtrainer.evaluation.baselines import ConnectFourNegamax, ConnectFourStrong, TicTacToeMinimax
+
+    if not isinstance(spec, str) or not spec:
+        raise TypeError(f"an agent spec must be a non-empty string, got {spec!r}")
+    agent: Agent
+    if spec == "random":
+        agent = RandomAgent(seed=seed)
+    elif spec == "minimax":
+        agent = TicTacToeMinimax(seed=seed)
+    elif spec == "strong":
+        agent = ConnectFourStrong(seed=seed)
+    elif spec == "negamax" or spec.startswith("negamax:"):
+        agent = ConnectFourNegamax(depth=_negamax_depth(spec), seed=seed)
+    elif spec == "astar":
+        agent = _astar(trainer, seed)
+    elif os.path.isfile(spec):
+        agent = _checkpoint_agent(spec, trainer)
+    else:
+        raise ValueError(
+            f"unknown agent spec {spec!r}: neither a baseline ({', '.join(BASELINES)}) nor an existing checkpoint file"
+        )
+    for s in range(trainer.num_seats):
+        try:
+            agent.check_spaces(trainer.observation_space(s), trainer.action_space(s))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"agent spec {spec!r} cannot play seat {trainer.seats[s]!r} of this game: {err}") from None
+    return agent
+
+
+def _checkpoint_agent(path: str, trainer: DecentralizedTrainer) -> Agent:
+    from rbtrainer.checkpoint import learner_from_checkpoint, read_checkpoint
+
+    env = read_checkpoint(path).get("metadata", {}).get("env")
+    # ``rbtrainer train`` records its [env] table, where no "game" means the default game
+    game = env.get("game", "robot_delivery") if isinstance(env, dict) else None
+    if trainer.from_registry and game is not None and game != trainer.game_name:
+        raise ValueError(f"checkpoint {path} was trained on {game!r}, not on this game ({trainer.game_name!r})")
+    return learner_from_checkpoint(path, trainer.observation_space(0), trainer.action_space(0))
