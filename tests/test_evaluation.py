@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import RecordingLearner
 
-from rbtrainer import DecentralizedTrainer, EnvGroup, RandomAgent
+from rbtrainer import DecentralizedTrainer, EnvGroup, EpsilonAgent, RandomAgent
 from rbtrainer.agents.base import Agent
 from rbtrainer.checkpoint import save_agents
 from rbtrainer.evaluation import (
@@ -294,3 +294,29 @@ def test_agents_are_not_modified_by_a_tournament_beyond_reseeding():
     before = dict(agents)
     tournament(trainer, agents, 2)
     assert agents == before
+
+
+def test_epsilon_agent_mixes_random_legal_moves():
+    obs = np.zeros((4000, 3, 3, 2), dtype=np.float32)
+    mask = np.zeros((4000, 9), dtype=np.int8)
+    mask[:, [2, 5, 7]] = 1
+    explore = np.zeros(4000, dtype=bool)
+    first_legal = ScriptedFirst()
+    assert (EpsilonAgent(first_legal, 0.0, seed=0).act(obs, mask, explore) == 2).all()
+    noisy = EpsilonAgent(first_legal, 0.3, seed=0).act(obs, mask, explore)
+    assert set(noisy.tolist()) == {2, 5, 7}
+    assert np.mean(noisy != 2) == pytest.approx(0.3 * 2 / 3, abs=0.03)
+    again = EpsilonAgent(first_legal, 0.3, seed=0)
+    again.seed(0)
+    assert EpsilonAgent(first_legal, 0.3).name == "first~0.3"
+    with pytest.raises(ValueError, match="epsilon"):
+        EpsilonAgent(first_legal, 1.5)
+    with pytest.raises(TypeError, match="agent must be"):
+        EpsilonAgent("minimax", 0.1)  # type: ignore[arg-type]
+
+
+class ScriptedFirst(Agent):
+    name = "first"
+
+    def act(self, obs, mask, explore):
+        return np.argmax(mask > 0, axis=1).astype(np.int64)

@@ -10,6 +10,7 @@ import torch
 
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent, ppo_agent
 from rbtrainer.callbacks import EpsilonSchedule
+from rbtrainer.evaluation import RatingTracker
 
 
 def seat0_return(rewards: np.ndarray) -> float:
@@ -40,6 +41,8 @@ def test_tictactoe_dqn_beats_random(tmp_path):
     )
     learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1, epsilon=0.5)
     trainer.train_fn = EpsilonSchedule(learners=[learner], start=0.5, end=0.05, episodes=2000)
+    tracker = RatingTracker(trainer, learner, {"random": RandomAgent(seed=4)}, 50, name="dqn")
+    trainer.test_fn = tracker
     stats = trainer.train([learner, RandomAgent(seed=2)], [True, False])
     assert stats.illegal_actions == 0
     result = trainer.test([learner, RandomAgent(seed=3)], eval_metrics=True)
@@ -47,6 +50,10 @@ def test_tictactoe_dqn_beats_random(tmp_path):
     rate = non_losing_rate(result, "player_1")
     assert rate >= 0.90, f"non-losing rate {rate:.3f}"
     assert stats.plot_path is not None and (tmp_path / "tictactoe_training.png").exists()
+    # measured with the evaluation tools: the learner's Elo against random, both seats, rises
+    first, last = tracker.history[0], tracker.history[-1]
+    assert last.rating - first.rating >= 150, [round(p.rating) for p in tracker.history]
+    assert last.score_low > 0.5, last
 
 
 @pytest.mark.learning

@@ -1,4 +1,5 @@
-"""Fixed policies: uniformly random legal actions, scripted controllers, the robot game's A*."""
+"""Fixed policies: uniformly random legal actions, scripted controllers, the robot game's A*, and a
+noisy version of any agent."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import gymnasium as gym
 import numpy as np
 
 from rbtrainer.agents.base import Agent, check_discrete, random_legal_actions
+from rbtrainer.rng import spawn_seeds
+from rbtrainer.validation import number_in
 
-__all__ = ["AStarDeliveryAgent", "RandomAgent", "ScriptedAgent"]
+__all__ = ["AStarDeliveryAgent", "EpsilonAgent", "RandomAgent", "ScriptedAgent"]
 
 
 class RandomAgent(Agent):
@@ -68,3 +71,34 @@ class AStarDeliveryAgent(Agent):
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
         return np.array([self.controller.act(o, m) for o, m in zip(obs, mask)], dtype=np.int64)
+
+
+class EpsilonAgent(Agent):
+    """``agent``'s action, replaced by a uniformly random legal one with probability ``epsilon`` per row.
+
+    A noisy opponent for training: an ``EpsilonAgent`` around a perfect player reaches positions the
+    perfect player never would, then punishes mistakes there. The noise is part of this agent's
+    character, applied whether or not the seat explores; the wrapped agent is asked for every row.
+    """
+
+    def __init__(self, agent: Agent, epsilon: float, seed: int | None = None, name: str | None = None) -> None:
+        if not isinstance(agent, Agent):
+            raise TypeError(f"agent must be an rbtrainer Agent, got {agent!r}")
+        self.agent = agent
+        self.epsilon = number_in("epsilon", epsilon, 0.0, 1.0)
+        self.name = name if name is not None else f"{agent.name}~{self.epsilon:g}"
+        self._rng = np.random.default_rng(seed)
+
+    def seed(self, seed: int | None) -> None:
+        """Reseed the noise and the wrapped agent (from two streams derived from ``seed``)."""
+        own, inner = (None, None) if seed is None else spawn_seeds(seed, 2, stream=0)
+        self._rng = np.random.default_rng(own)
+        self.agent.seed(inner)
+
+    def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        self.agent.check_spaces(observation_space, action_space)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        chosen = self.agent.act(obs, mask, explore)
+        noisy = self._rng.random(len(chosen)) < self.epsilon
+        return np.where(noisy, random_legal_actions(self._rng, mask), chosen)

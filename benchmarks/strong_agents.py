@@ -1,0 +1,291 @@
+"""Agents that are provably strong, measured with ``rbtrainer.evaluation``.
+
+    python benchmarks/strong_agents.py tictactoe [--seeds 0 1 2]
+    python benchmarks/strong_agents.py connect_four [--seeds 0 1 2]
+    python benchmarks/strong_agents.py robots [--seeds 0 1 2]
+
+* ``tictactoe``: one DQN learner trained by self-play and against noisy minimax and random
+  opponents (env groups); then its exact exploitability from both seats, 200 games per seat
+  against minimax, and 1000 games per seat against random.
+* ``connect_four``: the same recipe against the rule-based bot; then its wins against random and
+  its score against the rule-based bot, 200 games per seat each, and a cross-play tournament with
+  the baselines (heat-map under ``--plot-dir``).
+* ``robots``: self-play DQN on the 2- and 3-player robot game, then a cross-play with the A*
+  agent in every seat order: win shares and the mean game clock of wins.
+
+Each prints one line per seed and a summary; ``--json FILE`` also writes the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from rbtrainer import (
+    AStarDeliveryAgent,
+    DecentralizedTrainer,
+    DQNConfig,
+    EnvGroup,
+    EpsilonAgent,
+    RandomAgent,
+    dqn_agent,
+)
+from rbtrainer.agents.base import Agent
+from rbtrainer.agents.learners import OffPolicyLearner
+from rbtrainer.callbacks import EpsilonSchedule
+from rbtrainer.evaluation import (
+    ConnectFourNegamax,
+    ConnectFourStrong,
+    TicTacToeMinimax,
+    TournamentResult,
+    tictactoe_exploitability,
+    tournament,
+)
+from rbtrainer.plotting import plot_crossplay
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
+
+# The recipe of the two board games: one learner in every group, learning in its own seats.
+BOARD_RECIPES: dict[str, dict[str, Any]] = {
+    "tictactoe": {
+        "episodes": 30_000,
+        "trainer": {"update_freq": 64, "update_per_step": 1.0, "batch_size": 128},
+        "dqn": {
+            "hidden_sizes": (256, 256),
+            "lr": 5e-4,
+            "gamma": 0.9,
+            "target_update_freq": 500,
+            "buffer_size": 200_000,
+        },
+        "bot": TicTacToeMinimax,
+        "bot_epsilon": 0.3,
+        "eps_end": 0.05,
+        "weights": {"self": 1.0, "random": 1.0, "bot": 2.0},
+    },
+    "connect_four": {
+        "episodes": 30_000,
+        "trainer": {"update_freq": 128, "update_per_step": 0.5, "batch_size": 128},
+        "dqn": {
+            "hidden_sizes": (256, 256),
+            "lr": 5e-4,
+            "n_step": 3,
+            "target_update_freq": 1000,
+            "buffer_size": 400_000,
+        },
+        "bot": ConnectFourStrong,
+        "bot_epsilon": 0.1,
+        "eps_end": 0.02,
+        "weights": {"self": 1.0, "random": 1.0, "bot": 3.0},
+    },
+}
+
+
+def train_board_agent(
+    game: str, seed: int, episodes: int | None
+) -> tuple[DecentralizedTrainer, OffPolicyLearner, dict]:
+    """Train the recipe of ``game``; returns the trainer, the learner and training figures."""
+    recipe = BOARD_RECIPES[game]
+    total = episodes or recipe["episodes"]
+    trainer = DecentralizedTrainer(
+        {"game": game},
+        num_train_envs=16,
+        num_test_envs=16,
+        episodes_per_train=total,
+        episodes_per_test=16,
+        test_freq=max(1, total // 10),
+        seed=seed,
+        progress_bar=False,
+        **recipe["trainer"],
+    )
+    learner = dqn_agent(
+        trainer.observation_space(0),
+        trainer.action_space(0),
+        config=DQNConfig(**recipe["dqn"]),
+        seed=seed,
+    )
+    bot, noise, weights = recipe["bot"], recipe["bot_epsilon"], recipe["weights"]
+    seeds = iter(range(1000 * seed + 1, 1000 * seed + 100))
+    groups = [
+        EnvGroup("self-play", [learner, learner], weights["self"], [True, True]),
+        EnvGroup("vs random (first)", [learner, RandomAgent(seed=next(seeds))], weights["random"], [True, False]),
+        EnvGroup("vs random (second)", [RandomAgent(seed=next(seeds)), learner], weights["random"], [False, True]),
+        EnvGroup(
+            "vs noisy bot (first)",
+            [learner, EpsilonAgent(bot(seed=next(seeds)), noise, seed=next(seeds))],
+            weights["bot"],
+            [True, False],
+        ),
+        EnvGroup(
+            "vs noisy bot (second)",
+            [EpsilonAgent(bot(seed=next(seeds)), noise, seed=next(seeds)), learner],
+            weights["bot"],
+            [False, True],
+        ),
+    ]
+    trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=recipe["eps_end"], episodes=total // 2)
+    stats = trainer.train(groups, [True, True], plot=False)
+    figures = {
+        "episodes": stats.collected_episodes,
+        "env_steps": stats.collected_steps,
+        "gradient_steps": stats.gradient_steps,
+        "train_seconds": round(stats.training_time, 1),
+    }
+    return trainer, learner, figures
+
+
+def seat_scores(result: TournamentResult, name: str) -> dict[str, dict[str, float]]:
+    return {
+        seat: {"games": r.games, "wins": r.wins, "draws": r.draws, "losses": r.losses, "score": r.score}
+        for seat, r in result.seat_results(name).items()
+    }
+
+
+def tictactoe(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
+    trainer, learner, figures = train_board_agent("tictactoe", seed, episodes)
+    exploit = tictactoe_exploitability(learner)
+    vs_minimax = tournament(trainer, {"dqn": learner, "minimax": TicTacToeMinimax()}, 200, seed=seed)
+    vs_random = tournament(trainer, {"dqn": learner, "random": RandomAgent()}, 1000, seed=seed)
+    return {
+        **figures,
+        "exploitability_first": exploit.first,
+        "exploitability_second": exploit.second,
+        "vs_minimax": seat_scores(vs_minimax, "dqn"),
+        "vs_random": seat_scores(vs_random, "dqn"),
+    }
+
+
+def connect_four(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
+    trainer, learner, figures = train_board_agent("connect_four", seed, episodes)
+    vs_random = tournament(trainer, {"dqn": learner, "random": RandomAgent()}, 200, seed=seed)
+    vs_strong = tournament(trainer, {"dqn": learner, "strong": ConnectFourStrong()}, 200, seed=seed)
+    entrants: dict[str, Agent] = {
+        "dqn": learner,
+        "random": RandomAgent(),
+        "strong": ConnectFourStrong(),
+        "negamax:2": ConnectFourNegamax(2),
+        "negamax:4": ConnectFourNegamax(4),
+    }
+    cross = tournament(trainer, entrants, 50, seed=seed, anchor="random")
+    print(cross.table())
+    heat_map = plot_crossplay(
+        os.path.join(plot_dir, f"crossplay_connect_four_seed{seed}.png"),
+        cross.names,
+        cross.score_matrix,
+        [e.rating for e in cross.entrants],
+        title=f"connect four: DQN (seed {seed}) and the baselines, 50 games per seat order",
+    )
+    return {
+        **figures,
+        "vs_random": seat_scores(vs_random, "dqn"),
+        "vs_strong": seat_scores(vs_strong, "dqn"),
+        "elo": {e.name: round(e.rating, 1) for e in cross.entrants},
+        "heat_map": heat_map,
+    }
+
+
+class BestSnapshot:
+    """``save_best_fn`` keeping a frozen snapshot of the learner at its best test round."""
+
+    def __init__(self, learner: OffPolicyLearner) -> None:
+        self.learner = learner
+        self.agent: Agent = learner.frozen()
+        self.episodes = 0
+
+    def __call__(self, episodes: int) -> None:
+        self.agent, self.episodes = self.learner.frozen(), episodes
+
+
+def robots(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for label, config_name, default_episodes in (
+        ("2p", "robot_delivery_2p.toml", 600),
+        ("3p", "robot_delivery_3p.toml", 800),
+    ):
+        with open(os.path.join(CONFIGS, config_name), "rb") as handle:
+            config = tomllib.load(handle)
+        trainer_args = {
+            **config["trainer"],
+            "seed": seed,
+            "progress_bar": False,
+            "episodes_per_train": episodes or default_episodes,
+        }
+        trainer_args.pop("plot_name", None)
+        trainer = DecentralizedTrainer(config["env"], **trainer_args)
+        learner = dqn_agent(
+            trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**config["dqn"]), seed=seed
+        )
+        schedule = config["schedule"]
+        trainer.train_fn = EpsilonSchedule(
+            learners=[learner], start=schedule["eps_start"], end=schedule["eps_end"], episodes=schedule["eps_episodes"]
+        )
+        best = BestSnapshot(learner)
+        trainer.save_best_fn = best
+        stats = trainer.train([learner] * trainer.num_seats, [True] * trainer.num_seats, plot=False)
+        env = config["env"]
+        astar = AStarDeliveryAgent(len(env["robot_colors"]), with_battery=env.get("with_battery", False), seed=seed)
+        result = tournament(trainer, {"dqn": best.agent, "astar": astar}, 50, seed=seed)
+        print(result.table())
+        out[label] = {
+            "episodes": stats.collected_episodes,
+            "env_steps": stats.collected_steps,
+            "train_seconds": round(stats.training_time, 1),
+            "best_metric": round(stats.best_reward_metric, 2),
+            "best_episode": best.episodes,
+            **{
+                name: {
+                    "games": r.games,
+                    "wins": r.wins,
+                    "draws": r.draws,
+                    "win_share": round(r.wins / r.games, 3),
+                    "mean_winning_clock": round(r.mean_winning_span, 1),
+                    "score": round(r.score, 3),
+                }
+                for name, r in ((e.name, e) for e in result.entrants)
+            },
+        }
+    return out
+
+
+MODES: dict[str, Callable[[int, int | None, str], dict[str, Any]]] = {
+    "tictactoe": tictactoe,
+    "connect_four": connect_four,
+    "robots": robots,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=sorted(MODES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--episodes", type=int, help="training episodes (default: the recipe's)")
+    parser.add_argument("--plot-dir", default="plots")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    figures: dict[str, Any] = {}
+    for seed in args.seeds:
+        start = time.perf_counter()
+        figures[str(seed)] = result = MODES[args.mode](seed, args.episodes, args.plot_dir)
+        result["wall_seconds"] = round(time.perf_counter() - start, 1)
+        print(f"seed {seed}: {json.dumps(result, default=float)}", flush=True)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(figures, handle, indent=2, default=float)
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
