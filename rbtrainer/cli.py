@@ -385,9 +385,10 @@ def _eval(
         names: list[str] = []
         entrants = {}
         for spec, seed in zip(specs, spawn_seeds(trainer.seed, len(specs), stream=8)):
-            name, k = spec, 2
+            base = os.path.basename(spec) if os.path.isfile(spec) else spec  # checkpoints by file name
+            name, k = base, 2
             while name in names:
-                name, k = f"{spec}#{k}", k + 1
+                name, k = f"{base}#{k}", k + 1
             names.append(name)
             entrants[name] = agent_from_spec(spec, trainer, seed=seed)
         if anchor is not None and anchor not in entrants:

@@ -64,7 +64,8 @@ def plot_training_curves(
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> str:
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     with atomic_write(path) as handle:
         fig.savefig(handle, format="png")
     return os.fspath(path)
@@ -86,7 +87,7 @@ def plot_crossplay(
     labels = [names[k] for k in order]
     matrix = np.asarray(score_matrix, dtype=np.float64)[np.ix_(order, order)]
     size = len(labels)
-    fig = Figure(figsize=(3.2 + 0.75 * size + 2.4, 1.6 + 0.6 * size), dpi=110)
+    fig = Figure(figsize=(3.2 + 0.75 * size + 2.4, 1.6 + 0.6 * size), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     heat, bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [max(size, 2), 2.2]})
     image = heat.imshow(np.ma.masked_invalid(matrix), cmap="RdYlGn", vmin=0.0, vmax=1.0)
