@@ -374,6 +374,7 @@ def _eval(
     trainer_cfg: "TrainerConfig", specs: Sequence[str], games: int, anchor: str | None, env_args: dict[str, Any]
 ) -> int:
     from rbtrainer.evaluation import agent_from_spec, tournament
+    from rbtrainer.evaluation.tournament import unique_name
     from rbtrainer.plotting import plot_crossplay
     from rbtrainer.rng import spawn_seeds
     from rbtrainer.validation import positive_int
@@ -385,10 +386,7 @@ def _eval(
         names: list[str] = []
         entrants = {}
         for spec, seed in zip(specs, spawn_seeds(trainer.seed, len(specs), stream=8)):
-            base = os.path.basename(spec) if os.path.isfile(spec) else spec  # checkpoints by file name
-            name, k = base, 2
-            while name in names:
-                name, k = f"{base}#{k}", k + 1
+            name = unique_name(os.path.basename(spec) if os.path.isfile(spec) else spec, names)  # checkpoints by file
             names.append(name)
             entrants[name] = agent_from_spec(spec, trainer, seed=seed)
         if anchor is not None and anchor not in entrants:

@@ -33,7 +33,7 @@ from rbtrainer.validation import positive_int
 if TYPE_CHECKING:
     from rbtrainer.trainer import DecentralizedTrainer
 
-__all__ = ["EntrantResult", "GameRecord", "TournamentResult", "seatings", "tournament"]
+__all__ = ["EntrantResult", "GameRecord", "TournamentResult", "seatings", "tournament", "unique_name"]
 
 MAX_SEATINGS = 5000
 """More seat assignments than this is an error (too many entrants for the seats)."""
@@ -240,6 +240,14 @@ def seatings(num_entrants: int, num_seats: int) -> list[tuple[int, ...]]:
     return out
 
 
+def unique_name(base: str, taken: Sequence[str]) -> str:
+    """``base``, or ``base#2``, ``base#3``, ... : the first one not in ``taken``."""
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}#{k}", k + 1
+    return name
+
+
 def _entrant_list(entrants: Mapping[str, Agent] | Sequence[Agent]) -> tuple[list[str], list[Agent]]:
     if isinstance(entrants, Mapping):
         names, agents = [str(n) for n in entrants], list(entrants.values())
@@ -247,11 +255,7 @@ def _entrant_list(entrants: Mapping[str, Agent] | Sequence[Agent]) -> tuple[list
         agents = list(entrants)
         names = []
         for agent in agents:
-            base = str(getattr(agent, "name", type(agent).__name__))
-            name, k = base, 2
-            while name in names:
-                name, k = f"{base}#{k}", k + 1
-            names.append(name)
+            names.append(unique_name(str(getattr(agent, "name", type(agent).__name__)), names))
     else:
         raise TypeError(f"entrants must be a dict name -> Agent or a list of Agents, got {type(entrants).__name__}")
     for name, agent in zip(names, agents):
