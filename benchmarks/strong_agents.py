@@ -5,11 +5,15 @@
     python benchmarks/strong_agents.py robots [--seeds 0 1 2]
 
 * ``tictactoe``: one DQN learner trained by self-play and against noisy minimax and random
-  opponents (env groups); then its exact exploitability from both seats, 200 games per seat
-  against minimax, and 1000 games per seat against random.
-* ``connect_four``: the same recipe against the rule-based bot; then its wins against random and
-  its score against the rule-based bot, 200 games per seat each, and a cross-play tournament with
-  the baselines (heat-map under ``--plot-dir``).
+  opponents (env groups). Every 500 episodes ``KeepBest`` measures its greedy policy exactly
+  (exploitability from both seats first, then its win probability against random) and keeps the
+  best snapshot; that snapshot's exact figures are printed, and it plays 200 games per seat
+  against minimax and 1000 games per seat against random.
+* ``connect_four``: the same recipe against the rule-based bot. Every 1000 episodes ``KeepBest``
+  plays 50 validation games per seat against random and against the rule-based bot and keeps the
+  snapshot whose weakest seat is nearest its target (95 % wins vs random, 60 % score vs the bot).
+  The snapshot then plays fresh games (other seeds): 200 per seat against each, and a cross-play
+  tournament with the baselines (heat-map under ``--plot-dir``).
 * ``robots``: self-play DQN on the 2- and 3-player robot game, then a cross-play with the A*
   agent in every seat order: win shares and the mean game clock of wins.
 
@@ -45,13 +49,14 @@ from rbtrainer import (
 )
 from rbtrainer.agents.base import Agent
 from rbtrainer.agents.learners import OffPolicyLearner
-from rbtrainer.callbacks import EpsilonSchedule
+from rbtrainer.callbacks import EpsilonSchedule, KeepBest
 from rbtrainer.evaluation import (
     ConnectFourNegamax,
     ConnectFourStrong,
     TicTacToeMinimax,
     TournamentResult,
     tictactoe_exploitability,
+    tictactoe_vs_random,
     tournament,
 )
 from rbtrainer.plotting import plot_crossplay
@@ -74,6 +79,7 @@ BOARD_RECIPES: dict[str, dict[str, Any]] = {
         "bot_epsilon": 0.3,
         "eps_end": 0.05,
         "weights": {"self": 1.0, "random": 1.0, "bot": 2.0},
+        "test_freq": 500,
     },
     "connect_four": {
         "episodes": 30_000,
@@ -88,15 +94,46 @@ BOARD_RECIPES: dict[str, dict[str, Any]] = {
         "bot": ConnectFourStrong,
         "bot_epsilon": 0.1,
         "eps_end": 0.02,
-        "weights": {"self": 1.0, "random": 1.0, "bot": 3.0},
+        "weights": {"self": 1.0, "random": 2.0, "bot": 3.0},
+        "test_freq": 1000,
     },
 }
 
 
+def tictactoe_measure(agent: Agent) -> float:
+    """Exact: minus the exploitability of both seats (dominant), plus the win probabilities vs random."""
+    exploit = tictactoe_exploitability(agent)
+    first, second = tictactoe_vs_random(agent)
+    return -10.0 * (exploit.first + exploit.second) + first.win + second.win
+
+
+def connect_four_measure(trainer: DecentralizedTrainer, seed: int) -> Callable[[Agent], float]:
+    """Validation games: the weakest seat's ratio to its target (wins vs random / 0.95, score vs the bot / 0.6)."""
+    rounds = iter(range(10**6))
+
+    def measure(agent: Agent) -> float:
+        validation_seed = 10**6 * (seed + 1) + next(rounds)
+        vs_random = tournament(trainer, {"dqn": agent, "random": RandomAgent()}, 50, seed=validation_seed)
+        vs_strong = tournament(trainer, {"dqn": agent, "strong": ConnectFourStrong()}, 50, seed=validation_seed)
+        ratios = [r.wins / r.games / 0.95 for r in vs_random.seat_results("dqn").values()]
+        ratios += [r.score / 0.6 for r in vs_strong.seat_results("dqn").values()]
+        return min(ratios)
+
+    return measure
+
+
 def train_board_agent(
-    game: str, seed: int, episodes: int | None
-) -> tuple[DecentralizedTrainer, OffPolicyLearner, dict]:
-    """Train the recipe of ``game``; returns the trainer, the learner and training figures."""
+    game: str,
+    seed: int,
+    episodes: int | None,
+    keep: Callable[[DecentralizedTrainer, int], Callable[[Agent], float]] | None = None,
+) -> tuple[DecentralizedTrainer, Agent, dict]:
+    """Train the recipe of ``game``; returns the trainer, the agent and training figures.
+
+    With ``keep`` (given the trainer and the seed, it returns the measure), the agent is the
+    learner's snapshot of best measure over the test rounds;
+    otherwise the learner as training left it.
+    """
     recipe = BOARD_RECIPES[game]
     total = episodes or recipe["episodes"]
     trainer = DecentralizedTrainer(
@@ -105,7 +142,7 @@ def train_board_agent(
         num_test_envs=16,
         episodes_per_train=total,
         episodes_per_test=16,
-        test_freq=max(1, total // 10),
+        test_freq=recipe.get("test_freq", max(1, total // 10)),
         seed=seed,
         progress_bar=False,
         **recipe["trainer"],
@@ -136,6 +173,8 @@ def train_board_agent(
         ),
     ]
     trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=recipe["eps_end"], episodes=total // 2)
+    keeper = KeepBest(learner, keep(trainer, seed)) if keep is not None else None
+    trainer.test_fn = keeper
     stats = trainer.train(groups, [True, True], plot=False)
     figures = {
         "episodes": stats.collected_episodes,
@@ -143,7 +182,11 @@ def train_board_agent(
         "gradient_steps": stats.gradient_steps,
         "train_seconds": round(stats.training_time, 1),
     }
-    return trainer, learner, figures
+    if keeper is None or keeper.best is None:
+        return trainer, learner, figures
+    figures["kept_at_episode"] = keeper.best_episodes
+    figures["kept_score"] = round(keeper.best_score, 4)
+    return trainer, keeper.best, figures
 
 
 def seat_scores(result: TournamentResult, name: str) -> dict[str, dict[str, float]]:
@@ -154,21 +197,24 @@ def seat_scores(result: TournamentResult, name: str) -> dict[str, dict[str, floa
 
 
 def tictactoe(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
-    trainer, learner, figures = train_board_agent("tictactoe", seed, episodes)
-    exploit = tictactoe_exploitability(learner)
-    vs_minimax = tournament(trainer, {"dqn": learner, "minimax": TicTacToeMinimax()}, 200, seed=seed)
-    vs_random = tournament(trainer, {"dqn": learner, "random": RandomAgent()}, 1000, seed=seed)
+    trainer, agent, figures = train_board_agent("tictactoe", seed, episodes, keep=lambda *_: tictactoe_measure)
+    exploit = tictactoe_exploitability(agent)
+    exact_first, exact_second = tictactoe_vs_random(agent)
+    vs_minimax = tournament(trainer, {"dqn": agent, "minimax": TicTacToeMinimax()}, 200, seed=seed)
+    vs_random = tournament(trainer, {"dqn": agent, "random": RandomAgent()}, 1000, seed=seed)
     return {
         **figures,
         "exploitability_first": exploit.first,
         "exploitability_second": exploit.second,
+        "exact_win_vs_random_first": round(exact_first.win, 4),
+        "exact_win_vs_random_second": round(exact_second.win, 4),
         "vs_minimax": seat_scores(vs_minimax, "dqn"),
         "vs_random": seat_scores(vs_random, "dqn"),
     }
 
 
 def connect_four(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
-    trainer, learner, figures = train_board_agent("connect_four", seed, episodes)
+    trainer, learner, figures = train_board_agent("connect_four", seed, episodes, keep=connect_four_measure)
     vs_random = tournament(trainer, {"dqn": learner, "random": RandomAgent()}, 200, seed=seed)
     vs_strong = tournament(trainer, {"dqn": learner, "strong": ConnectFourStrong()}, 200, seed=seed)
     entrants: dict[str, Agent] = {

@@ -1,14 +1,21 @@
-"""Ready-made hooks: exploration and prioritized-replay schedules, a reward-threshold stop."""
+"""Ready-made hooks: exploration and prioritized-replay schedules, a reward-threshold stop, and a
+snapshot of the learner kept at its best by any measure."""
 
 from __future__ import annotations
 
+import logging
+import math
+import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.agents.learners import OffPolicyLearner
 from rbtrainer.validation import number_in, positive_int
 
-__all__ = ["BetaSchedule", "EpsilonSchedule", "RewardThreshold", "chain"]
+__all__ = ["BetaSchedule", "EpsilonSchedule", "KeepBest", "RewardThreshold", "chain"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -80,6 +87,44 @@ class RewardThreshold:
 
     def __call__(self, reward_metric: float, episodes: int) -> bool:
         return reward_metric >= self.threshold
+
+
+@dataclass
+class KeepBest:
+    """``test_fn`` scoring ``learner`` at every test round and keeping a frozen snapshot of it at
+    its best score so far (ties keep the earlier snapshot).
+
+    ``score`` is any measure of the learner's greedy play, higher is better: an exact
+    exploitability, a tournament's score, a rating. Unlike ``save_best_fn``, which follows the
+    test round's reward metric, the measure is yours.
+    """
+
+    learner: Learner
+    """The learner to score and snapshot."""
+    score: Callable[[Agent], float]
+    """Called with the learner; returns a finite number."""
+    best: Agent | None = field(default=None, init=False)
+    """The frozen snapshot at the best score (``None`` before the first test round)."""
+    best_score: float = field(default=-math.inf, init=False)
+    best_episodes: int = field(default=0, init=False)
+    """Collected episodes when the best snapshot was taken."""
+    history: list[tuple[int, float]] = field(default_factory=list, init=False)
+    """``(episodes, score)`` of every test round."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.learner, Learner):
+            raise TypeError(f"KeepBest: learner must be an rbtrainer Learner, got {self.learner!r}")
+        if not callable(self.score):
+            raise TypeError(f"KeepBest: score must be callable (Agent -> float), got {self.score!r}")
+
+    def __call__(self, episodes: int, steps: int) -> None:
+        value = self.score(self.learner)
+        if not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"KeepBest: score returned {value!r}; it must return a finite number")
+        self.history.append((episodes, float(value)))
+        if value > self.best_score:
+            self.best, self.best_score, self.best_episodes = self.learner.frozen(), float(value), episodes
+            logger.info("KeepBest: new best score %.4g at %d episodes", value, episodes)
 
 
 def chain(*hooks: Callable[[int, int], None] | None) -> Callable[[int, int], None]:

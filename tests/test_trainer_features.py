@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, RandomAgent, dqn_agent, ppo_agent
-from rbtrainer.callbacks import BetaSchedule, EpsilonSchedule, RewardThreshold, chain
+from rbtrainer.callbacks import BetaSchedule, EpsilonSchedule, KeepBest, RewardThreshold, chain
 from rbtrainer.checkpoint import load_agents, save_agents
 
 SMALL = {
@@ -149,3 +150,36 @@ def test_dqn_fast_greedy_matches_the_tianshou_policy(dueling):
     mask[:5] = 0  # rows without a legal action
     expected = learner.policy(Batch(obs=Batch(obs=obs, mask=mask), info={})).act
     np.testing.assert_array_equal(learner.greedy(obs, mask), np.asarray(expected))
+
+
+def test_keep_best_keeps_the_snapshot_of_the_best_test_round():
+    trainer = DecentralizedTrainer(ROBOTS, seed=5, **{**SMALL, "episodes_per_train": 24})
+    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=6, buffer_size=4096)
+    probe = np.random.default_rng(1).random((64, 6)).astype(np.float32)
+    mask, no_explore = np.ones((64, 5), dtype=np.int8), np.zeros(64, dtype=bool)
+    answers: list[np.ndarray] = []
+    scores = iter([0.5, 2.0, 1.0, 2.0, 0.0])  # the second round is the best; the tie later keeps it
+
+    def score(agent):
+        answers.append(agent.act(probe, mask, no_explore))
+        return next(scores)
+
+    keeper = KeepBest(learner, score)
+    trainer.test_fn = keeper
+    trainer.train([learner, learner], [True, True], plot=False)
+    assert [s for _, s in keeper.history] == [0.5, 2.0, 1.0, 2.0, 0.0]
+    assert keeper.best_score == 2.0 and keeper.best_episodes == keeper.history[1][0] > 0
+    np.testing.assert_array_equal(keeper.best.act(probe, mask, no_explore), answers[1])
+    assert not np.array_equal(answers[1], answers[-1])  # the learner moved on; the snapshot did not
+
+
+def test_keep_best_checks_its_arguments_and_the_score():
+    learner = dqn_agent(gym.spaces.Box(0, 1, (6,), np.float32), gym.spaces.Discrete(5), seed=0, buffer_size=4096)
+    with pytest.raises(TypeError, match="learner must be an rbtrainer Learner"):
+        KeepBest(RandomAgent(), lambda agent: 0.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="score must be callable"):
+        KeepBest(learner, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="score returned nan"):
+        KeepBest(learner, lambda agent: float("nan"))(0, 0)
+    with pytest.raises(ValueError, match="score returned 'high'"):
+        KeepBest(learner, lambda agent: "high")(0, 0)  # type: ignore[arg-type,return-value]

@@ -5,13 +5,19 @@
 * :func:`tournament`: every entrant against every other in every seat, on the trainer's pools.
 * :mod:`~rbtrainer.evaluation.ratings`: Bradley-Terry Elo fitted to a whole record, openskill
   Plackett-Luce for games with three or more seats, Wilson intervals.
-* :func:`tictactoe_exploitability`: the exact best-response value against a greedy policy.
+* :func:`tictactoe_exploitability`: the exact best-response value against a greedy policy;
+  :func:`tictactoe_vs_random`: its exact outcome against a uniformly random opponent.
 * :class:`RatingTracker`: a learner's rating against a fixed pool over training (a test hook).
 * :func:`agent_from_spec`: the agents ``rbtrainer eval --agents`` names.
 """
 
 from rbtrainer.evaluation.baselines import ConnectFourNegamax, ConnectFourStrong, TicTacToeMinimax
-from rbtrainer.evaluation.exploitability import TicTacToeExploitability, tictactoe_exploitability
+from rbtrainer.evaluation.exploitability import (
+    TicTacToeExploitability,
+    TicTacToeOutcome,
+    tictactoe_exploitability,
+    tictactoe_vs_random,
+)
 from rbtrainer.evaluation.ratings import (
     MultiplayerRatings,
     bradley_terry_elo,
@@ -33,12 +39,14 @@ __all__ = [
     "RatingTracker",
     "TicTacToeExploitability",
     "TicTacToeMinimax",
+    "TicTacToeOutcome",
     "TournamentResult",
     "agent_from_spec",
     "bradley_terry_elo",
     "plackett_luce_ratings",
     "seatings",
     "tictactoe_exploitability",
+    "tictactoe_vs_random",
     "tournament",
     "wilson_interval",
 ]
