@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["isolated_global_rng", "spawn_seeds"]
+__all__ = ["generator_states", "isolated_global_rng", "set_generator_states", "spawn_seeds"]
 
 
 def spawn_seeds(seed: int | None, count: int, stream: int = 0) -> list[int]:
@@ -46,3 +47,71 @@ def isolated_global_rng(rng: np.random.Generator) -> Iterator[None]:
         finally:
             np.random.set_state(np_state)
             random.setstate(py_state)
+
+
+# Objects whose attributes are searched for generators: the library's and the bundled games' own
+# classes (agents, controllers, learners). Networks, Tianshou objects and memories are not entered.
+_OWN_MODULES = ("rbtrainer.", "games.")
+_MAX_DEPTH = 4
+
+
+def _generators(obj: Any, prefix: str, depth: int, seen: set[int], out: dict[str, Any]) -> None:
+    if id(obj) in seen or depth > _MAX_DEPTH:
+        return
+    seen.add(id(obj))
+    for name, value in sorted(vars(obj).items()):
+        path = f"{prefix}{name}"
+        if isinstance(value, (np.random.Generator, random.Random, torch.Generator)):
+            out[path] = value
+        elif hasattr(value, "__dict__") and type(value).__module__.startswith(_OWN_MODULES):
+            _generators(value, f"{path}.", depth + 1, seen, out)
+
+
+def _find_generators(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if hasattr(obj, "__dict__"):
+        _generators(obj, "", 0, set(), out)
+    return out
+
+
+def generator_states(obj: Any) -> dict[str, Any]:
+    """The states of the random generators ``obj`` holds, by attribute path (``"agent._rng"``).
+
+    NumPy ``Generator``, ``random.Random`` and ``torch.Generator`` attributes are found in ``obj``
+    and, recursively, in the rbtrainer and bundled-game objects it holds (an ``EpsilonAgent``'s
+    wrapped agent, the A* agent's controller, a frozen agent's copy). States are plain data and
+    tensors, loadable with ``torch.load(weights_only=True)``.
+    """
+    states: dict[str, Any] = {}
+    for path, gen in _find_generators(obj).items():
+        if isinstance(gen, np.random.Generator):
+            states[path] = {"numpy": gen.bit_generator.state}
+        elif isinstance(gen, random.Random):
+            states[path] = {"python": gen.getstate()}
+        else:
+            states[path] = {"torch": gen.get_state()}
+    return states
+
+
+def set_generator_states(obj: Any, states: dict[str, Any]) -> None:
+    """Put back what :func:`generator_states` returned; ``ValueError`` if the generators differ."""
+    found = _find_generators(obj)
+    if set(found) != set(states):
+        raise ValueError(f"{obj!r} holds random generators {sorted(found)}, but the saved state has {sorted(states)}")
+    for path, gen in found.items():
+        state = states[path]
+        if isinstance(gen, np.random.Generator) and "numpy" in state:
+            gen.bit_generator.state = state["numpy"]
+        elif isinstance(gen, random.Random) and "python" in state:
+            gen.setstate(_tuples(state["python"]))
+        elif isinstance(gen, torch.Generator) and "torch" in state:
+            gen.set_state(state["torch"])
+        else:
+            raise ValueError(f"{obj!r}: generator {path} is a {type(gen).__name__}, the saved state is {sorted(state)}")
+
+
+def _tuples(value: Any) -> Any:
+    """``random.Random.setstate`` needs tuples where a round trip may have produced lists."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuples(v) for v in value)
+    return value

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from rbtrainer.envs import Decision, Episode, GamePool, StepReport
+from rbtrainer.envs.adapters import ReplayPoint
 from rbtrainer.seating import SeatPlan
 
 __all__ = ["RolloutEngine", "RolloutResult"]
@@ -97,6 +99,70 @@ class RolloutEngine:
             raise ValueError(f"start() needs one seed per env ({self.num_envs}), got {len(seeds)}")
         self._decisions = [self.pool.reset(env_id, seed=int(seed)) for env_id, seed in enumerate(seeds)]
         self._open = [{} for _ in range(self.num_envs)]
+
+    def state(self) -> dict[str, Any]:
+        """Where every env stands and the transitions still open: plain data and NumPy arrays.
+
+        Only between two :meth:`run` calls; :meth:`restore` puts a fresh engine on the same pool
+        layout back there, so a run continues exactly as if it had not stopped.
+        """
+        if not self._decisions:
+            raise RuntimeError("call start() before state()")
+        points = self.pool.replay_points()
+        if any(p is None for p in points):
+            raise RuntimeError("an env was reset without a seed; its position cannot be saved")
+        return {
+            "envs": [
+                {
+                    "seed": p.seed,
+                    "game": p.game,
+                    "actions": np.array(p.actions, dtype=np.int64).reshape(len(p.actions), self.num_seats),
+                    "next_obs": np.stack(decision.obs),
+                }
+                for p, decision in zip(points, self._decisions)
+                if p is not None
+            ],
+            "open": [
+                [
+                    {"seat": seat, "obs": o.obs, "mask": o.mask, "act": o.act, "rew": o.rew}
+                    for seat, o in waiting.items()
+                ]
+                for waiting in self._open
+            ],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put every env back where :meth:`state` found it (replaying each env's current game).
+
+        Raises ``ValueError`` if the state is for another number of envs or seats, and
+        ``RuntimeError`` if an env does not replay to the same observation (a game that is not
+        deterministic given its seed and actions).
+        """
+        envs, opened = state["envs"], state["open"]
+        if len(envs) != self.num_envs or len(opened) != self.num_envs:
+            raise ValueError(f"the saved state holds {len(envs)} envs but the pool has {self.num_envs}")
+        decisions: list[Decision] = []
+        for env_id, env in enumerate(envs):
+            actions = np.asarray(env["actions"], dtype=np.int64)
+            if actions.ndim != 2 or actions.shape[1] != self.num_seats:
+                raise ValueError(
+                    f"env {env_id}: saved actions of shape {actions.shape}, the game has {self.num_seats} seats"
+                )
+            point = ReplayPoint(int(env["seed"]), int(env["game"]), tuple(tuple(row) for row in actions.tolist()))
+            decision = self.pool.restore(env_id, point)
+            if not np.array_equal(np.stack(decision.obs), np.asarray(env["next_obs"])):
+                raise RuntimeError(
+                    f"env {env_id} did not replay to the saved position; resuming needs a game that is deterministic "
+                    "given its seed and actions"
+                )
+            decisions.append(decision)
+        self._decisions = decisions
+        self._open = [{} for _ in range(self.num_envs)]
+        for env_id, waiting in enumerate(opened):
+            for item in waiting:
+                entry = _Open(np.asarray(item["obs"]), np.asarray(item["mask"]), int(item["act"]))
+                entry.rew = float(item["rew"])
+                self._open[env_id][int(item["seat"])] = entry
 
     def run(
         self,

@@ -14,6 +14,10 @@ Glossary of the loop's units:
 * **test round**: after every ``test_freq`` collected training episodes (and once before
   training), ``episodes_per_test`` episodes on the test pool with no exploration; its episode
   returns ``rewards[num_episodes, num_seats]`` are reduced by ``reward_metric``.
+* **training state**: everything needed to continue a run exactly (see
+  :mod:`rbtrainer.training_state`), written to ``state_path`` every ``state_every`` test rounds
+  and when :meth:`DecentralizedTrainer.request_stop` ends a run; ``train(..., resume=path)``
+  continues from one.
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ from tqdm.auto import tqdm
 
 from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.envs import BACKENDS, Episode, GameInfo, describe_game, game_factory, make_pool
+from rbtrainer.logs import TrainingLogger, test_values
 from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
 from rbtrainer.plotting import plot_training_curves
-from rbtrainer.rng import spawn_seeds
+from rbtrainer.rng import generator_states, set_generator_states, spawn_seeds
 from rbtrainer.rollout import RolloutEngine, RolloutResult
 from rbtrainer.seating import EnvGroup, Seating, SeatPlan, split_counts
+from rbtrainer.training_state import read_training_state, write_training_state
 from rbtrainer.validation import boolean, non_negative_int, number_in, optional_callable, positive_int
 
 __all__ = ["AgentsOrGroups", "DecentralizedTrainer", "GroupCurve", "TrainStats", "TrainerConfig"]
@@ -48,6 +54,9 @@ AgentsOrGroups = Sequence[Agent] | Sequence[EnvGroup]
 """One agent per seat for every env, or :class:`~rbtrainer.seating.EnvGroup` objects."""
 
 logger = logging.getLogger(__name__)
+
+_MEMORY_IN_STATE_LIMIT = 2**30
+"""Replay memories above this many bytes (together) are left out of training states by default."""
 
 
 @dataclass(kw_only=True)
@@ -84,6 +93,12 @@ class TrainerConfig:
     """Show a tqdm progress bar while training."""
     torch_threads: int | None = 1
     """Torch CPU threads during train()/test(), restored afterwards (None: leave torch's setting)."""
+    state_path: str | None = None
+    """Training-state file, written every state_every test rounds and when a stop is requested (None: never)."""
+    state_every: int = 1
+    """Test rounds between two training-state files."""
+    state_memory: bool | None = None
+    """Put the learners' replay memories in training states (None: only while they hold at most 1 GiB together)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -94,8 +109,15 @@ class TrainerConfig:
             "test_freq",
             "episodes_per_train",
             "episodes_per_test",
+            "state_every",
         ):
             positive_int(name, getattr(self, name))
+        if self.state_path is not None:
+            if not isinstance(self.state_path, (str, os.PathLike)) or not os.fspath(self.state_path):
+                raise TypeError(f"state_path must be a file path or None, got {self.state_path!r}")
+            self.state_path = os.fspath(self.state_path)
+        if self.state_memory is not None:
+            boolean("state_memory", self.state_memory)
         number_in("update_per_step", self.update_per_step, 0.0, 1000.0)
         boolean("shared_memory", self.shared_memory)
         boolean("progress_bar", self.progress_bar)
@@ -151,6 +173,10 @@ class TrainStats:
     """Actions outside the action mask while training (0 when every agent honours masks)."""
     stopped_early: bool = False
     """``stop_fn`` ended training before ``episodes_per_train``."""
+    interrupted: bool = False
+    """:meth:`DecentralizedTrainer.request_stop` ended training (a signal, in ``rbtrainer train``)."""
+    state_path: str | None = None
+    """The last training-state file written (``train(..., resume=...)`` continues from it)."""
     plot_path: str | None = None
     groups: dict[str, GroupCurve] = field(default_factory=dict)
     """Per env group (when ``train()`` was given :class:`~rbtrainer.seating.EnvGroup` objects)."""
@@ -196,6 +222,22 @@ def _as_mask(name: str, mask: Any, num_seats: int) -> np.ndarray:
     return np.array(out, dtype=bool)
 
 
+def _unique_names(names: list[str]) -> list[str]:
+    """``names`` with repeats numbered (``dqn``, ``dqn#2``)."""
+    out: list[str] = []
+    for name in names:
+        out.append(name if name not in out else f"{name}#{sum(n.split('#')[0] == name for n in out) + 1}")
+    return out
+
+
+def _check_logger(value: Any) -> TrainingLogger | None:
+    if value is not None and not isinstance(value, TrainingLogger):
+        raise TypeError(
+            f"logger must be an rbtrainer.logs.TrainingLogger (CSVLogger, TensorBoardLogger) or None, got {value!r}"
+        )
+    return value
+
+
 class DecentralizedTrainer:
     """Trains independent agents, one per seat, that play a game together.
 
@@ -230,6 +272,10 @@ class DecentralizedTrainer:
         progress_bar: bool = True,
         update_per_step: float = 0.1,
         torch_threads: int | None = 1,
+        state_path: str | os.PathLike[str] | None = None,
+        state_every: int = 1,
+        state_memory: bool | None = None,
+        logger: TrainingLogger | None = None,
     ) -> None:
         self.config = TrainerConfig(
             num_train_envs=num_train_envs,
@@ -247,6 +293,9 @@ class DecentralizedTrainer:
             plot_name=plot_name,
             progress_bar=progress_bar,
             torch_threads=torch_threads,
+            state_path=state_path,  # type: ignore[arg-type]  # validated and converted by TrainerConfig
+            state_every=state_every,
+            state_memory=state_memory,
         )
         self.train_fn = optional_callable("train_fn", train_fn)
         self.test_fn = optional_callable("test_fn", test_fn)
@@ -254,6 +303,8 @@ class DecentralizedTrainer:
         self.save_last_fn = optional_callable("save_last_fn", save_last_fn)
         self.stop_fn = optional_callable("stop_fn", stop_fn)
         self.reward_metric: RewardMetric = optional_callable("reward_metric", reward_metric) or mean_reward
+        #: where test rounds and update phases are logged (:mod:`rbtrainer.logs`; None: nowhere)
+        self.logger = _check_logger(logger)
         self.env_args = dict(env_args or {})
         self._factory = game_factory(env_args, env_fn)
         self.game: GameInfo = describe_game(self._factory)
@@ -262,11 +313,24 @@ class DecentralizedTrainer:
         #: the game comes from the games registry (``env_args``), not from ``env_fn``
         self.from_registry: bool = env_fn is None
         root = self.config.seed if self.config.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        self._set_root_seed(root)
+        self._train_engine: RolloutEngine | None = None
+        self._test_engine: RolloutEngine | None = None
+        self._stop_requested = False
+
+    def _set_root_seed(self, root: int) -> None:
         self.seed = root
         self._train_seeds = spawn_seeds(root, self.config.num_train_envs, stream=0)
         self._test_seeds = spawn_seeds(root, self.config.num_test_envs, stream=1)
-        self._train_engine: RolloutEngine | None = None
-        self._test_engine: RolloutEngine | None = None
+
+    def request_stop(self) -> None:
+        """Ask a running ``train()`` to stop after its current collection phase.
+
+        Safe to call from a signal handler. Training then writes its training state (when
+        ``state_path`` is set), fires ``save_last_fn``, plots, and returns with
+        ``TrainStats.interrupted`` set; the request is cleared when the next ``train()`` starts.
+        """
+        self._stop_requested = True
 
     # ------------------------------------------------------------ game facts
     @property
@@ -328,6 +392,7 @@ class DecentralizedTrainer:
         """Hooks may be assigned after construction: check them when train()/test() starts."""
         for name in ("train_fn", "test_fn", "save_best_fn", "save_last_fn", "stop_fn"):
             optional_callable(name, getattr(self, name))
+        _check_logger(self.logger)
         self.reward_metric = optional_callable("reward_metric", self.reward_metric) or mean_reward
 
     def _check_agents(self, agents: Any, where: str = "agents") -> tuple[Agent, ...]:
@@ -503,6 +568,7 @@ class DecentralizedTrainer:
         learning_mask: Sequence[bool],
         exploration_mask: Sequence[bool] | None = None,
         plot: bool = True,
+        resume: str | os.PathLike[str] | None = None,
     ) -> TrainStats:
         """Train the learners of the learning seats; returns :class:`TrainStats`.
 
@@ -510,7 +576,12 @@ class DecentralizedTrainer:
         objects seating different agents in shares of the envs (a group's own masks, when given,
         replace the two below in its envs). ``exploration_mask=None`` means every seat explores
         while collecting (the reference's contract); tests never explore. Neither list is modified.
+
+        ``resume``: a training-state file of an earlier run of the same game, agents and settings
+        (``episodes_per_train`` may be larger); training continues where that run stopped, and ends
+        with the statistics an uninterrupted run would have had (same seed, same backend).
         """
+        state = None if resume is None else read_training_state(resume)  # before anything is built
         self._check_hooks()
         learning = _as_mask("learning_mask", learning_mask, self.num_seats)
         exploring = (
@@ -528,12 +599,15 @@ class DecentralizedTrainer:
         )
         self._check_test_episodes(seatings)
         plan, learners = self._learning_plan(seatings, grouped)
+        if state is not None:
+            self._check_resume(os.fspath(resume), state, plan, learners)  # type: ignore[arg-type]
         for learner in learners:
             learner.attach_memory(plan.streams.streams_of(learner), cfg.update_freq, cfg.batch_size)
         test_plan = self._plan(seatings, cfg.num_test_envs, grouped)
 
+        self._stop_requested = False
         with torch_threads(cfg.torch_threads):
-            stats = self._train_loop(plan, learners, test_plan)
+            stats = self._train_loop(plan, learners, test_plan, state)
         if plot:
             stats.plot_path = self._plot(stats)
         logger.info(
@@ -546,48 +620,218 @@ class DecentralizedTrainer:
         )
         return stats
 
-    def _train_loop(self, plan: SeatPlan, learners: list[Learner], test_plan: SeatPlan) -> TrainStats:
+    def _train_loop(
+        self, plan: SeatPlan, learners: list[Learner], test_plan: SeatPlan, state: dict[str, Any] | None
+    ) -> TrainStats:
         cfg = self.config
-        stats = TrainStats()
-        start = time.perf_counter()
         engine = self._engine(train=True)
-        engine.start(self._train_seeds)
+        if state is None:
+            stats = TrainStats()
+            engine.start(self._train_seeds)
+            next_test, tests = cfg.test_freq, 0
+        else:
+            stats, next_test, tests = self._restore(state, plan, learners, engine)
+        start = time.perf_counter() - stats.training_time
+        if self.logger is not None:
+            self.logger.begin(None if state is None else stats.collected_steps)
         bar = tqdm(total=cfg.episodes_per_train, disable=not cfg.progress_bar, unit="ep", desc="train")
-        next_test = cfg.test_freq
+        bar.update(min(stats.collected_episodes, cfg.episodes_per_train))
         try:
-            self._record_test(test_plan, stats)
-            while stats.collected_episodes < cfg.episodes_per_train and not stats.stopped_early:
+            if state is None:
+                self._record_test(test_plan, stats)
+            while (
+                stats.collected_episodes < cfg.episodes_per_train
+                and not stats.stopped_early
+                and not self._stop_requested
+            ):
                 if self.train_fn is not None:
                     self.train_fn(stats.collected_episodes, stats.collected_steps)
+                t0 = time.perf_counter()
                 result = engine.run(plan, max_steps=cfg.update_freq, explore=True, store=True)
+                t1 = time.perf_counter()
                 stats.collected_steps += result.steps
                 stats.collected_episodes += len(result.episodes)
                 stats.illegal_actions += result.illegal_actions
                 bar.update(min(len(result.episodes), max(0, cfg.episodes_per_train - bar.n)))
                 gradient_steps = max(1, round(result.steps * cfg.update_per_step))
-                for learner in learners:
-                    stats.gradient_steps += learner.update(cfg.batch_size, gradient_steps)
+                taken = sum(learner.update(cfg.batch_size, gradient_steps) for learner in learners)
+                stats.gradient_steps += taken
+                if self.logger is not None:
+                    self._log_update(self.logger, stats, learners, result.steps / max(t1 - t0, 1e-9), taken, t1)
                 finished = stats.collected_episodes >= cfg.episodes_per_train
                 if stats.collected_episodes >= next_test or finished:
                     while next_test <= stats.collected_episodes:
                         next_test += cfg.test_freq
                     metric = self._record_test(test_plan, stats)
+                    tests += 1
                     bar.set_postfix(metric=f"{metric:.3f}", best=f"{stats.best_reward_metric:.3f}")
                     if self.stop_fn is not None and self.stop_fn(metric, stats.collected_episodes):
                         stats.stopped_early = True
+                    if cfg.state_path is not None and tests % cfg.state_every == 0 and not finished:
+                        self._save_state(stats, next_test, tests, plan, learners, engine, start)
+            if self._stop_requested and stats.collected_episodes < cfg.episodes_per_train and not stats.stopped_early:
+                stats.interrupted = True
+                if cfg.state_path is not None:
+                    self._save_state(stats, next_test, tests, plan, learners, engine, start)
+                logger.warning("training stopped on request after %d episodes", stats.collected_episodes)
         finally:
             bar.close()
             stats.training_time = time.perf_counter() - start
             if self.save_last_fn is not None:
                 self.save_last_fn()
+            if self.logger is not None:
+                self.logger.flush()
         return stats
+
+    def _log_update(
+        self,
+        log: TrainingLogger,
+        stats: TrainStats,
+        learners: list[Learner],
+        env_rate: float,
+        gradient_steps: int,
+        updated_from: float,
+    ) -> None:
+        values = {
+            "episodes": float(stats.collected_episodes),
+            "env_steps_per_s": env_rate,
+            "gradient_steps_per_s": gradient_steps / max(time.perf_counter() - updated_from, 1e-9),
+        }
+        names = _unique_names([learner.name for learner in learners])
+        for name, learner in zip(names, learners):
+            values.update({f"{name}/{key}": value for key, value in learner.log_values.items()})
+        log.log_update(stats.collected_steps, values)
+
+    # -------------------------------------------------------- training state
+    _HOOKS = ("train_fn", "test_fn", "save_best_fn", "save_last_fn", "stop_fn", "reward_metric")
+    _SAME_SETTINGS = (
+        "num_train_envs",
+        "num_test_envs",
+        "batch_size",
+        "update_freq",
+        "test_freq",
+        "episodes_per_test",
+        "update_per_step",
+        "shared_memory",
+    )
+
+    def _stateful_hooks(self) -> dict[str, Any]:
+        """Hooks that carry state of their own (``state_dict`` / ``load_state_dict``)."""
+        return {
+            name: hook
+            for name in self._HOOKS
+            if callable(getattr(hook := getattr(self, name), "state_dict", None))
+            and callable(getattr(hook, "load_state_dict", None))
+        }
+
+    def _save_state(
+        self,
+        stats: TrainStats,
+        next_test: int,
+        tests: int,
+        plan: SeatPlan,
+        learners: list[Learner],
+        engine: RolloutEngine,
+        start: float,
+    ) -> None:
+        cfg = self.config
+        path = cfg.state_path
+        if path is None:
+            return
+        memory = cfg.state_memory
+        if memory is None:
+            held = sum(learner.memory_bytes() for learner in learners)
+            memory = held <= _MEMORY_IN_STATE_LIMIT
+            if not memory:
+                logger.warning(
+                    "training state leaves out the replay memories (%.1f GiB; state_memory=True keeps them): a "
+                    "resumed run starts with empty memories",
+                    held / 2**30,
+                )
+        saved = dataclasses.replace(stats, training_time=time.perf_counter() - start, state_path=path)
+        state = {
+            "game": {"name": self.game_name, "seats": list(self.game.seats), "env_args": repr(self.env_args)},
+            "seed": self.seed,
+            "settings": {name: getattr(cfg, name) for name in self._SAME_SETTINGS},
+            "plan": {
+                "groups": list(plan.group_names),
+                "agents": [f"{type(a).__name__}:{a.name}" for a in plan.agents],
+                "learners": [plan.agents.index(learner) for learner in learners],
+            },
+            "stats": dataclasses.asdict(saved),
+            "next_test": next_test,
+            "tests": tests,
+            "generators": [generator_states(agent) for agent in plan.agents],
+            "learners": [learner.training_state(memory) for learner in learners],
+            "hooks": {name: hook.state_dict() for name, hook in self._stateful_hooks().items()},
+            "engine": engine.state(),
+        }
+        write_training_state(path, state)
+        stats.state_path = path
+        logger.info("training state written to %s at %d episodes", path, stats.collected_episodes)
+
+    def _check_resume(self, path: str, state: dict[str, Any], plan: SeatPlan, learners: list[Learner]) -> None:
+        """Name what differs between the saved run and this one, before anything is loaded."""
+        game = state["game"]
+        if game["name"] != self.game_name or list(game["seats"]) != list(self.game.seats):
+            raise ValueError(
+                f"{path} is a training state of game {game['name']!r} with seats {game['seats']}, but this trainer "
+                f"plays {self.game_name!r} with seats {list(self.game.seats)}"
+            )
+        if game["env_args"] != repr(self.env_args):
+            raise ValueError(f"{path} was trained with env args {game['env_args']}, this trainer has {self.env_args!r}")
+        differ = [
+            f"{name}={state['settings'][name]!r} (now {getattr(self.config, name)!r})"
+            for name in self._SAME_SETTINGS
+            if state["settings"][name] != getattr(self.config, name)
+        ]
+        if self.config.seed is not None and self.config.seed != state["seed"]:
+            differ.append(f"seed={state['seed']!r} (now {self.config.seed!r})")
+        if differ:
+            raise ValueError(f"{path} was trained with other settings: {', '.join(differ)}")
+        saved_plan = state["plan"]
+        agents = [f"{type(a).__name__}:{a.name}" for a in plan.agents]
+        if list(saved_plan["groups"]) != list(plan.group_names):
+            raise ValueError(f"{path} was trained with env groups {saved_plan['groups']}, now {plan.group_names}")
+        if list(saved_plan["agents"]) != agents:
+            raise ValueError(
+                f"{path} was trained with agents {saved_plan['agents']} (kind:name), now {agents}; give the same "
+                "agents in the same seats"
+            )
+        if list(saved_plan["learners"]) != [plan.agents.index(learner) for learner in learners]:
+            raise ValueError(f"{path} was trained with other learning seats; give the same learning_mask")
+        missing = sorted(set(state["hooks"]) - set(self._stateful_hooks()))
+        if missing:
+            raise ValueError(f"{path} holds the state of hooks {missing}, which this trainer does not have")
+
+    def _restore(
+        self, state: dict[str, Any], plan: SeatPlan, learners: list[Learner], engine: RolloutEngine
+    ) -> tuple[TrainStats, int, int]:
+        if self.config.seed is None:
+            self._set_root_seed(int(state["seed"]))
+        for agent, saved in zip(plan.agents, state["generators"]):
+            set_generator_states(agent, saved)
+        for learner, saved in zip(learners, state["learners"]):
+            learner.load_training_state(saved)
+        hooks = self._stateful_hooks()
+        for name, saved in state["hooks"].items():
+            hooks[name].load_state_dict(saved)
+        engine.restore(state["engine"])
+        fields = dict(state["stats"])
+        groups = {name: GroupCurve(**curve) for name, curve in fields.pop("groups").items()}
+        stats = TrainStats(**fields, groups=groups)
+        stats.interrupted, stats.state_path = False, None
+        logger.info("resumed at %d episodes from %s", stats.collected_episodes, stats.state_path)
+        return stats, int(state["next_test"]), int(state["tests"])
 
     def _record_test(self, plan: SeatPlan, stats: TrainStats) -> float:
         if self.test_fn is not None:
             self.test_fn(stats.collected_episodes, stats.collected_steps)
         t0 = time.perf_counter()
-        result = self._test_round(plan, eval_metrics=False)
+        result = self._test_round(plan, eval_metrics=self.logger is not None)
         stats.test_time += time.perf_counter() - t0
+        if self.logger is not None:
+            self.logger.log_test(stats.collected_steps, test_values(result, self.game.seats, stats.collected_episodes))
         metric = result.reward_metric
         stats.reward_metric_history.append(metric)
         stats.test_episodes.append(stats.collected_episodes)

@@ -111,3 +111,25 @@ class Learner(Agent):
     @abstractmethod
     def frozen(self) -> Agent:
         """A frozen snapshot that acts like this learner now and never changes."""
+
+    def training_state(self, memory: bool = True) -> dict[str, Any]:
+        """Everything a resumed run needs besides the random generators: by default the
+        :meth:`state_dict`; learners with counters or a memory add them (``memory``: include it)."""
+        return {"weights": self.state_dict()}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`training_state` (the memory must be attached first when it holds one)."""
+        self.load_state_dict(dict(state["weights"]))
+
+    def memory_bytes(self) -> int:
+        """Bytes the memory holds (decides whether training states include it by default)."""
+        return 0
+
+    @property
+    def log_values(self) -> dict[str, float]:
+        """What the training logs show for this learner after an update phase (losses, epsilon)."""
+        values = dict(getattr(self, "last_losses", {}))
+        epsilon = getattr(self, "epsilon", None)
+        if isinstance(epsilon, (int, float)):
+            values["epsilon"] = float(epsilon)
+        return values

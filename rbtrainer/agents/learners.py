@@ -29,6 +29,7 @@ from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, Ve
 from tianshou.utils.torch_utils import policy_within_training_step
 
 from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim, legal_actions, random_legal_actions
+from rbtrainer.agents.memory_state import load_memory_state, memory_nbytes, memory_state
 from rbtrainer.agents.networks import mask_logits
 from rbtrainer.rng import isolated_global_rng
 from rbtrainer.validation import number_in, positive_int
@@ -62,6 +63,8 @@ class _TianshouLearner(Learner):
         self.name = name
         self.memory: ReplayBuffer | None = None
         self._num_streams = 0
+        #: the losses of the last update (Tianshou's training stats, summary statistics by their mean)
+        self.last_losses: dict[str, float] = {}
         self.seed(seed)
         # acting runs in eval mode; Tianshou's update switches to train mode and back itself
         self.algorithm.eval()
@@ -132,10 +135,46 @@ class _TianshouLearner(Learner):
         return {"algorithm": self.algorithm.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        self.algorithm.load_state_dict(state["algorithm"], strict=strict)
+        # Tianshou pops the optimiser states out of the dict it is given: give it a copy
+        self.algorithm.load_state_dict(dict(state["algorithm"]), strict=strict)
 
     def frozen(self) -> Agent:
         return FrozenAgent(self)
+
+    # Tianshou's DQN counts its updates in ``_iter`` (when to sync the target network) outside its
+    # state_dict: training states carry it so a resumed run syncs on the same updates.
+    _COUNTERS = ("_iter",)
+
+    def training_state(self, memory: bool = True) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "weights": self.state_dict(),
+            "counters": {k: int(getattr(self.algorithm, k)) for k in self._COUNTERS if hasattr(self.algorithm, k)},
+        }
+        if memory and self.memory is not None:
+            state["memory"] = memory_state(self.memory)
+        return state
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(dict(state["weights"]))
+        for k, v in state["counters"].items():
+            setattr(self.algorithm, k, int(v))
+        if "memory" in state:
+            if self.memory is None:
+                raise RuntimeError(f"{self.name}: attach_memory() before loading a training state with a memory")
+            load_memory_state(self.memory, state["memory"])
+
+    def memory_bytes(self) -> int:
+        return 0 if self.memory is None else memory_nbytes(self.memory)
+
+    def _remember_losses(self, stats: Any) -> None:
+        losses: dict[str, float] = {}
+        for name, value in vars(stats).items():
+            if "loss" not in name:
+                continue
+            mean = getattr(value, "mean", value)  # SequenceSummaryStats (PPO, A2C) or a float (DQN)
+            if isinstance(mean, (int, float, np.floating)):
+                losses[name] = float(mean)
+        self.last_losses = losses
 
     def _eval_mode(self) -> None:
         if self.policy.training:  # e.g. after a user called .train() on the networks
@@ -182,6 +221,13 @@ class OffPolicyLearner(_TianshouLearner):
     def epsilon(self, value: float) -> None:
         self._epsilon = number_in("epsilon", value, 0.0, 1.0)
 
+    def training_state(self, memory: bool = True) -> dict[str, Any]:
+        return {**super().training_state(memory), "epsilon": self._epsilon}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        super().load_training_state(state)
+        self.epsilon = float(state["epsilon"])
+
     def set_beta(self, beta: float) -> None:
         """Importance-sampling exponent of prioritized replay (no effect without it)."""
         if isinstance(self.memory, PrioritizedVectorReplayBuffer):
@@ -224,7 +270,8 @@ class OffPolicyLearner(_TianshouLearner):
             return 0
         with isolated_global_rng(self._rng), policy_within_training_step(self.policy):
             for _ in range(gradient_steps):
-                self.algorithm.update(self.memory, batch_size)
+                stats = self.algorithm.update(self.memory, batch_size)
+        self._remember_losses(stats)
         return gradient_steps
 
 
@@ -278,6 +325,7 @@ class OnPolicyLearner(_TianshouLearner):
             return 0
         with isolated_global_rng(self._rng), policy_within_training_step(self.policy):
             stats = self.algorithm.update(self.memory, batch_size=batch_size, repeat=self.repeat)
+        self._remember_losses(stats)
         self.memory.reset()
         return int(getattr(stats, "gradient_steps", 0) or 0)
 

@@ -2,7 +2,13 @@
 
 ``step`` takes one action per seat (-1 where a seat does not act), plays it, routes every reward
 of that step to the seat that received it, runs the dead-agent protocol, resets the game at once
-when it ends, and returns a :class:`~rbtrainer.envs.reports.StepReport`. :class:`AECSeatGame`
+when it ends, and returns a :class:`~rbtrainer.envs.reports.StepReport`.
+
+Every game of an adapter is seeded: ``reset(seed)`` starts game 0 with ``seed`` and the automatic
+reset after game ``k`` uses :func:`episode_seed` ``(seed, k + 1)``. So the position of an env is
+fully described by its :class:`ReplayPoint` (the start seed, the game number and the actions
+played in that game so far), which is what training-state checkpoints save and
+:meth:`SeatGame.restore` plays back. :class:`AECSeatGame`
 drives turn-based games, :class:`ParallelSeatGame` simultaneous-move games; both share the
 observation split, reward bookkeeping and episode summaries of :class:`SeatGame`.
 """
@@ -10,7 +16,8 @@ observation split, reward bookkeeping and episode summaries of :class:`SeatGame`
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +26,24 @@ from pettingzoo import AECEnv
 from rbtrainer.envs.factory import strip_check_wrappers
 from rbtrainer.envs.reports import ClosedSeat, Decision, Episode, StepReport
 
-__all__ = ["AECSeatGame", "ParallelSeatGame", "SeatGame", "seat_game"]
+__all__ = ["AECSeatGame", "ParallelSeatGame", "ReplayPoint", "SeatGame", "episode_seed", "seat_game"]
+
+
+def episode_seed(seed: int, game: int) -> int:
+    """Seed of game ``game`` (0-based) of an env started with ``seed``."""
+    if game == 0:
+        return seed
+    return int(np.random.SeedSequence(seed, spawn_key=(game,)).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class ReplayPoint:
+    """Where an env stands: replaying ``actions`` into game ``game`` of start seed ``seed`` gets there."""
+
+    seed: int
+    game: int
+    actions: tuple[tuple[int, ...], ...]
+    """One row per env step of the current game: the action of every seat (-1: none)."""
 
 
 class SeatGame(ABC):
@@ -33,6 +57,9 @@ class SeatGame(ABC):
         self._n_actions = [int(game.action_space(a).n) for a in self.seats]
         self._returns = np.zeros(len(self.seats))
         self._length = 0
+        self._start_seed: int | None = None
+        self._game_index = 0
+        self._actions: list[tuple[int, ...]] = []
 
     # -------------------------------------------------------------- shared parts
     def _split(self, agent: str, raw: Any, info: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -69,8 +96,13 @@ class SeatGame(ABC):
         episode = None
         if not self._game.agents:
             episode = self._episode(last_infos)
-            self.reset(None)
+            self._next_game()
         return StepReport(rewards, closed, episode, self._decision())
+
+    def _next_game(self) -> None:
+        self._game_index += 1
+        self._actions = []
+        self._begin(None if self._start_seed is None else episode_seed(self._start_seed, self._game_index))
 
     def _episode(self, infos: Mapping[str, Any]) -> Episode:
         winner: str | None = None
@@ -94,13 +126,48 @@ class SeatGame(ABC):
 
     # ----------------------------------------------------------------- interface
     def reset(self, seed: int | None) -> Decision:
-        """Start a new game (``seed`` seeds it; ``None`` continues the game's own generator)."""
+        """Start a new game (``seed`` seeds it and the games after it; ``None``: the game's own generator)."""
+        self._start_seed = seed
+        self._game_index = 0
+        self._actions = []
+        self._begin(seed)
+        return self._decision()
+
+    def _begin(self, seed: int | None) -> None:
         self._returns = np.zeros(len(self.seats))
         self._length = 0
         self._start(seed)
         if not self._game.agents:
             raise RuntimeError("the game has no live agents right after reset()")
+
+    @property
+    def replay_point(self) -> ReplayPoint | None:
+        """Where this env stands (``None`` if it was reset without a seed)."""
+        if self._start_seed is None:
+            return None
+        return ReplayPoint(self._start_seed, self._game_index, tuple(self._actions))
+
+    def restore(self, point: ReplayPoint) -> Decision:
+        """Put the env where ``point`` says: start its game from its seed and replay its actions.
+
+        Raises ``RuntimeError`` if the game ends during the replay (it is not deterministic given
+        its seed and actions).
+        """
+        self._start_seed = point.seed
+        self._game_index = point.game
+        self._actions = []
+        self._begin(episode_seed(point.seed, point.game))
+        for row in point.actions:
+            report = self.step(np.asarray(row, dtype=np.int64))
+            if report.episode is not None:
+                raise RuntimeError(
+                    f"env {self.env_id}: the game ended while replaying its recorded actions; resuming needs a "
+                    "game that is deterministic given its seed and actions"
+                )
         return self._decision()
+
+    def _record(self, actions: np.ndarray | Sequence[int]) -> None:
+        self._actions.append(tuple(int(a) for a in actions))
 
     @abstractmethod
     def _start(self, seed: int | None) -> None: ...
@@ -143,6 +210,7 @@ class AECSeatGame(SeatGame):
         rewards = np.zeros(len(self.seats))
         closed: list[ClosedSeat] = []
         last_infos: dict[str, Any] = {}
+        self._record(actions)
         game.step(int(actions[self._seat_of[game.agent_selection]]))
         self._add_rewards(game.rewards, rewards)
         # dead-agent protocol: every finished seat is stepped with None, each seeing its final view
@@ -184,6 +252,7 @@ class ParallelSeatGame(SeatGame):
 
     def step(self, actions: np.ndarray) -> StepReport:
         joint = {a: int(actions[self._seat_of[a]]) for a in self._game.agents}
+        self._record(actions)
         obs_d, rew_d, term_d, trunc_d, info_d = self._game.step(joint)
         rewards = np.zeros(len(self.seats))
         self._add_rewards(rew_d, rewards)

@@ -22,7 +22,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rbtrainer.envs.adapters import seat_game
+from rbtrainer.envs.adapters import ReplayPoint, seat_game
 from rbtrainer.envs.reports import Decision, StepReport
 
 __all__ = ["BACKENDS", "GamePool", "SeatEnv", "make_pool"]
@@ -39,7 +39,8 @@ class SeatEnv(gym.Env):
     ``step`` takes an ``(games, seats)`` action array (-1: no action; a game whose acting seats all
     have -1 is left alone) and returns ``list[StepReport | None]`` (``None`` for games left alone);
     ``reset(options={"game": k, "seed": s})`` starts game ``k`` of the block anew and returns its
-    :class:`Decision`. Both travel in ``info[_REPORTS]``.
+    :class:`Decision` (``options={"game": k, "restore": point}`` puts it back at a
+    :class:`~rbtrainer.envs.adapters.ReplayPoint` instead). Both travel in ``info[_REPORTS]``.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium declares it per instance)
@@ -62,8 +63,15 @@ class SeatEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         options = options or {}
-        decision = self.games[int(options.get("game", 0))].reset(options.get("seed", seed))
+        game = self.games[int(options.get("game", 0))]
+        point = options.get("restore")
+        decision = game.restore(point) if point is not None else game.reset(options.get("seed", seed))
         return np.zeros(1, dtype=np.float32), {_REPORTS: decision}
+
+    @property
+    def replay_points(self) -> list[ReplayPoint | None]:
+        """Where each game of the block stands (see :meth:`GamePool.replay_points`)."""
+        return [game.replay_point for game in self.games]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         actions = np.asarray(action).reshape(len(self.games), -1)
@@ -90,6 +98,18 @@ class GamePool:
         _, infos = self.venv.reset(env_id=[worker], options={"game": k, "seed": seed})
         decision: Decision = infos[0][_REPORTS]
         return decision
+
+    def restore(self, env_id: int, point: ReplayPoint) -> Decision:
+        """Put game ``env_id`` back where ``point`` says; returns who acts next."""
+        worker, k = self._where[env_id]
+        _, infos = self.venv.reset(env_id=[worker], options={"game": k, "restore": point})
+        decision: Decision = infos[0][_REPORTS]
+        return decision
+
+    def replay_points(self) -> list[ReplayPoint | None]:
+        """Where every game stands, in env order (``None`` for a game reset without a seed)."""
+        per_worker = self.venv.get_env_attr("replay_points", id=list(range(len(self.blocks))))
+        return [point for block in per_worker for point in block]
 
     def step(self, actions: np.ndarray, env_ids: Sequence[int]) -> list[StepReport]:
         """Step games ``env_ids`` with ``actions[i]`` (one row per game, one column per seat)."""

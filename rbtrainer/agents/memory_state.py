@@ -1,0 +1,111 @@
+"""A Tianshou replay memory as plain data and back (for training-state checkpoints).
+
+Tianshou 2.0.1 gives its buffers no ``state_dict``: they can be pickled or written to HDF5 (which
+pickles what it cannot store), and neither loads under ``torch.load(weights_only=True)``. This
+module is the one place that reads their internals to save exactly what sampling depends on: the
+stored batch, the write positions and sizes of the buffer and of each of its sub-buffers (one per
+(env, seat) stream), the buffer's sampling generator and, for prioritized replay, the priority
+tree. Restoring writes those back into a buffer of the same kind and sizes, which the learner
+builds first (``attach_memory``). ``tests/test_resume.py`` checks that a restored memory samples
+exactly what the original does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import numpy as np
+from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, ReplayBufferManager
+
+__all__ = ["load_memory_state", "memory_nbytes", "memory_state"]
+
+_COUNTERS = ("_insertion_idx", "_size", "_ep_return", "_ep_len", "_ep_start_idx")
+
+
+def _random_state(rs: np.random.RandomState) -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = rs.get_state(legacy=True)
+    return {
+        "name": name,
+        "keys": np.asarray(keys).astype(np.int64),
+        "pos": pos,
+        "has_gauss": has_gauss,
+        "cached": cached,
+    }
+
+
+def _set_random_state(rs: np.random.RandomState, state: dict[str, Any]) -> None:
+    keys = np.asarray(state["keys"]).astype(np.uint32)
+    rs.set_state((state["name"], keys, int(state["pos"]), int(state["has_gauss"]), float(state["cached"])))
+
+
+def _counters(buffer: ReplayBuffer) -> dict[str, Any]:
+    return {
+        "last_index": np.asarray(buffer.last_index).copy(),
+        **{k: getattr(buffer, k) for k in _COUNTERS},
+        "random_state": _random_state(buffer._random_state),
+    }
+
+
+def _set_counters(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
+    buffer.last_index = np.asarray(state["last_index"]).copy()
+    for k in _COUNTERS:
+        setattr(buffer, k, state[k])
+    _set_random_state(buffer._random_state, state["random_state"])
+
+
+def memory_state(buffer: ReplayBuffer) -> dict[str, Any]:
+    """Everything ``buffer`` holds, as dicts, lists, Python scalars and NumPy arrays."""
+    state: dict[str, Any] = {
+        "kind": type(buffer).__name__,
+        "maxsize": int(buffer.maxsize),
+        "batch": cast(Batch, buffer._meta).to_dict(recursive=True) if len(buffer._meta.get_keys()) else None,
+        **_counters(buffer),
+    }
+    if isinstance(buffer, ReplayBufferManager):
+        state["lengths"] = np.asarray(buffer._lengths).copy()
+        state["buffers"] = [_counters(sub) for sub in buffer.buffers]
+    if isinstance(buffer, PrioritizedVectorReplayBuffer):
+        state["priorities"] = {
+            "tree": buffer.weight._value.copy(),
+            "max_prio": float(buffer._max_prio),
+            "min_prio": float(buffer._min_prio),
+            "beta": float(buffer._beta),
+        }
+    return state
+
+
+def load_memory_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
+    """Write ``state`` (from :func:`memory_state`) into ``buffer``, a buffer of the same kind and sizes."""
+    if state["kind"] != type(buffer).__name__ or int(state["maxsize"]) != buffer.maxsize:
+        raise ValueError(
+            f"the saved memory is a {state['kind']} of {state['maxsize']} transitions, but the learner's is a "
+            f"{type(buffer).__name__} of {buffer.maxsize}"
+        )
+    subs = state.get("buffers")
+    if isinstance(buffer, ReplayBufferManager) and (subs is None or len(subs) != buffer.buffer_num):
+        raise ValueError(
+            f"the saved memory has {0 if subs is None else len(subs)} streams, the learner's has {buffer.buffer_num}"
+        )
+    if state["batch"] is not None:
+        buffer.set_batch(Batch(state["batch"]))  # a manager also points its sub-buffers at their slices
+    _set_counters(buffer, state)
+    if isinstance(buffer, ReplayBufferManager) and subs is not None:
+        buffer._lengths = np.asarray(state["lengths"]).copy()
+        for sub, sub_state in zip(buffer.buffers, subs):
+            _set_counters(sub, sub_state)
+    if isinstance(buffer, PrioritizedVectorReplayBuffer):
+        prio = state["priorities"]
+        buffer.weight._value[:] = np.asarray(prio["tree"])
+        buffer._max_prio, buffer._min_prio = float(prio["max_prio"]), float(prio["min_prio"])
+        buffer._beta = float(prio["beta"])
+
+
+def memory_nbytes(buffer: ReplayBuffer) -> int:
+    """Bytes of the arrays ``buffer`` stores."""
+
+    def size(value: Any) -> int:
+        if isinstance(value, Batch):
+            return sum(size(v) for v in value.__dict__.values())
+        return int(value.nbytes) if isinstance(value, np.ndarray) else 0
+
+    return size(buffer._meta)
