@@ -8,6 +8,7 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.agents.learners import OffPolicyLearner
@@ -125,6 +126,29 @@ class KeepBest:
         if value > self.best_score:
             self.best, self.best_score, self.best_episodes = self.learner.frozen(), float(value), episodes
             logger.info("KeepBest: new best score %.4g at %d episodes", value, episodes)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Scores so far and the best snapshot's networks (training states save it; see ``resume``)."""
+        best = self.best
+        snapshot = best.state_dict() if best is not None and hasattr(best, "state_dict") else None
+        if best is not None and snapshot is None:
+            raise TypeError(f"KeepBest: the snapshot {best!r} has no state_dict(); it cannot go into a training state")
+        return {
+            "best": snapshot,
+            "best_score": self.best_score,
+            "best_episodes": self.best_episodes,
+            "history": [list(item) for item in self.history],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = None
+        if state["best"] is not None:
+            best = self.learner.frozen()
+            best.load_state_dict(state["best"])  # type: ignore[attr-defined]
+            self.best = best
+        self.best_score = float(state["best_score"])
+        self.best_episodes = int(state["best_episodes"])
+        self.history = [(int(e), float(v)) for e, v in state["history"]]
 
 
 def chain(*hooks: Callable[[int, int], None] | None) -> Callable[[int, int], None]:

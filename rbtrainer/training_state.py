@@ -28,14 +28,14 @@ _ARRAY = "__ndarray__"
 
 
 def to_saveable(value: Any) -> Any:
-    """``value`` with NumPy arrays and scalars turned into tensors and Python numbers."""
+    """``value`` with NumPy arrays and scalars turned into tensors tagged with their dtype."""
     if isinstance(value, np.ndarray):
         if value.dtype == object:
             raise TypeError("object arrays cannot go into a training state")
         stored = value.astype(np.int64) if value.dtype.kind == "u" and value.dtype.itemsize > 1 else value
-        return {_ARRAY: torch.from_numpy(np.ascontiguousarray(stored).copy()), "dtype": value.dtype.str}
-    if isinstance(value, np.generic):
-        return value.item()
+        return {_ARRAY: torch.from_numpy(np.array(stored, order="C", copy=True)), "dtype": value.dtype.str}
+    if isinstance(value, np.generic):  # kept a NumPy scalar: float32 arithmetic differs from Python floats
+        return {**to_saveable(np.asarray(value)), "scalar": True}
     if isinstance(value, dict):
         return {k: to_saveable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -49,7 +49,8 @@ def from_saveable(value: Any) -> Any:
     """The inverse of :func:`to_saveable`."""
     if isinstance(value, dict):
         if _ARRAY in value:
-            return value[_ARRAY].numpy().astype(np.dtype(value["dtype"]))
+            array = value[_ARRAY].numpy().astype(np.dtype(value["dtype"]))
+            return array[()] if value.get("scalar") else array
         return {k: from_saveable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_saveable(v) for v in value]

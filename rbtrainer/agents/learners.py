@@ -349,3 +349,10 @@ class FrozenAgent(Agent):
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
         return self._copy.act(obs, mask, explore)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The snapshot's networks (what :class:`~rbtrainer.callbacks.KeepBest` saves in training states)."""
+        return self._copy.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._copy.load_state_dict(state)

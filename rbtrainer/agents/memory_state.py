@@ -67,9 +67,10 @@ def memory_state(buffer: ReplayBuffer) -> dict[str, Any]:
     if isinstance(buffer, PrioritizedVectorReplayBuffer):
         state["priorities"] = {
             "tree": buffer.weight._value.copy(),
-            "max_prio": float(buffer._max_prio),
-            "min_prio": float(buffer._min_prio),
-            "beta": float(buffer._beta),
+            # NumPy scalars stay NumPy scalars: a float32 priority raised to alpha is not a float's
+            "max_prio": np.asarray(buffer._max_prio)[()],
+            "min_prio": np.asarray(buffer._min_prio)[()],
+            "beta": buffer._beta,
         }
     return state
 
@@ -96,8 +97,8 @@ def load_memory_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
     if isinstance(buffer, PrioritizedVectorReplayBuffer):
         prio = state["priorities"]
         buffer.weight._value[:] = np.asarray(prio["tree"])
-        buffer._max_prio, buffer._min_prio = float(prio["max_prio"]), float(prio["min_prio"])
-        buffer._beta = float(prio["beta"])
+        buffer._max_prio, buffer._min_prio = prio["max_prio"], prio["min_prio"]
+        buffer._beta = prio["beta"]
 
 
 def memory_nbytes(buffer: ReplayBuffer) -> int:
