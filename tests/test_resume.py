@@ -198,13 +198,13 @@ def test_resume_errors_name_what_differs(tmp_path: Any) -> None:
     trainer.train(agents, mask, plot=False)
 
     missing = DecentralizedTrainer(ROBOTS, **SMALL)
-    with pytest.raises(FileNotFoundError, match="nowhere.state' does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere.state' does not exist"):
         missing.train(agents, mask, plot=False, resume=tmp_path / "nowhere.state")
     assert missing._train_engine is None  # refused before any pool was built
 
     other_game = DecentralizedTrainer({"game": "tictactoe"}, **SMALL)
     learner = dqn_agent(other_game.observation_space(0), other_game.action_space(0), seed=0)
-    with pytest.raises(ValueError, match="game 'robot_delivery' with seats .* but this trainer plays 'tictactoe'"):
+    with pytest.raises(ValueError, match=r"game 'robot_delivery' with seats .* but this trainer plays 'tictactoe'"):
         other_game.train([learner, learner], [True, True], plot=False, resume=state)
 
     trainer, agents, mask = robots_run(update_freq=32)
@@ -221,10 +221,10 @@ def test_resume_errors_name_what_differs(tmp_path: Any) -> None:
 
     garbage = tmp_path / "garbage.state"
     garbage.write_bytes(b"not a state")
-    with pytest.raises(ValueError, match="garbage.state is not a readable rbtrainer training state"):
+    with pytest.raises(ValueError, match=r"garbage.state is not a readable rbtrainer training state"):
         trainer.train(agents, mask, plot=False, resume=garbage)
     agents_file = save_agents(tmp_path / "agents.pt", agents)
-    with pytest.raises(ValueError, match="agents.pt is not an rbtrainer training state"):
+    with pytest.raises(ValueError, match=r"agents.pt is not an rbtrainer training state"):
         trainer.train(agents, mask, plot=False, resume=agents_file)
 
 
@@ -301,7 +301,7 @@ def test_request_stop_without_a_state_path_still_ends_cleanly() -> None:
 
 
 def test_logger_argument_is_checked() -> None:
-    with pytest.raises(TypeError, match="logger must be an rbtrainer.logs.TrainingLogger"):
+    with pytest.raises(TypeError, match=r"logger must be an rbtrainer.logs.TrainingLogger"):
         DecentralizedTrainer(ROBOTS, logger="runs")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="state_path must be a file path"):
         DecentralizedTrainer(ROBOTS, state_path="")
