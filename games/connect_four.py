@@ -4,13 +4,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
 from games.two_player import TwoPlayerBoardEnv
+
+if TYPE_CHECKING:
+    from games.board_render import BoardStyle
 
 __all__ = ["ConnectFourEnv", "ConnectFourRules", "env", "raw_env"]
 
@@ -31,6 +34,7 @@ class ConnectFourRules:
         self.heights = [0] * COLS
         self.winner: int | None = None
         self.over = False
+        self.last_cell: tuple[int, int] | None = None
 
     def legal_mask(self) -> list[int]:
         return [int(h < ROWS) for h in self.heights]
@@ -46,6 +50,7 @@ class ConnectFourRules:
         self.heights[action] += 1
         mark = player + 1
         self.cells[row][action] = mark
+        self.last_cell = (row, action)
         if self._connects(row, action, mark):
             self.winner, self.over = player, True
         elif all(h == ROWS for h in self.heights):
@@ -76,6 +81,13 @@ class ConnectFourRules:
 class ConnectFourEnv(TwoPlayerBoardEnv):
     metadata: ClassVar[dict[str, Any]] = {**TwoPlayerBoardEnv.metadata, "name": "connect_four_v0"}
     agent_names = ("player_0", "player_1")
+    piece_names = ("red", "yellow")
+
+    @classmethod
+    def board_style(cls) -> BoardStyle:
+        from games.board_render import CONNECT_FOUR_STYLE
+
+        return CONNECT_FOUR_STYLE
 
     def __init__(self, render_mode: str | None = None) -> None:
         super().__init__(ConnectFourRules(), render_mode=render_mode)

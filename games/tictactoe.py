@@ -27,11 +27,13 @@ class TicTacToeRules:
         self.squares = [0] * 9
         self.winner: int | None = None
         self.over = False
+        self.last_cell: tuple[int, int] | None = None
 
     def reset(self) -> None:
         self.squares = [0] * 9
         self.winner = None
         self.over = False
+        self.last_cell = None
 
     def legal_mask(self) -> list[int]:
         return [int(s == 0) for s in self.squares]
@@ -45,6 +47,7 @@ class TicTacToeRules:
             raise ValueError(f"square {action} is already taken; pick a square whose action_mask entry is 1")
         mark = player + 1
         self.squares[action] = mark
+        self.last_cell = divmod(action, 3)
         if any(all(self.squares[i] == mark for i in line) for line in _LINES):
             self.winner, self.over = player, True
         elif 0 not in self.squares:

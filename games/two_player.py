@@ -5,16 +5,22 @@ AEC environment with the conventions of PettingZoo's classic games: the observat
 with ``observation`` (int8 planes: the observing player's pieces, then the opponent's) and
 ``action_mask`` (int8, non-zero only for the player to move); the winner gets +1 and the loser
 -1 when the game ends, a draw gives 0 to both. An illegal move raises ``ValueError``.
+
+Render modes: ``"ansi"`` (the board as text) and ``"rgb_array"`` (an ``(H, W, 3)`` uint8 picture
+drawn by :mod:`games.board_render` with the env's :attr:`TwoPlayerBoardEnv.board_style`).
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
+
+if TYPE_CHECKING:
+    from games.board_render import BoardStyle
 
 __all__ = ["BoardRules", "TwoPlayerBoardEnv"]
 
@@ -27,6 +33,8 @@ class BoardRules(Protocol):
     winner: int | None
     """Index (0 or 1) of the winning player once the game is won."""
     over: bool
+    last_cell: tuple[int, int] | None
+    """(row, column) of the cell the last move filled; ``None`` before the first move."""
 
     def reset(self) -> None: ...
 
@@ -43,12 +51,21 @@ class TwoPlayerBoardEnv(AECEnv):
     """Alternating two-player game over a :class:`BoardRules` (first agent moves first)."""
 
     metadata: ClassVar[dict[str, Any]] = {
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "rgb_array"],
         "name": "",
         "is_parallelizable": False,
-        "render_fps": 1,
+        "render_fps": 2,
     }
     agent_names: ClassVar[tuple[str, str]] = ("player_0", "player_1")
+    piece_names: ClassVar[tuple[str, str]] = ("X", "O")
+    """How the status line of an ``rgb_array`` frame names the first and the second player's pieces."""
+
+    @classmethod
+    def board_style(cls) -> BoardStyle:
+        """The look of ``rgb_array`` frames (a :class:`games.board_render.BoardStyle`)."""
+        from games.board_render import TICTACTOE_STYLE
+
+        return TICTACTOE_STYLE
 
     def __init__(self, rules: BoardRules, render_mode: str | None = None) -> None:
         super().__init__()
@@ -119,10 +136,25 @@ class TwoPlayerBoardEnv(AECEnv):
         self._accumulate_rewards()
         self.agent_selection = self.possible_agents[1 - player]
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        """The board as text (``"ansi"``), as an ``(H, W, 3)`` uint8 image (``"rgb_array"``), or ``None``."""
         if self.render_mode is None:
             return None
-        return self.game.render_text()
+        if self.render_mode == "ansi":
+            return self.game.render_text()
+        from games.board_render import draw_grid_board
+
+        planes = self.game.planes(0)
+        grid = planes[:, :, 0] + 2 * planes[:, :, 1]
+        return draw_grid_board(grid, self.board_style(), self._status(), self.game.last_cell)
+
+    def _status(self) -> str:
+        names = [f"{agent} ({piece})" for agent, piece in zip(self.possible_agents, self.piece_names)]
+        if not self.agents and not self.game.over:
+            return "call reset() to start a game"
+        if self.game.over:
+            return "draw" if self.game.winner is None else f"{names[self.game.winner]} wins"
+        return f"{names[self._index[self.agent_selection]]} to move"
 
     def close(self) -> None:
         pass

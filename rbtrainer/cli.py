@@ -1,4 +1,4 @@
-"""The ``rbtrainer`` command line: ``train``, ``test``, ``eval`` and ``demo``.
+"""The ``rbtrainer`` command line: ``train``, ``test``, ``eval``, ``play`` and ``demo``.
 
 `tyro <https://brentyi.github.io/tyro/>`_ builds the command line from dataclasses: the options of
 ``train`` and ``test`` are the fields of :class:`~rbtrainer.trainer.TrainerConfig`,
@@ -201,6 +201,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
 
     from rbtrainer.agents import DQNConfig
     from rbtrainer.trainer import TrainerConfig
+    from rbtrainer.watch import PlayCommand
 
     trainer_options = _unchecked(TrainerConfig, "trainer")
     dqn_options = _unchecked(DQNConfig, "dqn")
@@ -232,11 +233,19 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
             default_factory=lambda: schedule_options(**tables["schedule"])
         )
 
+        resume: Annotated[str | None, arg(metavar="STATE")] = None
+        """Continue the run whose training state is STATE (written beside the checkpoint, and on Ctrl-C/SIGTERM)."""
+        logdir: str = "runs"
+        """TensorBoard and CSV logs go to LOGDIR/<checkpoint name>; '' for none."""
+        overwrite: bool = False
+        """Replace an earlier run's checkpoints, training state and logs (otherwise refused)."""
+
         def run(self) -> int:
             trainer_cfg = TrainerConfig(**_fields(self.trainer))
             dqn_cfg = DQNConfig(**_fields(self.dqn))
             schedule = ScheduleConfig(**_fields(self.schedule))
-            return _train(trainer_cfg, dqn_cfg, schedule, self.game_args())
+            outputs = _RunOutputs(self.resume, self.logdir, self.overwrite)
+            return _train(trainer_cfg, dqn_cfg, schedule, self.game_args(), outputs)
 
     @dataclass(kw_only=True)
     class Test(GameOptions):
@@ -276,7 +285,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
             Annotated[Train, subcommand("train")]
             | Annotated[Test, subcommand("test")]
             | Annotated[Eval, subcommand("eval")]
-            | Annotated[DemoCommand, subcommand("demo")],
+            | Annotated[DemoCommand, subcommand("demo")]
+            | Annotated[PlayCommand, subcommand("play")],
             arg(name=""),
         ]
         verbose: Annotated[bool, arg(aliases=("-v",)), CascadeSubcommandArgs, FlagCreatePairsOff] = False
@@ -319,29 +329,133 @@ def _last_path(path: str) -> str:
     return f"{stem}_last{ext or '.pt'}"
 
 
+@dataclass(frozen=True)
+class _RunOutputs:
+    """Where a ``train`` run writes besides its checkpoints, and whether it may replace an earlier run."""
+
+    resume: str | None
+    logdir: str
+    overwrite: bool
+
+
+def _state_path(checkpoint: str) -> str:
+    return f"{os.path.splitext(checkpoint)[0]}.state"
+
+
+def _claim_outputs(paths: Sequence[str], log_dir: str | None, outputs: _RunOutputs) -> None:
+    """Refuse to replace an earlier run's files unless ``--overwrite`` (or ``--resume``, which continues it)."""
+    if outputs.resume is not None:
+        if not os.path.exists(outputs.resume):
+            raise FileNotFoundError(f"--resume {outputs.resume}: no such training state")
+        return
+    logs = [os.path.join(log_dir, n) for n in ("tests.csv", "updates.csv")] if log_dir else []
+    earlier = [p for p in [*paths, *logs] if os.path.exists(p)]
+    if log_dir and os.path.isdir(log_dir) and any(n.startswith("events.out.tfevents") for n in os.listdir(log_dir)):
+        earlier.append(os.path.join(log_dir, "events.out.tfevents.*"))
+    if not earlier:
+        return
+    if not outputs.overwrite:
+        raise FileExistsError(
+            f"an earlier run's results are in the way: {', '.join(earlier)}; pass --overwrite to replace them, "
+            "--resume STATE to continue that run, or --checkpoint another path"
+        )
+    for path in earlier:
+        if "*" not in path:
+            os.remove(path)
+    if log_dir and os.path.isdir(log_dir):
+        for name in os.listdir(log_dir):
+            if name.startswith("events.out.tfevents"):
+                os.remove(os.path.join(log_dir, name))
+
+
+class _StopOnSignals:
+    """SIGINT/SIGTERM while training: the first asks the trainer to stop after its collection phase
+    (it then writes its training state, last agents and curve); a second exits at once (files are
+    written atomically, so none is left half-written)."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self, trainer: "DecentralizedTrainer") -> None:
+        self.trainer = trainer
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        import signal
+
+        if self.received is not None:
+            print(f"\nrbtrainer train: {signal.Signals(signum).name} again, exiting now", file=sys.stderr, flush=True)
+            raise SystemExit(128 + signum)
+        self.received = signum
+        print(
+            f"\nrbtrainer train: {signal.Signals(signum).name} received, stopping after this collection phase "
+            "(send it again to exit at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.trainer.request_stop()
+
+    def __enter__(self) -> "_StopOnSignals":
+        import signal
+
+        for name in self.SIGNALS:
+            signum = getattr(signal, name)
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
 def _train(
-    trainer_cfg: "TrainerConfig", dqn_cfg: "DQNConfig", schedule: ScheduleConfig, env_args: dict[str, Any]
+    trainer_cfg: "TrainerConfig",
+    dqn_cfg: "DQNConfig",
+    schedule: ScheduleConfig,
+    env_args: dict[str, Any],
+    outputs: _RunOutputs | None = None,
 ) -> int:
     from rbtrainer.callbacks import EpsilonSchedule
-    from rbtrainer.checkpoint import load_agents, save_agents
+    from rbtrainer.checkpoint import checkpoint_metadata, load_agents, save_agents
+    from rbtrainer.logs import CSVLogger, MultiLogger, TensorBoardLogger
+
+    outputs = outputs or _RunOutputs(None, "", False)
+    game = env_args.get("game", "robot_delivery")
+    path = schedule.checkpoint.format(game=game)
+    last_path = _last_path(path)
+    if trainer_cfg.state_path is None:
+        trainer_cfg = dataclasses.replace(trainer_cfg, state_path=_state_path(path))
+    state_path = trainer_cfg.state_path
+    log_dir = os.path.join(outputs.logdir, os.path.splitext(os.path.basename(path))[0]) if outputs.logdir else None
+    metadata = checkpoint_metadata({"env": env_args, "dqn": _fields(dqn_cfg)})  # what the checkpoints will hold
+    _claim_outputs([path, last_path, state_path or ""], log_dir, outputs)  # before anything is built
 
     with _trainer(trainer_cfg, env_args) as trainer:
         agents = _self_play_agents(trainer, dqn_cfg, seed=trainer.seed)
         trainer.train_fn = EpsilonSchedule(
             learners=[agents[0]], start=schedule.eps_start, end=schedule.eps_end, episodes=schedule.eps_episodes
         )
-        game = env_args.get("game", "robot_delivery")
-        path = schedule.checkpoint.format(game=game)
-        metadata = {"env": env_args, "dqn": _fields(dqn_cfg)}
-        last_path = _last_path(path)
         trainer.save_best_fn = lambda episodes: save_agents(path, agents, {**metadata, "episodes": episodes})
         trainer.save_last_fn = lambda: save_agents(last_path, agents, metadata)
-        stats = trainer.train(agents, [True] * trainer.num_seats)
+        if log_dir is not None:
+            trainer.logger = MultiLogger([CSVLogger(log_dir), TensorBoardLogger(log_dir)])
+        try:
+            with _StopOnSignals(trainer) as signals:
+                stats = trainer.train(agents, [True] * trainer.num_seats, resume=outputs.resume)
+        finally:
+            if trainer.logger is not None:
+                trainer.logger.close()
         print(
             f"trained {stats.collected_episodes} episodes / {stats.collected_steps} env steps / "
             f"{stats.gradient_steps} gradient steps in {stats.training_time:.0f} s "
             f"({stats.steps_per_second:.0f} env steps/s while collecting and learning)"
         )
+        if stats.interrupted:
+            print(f"interrupted: training state {stats.state_path}, last agents {last_path}, curve {stats.plot_path}")
+            print(f"resume with the same options plus: --resume {stats.state_path}")
+            return 128 + (signals.received or 0) if signals.received else 1
         print(f"best test reward metric {stats.best_reward_metric:.3f} at {stats.best_episode} episodes")
         _print_result("final agents", trainer.test(agents, eval_metrics=True))
         load_agents(path, agents)
@@ -349,22 +463,40 @@ def _train(
         _print_result("random agents", _random_baseline(trainer))
         print(f"curve: {stats.plot_path}")
         print(f"checkpoint: {path} (best test round; final agents: {last_path})")
+        if log_dir is not None:
+            print(f"logs: {log_dir} (tensorboard --logdir {outputs.logdir})")
     return 0
 
 
 def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any]) -> int:
-    import torch
-
     from rbtrainer.agents import DQNConfig
-    from rbtrainer.checkpoint import load_agents
+    from rbtrainer.checkpoint import load_agents, read_checkpoint
 
-    payload = torch.load(checkpoint, weights_only=True)
-    metadata = payload.get("metadata", {}) if isinstance(payload, dict) else {}
-    env_args = {**metadata.get("env", {}), **env_args}
+    metadata = read_checkpoint(checkpoint).get("metadata", {})
+    saved_env = metadata.get("env", {})
+    if not isinstance(saved_env, dict):
+        raise ValueError(f"checkpoint {checkpoint}: its metadata 'env' is not a table of game arguments")
+    # ``rbtrainer train`` records its [env] table, where no "game" means the default game
+    saved_game = saved_env.get("game", "robot_delivery")
+    game = env_args.get("game", saved_game)
+    if "env" in metadata and game != saved_game:
+        raise ValueError(
+            f"checkpoint {checkpoint} holds agents trained on {saved_game!r} (env {saved_env}), not on {game!r} "
+            f"(the game of --env / --config): leave the game out to test them on {saved_game!r}, "
+            f"or give a checkpoint trained on {game!r}"
+        )
+    env_args = {**saved_env, **env_args}
     dqn_cfg = DQNConfig(**metadata.get("dqn", {}))
     with _trainer(trainer_cfg, env_args) as trainer:
         agents = _self_play_agents(trainer, dqn_cfg, seed=0)
-        load_agents(checkpoint, agents)
+        try:
+            load_agents(checkpoint, agents)
+        except ValueError as err:
+            origin = f"was trained on {saved_game!r} with env {saved_env}" if "env" in metadata else "records no game"
+            raise ValueError(
+                f"checkpoint {checkpoint} {origin}; its agents do not fit {trainer.game_name!r} with env {env_args} "
+                f"(use the game arguments it was trained with): {err}"
+            ) from None
         _print_result("trained", trainer.test(agents, eval_metrics=True))
         _print_result("random agents", _random_baseline(trainer))
     return 0

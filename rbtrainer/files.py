@@ -6,33 +6,133 @@ renamed onto ``path`` (``os.replace``, atomic on one file system), so a reader s
 file or the complete new one, never a partial write. If the body (or the flush/rename) raises,
 the temporary file is removed, an existing file at ``path`` is left untouched, and the exception
 propagates.
+
+A process killed while writing (``kill -9``, power loss) leaves its temporary file
+``.<name>.<8 hex digits>.tmp`` behind. The next ``atomic_write`` of the same ``path`` removes
+such stale temporary files of that name, and only those: files of other names, other patterns
+and symbolic links are never touched. On POSIX systems a writer holds an advisory ``flock`` on
+its temporary file until it is renamed, so the temporary file of a live writer (another process
+writing the same ``path`` at the same time) is recognised and kept (on file systems without
+``flock`` nothing is removed); elsewhere a file another process still has open cannot be removed
+and is kept as well.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from typing import BinaryIO
 
+try:  # POSIX only: advisory locks that tell live temporary files from stale ones
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["atomic_write"]
+
+logger = logging.getLogger(__name__)
 
 # Temporary files are opened with mode "xb" (create exclusively, fail if the name exists), so they
 # get the same permission bits as a plain ``open(path, "wb")`` (0o666 minus the umask), whereas
 # ``tempfile.mkstemp`` would force 0o600 onto the final file.
 _MAX_NAME_ATTEMPTS = 100
+_TOKEN_BYTES = 4  # secrets.token_hex(4): 8 lowercase hex digits
+
+
+def _temporary_pattern(basename: str) -> re.Pattern[str]:
+    """The names of the temporary files ``atomic_write`` creates for a target named ``basename``."""
+    return re.compile(rf"\.{re.escape(basename)}\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}\.tmp")
+
+
+def _same_file(path: str, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not removed or replaced meanwhile)."""
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (on_disk.st_dev, on_disk.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _open_temporary(directory: str, basename: str) -> tuple[BinaryIO, str]:
-    """Create and open a new, uniquely named ``.<basename>.<random>.tmp`` file in ``directory``."""
+    """Create, open and (POSIX) lock a new, uniquely named ``.<basename>.<random>.tmp`` file."""
     for _ in range(_MAX_NAME_ATTEMPTS):
-        tmp = os.path.join(directory, f".{basename}.{secrets.token_hex(4)}.tmp")
+        tmp = os.path.join(directory, f".{basename}.{secrets.token_hex(_TOKEN_BYTES)}.tmp")
         try:
-            return open(tmp, "xb"), tmp  # closed by atomic_write
+            handle = open(tmp, "xb")  # noqa: SIM115 (closed by atomic_write)
         except FileExistsError:
             continue
+        if fcntl is None:
+            return handle, tmp
+        # Another writer's clean-up may have judged the file stale between its creation and this
+        # lock (it takes the lock, then removes the file): take a fresh name if so.
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            except OSError as err:  # a file system without flock: its clean-ups keep every file too
+                logger.debug("writing %s without a lock: %s", tmp, err)
+                return handle, tmp
+            if _same_file(tmp, handle.fileno()):
+                return handle, tmp
+        except BaseException:
+            handle.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+            raise
+        handle.close()
     raise FileExistsError(f"could not create a unique temporary file for {basename!r} in {directory!r}")
+
+
+def _remove_if_stale(path: str) -> None:
+    """Remove the temporary file ``path`` unless a live writer still holds it."""
+    if fcntl is None:  # pragma: no cover - Windows refuses to remove a file another process has open
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            logger.debug("kept temporary file %s: %s", path, err)
+            return
+        logger.info("removed stale temporary file %s", path)
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:  # already gone, or not ours to read
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a live writer holds it
+            return
+        if not _same_file(path, fd):
+            return
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            logger.warning("could not remove stale temporary file %s: %s", path, err)
+            return
+        logger.info("removed stale temporary file %s (left by an interrupted write)", path)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temporaries(directory: str, basename: str) -> None:
+    """Remove the stale temporary files of target ``basename`` in ``directory`` (only those)."""
+    pattern = _temporary_pattern(basename)
+    try:
+        entries = list(os.scandir(directory))
+    except OSError as err:
+        logger.debug("could not list %s for stale temporary files: %s", directory, err)
+        return
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            _remove_if_stale(entry.path)
 
 
 def _fsync_directory(directory: str) -> None:
@@ -52,19 +152,25 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Write ``path`` atomically: yield a binary file object, replace ``path`` on success.
 
     The parent directory is created if needed. The temporary file lives next to ``path`` (same
-    file system, so the final rename is atomic) and is removed if anything raises. Callers that
-    want the written path can use ``os.fspath(path)``.
+    file system, so the final rename is atomic) and is removed if anything raises. Stale
+    temporary files of ``path`` left by killed writers are removed first (see the module
+    docstring). Callers that want the written path can use ``os.fspath(path)``.
     """
     final = os.fspath(path)
     directory = os.path.dirname(final) or "."
+    basename = os.path.basename(final)
     os.makedirs(directory, exist_ok=True)
-    handle, tmp = _open_temporary(directory, os.path.basename(final))
+    _remove_stale_temporaries(directory, basename)
+    handle, tmp = _open_temporary(directory, basename)
     try:
         with handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, final)
+            if fcntl is not None:  # rename under the lock: a clean-up never sees this file unlocked
+                os.replace(tmp, final)
+        if fcntl is None:  # pragma: no cover - Windows cannot rename a file that is still open
+            os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)

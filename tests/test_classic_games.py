@@ -453,7 +453,7 @@ def test_render_without_mode_returns_none(game: Game) -> None:
 
 
 @pytest.mark.parametrize("game", GAMES, ids=game_ids)
-@pytest.mark.parametrize("mode", ["human", "rgb_array", "text"])
+@pytest.mark.parametrize("mode", ["human", "rgb", "text"])
 def test_unknown_render_mode_is_rejected(game: Game, mode: str) -> None:
-    with pytest.raises(ValueError, match=rf"render_mode must be None or one of \['ansi'\], got '{mode}'"):
+    with pytest.raises(ValueError, match=rf"render_mode must be None or one of \['ansi', 'rgb_array'\], got '{mode}'"):
         game.module.env(render_mode=mode)

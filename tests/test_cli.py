@@ -18,6 +18,12 @@ TINY = [
 ]  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path, monkeypatch):
+    """``rbtrainer train`` logs under ./runs by default: keep that out of the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_train_then_test_round_trip(tmp_path, capsys):
     checkpoint = tmp_path / "ttt.pt"
     argv = ["train", "--env", "game=tictactoe", *TINY, "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint)]
@@ -26,6 +32,10 @@ def test_train_then_test_round_trip(tmp_path, capsys):
     assert "trained 1" in out and "random agents" in out and "best agents" in out and "checkpoint:" in out
     assert checkpoint.exists() and (tmp_path / "ttt_last.pt").exists()
     assert (tmp_path / "tictactoe_training.png").exists()
+    assert (tmp_path / "ttt.state").exists()  # the training state, beside the checkpoint
+    tests_csv = tmp_path / "runs" / "ttt" / "tests.csv"
+    assert tests_csv.read_text().startswith("step,episodes,reward_metric")
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "runs" / "ttt").iterdir())
     assert main(["test", "--checkpoint", str(checkpoint), "--num-test-envs", "2", "--episodes-per-test", "4"]) == 0
     assert "trained" in capsys.readouterr().out
     argv = ["eval", "--env", "game=tictactoe", "--agents", str(checkpoint), "minimax", "random", "--games", "3"]
@@ -155,3 +165,25 @@ def test_example_configs_run(config, tmp_path, capsys):
     argv += ["--plot-dir", str(tmp_path), "--checkpoint", str(tmp_path / "agents.pt")]
     assert main(argv) == 0
     assert (tmp_path / "agents.pt").exists()
+
+
+def test_a_second_run_does_not_replace_the_first_without_overwrite(tmp_path, capsys):
+    checkpoint = tmp_path / "ck" / "ttt.pt"
+    argv = ["train", "--env", "game=tictactoe", *TINY, "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint)]
+    assert main(argv) == 0
+    first = checkpoint.read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "an earlier run's results are in the way" in err and "--overwrite" in err
+    assert checkpoint.read_bytes() == first
+    assert main([*argv, "--overwrite", "--seed", "5"]) == 0
+    assert checkpoint.read_bytes() != first
+
+
+def test_resume_of_a_missing_state_is_refused_before_anything_is_built(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--env", "game=tictactoe", *TINY, "--resume", str(tmp_path / "none.state")])
+    assert info.value.code == 2 and "none.state: no such training state" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
