@@ -505,8 +505,8 @@ def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any
 def _eval(
     trainer_cfg: "TrainerConfig", specs: Sequence[str], games: int, anchor: str | None, env_args: dict[str, Any]
 ) -> int:
+    from rbtrainer.agents.base import unique_name
     from rbtrainer.evaluation import agent_from_spec, tournament
-    from rbtrainer.evaluation.tournament import unique_name
     from rbtrainer.plotting import plot_crossplay
     from rbtrainer.rng import spawn_seeds
     from rbtrainer.validation import positive_int

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from rbtrainer.agents.base import Agent, Learner
+from rbtrainer.agents.base import Agent, Learner, unique_name
 from rbtrainer.envs import BACKENDS, Episode, GameInfo, describe_game, game_factory, make_pool
 from rbtrainer.logs import TrainingLogger, test_values
 from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
@@ -220,14 +220,6 @@ def _as_mask(name: str, mask: Any, num_seats: int) -> np.ndarray:
         else:
             raise TypeError(f"{name}[{i}] must be a bool (or 0/1), got {v!r}")
     return np.array(out, dtype=bool)
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    """``names`` with repeats numbered (``dqn``, ``dqn#2``)."""
-    out: list[str] = []
-    for name in names:
-        out.append(name if name not in out else f"{name}#{sum(n.split('#')[0] == name for n in out) + 1}")
-    return out
 
 
 def _check_logger(value: Any) -> TrainingLogger | None:
@@ -632,6 +624,9 @@ class DecentralizedTrainer:
         else:
             stats, next_test, tests = self._restore(state, plan, learners, engine)
         start = time.perf_counter() - stats.training_time
+        log_names: list[str] = []  # learners by name in the logs, repeats numbered
+        for learner in learners:
+            log_names.append(unique_name(learner.name, log_names))
         if self.logger is not None:
             self.logger.begin(None if state is None else stats.collected_steps)
         bar = tqdm(total=cfg.episodes_per_train, disable=not cfg.progress_bar, unit="ep", desc="train")
@@ -657,7 +652,9 @@ class DecentralizedTrainer:
                 taken = sum(learner.update(cfg.batch_size, gradient_steps) for learner in learners)
                 stats.gradient_steps += taken
                 if self.logger is not None:
-                    self._log_update(self.logger, stats, learners, result.steps / max(t1 - t0, 1e-9), taken, t1)
+                    self._log_update(
+                        self.logger, stats, learners, log_names, result.steps / max(t1 - t0, 1e-9), taken, t1
+                    )
                 finished = stats.collected_episodes >= cfg.episodes_per_train
                 if stats.collected_episodes >= next_test or finished:
                     while next_test <= stats.collected_episodes:
@@ -688,6 +685,7 @@ class DecentralizedTrainer:
         log: TrainingLogger,
         stats: TrainStats,
         learners: list[Learner],
+        names: list[str],
         env_rate: float,
         gradient_steps: int,
         updated_from: float,
@@ -697,7 +695,6 @@ class DecentralizedTrainer:
             "env_steps_per_s": env_rate,
             "gradient_steps_per_s": gradient_steps / max(time.perf_counter() - updated_from, 1e-9),
         }
-        names = _unique_names([learner.name for learner in learners])
         for name, learner in zip(names, learners):
             values.update({f"{name}/{key}": value for key, value in learner.log_values.items()})
         log.log_update(stats.collected_steps, values)

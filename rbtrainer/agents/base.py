@@ -12,12 +12,21 @@ and updates itself. Fixed policies (random, scripted, frozen) are plain :class:`
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-__all__ = ["Agent", "Learner", "check_discrete", "flat_obs_dim", "legal_actions", "random_legal_actions"]
+__all__ = [
+    "Agent",
+    "Learner",
+    "check_discrete",
+    "flat_obs_dim",
+    "legal_actions",
+    "random_legal_actions",
+    "unique_name",
+]
 
 
 def legal_actions(mask: np.ndarray) -> np.ndarray:
@@ -30,6 +39,14 @@ def random_legal_actions(rng: np.random.Generator, mask: np.ndarray) -> np.ndarr
     """One uniformly random legal action per row of ``mask`` (int64)."""
     noise = rng.random(mask.shape)
     return np.argmax(np.where(legal_actions(mask), noise, -1.0), axis=1).astype(np.int64)
+
+
+def unique_name(base: str, taken: Sequence[str]) -> str:
+    """``base``, or ``base#2``, ``base#3``, ... : the first one not in ``taken`` (agent names in tables and logs)."""
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}#{k}", k + 1
+    return name
 
 
 def flat_obs_dim(space: gym.Space) -> int:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rbtrainer.agents.base import Agent, Learner
+from rbtrainer.agents.base import Agent, Learner, unique_name
 from rbtrainer.evaluation.ratings import bradley_terry_elo, plackett_luce_ratings, wilson_interval
 from rbtrainer.rng import spawn_seeds
 from rbtrainer.seating import EnvGroup
@@ -33,7 +33,7 @@ from rbtrainer.validation import positive_int
 if TYPE_CHECKING:
     from rbtrainer.trainer import DecentralizedTrainer
 
-__all__ = ["EntrantResult", "GameRecord", "TournamentResult", "seatings", "tournament", "unique_name"]
+__all__ = ["EntrantResult", "GameRecord", "TournamentResult", "seatings", "tournament"]
 
 MAX_SEATINGS = 5000
 """More seat assignments than this is an error (too many entrants for the seats)."""
@@ -238,14 +238,6 @@ def seatings(num_entrants: int, num_seats: int) -> list[tuple[int, ...]]:
             "use fewer entrants"
         )
     return out
-
-
-def unique_name(base: str, taken: Sequence[str]) -> str:
-    """``base``, or ``base#2``, ``base#3``, ... : the first one not in ``taken``."""
-    name, k = base, 2
-    while name in taken:
-        name, k = f"{base}#{k}", k + 1
-    return name
 
 
 def _entrant_list(entrants: Mapping[str, Agent] | Sequence[Agent]) -> tuple[list[str], list[Agent]]:
