@@ -13,7 +13,9 @@ the defaults (``--help`` shows them) and command-line flags override them.
 # ``_command_line`` defines inside a function, which string annotations would hide.
 
 import ast
+import contextlib
 import dataclasses
+import io
 import logging
 import os
 import sys
@@ -63,6 +65,13 @@ class ScheduleConfig:
         positive_int("eps_episodes", self.eps_episodes)
         if not isinstance(self.checkpoint, str) or not self.checkpoint:
             raise TypeError(f"checkpoint must be a non-empty path, got {self.checkpoint!r}")
+        try:
+            self.checkpoint.format(game="game")
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"checkpoint {self.checkpoint!r} is not a valid path template ({type(err).__name__}: {err}); "
+                "the only field it may use is {game} (write {{ and }} for literal braces)"
+            ) from None
 
 
 @dataclass(kw_only=True)
@@ -161,11 +170,13 @@ def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
     from rbtrainer.agents import DQNConfig
     from rbtrainer.trainer import TrainerConfig
 
-    with open(path, "rb") as handle:
-        try:
+    try:
+        with open(path, "rb") as handle:
             data = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"--config {path}: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"--config {path}: {err}") from None
+    except OSError as err:
+        raise ValueError(f"--config {path}: cannot read it ({err.strerror or err})") from None
     unknown = sorted(set(data) - set(_TABLES))
     if unknown:
         raise ValueError(f"--config {path}: unknown table(s) {unknown}; use {sorted(_TABLES)}")
@@ -174,6 +185,10 @@ def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
             raise ValueError(f"--config {path}: [{name}] must be a table")
         tables[name] = table
     for name, cls in (("trainer", TrainerConfig), ("dqn", DQNConfig), ("schedule", ScheduleConfig)):
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(tables[name]) - set(known))
+        if unknown:
+            raise ValueError(f"--config {path}: [{name}] has unknown key(s) {unknown}; its keys are {known}")
         try:
             tables[name] = _fields(cls(**tables[name]))
         except (ValueError, TypeError) as err:
@@ -549,6 +564,43 @@ def _fail(command: str, err: Exception) -> NoReturn:
     raise SystemExit(2)
 
 
+def _parse(tyro: Any, spec: Any, command: str, args: list[str]) -> Any:
+    """``tyro.cli``, with its parse errors cut to one line (:func:`_tyro_error_line`) and exit status 2."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return tyro.cli(spec, prog="rbtrainer", args=args)
+    except SystemExit as exit_:
+        if exit_.code in (0, None):
+            sys.stderr.write(captured.getvalue())
+            raise
+        line = _tyro_error_line(captured.getvalue())
+        print(
+            f"rbtrainer {command}: error: {line} (see rbtrainer {command} --help)".replace("  ", " "), file=sys.stderr
+        )
+        raise SystemExit(2) from None
+
+
+def _tyro_error_line(text: str) -> str:
+    """The message of a tyro error box in one line.
+
+    tyro (1.x) prints a parse error as a box: a title line, the message (wrapped to the terminal
+    width), a rule, then help. This keeps the title and the message; text in any other shape is
+    returned whole, on one line.
+    """
+    rows = [line.strip().strip("│╭╮╰╯").strip() for line in text.splitlines()]
+    rows = [row for row in rows if row]
+    message: list[str] = []
+    for row in rows:
+        if row and set(row) <= set("─ "):
+            if message:
+                break
+            continue
+        message.append(row.strip("─ ").strip() if row.startswith("─") else row)
+    title, *body = message or [" ".join(rows)]
+    return f"{title}: {' '.join(body)}" if body and title.lower() not in body[0].lower() else " ".join(body or [title])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rbtrainer`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
@@ -566,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tables = _read_tables(config)
     except (ValueError, TypeError, OSError) as err:
         _fail(command, err)
-    parsed = tyro.cli(_command_line(config, tables), prog="rbtrainer", args=args)
+    parsed = _parse(tyro, _command_line(config, tables), command, args)
     logging.basicConfig(
         level=logging.INFO if parsed.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rbtrainer.envs import Episode
+from rbtrainer.validation import returned_real
 
 __all__ = ["RewardMetric", "TestResult", "mean_reward", "summarize"]
 
@@ -66,7 +67,7 @@ def summarize(
     """Reduce finished episodes (in a deterministic order) to a :class:`TestResult`."""
     ordered = sorted(episodes, key=lambda e: e.env_id)  # stable: keeps each env's own order
     rewards = np.stack([e.returns for e in ordered]) if ordered else np.zeros((0, len(players)))
-    value = float(metric(rewards))
+    value = returned_real("reward_metric", metric(rewards))
     result = TestResult(
         reward_metric=value,
         mean_episode_length=float(np.mean([e.length for e in ordered])) if ordered else 0.0,

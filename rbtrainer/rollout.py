@@ -83,6 +83,25 @@ class _AgentRows:
         self.masks: list[np.ndarray] = []
 
 
+def _checked_actions(agent: Any, returned: Any, num_actions: int, rows: _AgentRows) -> np.ndarray:
+    """What ``agent.act`` returned, checked: one int action in ``0..num_actions-1`` per row."""
+    act_B = np.asarray(returned)
+    n = len(rows.seats)
+    where = f"agent {getattr(agent, 'name', type(agent).__name__)!r}: act"
+    if act_B.shape != (n,):
+        raise ValueError(f"{where} must return one action per row, shape ({n},); got shape {act_B.shape}: {returned!r}")
+    if act_B.dtype.kind not in "iu":
+        raise TypeError(f"{where} must return integer actions, got dtype {act_B.dtype}: {returned!r}")
+    bad = (act_B < 0) | (act_B >= num_actions)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{where} returned action {act_B[row]} for seat {rows.seats[row]} of env {rows.env_ids[row]}; "
+            f"actions are 0..{num_actions - 1}"
+        )
+    return act_B
+
+
 class RolloutEngine:
     """Steps a :class:`~rbtrainer.envs.GamePool` with a :class:`~rbtrainer.seating.SeatPlan`."""
 
@@ -230,9 +249,7 @@ class RolloutEngine:
             seat_B = np.array(r.seats, dtype=np.int64)
             mask_BA = np.stack(r.masks)
             explore_B = plan.explore_ES[r.env_ids, seat_B] if explore else np.zeros(n, dtype=bool)
-            act_B = np.asarray(agent.act(np.stack(r.obs), mask_BA, explore_B))
-            if act_B.shape != (n,):
-                raise ValueError(f"{agent!r}.act returned shape {act_B.shape}, expected ({n},)")
+            act_B = _checked_actions(agent, agent.act(np.stack(r.obs), mask_BA, explore_B), mask_BA.shape[1], r)
             illegal_B = (mask_BA[np.arange(n), act_B] == 0) & mask_BA.any(axis=1)
             if illegal_B.any():
                 np.add.at(result.illegal_E, np.array(r.env_ids)[illegal_B], 1)

@@ -46,7 +46,17 @@ from rbtrainer.rng import generator_states, set_generator_states, spawn_seeds
 from rbtrainer.rollout import RolloutEngine, RolloutResult
 from rbtrainer.seating import EnvGroup, Seating, SeatPlan, split_counts
 from rbtrainer.training_state import read_training_state, write_training_state
-from rbtrainer.validation import boolean, non_negative_int, number_in, optional_callable, positive_int
+from rbtrainer.validation import (
+    MAX_ENVS,
+    boolean,
+    file_name,
+    index,
+    non_negative_int,
+    number_in,
+    optional_callable,
+    positive_int,
+    writable_dir,
+)
 
 __all__ = ["AgentsOrGroups", "DecentralizedTrainer", "GroupCurve", "TrainStats", "TrainerConfig"]
 
@@ -127,11 +137,16 @@ class TrainerConfig:
             positive_int("torch_threads", self.torch_threads)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
-        if not isinstance(self.plot_dir, (str, os.PathLike)):
-            raise TypeError(f"plot_dir must be a path, got {self.plot_dir!r}")
+        for name in ("num_train_envs", "num_test_envs"):
+            if getattr(self, name) > MAX_ENVS:
+                raise ValueError(f"{name} must be at most {MAX_ENVS:,}, got {getattr(self, name):,}")
+        if not isinstance(self.plot_dir, (str, os.PathLike)) or not os.fspath(self.plot_dir):
+            raise TypeError(f"plot_dir must be a directory path, got {self.plot_dir!r}")
         self.plot_dir = os.fspath(self.plot_dir)
-        if self.plot_name is not None and (not isinstance(self.plot_name, str) or not self.plot_name):
-            raise TypeError(f"plot_name must be a non-empty file name or None, got {self.plot_name!r}")
+        if os.path.exists(self.plot_dir) and not os.path.isdir(self.plot_dir):
+            raise ValueError(f"plot_dir {self.plot_dir!r} exists and is not a directory")
+        if self.plot_name is not None:
+            file_name("plot_name", self.plot_name)
 
 
 @dataclass
@@ -220,6 +235,13 @@ def _as_mask(name: str, mask: Any, num_seats: int) -> np.ndarray:
         else:
             raise TypeError(f"{name}[{i}] must be a bool (or 0/1), got {v!r}")
     return np.array(out, dtype=bool)
+
+
+def _stop_answer(value: Any) -> bool:
+    """What ``stop_fn`` returned, checked: a bool (``'no'`` would be truthy and stop training)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"stop_fn must return True or False, got {value!r}")
+    return bool(value)
 
 
 def _check_logger(value: Any) -> TrainingLogger | None:
@@ -349,19 +371,18 @@ class DecentralizedTrainer:
             if seat not in self.game.seats:
                 raise ValueError(f"unknown seat {seat!r}; the game's seats are {list(self.game.seats)}")
             return self.game.seats.index(seat)
-        if not 0 <= seat < self.num_seats:
-            raise ValueError(f"seat index {seat} out of range 0..{self.num_seats - 1}")
-        return int(seat)
+        return index("seat", seat, self.num_seats)
 
     # ----------------------------------------------------------------- pools
     def _engine(self, train: bool) -> RolloutEngine:
+        # A pool closes itself when a game fails in it (rbtrainer.envs.GameError): build a fresh one.
         cfg = self.config
         if train:
-            if self._train_engine is None:
+            if self._train_engine is None or self._train_engine.pool.closed:
                 pool = make_pool(self._factory, cfg.num_train_envs, cfg.backend)
                 self._train_engine = RolloutEngine(pool, self.num_seats)
             return self._train_engine
-        if self._test_engine is None:
+        if self._test_engine is None or self._test_engine.pool.closed:
             pool = make_pool(self._factory, cfg.num_test_envs, cfg.backend)
             self._test_engine = RolloutEngine(pool, self.num_seats)
         return self._test_engine
@@ -583,6 +604,10 @@ class DecentralizedTrainer:
         )
         boolean("plot", plot)
         cfg = self.config
+        if plot:  # before training, not after it
+            writable_dir("plot_dir", cfg.plot_dir)
+            if cfg.plot_name is not None:
+                file_name("plot_name", cfg.plot_name)
         seatings, grouped = self._seatings(
             agents,
             learning,
@@ -662,7 +687,7 @@ class DecentralizedTrainer:
                     metric = self._record_test(test_plan, stats)
                     tests += 1
                     bar.set_postfix(metric=f"{metric:.3f}", best=f"{stats.best_reward_metric:.3f}")
-                    if self.stop_fn is not None and self.stop_fn(metric, stats.collected_episodes):
+                    if self.stop_fn is not None and _stop_answer(self.stop_fn(metric, stats.collected_episodes)):
                         stats.stopped_early = True
                     if cfg.state_path is not None and tests % cfg.state_every == 0 and not finished:
                         self._save_state(stats, next_test, tests, plan, learners, engine, start)

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
 
-__all__ = ["boolean", "hidden_sizes", "non_negative_int", "number_in", "optional_callable", "positive_int"]
+__all__ = [
+    "MAX_ENVS",
+    "boolean",
+    "check_allocation",
+    "file_name",
+    "hidden_sizes",
+    "index",
+    "non_negative_int",
+    "number_in",
+    "optional_callable",
+    "positive_int",
+    "returned_real",
+    "writable_dir",
+]
+
+MAX_ENVS = 65_536
+"""Most games a pool may hold: a larger count is taken for a typo rather than built game by game."""
 
 
 def _is_int(value: Any) -> bool:
@@ -56,3 +75,65 @@ def optional_callable(name: str, value: Any) -> Callable[..., Any] | None:
     if value is not None and not callable(value):
         raise TypeError(f"{name} must be callable or None, got {value!r}")
     return value
+
+
+def index(name: str, value: Any, size: int) -> int:
+    """An int in ``0..size-1`` (bools and floats are refused: ``True`` or ``1.7`` is not an index)."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if not 0 <= value < size:
+        raise ValueError(f"{name} {value} out of range 0..{size - 1}")
+    return int(value)
+
+
+def returned_real(hook: str, value: Any) -> float:
+    """What ``hook`` returned, checked: one finite real number (Python or NumPy scalar, or a 0-d array)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.integer, np.floating)):
+        raise TypeError(f"{hook} must return one real number (e.g. float(np.mean(rewards))), got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{hook} returned {v}; it must return a finite number")
+    return v
+
+
+def file_name(name: str, value: Any) -> str:
+    """A plain file name: no directory part, not ``.`` or ``..``."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty file name, got {value!r}")
+    separators = [os.sep] + ([os.altsep] if os.altsep else [])
+    if any(sep in value for sep in separators) or value in (".", ".."):
+        raise ValueError(f"{name} must be a plain file name without a directory part, got {value!r}")
+    return value
+
+
+def writable_dir(name: str, path: str) -> str:
+    """``path`` is a writable directory, or can be created as one (its nearest existing parent is writable)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} {path!r} exists and is not a directory")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{name} {path!r} cannot be created: {existing!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"{name} {path!r} is not writable ({existing!r} does not allow writing)")
+    return path
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: no bound known
+        return None
+
+
+def check_allocation(name: str, nbytes: float, what: str) -> None:
+    """Refuse a setting whose ``what`` would need more bytes than the machine's physical memory."""
+    total = _physical_memory()
+    if total is not None and nbytes > total:
+        raise ValueError(
+            f"{name} is too large: {what} would need {nbytes / 2**30:,.1f} GiB, "
+            f"more than this machine's {total / 2**30:,.1f} GiB of memory"
+        )

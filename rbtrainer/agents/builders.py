@@ -7,6 +7,7 @@ learner = ppo_agent(trainer.observation_space(0), trainer.action_space(0), seed=
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from rbtrainer.agents.base import check_discrete, flat_obs_dim
 from rbtrainer.agents.learners import OffPolicyLearner, OnPolicyLearner
 from rbtrainer.agents.networks import MaskedActor, ValueCritic
 from rbtrainer.rng import isolated_global_rng
-from rbtrainer.validation import boolean, hidden_sizes, non_negative_int, number_in, positive_int
+from rbtrainer.validation import boolean, check_allocation, hidden_sizes, non_negative_int, number_in, positive_int
 
 __all__ = ["DQNConfig", "PPOConfig", "dqn_agent", "ppo_agent"]
 
@@ -124,6 +125,19 @@ def _config(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
     return cls(**{**base, **overrides})
 
 
+def _check_sizes(obs_dim: int, n_actions: int, hidden: tuple[int, ...], buffer_size: int, nets: int) -> None:
+    """Refuse networks and memories larger than the machine before anything is allocated.
+
+    A network's parameters are counted ``4 * nets`` times (weights, gradients and Adam's two
+    moments of each of ``nets`` networks); a memory row holds ``obs`` and ``obs_next`` as float32,
+    two action masks and a few scalars.
+    """
+    widths = (obs_dim, *hidden, n_actions)
+    params = sum((a + 1) * b for a, b in itertools.pairwise(widths))
+    check_allocation("hidden_sizes", 4.0 * params * 4 * nets, f"a network of {params:,} parameters")
+    check_allocation("buffer_size", buffer_size * (8.0 * obs_dim + 2 * n_actions + 32), f"{buffer_size:,} transitions")
+
+
 def dqn_agent(
     observation_space: gym.Space,
     action_space: gym.Space,
@@ -136,6 +150,7 @@ def dqn_agent(
     """A DQN learner for a seat with these spaces (``overrides`` are :class:`DQNConfig` fields)."""
     cfg: DQNConfig = _config(DQNConfig, config, overrides)
     obs_dim, n_actions = flat_obs_dim(observation_space), check_discrete(action_space)
+    _check_sizes(obs_dim, n_actions, cfg.hidden_sizes, cfg.buffer_size, nets=2)
     rng = np.random.default_rng(seed)
     with isolated_global_rng(rng):
         dueling = ({"hidden_sizes": cfg.hidden_sizes[-1:]}, {"hidden_sizes": cfg.hidden_sizes[-1:]})
@@ -178,6 +193,7 @@ def ppo_agent(
     """A PPO (or A2C) learner with a masked actor (``overrides`` are :class:`PPOConfig` fields)."""
     cfg: PPOConfig = _config(PPOConfig, config, overrides)
     obs_dim, n_actions = flat_obs_dim(observation_space), check_discrete(action_space)
+    _check_sizes(obs_dim, n_actions, cfg.hidden_sizes, cfg.buffer_size, nets=2)
     rng = np.random.default_rng(seed)
     with isolated_global_rng(rng):
         actor = MaskedActor(obs_dim, n_actions, cfg.hidden_sizes)
