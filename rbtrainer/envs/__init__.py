@@ -2,7 +2,7 @@
 
 from rbtrainer.envs.adapters import AECSeatGame, ParallelSeatGame, SeatGame, seat_game
 from rbtrainer.envs.factory import GameInfo, describe_game, game_factory, strip_check_wrappers
-from rbtrainer.envs.pool import BACKENDS, GamePool, SeatEnv, make_pool
+from rbtrainer.envs.pool import BACKENDS, GameError, GamePool, SeatEnv, make_pool
 from rbtrainer.envs.reports import ClosedSeat, Decision, Episode, StepReport
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "ClosedSeat",
     "Decision",
     "Episode",
+    "GameError",
     "GameInfo",
     "GamePool",
     "ParallelSeatGame",

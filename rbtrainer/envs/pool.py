@@ -10,14 +10,24 @@ objects.
 Gymnasium's ``info`` dict is the only free-form channel of a vector env, so a worker's reports
 travel under one key, :data:`_REPORTS`, packed by :class:`SeatEnv` and unpacked by
 :class:`GamePool` only.
+
+Failures: a game that raises inside a worker (during ``step``, ``reset`` or ``restore``) is caught
+by :class:`SeatEnv`, which sends a small picklable failure record back through the same channel
+instead of its reports; a worker that dies outright (killed, ``os._exit``) shows up as a pipe or
+actor error of the backend. Either way :class:`GamePool` closes itself (no worker process is left
+behind) and raises :class:`GameError`, on every backend alike. A closed pool cannot be used again;
+build a new one.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
@@ -25,12 +35,103 @@ import numpy as np
 from rbtrainer.envs.adapters import ReplayPoint, seat_game
 from rbtrainer.envs.reports import Decision, StepReport
 
-__all__ = ["BACKENDS", "GamePool", "SeatEnv", "make_pool"]
+__all__ = ["BACKENDS", "GameError", "GamePool", "SeatEnv", "make_pool"]
+
+logger = logging.getLogger(__name__)
 
 BACKENDS = ("dummy", "subproc", "ray")
 
 _REPORTS = "rbtrainer_reports"
-"""The info key under which a worker returns its typed reports."""
+"""The info key under which a worker returns its typed reports (or a :class:`_GameFailure`)."""
+
+_EXIT_WAIT = 2.0
+"""Seconds to wait for a worker process whose pipe broke to be seen as exited."""
+
+
+class GameError(RuntimeError):
+    """A game raised inside an env pool worker, or a worker died; the pool has been closed.
+
+    The message names the env(s), the operation and the game's exception type and message (or
+    the worker's exit); the game's traceback as the worker printed it is in
+    :attr:`worker_traceback` and is also attached as a note (shown under the error's own
+    traceback). The pool that raised it is closed; a trainer builds a fresh one on its next call.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        env_ids: Sequence[int],
+        operation: str,
+        error_type: str | None,
+        error_message: str,
+        worker_traceback: str,
+    ) -> None:
+        super().__init__(message)
+        self.env_ids: tuple[int, ...] = tuple(env_ids)
+        """The game that raised, or every game of a worker that died (global env indices)."""
+        self.operation = operation
+        """What the pool was doing: ``"step"``, ``"reset"``, ``"restore"`` or ``"replay_points"``."""
+        self.error_type = error_type
+        """The game's exception type (``"ValueError"``, ``"module.Error"``); ``None`` if the worker died."""
+        self.error_message = error_message
+        """``str()`` of the game's exception (for a dead worker: how it ended)."""
+        self.worker_traceback = worker_traceback
+        """The game's traceback, formatted inside the worker (empty if the worker died)."""
+
+    @property
+    def worker_exited(self) -> bool:
+        """Whether the worker process died (rather than a game raising in a live worker)."""
+        return self.error_type is None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the keyword-only arguments need their own reduce (BaseException's passes only args)
+        kwargs = {
+            "env_ids": self.env_ids,
+            "operation": self.operation,
+            "error_type": self.error_type,
+            "error_message": self.error_message,
+            "worker_traceback": self.worker_traceback,
+        }
+        return (_rebuild_game_error, (str(self), kwargs), dict(self.__dict__))  # keeps the notes
+
+
+def _rebuild_game_error(message: str, kwargs: dict[str, Any]) -> GameError:
+    return GameError(message, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class _GameFailure:
+    """What a worker sends back instead of its reports when one of its games raised."""
+
+    env_id: int
+    operation: str
+    error_type: str
+    message: str
+    traceback: str
+
+    @classmethod
+    def of(cls, env_id: int, operation: str, exc: Exception) -> _GameFailure:
+        kind = type(exc)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        return cls(env_id, operation, name, str(exc), "".join(traceback.format_exception(exc)))
+
+    @property
+    def summary(self) -> str:
+        detail = f": {self.message}" if self.message else ""
+        return f"env {self.env_id}: the game raised {self.error_type} during {self.operation}{detail}"
+
+    def error(self) -> GameError:
+        err = GameError(
+            f"{self.summary} (the env pool has been closed)",
+            env_ids=(self.env_id,),
+            operation=self.operation,
+            error_type=self.error_type,
+            error_message=self.message,
+            worker_traceback=self.traceback,
+        )
+        err.add_note(f"traceback in the worker of env {self.env_id}:\n{self.traceback.rstrip()}")
+        return err
 
 
 class SeatEnv(gym.Env):
@@ -41,6 +142,9 @@ class SeatEnv(gym.Env):
     ``reset(options={"game": k, "seed": s})`` starts game ``k`` of the block anew and returns its
     :class:`Decision` (``options={"game": k, "restore": point}`` puts it back at a
     :class:`~rbtrainer.envs.adapters.ReplayPoint` instead). Both travel in ``info[_REPORTS]``.
+
+    A game that raises does not raise out of this env: ``info[_REPORTS]`` then holds a
+    ``_GameFailure`` naming the game, which :class:`GamePool` turns into :class:`GameError`.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium declares it per instance)
@@ -63,9 +167,14 @@ class SeatEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         options = options or {}
-        game = self.games[int(options.get("game", 0))]
+        k = int(options.get("game", 0))
+        game = self.games[k]
         point = options.get("restore")
-        decision = game.restore(point) if point is not None else game.reset(options.get("seed", seed))
+        try:
+            decision = game.restore(point) if point is not None else game.reset(options.get("seed", seed))
+        except Exception as exc:  # any error of the game's code: reported, not raised (see the class)
+            failure = _GameFailure.of(self._env_ids[k], "reset" if point is None else "restore", exc)
+            return np.zeros(1, dtype=np.float32), {_REPORTS: failure}
         return np.zeros(1, dtype=np.float32), {_REPORTS: decision}
 
     @property
@@ -75,7 +184,14 @@ class SeatEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         actions = np.asarray(action).reshape(len(self.games), -1)
-        reports = [game.step(a) if game.active(a) else None for game, a in zip(self.games, actions)]
+        reports: list[StepReport | None] = []
+        append = reports.append
+        try:
+            for game, a in zip(self.games, actions):
+                append(game.step(a) if game.active(a) else None)
+        except Exception as exc:  # any error of the game's code: reported, not raised (see the class)
+            failure = _GameFailure.of(self._env_ids[len(reports)], "step", exc)
+            return np.zeros(1, dtype=np.float32), 0.0, False, False, {_REPORTS: failure}
         return np.zeros(1, dtype=np.float32), 0.0, False, False, {_REPORTS: reports}
 
     def close(self) -> None:
@@ -84,41 +200,69 @@ class SeatEnv(gym.Env):
 
 
 class GamePool:
-    """``num_envs`` games spread over the workers of a Tianshou vector env, addressed per game."""
+    """``num_envs`` games spread over the workers of a Tianshou vector env, addressed per game.
 
-    def __init__(self, venv: Any, blocks: list[range]) -> None:
+    ``lost_worker`` lists the errors by which the backend reports a worker that died (pipe errors
+    for ``subproc``, Ray's actor error for ``ray``). When a game raises or a worker dies, the pool
+    closes itself and raises :class:`GameError`; :attr:`closed` then tells it apart from a usable one.
+    """
+
+    def __init__(self, venv: Any, blocks: list[range], lost_worker: tuple[type[BaseException], ...] = ()) -> None:
         self.venv = venv
         self.blocks = blocks
         self.num_envs = blocks[-1].stop
         self._where = [(w, k) for w, block in enumerate(blocks) for k in range(len(block))]
+        self._lost_worker = lost_worker
+        self.closed = False
+        """The pool was closed (by :meth:`close`, or after a :class:`GameError`); it cannot be used again."""
+        self._failure: str | None = None
 
     def reset(self, env_id: int, seed: int | None = None) -> Decision:
         """Start game ``env_id`` anew; returns who acts first."""
-        worker, k = self._where[env_id]
-        _, infos = self.venv.reset(env_id=[worker], options={"game": k, "seed": seed})
-        decision: Decision = infos[0][_REPORTS]
-        return decision
+        return self._reset(env_id, {"seed": seed}, "reset")
 
     def restore(self, env_id: int, point: ReplayPoint) -> Decision:
         """Put game ``env_id`` back where ``point`` says; returns who acts next."""
+        return self._reset(env_id, {"restore": point}, "restore")
+
+    def _reset(self, env_id: int, options: dict[str, Any], operation: str) -> Decision:
+        self._check_open()
         worker, k = self._where[env_id]
-        _, infos = self.venv.reset(env_id=[worker], options={"game": k, "restore": point})
-        decision: Decision = infos[0][_REPORTS]
+        try:
+            _, infos = self.venv.reset(env_id=[worker], options={"game": k, **options})
+        except self._lost_worker as exc:
+            self._worker_lost([worker], operation, exc)
+        report = infos[0][_REPORTS]
+        if isinstance(report, _GameFailure):
+            self._game_failed([report])
+        decision: Decision = report
         return decision
 
     def replay_points(self) -> list[ReplayPoint | None]:
         """Where every game stands, in env order (``None`` for a game reset without a seed)."""
-        per_worker = self.venv.get_env_attr("replay_points", id=list(range(len(self.blocks))))
+        self._check_open()
+        workers = list(range(len(self.blocks)))
+        try:
+            per_worker = self.venv.get_env_attr("replay_points", id=workers)
+        except self._lost_worker as exc:
+            self._worker_lost(workers, "replay_points", exc)
         return [point for block in per_worker for point in block]
 
     def step(self, actions: np.ndarray, env_ids: Sequence[int]) -> list[StepReport]:
         """Step games ``env_ids`` with ``actions[i]`` (one row per game, one column per seat)."""
+        if self.closed:
+            self._check_open()
         actions = np.asarray(actions)
         ids = list(env_ids)
         if len(self.blocks) == 1 and len(ids) == self.num_envs and ids == list(range(self.num_envs)):
             # one worker stepping all of its games (the dummy pool's usual tick)
-            infos = self.venv.step(actions[None], id=[0])[4]
-            reports: list[StepReport] = infos[0][_REPORTS]
+            try:
+                infos = self.venv.step(actions[None], id=[0])[4]
+            except self._lost_worker as exc:
+                self._worker_lost([0], "step", exc)
+            reports = infos[0][_REPORTS]
+            if isinstance(reports, _GameFailure):
+                self._game_failed([reports])
             return reports
         per_worker: dict[int, np.ndarray] = {}
         for row, game_id in enumerate(ids):
@@ -128,12 +272,93 @@ class GamePool:
                 block = per_worker[worker] = np.full((len(self.blocks[worker]), actions.shape[1]), -1, np.int64)
             block[k] = actions[row]
         workers = sorted(per_worker)
-        infos = self.venv.step(np.stack([per_worker[w] for w in workers]), id=workers)[4]
+        try:
+            infos = self.venv.step(np.stack([per_worker[w] for w in workers]), id=workers)[4]
+        except self._lost_worker as exc:
+            self._worker_lost(workers, "step", exc)
         by_worker = {w: info[_REPORTS] for w, info in zip(workers, infos)}
+        failures = [r for r in by_worker.values() if isinstance(r, _GameFailure)]
+        if failures:
+            self._game_failed(failures)
         return [by_worker[self._where[g][0]][self._where[g][1]] for g in ids]
 
     def close(self) -> None:
-        self.venv.close()
+        """Close the workers (a no-op on a closed pool)."""
+        if not self.closed:
+            self.closed = True
+            self.venv.close()
+
+    # -------------------------------------------------------------- failures
+    def _check_open(self) -> None:
+        if self.closed:
+            why = f" after a failure ({self._failure})" if self._failure else ""
+            raise RuntimeError(f"the env pool is closed{why}; build a new pool")
+
+    def _game_failed(self, failures: list[_GameFailure]) -> NoReturn:
+        first, *others = sorted(failures, key=lambda f: f.env_id)
+        err = first.error()
+        for other in others:
+            err.add_note(f"in the same call env {other.env_id} also raised {other.error_type}: {other.message}")
+        self._fail(first.summary)
+        raise err
+
+    def _worker_lost(self, involved: list[int], operation: str, exc: BaseException) -> NoReturn:
+        dead = self._dead_workers(involved, exc)
+        envs = ", ".join(_env_span(self.blocks[w]) for w in dead)
+        codes = [_exit_code(self.venv.workers[w]) for w in dead]
+        how = "exited" if all(c is None for c in codes) else "exited with code " + ", ".join(str(c) for c in codes)
+        summary = f"the worker process holding {envs} {how} during {operation}"
+        err = GameError(
+            f"{summary} (the backend reported {type(exc).__name__}; the env pool has been closed)",
+            env_ids=[env_id for w in dead for env_id in self.blocks[w]],
+            operation=operation,
+            error_type=None,
+            error_message=how,
+            worker_traceback="",
+        )
+        self._fail(summary)
+        raise err from exc
+
+    def _dead_workers(self, involved: list[int], exc: BaseException) -> list[int]:
+        """The workers among ``involved`` that died (all of them when the backend cannot tell)."""
+        workers = self.venv.workers
+        actor = getattr(exc, "actor_id", None)  # Ray names the dead actor
+        if actor is not None:
+            hit = [w for w in involved if _actor_id(workers[w]) == actor]
+            return hit or involved
+        if not all(hasattr(workers[w], "process") for w in involved):
+            return involved
+        deadline = time.monotonic() + _EXIT_WAIT  # the pipe can break a moment before the exit is seen
+        while True:
+            dead = [w for w in involved if not workers[w].process.is_alive()]
+            if dead or time.monotonic() > deadline:
+                return dead or involved
+            time.sleep(0.01)
+
+    def _fail(self, summary: str) -> None:
+        """Close the pool after a failure without letting a failing close hide the failure."""
+        self._failure = summary
+        self.closed = True
+        for worker in self.venv.workers:
+            try:
+                worker.close()
+            except Exception as close_exc:  # a broken game or dead worker may fail to close: the failure is the news
+                logger.debug("closing a worker of the failed env pool raised %r", close_exc)
+        self.venv.is_closed = True
+
+
+def _env_span(block: range) -> str:
+    return f"env {block.start}" if len(block) == 1 else f"envs {block.start}-{block.stop - 1}"
+
+
+def _exit_code(worker: Any) -> int | None:
+    process = getattr(worker, "process", None)
+    return None if process is None else process.exitcode
+
+
+def _actor_id(worker: Any) -> str | None:
+    actor = getattr(getattr(worker, "env", None), "_actor_id", None)
+    return None if actor is None else str(actor.hex())
 
 
 def _blocks(num_envs: int, num_workers: int) -> list[range]:
@@ -163,14 +388,14 @@ def make_pool(factory: Callable[[], Any], num_envs: int, backend: str, num_worke
     if backend == "dummy":
         return GamePool(DummyVectorEnv(fns), blocks)
     if backend == "subproc":
-        return GamePool(SubprocVectorEnv(fns), blocks)
+        return GamePool(SubprocVectorEnv(fns), blocks, lost_worker=(EOFError, BrokenPipeError, ConnectionResetError))
     try:
-        import ray  # noqa: F401
+        import ray.exceptions
     except ImportError:
         raise ValueError("backend='ray' needs Ray: pip install 'rbtrainer[ray]'") from None
     from tianshou.env import RayVectorEnv
 
-    return GamePool(RayVectorEnv(fns), blocks)
+    return GamePool(RayVectorEnv(fns), blocks, lost_worker=(ray.exceptions.RayActorError,))
 
 
 @dataclass(frozen=True)
