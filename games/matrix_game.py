@@ -8,17 +8,26 @@ win-stay/lose-shift) are expressible.
 
 Built-in games (``preset=``): ``prisoners_dilemma``, ``rock_paper_scissors``,
 ``matching_pennies``, ``stag_hunt``; or pass ``payoffs[a0][a1] = (r0, r1)`` directly.
+
+Errors (a refused step changes nothing): ``step`` takes a dict with exactly one action per live
+agent (``TypeError`` if it is not a dict, ``ValueError`` naming missing or unknown agents); an
+action that is not an integer (a float, ``None``, a string, a bool) raises ``TypeError`` naming the
+agent, one out of range ``ValueError``; ``step`` with no live agents (before ``reset()`` or after the
+last round) ``ValueError``. ``reset(seed=...)`` takes ``None`` or a non-negative int (the game has no
+randomness; the seed is checked, then ignored), see :mod:`games.inputs`.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
+
+from games.inputs import check_seed, reject_bool_action
 
 __all__ = ["PAYOFFS", "MatrixGameEnv", "MatrixGameRules", "env", "parallel_env"]
 
@@ -112,6 +121,7 @@ class MatrixGameEnv(ParallelEnv):
             for a in self.possible_agents
         }
         self.action_spaces = {a: spaces.Discrete(n) for a, n in zip(self.possible_agents, self.game.num_actions)}
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
 
     def observation_space(self, agent: str) -> spaces.Space:
         return self.observation_spaces[agent]
@@ -122,6 +132,7 @@ class MatrixGameEnv(ParallelEnv):
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        check_seed(seed, self.metadata["name"])
         self.game.reset()
         self.agents = self.possible_agents[:]
         return {a: self.game.observation(i) for i, a in enumerate(self.agents)}, {a: {} for a in self.agents}
@@ -131,16 +142,17 @@ class MatrixGameEnv(ParallelEnv):
     ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict[str, Any]]]:
         if not self.agents:
             raise ValueError("no live agents (the game is over or was never started); call reset() to start one")
+        if not isinstance(actions, Mapping):
+            raise TypeError(
+                f"actions must be a dict with one action per live agent {self.agents}, got {type(actions).__name__}"
+            )
         missing = [a for a in self.agents if a not in actions]
-        extra = sorted(set(actions) - set(self.agents))
+        extra = [a for a in actions if a not in self.agents]
         if missing or extra:
             raise ValueError(
                 f"actions must hold exactly one action per live agent {self.agents}; missing {missing}, unknown {extra}"
             )
-        try:
-            a0, a1 = (operator.index(actions[a]) for a in self.possible_agents)
-        except TypeError:
-            raise TypeError(f"actions must be integers, got {actions!r}") from None
+        a0, a1 = (self._action(agent, actions[agent]) for agent in self.possible_agents)
         r0, r1 = self.game.play(a0, a1)
         done = self.game.over
         agents = self.possible_agents
@@ -152,6 +164,16 @@ class MatrixGameEnv(ParallelEnv):
         if done:
             self.agents = []
         return obs, rewards, terminations, truncations, infos
+
+    def _action(self, agent: str, action: object) -> int:
+        n = self.game.num_actions[self._index[agent]]
+        reject_bool_action(action, agent, n)
+        try:
+            return operator.index(action)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(
+                f"actions must be integers: {agent}'s action must be an integer in 0..{n - 1}, got {action!r}"
+            ) from None
 
     def render(self) -> str | None:
         if self.render_mode is None:

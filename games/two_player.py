@@ -4,7 +4,15 @@ A game supplies a pure rules object (see :class:`BoardRules`); this module turns
 AEC environment with the conventions of PettingZoo's classic games: the observation is a dict
 with ``observation`` (int8 planes: the observing player's pieces, then the opponent's) and
 ``action_mask`` (int8, non-zero only for the player to move); the winner gets +1 and the loser
--1 when the game ends, a draw gives 0 to both. An illegal move raises ``ValueError``.
+-1 when the game ends, a draw gives 0 to both.
+
+Errors (the state is left untouched): an illegal move (an occupied square, a full column, an
+index out of range) raises ``ValueError``; an action that is not an integer (a float, ``None``, a
+string, a bool) ``TypeError`` naming the agent; ``step`` with no live agent (before ``reset()``,
+or after every finished agent has stepped out) ``ValueError``; a non-``None`` action of a finished
+agent PettingZoo's ``ValueError``. ``reset(seed=...)`` takes ``None`` or a non-negative int (the
+games have no randomness; the seed is checked, then ignored), and ``observe`` of an unknown agent
+raises ``ValueError`` listing the agents (see :mod:`games.inputs`).
 
 Render modes: ``"ansi"`` (the board as text) and ``"rgb_array"`` (an ``(H, W, 3)`` uint8 picture
 drawn by :mod:`games.board_render` with the env's :attr:`TwoPlayerBoardEnv.board_style`).
@@ -18,6 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
+
+from games.inputs import check_seed, reject_bool_action, unknown_agent
 
 if TYPE_CHECKING:
     from games.board_render import BoardStyle
@@ -92,7 +102,10 @@ class TwoPlayerBoardEnv(AECEnv):
         return self.action_spaces[agent]
 
     def observe(self, agent: str) -> dict[str, np.ndarray]:
-        player = self._index[agent]
+        try:
+            player = self._index[agent]
+        except (KeyError, TypeError):  # TypeError: an unhashable name
+            raise unknown_agent(agent, self.possible_agents) from None
         if agent == self.agent_selection and not self.game.over:
             mask = np.array(self.game.legal_mask(), dtype=np.int8)
         else:
@@ -100,6 +113,7 @@ class TwoPlayerBoardEnv(AECEnv):
         return {"observation": self.game.planes(player), "action_mask": mask}
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        check_seed(seed, self.metadata["name"])
         self.game.reset()
         self.agents = self.possible_agents[:]
         self.rewards = dict.fromkeys(self.agents, 0.0)
@@ -110,7 +124,13 @@ class TwoPlayerBoardEnv(AECEnv):
         self.agent_selection = self.agents[0]
 
     def step(self, action: int | None) -> None:
+        if not self.agents:
+            raise ValueError(
+                f"{self.metadata['name']}: no live agents (the game is over or was never started); "
+                "call reset() to start one"
+            )
         agent = self.agent_selection
+        reject_bool_action(action, agent, self.game.num_actions)
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
             return

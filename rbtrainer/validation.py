@@ -52,7 +52,10 @@ def non_negative_int(name: str, value: Any) -> int:
 def number_in(name: str, value: Any, low: float, high: float, low_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float range
+        raise ValueError(f"{name} must be in [{low}, {high}], got an int of {len(str(abs(value)))} digits") from None
     if not (low < v if low_open else low <= v) or v > high:
         bracket = "(" if low_open else "["
         raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")

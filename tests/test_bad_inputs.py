@@ -207,3 +207,9 @@ def test_absurd_buffer_and_network(trainer, build) -> None:
         build(*spaces, buffer_size=10**12)
     with pytest.raises(ValueError, match=r"hidden_sizes is too large: a network of [\d,]+ parameters would need"):
         build(*spaces, hidden_sizes=(10**6, 10**6))
+
+
+@pytest.mark.parametrize("name", ["lr", "gamma"])
+def test_an_int_beyond_float_range_is_a_bad_value(name) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be in .* got an int of 401 digits"):
+        DQNConfig(**{name: 10**400})

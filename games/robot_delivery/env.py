@@ -2,7 +2,14 @@
 
 ``env(**kwargs)`` returns the environment wrapped in PettingZoo's ``OrderEnforcingWrapper``;
 ``raw_env`` is the unwrapped class. Invalid actions raise clear errors from the env itself, so
-the ``AssertOutOfBoundsWrapper`` (which would only raise a bare assertion) is not used.
+the ``AssertOutOfBoundsWrapper`` (which would only raise a bare assertion) is not used: a
+masked-out action in 0..4 is a pass (spec Q8: -0.1, turn used); an index outside 0..4 raises
+``ValueError``; ``None`` for a live agent ``ValueError``; a non-integer (a float, a string, a bool)
+``TypeError`` naming the agent; ``step`` before ``reset()`` or once every agent has stepped out
+:class:`~games.robot_delivery.rules.GameOverError`; a non-``None`` action of a finished agent
+PettingZoo's ``ValueError``. A refused step changes nothing. ``reset(seed=...)`` takes ``None`` or
+a non-negative int, and ``observe`` of an unknown agent raises ``ValueError`` listing the agents
+(see :mod:`games.inputs`).
 
 Rewards follow the AEC conventions: ``rewards`` holds the last step's rewards (only the acting
 robot's is non-zero), ``_cumulative_rewards[agent]`` what an agent received since its own last
@@ -21,6 +28,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
+from games.inputs import check_seed, reject_bool_action, unknown_agent
 from games.robot_delivery.board import DEFAULT_LAYOUT, BoardLayout
 from games.robot_delivery.rules import GameOverError, RobotDeliveryConfig, RobotDeliveryRules, RobotState
 
@@ -154,14 +162,17 @@ class RobotDeliveryEnv(AECEnv):
 
     # ------------------------------------------------------------ AEC API
     def observe(self, agent: str) -> dict[str, np.ndarray]:
-        k = self._index[agent]
+        try:
+            k = self._index[agent]
+        except (KeyError, TypeError):  # TypeError: an unhashable name
+            raise unknown_agent(agent, self.possible_agents) from None
         return {
             "observation": self.game.observation(k),
             "action_mask": np.array(self.game.legal_mask(k), dtype=np.int8),
         }
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        self.game.reset(seed)
+        self.game.reset(check_seed(seed, self.metadata["name"]))
         self.agents = self.possible_agents[:]
         self.rewards = dict.fromkeys(self.agents, 0.0)
         self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
@@ -175,6 +186,7 @@ class RobotDeliveryEnv(AECEnv):
         if not self.agents:
             raise GameOverError("no live agents: call reset() to start a game before step()")
         agent = self.agent_selection
+        reject_bool_action(action, agent, 5)
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
             return

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from games.inputs import check_seed, reject_bool_action
 from games.robot_delivery.board import BLUE, DEFAULT_LAYOUT, GREEN, RED, YELLOW, Board, BoardLayout, board_for
 
 __all__ = [
@@ -233,8 +234,8 @@ class RobotDeliveryRules:
         self._required_mail = int(value)
 
     def seed(self, seed: int | None) -> None:
-        """Restart this game's own random stream (``None``: fresh entropy)."""
-        self._rng = random.Random(seed)
+        """Restart this game's own random stream (``None``: fresh entropy; else a non-negative int)."""
+        self._rng = random.Random(check_seed(seed, "robot_delivery"))
 
     def reset(self, seed: int | None = None) -> None:
         """Start a new game: §12 reset order (robots, then mails, then steps per turn)."""
@@ -350,18 +351,24 @@ class RobotDeliveryRules:
     def step(self, action: int) -> float:
         """Apply the current robot's action (§6) and return its reward.
 
-        A masked-out action in 0..4 is a pass (reward -0.1, turn used). Any other value raises.
+        A masked-out action in 0..4 is a pass (reward -0.1, turn used). Any other value raises
+        (``TypeError`` for a non-integer, bools included; ``ValueError`` outside 0..4) and changes nothing.
         """
         if not self._started:
             raise GameOverError("step() called before reset(); call reset() first")
         if self.terminated or self.truncated:
             raise GameOverError("the game is over; call reset() to start a new one")
+        reject_bool_action(action, self.agent_names[self.current], 5)
         try:
             a = operator.index(action)
         except TypeError:
-            raise TypeError(f"action must be an integer in 0..4, got {action!r}") from None
+            raise TypeError(
+                f"{self.agent_names[self.current]}: action must be an integer in 0..4, got {action!r}"
+            ) from None
         if not 0 <= a <= 4:
-            raise ValueError(f"action must be in 0..4 (stand, up, down, left, right), got {a}")
+            raise ValueError(
+                f"{self.agent_names[self.current]}: action must be in 0..4 (stand, up, down, left, right), got {a}"
+            )
         k = self.current
         mask = self.legal_mask(k)
         self._mask_cache = None

@@ -63,7 +63,12 @@ class SeatGame(ABC):
 
     # -------------------------------------------------------------- shared parts
     def _split(self, agent: str, raw: Any, info: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(observation float32, action mask int8)`` of a raw observation."""
+        """``(observation float32, action mask int8)`` of a raw observation.
+
+        A raw observation is an array (a Box space) or a dict with an ``observation`` array and an
+        optional ``action_mask`` (else the mask comes from ``info["action_mask"]``, else all ones); a
+        dict without ``observation`` raises ``ValueError`` naming the keys it has.
+        """
         if type(raw) is dict:  # the common case, checked without the ABC machinery
             obs = raw.get("observation")
             mask = raw.get("action_mask")
@@ -71,7 +76,13 @@ class SeatGame(ABC):
                 if obs.dtype != np.float32:
                     obs = obs.astype(np.float32)
                 return obs, mask if mask.dtype == np.int8 else mask.astype(np.int8)
-        if isinstance(raw, Mapping) and "observation" in raw:
+        if isinstance(raw, Mapping):
+            if "observation" not in raw:
+                raise ValueError(
+                    f"seat {agent!r} of game {self._game_name()!r} observed a dict with keys {list(raw)} and no "
+                    "'observation' entry; the trainer expects a Box observation (an array) or a Dict with an "
+                    "'observation' entry (the array it learns from) and an optional 'action_mask' entry"
+                )
             obs = np.asarray(raw["observation"], dtype=np.float32)
             mask = raw.get("action_mask")
         else:
@@ -82,6 +93,12 @@ class SeatGame(ABC):
         if mask is None:
             return obs, np.ones(self._n_actions[self._seat_of[agent]], dtype=np.int8)
         return obs, np.asarray(mask, dtype=np.int8)
+
+    def _game_name(self) -> str:
+        """The game's ``metadata["name"]`` (its class name without one), for messages."""
+        metadata = getattr(self._game, "metadata", None)
+        name = metadata.get("name") if isinstance(metadata, Mapping) else None
+        return str(name) if name else type(self._game).__name__
 
     def _add_rewards(self, rewards: Mapping[str, float], into: np.ndarray) -> None:
         seat_of = self._seat_of
