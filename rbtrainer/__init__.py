@@ -15,9 +15,18 @@ from rbtrainer.agents import (
     dqn_agent,
     ppo_agent,
 )
+from rbtrainer.envs import GameError
+from rbtrainer.epoch_callbacks import (
+    EpochStopCallback,
+    EpochTestCallback,
+    EpochTrainCallback,
+    TrainerCallbacks,
+    TrainingContext,
+)
 from rbtrainer.metrics import TestResult, mean_reward
 from rbtrainer.seating import EnvGroup
 from rbtrainer.trainer import DecentralizedTrainer, GroupCurve, TrainerConfig, TrainStats
+from rbtrainer.training_run import Progress, TrainingRun
 
 __version__ = "0.1.0"
 
@@ -27,18 +36,26 @@ __all__ = [
     "DQNConfig",
     "DecentralizedTrainer",
     "EnvGroup",
+    "EpochStopCallback",
+    "EpochTestCallback",
+    "EpochTrainCallback",
     "EpsilonAgent",
     "FrozenAgent",
+    "GameError",
     "GroupCurve",
     "Learner",
     "OffPolicyLearner",
     "OnPolicyLearner",
     "PPOConfig",
+    "Progress",
     "RandomAgent",
     "ScriptedAgent",
     "TestResult",
     "TrainStats",
+    "TrainerCallbacks",
     "TrainerConfig",
+    "TrainingContext",
+    "TrainingRun",
     "dqn_agent",
     "mean_reward",
     "ppo_agent",

@@ -1,5 +1,5 @@
-"""Ready-made hooks: exploration and prioritized-replay schedules, a reward-threshold stop, and a
-snapshot of the learner kept at its best by any measure."""
+"""Ready-made hooks: exploration and prioritized-replay schedules, a reward-threshold stop (also a
+stop callback object), and a snapshot of the learner kept at its best by any measure."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.agents.learners import OffPolicyLearner
+from rbtrainer.epoch_callbacks import EpochStopCallback, TrainingContext
 from rbtrainer.validation import number_in, positive_int
 
 __all__ = ["BetaSchedule", "EpsilonSchedule", "KeepBest", "RewardThreshold", "chain"]
@@ -80,13 +81,42 @@ class BetaSchedule:
             learner.set_beta(self.start + (self.end - self.start) * frac)
 
 
-@dataclass(frozen=True)
-class RewardThreshold:
-    """``stop_fn``: stop once the test reward metric reaches ``threshold``."""
+class RewardThreshold(EpochStopCallback):
+    """Stop once the test reward metric reaches ``threshold``.
 
-    threshold: float
+    A stop callback (``TrainerCallbacks(epoch_stop_callback=RewardThreshold(...))``) and a plain
+    ``stop_fn`` alike. ``threshold=None`` takes the game's ``metadata["reward_threshold"]`` when a
+    run starts, and refuses a game that has none before any game is played.
+    """
+
+    def __init__(self, threshold: float | None = None) -> None:
+        if threshold is not None and not math.isfinite(number_in("threshold", threshold, -math.inf, math.inf)):
+            raise ValueError(f"threshold must be finite, got {threshold}")
+        self.threshold = None if threshold is None else float(threshold)
+        """The metric to reach (``None`` until a run resolves the game's own)."""
+        self._from_game = threshold is None
+
+    def __repr__(self) -> str:
+        return f"RewardThreshold({'None' if self._from_game else self.threshold})"
+
+    def setup(self, context: TrainingContext) -> None:
+        if not self._from_game:
+            return
+        trainer = context.trainer
+        value = trainer.game.metadata.get("reward_threshold")
+        if value is None:
+            raise ValueError(
+                f"RewardThreshold(None) takes the game's metadata['reward_threshold'], but {trainer.game_name!r} "
+                "has none: give the threshold, e.g. RewardThreshold(0.9)"
+            )
+        self.threshold = number_in(f"{trainer.game_name!r} metadata['reward_threshold']", value, -math.inf, math.inf)
+
+    def should_stop(self, reward_metric: float, context: TrainingContext) -> bool:
+        return self(reward_metric, context.episodes)
 
     def __call__(self, reward_metric: float, episodes: int) -> bool:
+        if self.threshold is None:
+            raise ValueError("RewardThreshold(None) has no threshold yet: a run sets it from the game when it starts")
         return reward_metric >= self.threshold
 
 

@@ -134,6 +134,11 @@ def _unchecked(cls: type[_C], table: str) -> type[_C]:
         def __post_init__(self) -> None:
             pass
 
+    if "progress_bar" in getattr(cls, "__annotations__", {}):
+        # A flag pair (--progress-bar / --no-progress-bar) on the command line; the library's
+        # None (a bar only on a terminal) is the TOML value's business.
+        Unchecked.__annotations__ = {"progress_bar": bool}
+
     Unchecked.__doc__ = f"The [{table}] table of --config; flags override it."
     return Unchecked
 

@@ -35,16 +35,17 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from rbtrainer.agents.base import Agent, Learner, unique_name
+from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.envs import BACKENDS, Episode, GameInfo, describe_game, game_factory, make_pool
+from rbtrainer.epoch_callbacks import TrainerCallbacks, TrainingContext
 from rbtrainer.logs import TrainingLogger, test_values
 from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
 from rbtrainer.plotting import plot_training_curves
 from rbtrainer.rng import generator_states, set_generator_states, spawn_seeds
 from rbtrainer.rollout import RolloutEngine, RolloutResult
 from rbtrainer.seating import EnvGroup, Seating, SeatPlan, split_counts
+from rbtrainer.training_run import TrainingRun
 from rbtrainer.training_state import read_training_state, write_training_state
 from rbtrainer.validation import (
     MAX_ENVS,
@@ -99,8 +100,8 @@ class TrainerConfig:
     """Where ``train(plot=True)`` writes its figure."""
     plot_name: str | None = None
     """File name of the figure (default ``<game>_training.png``)."""
-    progress_bar: bool = True
-    """Show a tqdm progress bar while training."""
+    progress_bar: bool | None = True
+    """Show a tqdm progress bar while training (None: only when stderr is a terminal)."""
     torch_threads: int | None = 1
     """Torch CPU threads during train()/test(), restored afterwards (None: leave torch's setting)."""
     state_path: str | None = None
@@ -130,7 +131,8 @@ class TrainerConfig:
             boolean("state_memory", self.state_memory)
         number_in("update_per_step", self.update_per_step, 0.0, 1000.0)
         boolean("shared_memory", self.shared_memory)
-        boolean("progress_bar", self.progress_bar)
+        if self.progress_bar is not None:
+            boolean("progress_bar", self.progress_bar)
         if self.seed is not None:
             non_negative_int("seed", self.seed)
         if self.torch_threads is not None:
@@ -237,11 +239,20 @@ def _as_mask(name: str, mask: Any, num_seats: int) -> np.ndarray:
     return np.array(out, dtype=bool)
 
 
-def _stop_answer(value: Any) -> bool:
-    """What ``stop_fn`` returned, checked: a bool (``'no'`` would be truthy and stop training)."""
+def _stop_answer(hook: str, value: Any) -> bool:
+    """What a stop hook returned, checked: a bool (``'no'`` would be truthy and stop training)."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"stop_fn must return True or False, got {value!r}")
+        raise TypeError(f"{hook} must return True or False, got {value!r}")
     return bool(value)
+
+
+def _check_callbacks(value: Any) -> TrainerCallbacks | None:
+    if value is None:
+        return None
+    if not isinstance(value, TrainerCallbacks):
+        raise TypeError(f"callbacks must be an rbtrainer.epoch_callbacks.TrainerCallbacks or None, got {value!r}")
+    value.check()  # its fields may have been assigned since it was built
+    return value
 
 
 def _check_logger(value: Any) -> TrainingLogger | None:
@@ -283,13 +294,14 @@ class DecentralizedTrainer:
         backend: str = "dummy",
         plot_dir: str | os.PathLike[str] = "plots",
         plot_name: str | None = None,
-        progress_bar: bool = True,
+        progress_bar: bool | None = True,
         update_per_step: float = 0.1,
         torch_threads: int | None = 1,
         state_path: str | os.PathLike[str] | None = None,
         state_every: int = 1,
         state_memory: bool | None = None,
         logger: TrainingLogger | None = None,
+        callbacks: TrainerCallbacks | None = None,
     ) -> None:
         self.config = TrainerConfig(
             num_train_envs=num_train_envs,
@@ -319,6 +331,8 @@ class DecentralizedTrainer:
         self.reward_metric: RewardMetric = optional_callable("reward_metric", reward_metric) or mean_reward
         #: where test rounds and update phases are logged (:mod:`rbtrainer.logs`; None: nowhere)
         self.logger = _check_logger(logger)
+        #: callback objects receiving a TrainingContext (:mod:`rbtrainer.epoch_callbacks`; None: none)
+        self.callbacks = _check_callbacks(callbacks)
         self.env_args = dict(env_args or {})
         self._factory = game_factory(env_args, env_fn)
         self.game: GameInfo = describe_game(self._factory)
@@ -406,6 +420,7 @@ class DecentralizedTrainer:
         for name in ("train_fn", "test_fn", "save_best_fn", "save_last_fn", "stop_fn"):
             optional_callable(name, getattr(self, name))
         _check_logger(self.logger)
+        _check_callbacks(self.callbacks)
         self.reward_metric = optional_callable("reward_metric", self.reward_metric) or mean_reward
 
     def _check_agents(self, agents: Any, where: str = "agents") -> tuple[Agent, ...]:
@@ -585,6 +600,24 @@ class DecentralizedTrainer:
     ) -> TrainStats:
         """Train the learners of the learning seats; returns :class:`TrainStats`.
 
+        The arguments are those of :meth:`start`; ``train()`` runs the :class:`TrainingRun` it
+        returns to the end.
+        """
+        with self.start(agents, learning_mask, exploration_mask, plot, resume) as run:
+            for _ in run:
+                pass
+        return run.stats
+
+    def start(
+        self,
+        agents: AgentsOrGroups,
+        learning_mask: Sequence[bool],
+        exploration_mask: Sequence[bool] | None = None,
+        plot: bool = True,
+        resume: str | os.PathLike[str] | None = None,
+    ) -> TrainingRun:
+        """Check the arguments and begin a training run, to be advanced with :meth:`TrainingRun.step`.
+
         ``agents``: one agent per seat for every env, or :class:`~rbtrainer.seating.EnvGroup`
         objects seating different agents in shares of the envs (a group's own masks, when given,
         replace the two below in its envs). ``exploration_mask=None`` means every seat explores
@@ -623,87 +656,15 @@ class DecentralizedTrainer:
         test_plan = self._plan(seatings, cfg.num_test_envs, grouped)
 
         self._stop_requested = False
-        with torch_threads(cfg.torch_threads):
-            stats = self._train_loop(plan, learners, test_plan, state)
-        if plot:
-            stats.plot_path = self._plot(stats)
-        logger.info(
-            "trained %d episodes, %d env steps, %d gradient steps in %.1f s; best metric %.3f",
-            stats.collected_episodes,
-            stats.collected_steps,
-            stats.gradient_steps,
-            stats.training_time,
-            stats.best_reward_metric,
-        )
-        return stats
+        return TrainingRun(self, plan, learners, test_plan, state, plot)
 
-    def _train_loop(
-        self, plan: SeatPlan, learners: list[Learner], test_plan: SeatPlan, state: dict[str, Any] | None
-    ) -> TrainStats:
-        cfg = self.config
-        engine = self._engine(train=True)
-        if state is None:
-            stats = TrainStats()
-            engine.start(self._train_seeds)
-            next_test, tests = cfg.test_freq, 0
-        else:
-            stats, next_test, tests = self._restore(state, plan, learners, engine)
-        start = time.perf_counter() - stats.training_time
-        log_names: list[str] = []  # learners by name in the logs, repeats numbered
-        for learner in learners:
-            log_names.append(unique_name(learner.name, log_names))
-        if self.logger is not None:
-            self.logger.begin(None if state is None else stats.collected_steps)
-        bar = tqdm(total=cfg.episodes_per_train, disable=not cfg.progress_bar, unit="ep", desc="train")
-        bar.update(min(stats.collected_episodes, cfg.episodes_per_train))
-        try:
-            if state is None:
-                self._record_test(test_plan, stats)
-            while (
-                stats.collected_episodes < cfg.episodes_per_train
-                and not stats.stopped_early
-                and not self._stop_requested
-            ):
-                if self.train_fn is not None:
-                    self.train_fn(stats.collected_episodes, stats.collected_steps)
-                t0 = time.perf_counter()
-                result = engine.run(plan, max_steps=cfg.update_freq, explore=True, store=True)
-                t1 = time.perf_counter()
-                stats.collected_steps += result.steps
-                stats.collected_episodes += len(result.episodes)
-                stats.illegal_actions += result.illegal_actions
-                bar.update(min(len(result.episodes), max(0, cfg.episodes_per_train - bar.n)))
-                gradient_steps = max(1, round(result.steps * cfg.update_per_step))
-                taken = sum(learner.update(cfg.batch_size, gradient_steps) for learner in learners)
-                stats.gradient_steps += taken
-                if self.logger is not None:
-                    self._log_update(
-                        self.logger, stats, learners, log_names, result.steps / max(t1 - t0, 1e-9), taken, t1
-                    )
-                finished = stats.collected_episodes >= cfg.episodes_per_train
-                if stats.collected_episodes >= next_test or finished:
-                    while next_test <= stats.collected_episodes:
-                        next_test += cfg.test_freq
-                    metric = self._record_test(test_plan, stats)
-                    tests += 1
-                    bar.set_postfix(metric=f"{metric:.3f}", best=f"{stats.best_reward_metric:.3f}")
-                    if self.stop_fn is not None and _stop_answer(self.stop_fn(metric, stats.collected_episodes)):
-                        stats.stopped_early = True
-                    if cfg.state_path is not None and tests % cfg.state_every == 0 and not finished:
-                        self._save_state(stats, next_test, tests, plan, learners, engine, start)
-            if self._stop_requested and stats.collected_episodes < cfg.episodes_per_train and not stats.stopped_early:
-                stats.interrupted = True
-                if cfg.state_path is not None:
-                    self._save_state(stats, next_test, tests, plan, learners, engine, start)
-                logger.warning("training stopped on request after %d episodes", stats.collected_episodes)
-        finally:
-            bar.close()
-            stats.training_time = time.perf_counter() - start
-            if self.save_last_fn is not None:
-                self.save_last_fn()
-            if self.logger is not None:
-                self.logger.flush()
-        return stats
+    def _should_stop(self, metric: float, context: TrainingContext) -> bool:
+        """Whether ``stop_fn`` or the stop callback ends training after a test round (both are asked)."""
+        stop = self.stop_fn is not None and _stop_answer("stop_fn", self.stop_fn(metric, context.episodes))
+        callback = self.callbacks.epoch_stop_callback if self.callbacks is not None else None
+        if callback is not None:
+            stop = _stop_answer("epoch_stop_callback.should_stop", callback.should_stop(metric, context)) or stop
+        return stop
 
     def _log_update(
         self,
@@ -754,7 +715,7 @@ class DecentralizedTrainer:
         plan: SeatPlan,
         learners: list[Learner],
         engine: RolloutEngine,
-        start: float,
+        training_time: float,
     ) -> None:
         cfg = self.config
         path = cfg.state_path
@@ -770,7 +731,7 @@ class DecentralizedTrainer:
                     "resumed run starts with empty memories",
                     held / 2**30,
                 )
-        saved = dataclasses.replace(stats, training_time=time.perf_counter() - start, state_path=path)
+        saved = dataclasses.replace(stats, training_time=training_time, state_path=path)
         state = {
             "game": {"name": self.game_name, "seats": list(self.game.seats), "env_args": repr(self.env_args)},
             "seed": self.seed,
@@ -847,8 +808,6 @@ class DecentralizedTrainer:
         return stats, int(state["next_test"]), int(state["tests"])
 
     def _record_test(self, plan: SeatPlan, stats: TrainStats) -> float:
-        if self.test_fn is not None:
-            self.test_fn(stats.collected_episodes, stats.collected_steps)
         t0 = time.perf_counter()
         result = self._test_round(plan, eval_metrics=self.logger is not None)
         stats.test_time += time.perf_counter() - t0

@@ -323,3 +323,61 @@ def test_ray_pool_reports_game_errors_and_dead_workers(control: Path) -> None:
     finally:
         ray.cloudpickle.unregister_pickle_by_value(module)
         ray.shutdown()
+
+
+EXIT_SCRIPT = """
+import multiprocessing, os, sys
+from games.tictactoe import env as tictactoe
+from rbtrainer import DecentralizedTrainer, RandomAgent
+
+MARKER = sys.argv[1]
+
+def make():
+    game = tictactoe()
+    inner = game.unwrapped  # the trainer drives the game beneath PettingZoo's checking wrappers
+    close = inner.close
+    def close_and_mark():
+        with open(MARKER, "a") as handle:
+            handle.write(f"{os.getpid()}\\n")
+        close()
+    inner.close = close_and_mark
+    return game
+
+if __name__ == "__main__":
+    trainer = DecentralizedTrainer(
+        env_fn=make, num_train_envs=2, num_test_envs=2, episodes_per_test=2, backend="subproc", progress_bar=False
+    )
+    trainer.test([RandomAgent(), RandomAgent()])
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+    # no trainer.close(): the pool is closed at interpreter exit
+"""
+
+
+def test_an_unclosed_subproc_pool_is_closed_at_exit(tmp_path) -> None:
+    import subprocess
+    import time
+
+    script, marker = tmp_path / "leave_open.py", tmp_path / "closed.txt"
+    script.write_text(EXIT_SCRIPT)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, str(script), str(marker)], capture_output=True, text=True, timeout=120, env=env, check=True
+    )
+    workers = [int(pid) for pid in done.stdout.split()]
+    assert len(workers) == 2
+    closed_in = {int(pid) for pid in marker.read_text().split()}
+    assert set(workers) <= closed_in  # each worker closed its games (the game's own close ran)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+    assert "Exception ignored" not in done.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

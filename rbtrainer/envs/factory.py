@@ -8,7 +8,7 @@ PettingZoo's ``TerminateIllegalWrapper`` ends the game with a penalty for an ill
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -84,6 +84,8 @@ class GameInfo:
     action_spaces: tuple[gym.Space, ...]
     players: tuple[str, ...]
     """Names the game uses for winners (the env's ``players`` attribute, else the seats)."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """A copy of the env's ``metadata`` (``name``, ``render_modes``, ``reward_threshold``, ...)."""
 
     def winning_seats(self, winner: str | None) -> tuple[int, ...]:
         """The seats a reported winner stands for (empty for a draw).
@@ -140,6 +142,7 @@ def describe_game(factory: Callable[[], Any]) -> GameInfo:
             observation_spaces=tuple(obs_spaces),
             action_spaces=action_spaces,
             players=tuple(getattr(env.unwrapped, "players", seats)),
+            metadata=dict(getattr(env, "metadata", {}) or {}),
         )
     finally:
         env.close()

@@ -21,6 +21,8 @@ build a new one.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
 import os
 import time
@@ -216,6 +218,11 @@ class GamePool:
         self.closed = False
         """The pool was closed (by :meth:`close`, or after a :class:`GameError`); it cannot be used again."""
         self._failure: str | None = None
+        # A pool nobody closed is closed at interpreter exit, so the games' own close() runs in the
+        # workers and no worker outlives the program. An atexit hook registered now runs before
+        # multiprocessing's own (registered at its import), which would only terminate the workers.
+        self._close_at_exit = functools.partial(_close_at_exit, venv)
+        atexit.register(self._close_at_exit)
 
     def reset(self, env_id: int, seed: int | None = None) -> Decision:
         """Start game ``env_id`` anew; returns who acts first."""
@@ -286,6 +293,7 @@ class GamePool:
         """Close the workers (a no-op on a closed pool)."""
         if not self.closed:
             self.closed = True
+            atexit.unregister(self._close_at_exit)
             self.venv.close()
 
     # -------------------------------------------------------------- failures
@@ -339,6 +347,7 @@ class GamePool:
         """Close the pool after a failure without letting a failing close hide the failure."""
         self._failure = summary
         self.closed = True
+        atexit.unregister(self._close_at_exit)
         for worker in self.venv.workers:
             try:
                 worker.close()
@@ -359,6 +368,14 @@ def _exit_code(worker: Any) -> int | None:
 def _actor_id(worker: Any) -> str | None:
     actor = getattr(getattr(worker, "env", None), "_actor_id", None)
     return None if actor is None else str(actor.hex())
+
+
+def _close_at_exit(venv: Any) -> None:
+    """Close a pool its owner never closed (an ``atexit`` hook)."""
+    try:
+        venv.close()
+    except (OSError, EOFError, RuntimeError) as err:  # workers already gone: nothing left to close
+        logger.debug("closing an abandoned env pool: %s", err)
 
 
 def _blocks(num_envs: int, num_workers: int) -> list[range]:
