@@ -75,6 +75,47 @@ class ScheduleConfig:
 
 
 @dataclass(kw_only=True)
+class SearchCommand:
+    """Hyper-parameter search with Optuna over a train config (the search extra); writes the best config as TOML."""
+
+    config: str
+    """Search file: the train tables plus [search] and [space] (see rbtrainer.search)."""
+    trials: int | None = None
+    """Trials to run (default: the file's [search] trials)."""
+    jobs: int | None = None
+    """Processes running trials side by side (default: the file's)."""
+    storage: str | None = None
+    """Optuna storage URL shared by several processes or machines, e.g. sqlite:///search.db (default: the file's)."""
+    study_name: str | None = None
+    """Study name in the storage (default: the file's)."""
+    test: bool = False
+    """A synthetic fitness from the settings, no training: checks the search set-up in seconds."""
+    out_dir: str | None = None
+    """Where best.toml and fitness.png go (default: the file's, else ./search)."""
+
+    def run(self) -> int:
+        from rbtrainer.search import load_search, run_search
+
+        overrides = {
+            name: value
+            for name in ("trials", "jobs", "storage", "study_name", "out_dir")
+            if (value := getattr(self, name)) is not None
+        }
+        if self.test:
+            overrides["test"] = True
+        result = run_search(load_search(self.config, **overrides))
+        states = [state for _, state, _ in result.trials]
+        print(
+            f"{len(states)} trials: {states.count('COMPLETE')} complete, {states.count('PRUNED')} pruned, "
+            f"{states.count('FAIL')} failed"
+        )
+        print(f"best fitness {result.best_value:.4g} with {result.best_params}")
+        print(f"best config: {result.config_path} (rbtrainer train --config {result.config_path})")
+        print(f"figure: {result.plot_path}")
+        return 0
+
+
+@dataclass(kw_only=True)
 class DemoCommand:
     """Play a scripted robot-delivery game (A* robots) and draw it."""
 
@@ -305,6 +346,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
             Annotated[Train, subcommand("train")]
             | Annotated[Test, subcommand("test")]
             | Annotated[Eval, subcommand("eval")]
+            | Annotated[SearchCommand, subcommand("search")]
             | Annotated[DemoCommand, subcommand("demo")]
             | Annotated[PlayCommand, subcommand("play")],
             arg(name=""),
@@ -629,5 +671,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(parsed.command.run())
-    except (ValueError, TypeError, OSError) as err:
+    except (ValueError, TypeError, OSError, ImportError) as err:  # ImportError: a missing extra
         _fail(command, err)

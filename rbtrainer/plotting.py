@@ -5,6 +5,7 @@ Every file is written atomically through ``rbtrainer.files.atomic_write``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 
@@ -14,7 +15,14 @@ from matplotlib.figure import Figure
 
 from rbtrainer.files import atomic_write
 
-__all__ = ["plot_crossplay", "plot_rating_history", "plot_training_curves", "save_gif", "save_png"]
+__all__ = [
+    "plot_crossplay",
+    "plot_rating_history",
+    "plot_search",
+    "plot_training_curves",
+    "save_gif",
+    "save_png",
+]
 
 
 def plot_training_curves(
@@ -163,3 +171,28 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: fl
     with atomic_write(path) as handle:
         images[0].save(handle, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     return os.fspath(path)
+
+
+def plot_search(path: str | os.PathLike[str], trials: Sequence[tuple[int, str, float | None]], name: str) -> str:
+    """Fitness of each completed trial of a search and the best so far; pruned trials as crosses.
+
+    ``trials``: (number, state, value) as Optuna reports them. Written atomically; returns the path.
+    """
+    fig = Figure(figsize=(7, 4), dpi=110)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots()
+    done = [(n, v) for n, state, v in trials if state == "COMPLETE" and v is not None and math.isfinite(v)]
+    if done:
+        numbers, values = zip(*done)
+        axes.scatter(numbers, values, s=18, label="completed trial")
+        axes.plot(numbers, np.maximum.accumulate(values), color="C3", label="best so far")
+    pruned = [n for n, state, _ in trials if state == "PRUNED"]
+    if pruned:
+        low = min((v for _, v in done), default=0.0)
+        axes.scatter(pruned, [low] * len(pruned), marker="x", color="grey", label="pruned")
+    axes.set_xlabel("trial")
+    axes.set_ylabel("fitness")
+    axes.set_title(f"search {name!r}: {len(trials)} trials")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    return _save(fig, path)
