@@ -208,21 +208,41 @@ def _config_path(command: str, argv: Sequence[str]) -> str | None:
     return path
 
 
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A config file's TOML, its errors as one-line ``ValueError`` naming the file."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"--config {path}: {err}") from None
+    except OSError as err:
+        raise ValueError(f"--config {path}: cannot read it ({err.strerror or err})") from None
+
+
+def check_train_tables(tables: dict[str, dict[str, Any]], where: str) -> dict[str, dict[str, Any]]:
+    """The ``[trainer]``, ``[dqn]`` and ``[schedule]`` tables checked by their dataclasses, with every field."""
+    from rbtrainer.agents import DQNConfig
+    from rbtrainer.trainer import TrainerConfig
+
+    out = dict(tables)
+    for name, cls in (("trainer", TrainerConfig), ("dqn", DQNConfig), ("schedule", ScheduleConfig)):
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(tables.get(name, {})) - set(known))
+        if unknown:
+            raise ValueError(f"{where}: [{name}] has unknown key(s) {unknown}; its keys are {known}")
+        try:
+            out[name] = _fields(cls(**tables.get(name, {})))
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{where}: [{name}] {err}") from None
+    return out
+
+
 def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
     """The tables of the TOML file at ``path`` (all empty without one), each checked by its dataclass."""
     tables: dict[str, dict[str, Any]] = {name: {} for name in _TABLES}
     if path is None:
         return tables
-    from rbtrainer.agents import DQNConfig
-    from rbtrainer.trainer import TrainerConfig
-
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"--config {path}: {err}") from None
-    except OSError as err:
-        raise ValueError(f"--config {path}: cannot read it ({err.strerror or err})") from None
+    data = read_toml(path)
     unknown = sorted(set(data) - set(_TABLES))
     if unknown:
         raise ValueError(f"--config {path}: unknown table(s) {unknown}; use {sorted(_TABLES)}")
@@ -230,16 +250,7 @@ def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
         if not isinstance(table, dict):
             raise ValueError(f"--config {path}: [{name}] must be a table")
         tables[name] = table
-    for name, cls in (("trainer", TrainerConfig), ("dqn", DQNConfig), ("schedule", ScheduleConfig)):
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(tables[name]) - set(known))
-        if unknown:
-            raise ValueError(f"--config {path}: [{name}] has unknown key(s) {unknown}; its keys are {known}")
-        try:
-            tables[name] = _fields(cls(**tables[name]))
-        except (ValueError, TypeError) as err:
-            raise ValueError(f"--config {path}: [{name}] {err}") from None
-    return tables
+    return check_train_tables(tables, f"--config {path}")
 
 
 def _env_args(table: dict[str, Any], pairs: Sequence[str], config: str | None) -> dict[str, Any]:

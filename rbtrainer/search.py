@@ -27,7 +27,6 @@ import logging
 import math
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,11 +35,6 @@ import numpy as np
 
 from rbtrainer.epoch_callbacks import EpochStopCallback, TrainerCallbacks, TrainingContext
 from rbtrainer.validation import non_negative_int, positive_int
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 if TYPE_CHECKING:
     import optuna
@@ -211,14 +205,9 @@ class SearchSpec:
 
 def load_search(path: str | os.PathLike[str], **overrides: Any) -> SearchSpec:
     """Read a search file (see the module docstring); ``overrides`` replace ``[search]`` settings."""
+    from rbtrainer.cli import read_toml
 
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"--config {path}: {err}") from None
-    except OSError as err:
-        raise ValueError(f"--config {path}: cannot read it ({err.strerror or err})") from None
+    data = read_toml(path)
     unknown = sorted(set(data) - {"search", "space", *_TRAIN_TABLES})
     if unknown:
         raise ValueError(f"--config {path}: unknown table(s) {unknown}; use search, space, {', '.join(_TRAIN_TABLES)}")
@@ -235,25 +224,17 @@ def load_search(path: str | os.PathLike[str], **overrides: Any) -> SearchSpec:
         raise ValueError(f"--config {path}: [space] names no setting to search")
     train_file = {name: data[name] for name in _TRAIN_TABLES if name in data}
     spec = SearchSpec(settings, {name: dict(t) for name, t in train_file.items()}, space)
-    _check_config(spec.config({p.name: _plain(p.choices[0]) if p.choices else p.low for p in space}), str(path))
+    _check_config(
+        spec.config({p.name: _plain(p.choices[0]) if p.choices else p.low for p in space}), f"--config {path}"
+    )
     return spec
 
 
 def _check_config(config: Config, where: str) -> None:
     """The trial settings are valid settings of the ``train`` tables (checked by their dataclasses)."""
-    from rbtrainer.agents import DQNConfig
-    from rbtrainer.cli import ScheduleConfig
-    from rbtrainer.trainer import TrainerConfig
+    from rbtrainer.cli import check_train_tables
 
-    for name, cls in (("trainer", TrainerConfig), ("dqn", DQNConfig), ("schedule", ScheduleConfig)):
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(config[name]) - set(known))
-        if unknown:
-            raise ValueError(f"{where}: [{name}] has unknown key(s) {unknown}; its keys are {known}")
-        try:
-            cls(**config[name])
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{where}: [{name}] {err}") from None
+    check_train_tables(config, where)
 
 
 @dataclass

@@ -141,6 +141,12 @@ def test_cli_search(tmp_path, capsys, monkeypatch) -> None:
     assert info.value.code == 2 and "cannot read it" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("search_*.toml")), ids=lambda p: p.name)
+def test_example_search_configs_run_in_test_mode(config, tmp_path) -> None:
+    result = run_search(load_search(config, test=True, trials=3, out_dir=str(tmp_path)))
+    assert len(result.trials) == 3 and _read_tables(result.config_path)["env"] == load_search(config).base["env"]
+
+
 def test_param_positions_and_settings() -> None:
     assert Param("dqn", "lr", low=1e-4, high=1e-2, log=True).position(1e-3) == pytest.approx(0.5)
     assert Param.from_toml("trainer", "batch_size", {"low": 16, "high": 64, "step": 16}).is_int
