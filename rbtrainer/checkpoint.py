@@ -308,7 +308,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if size == 0:
         raise ValueError(f"checkpoint {name!r} is empty (0 bytes): it was never written completely; use another one")
     try:
-        payload = torch.load(name, weights_only=True)
+        payload = torch.load(name, map_location="cpu", weights_only=True)  # device-independent
     except (FileNotFoundError, PermissionError):
         raise
     except Exception as err:  # torch raises many types for damaged files (EOFError, RuntimeError, ...)
@@ -580,8 +580,11 @@ def learner_from_checkpoint(
     *,
     index: int = 0,
     name: str | None = None,
+    device: str = "cpu",
 ) -> Learner:
     """Rebuild learner ``index`` of a checkpoint for a seat with these spaces and load its weights.
+
+    ``device``: where the rebuilt learner lives, whatever device it was trained on.
 
     The checkpoint's metadata must hold the learner's configuration under ``"dqn"`` (a
     :class:`~rbtrainer.agents.DQNConfig`, as ``rbtrainer train`` writes) or ``"ppo"``.
@@ -596,9 +599,11 @@ def learner_from_checkpoint(
     label = name or os.path.basename(os.fspath(path))
     learner: Learner
     if "dqn" in metadata:
-        learner = dqn_agent(observation_space, action_space, config=DQNConfig(**metadata["dqn"]), name=label)
+        config = DQNConfig(**{**metadata["dqn"], "device": device})
+        learner = dqn_agent(observation_space, action_space, config=config, name=label)
     elif "ppo" in metadata:
-        learner = ppo_agent(observation_space, action_space, config=PPOConfig(**metadata["ppo"]), name=label)
+        ppo_config = PPOConfig(**{**metadata["ppo"], "device": device})
+        learner = ppo_agent(observation_space, action_space, config=ppo_config, name=label)
     else:
         raise ValueError(
             f"{path} does not record its learner's configuration (metadata 'dqn' or 'ppo'); build the learner "

@@ -325,12 +325,14 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
 
         checkpoint: Annotated[str, arg(metavar="PATH")]
         """Checkpoint written by 'rbtrainer train'."""
+        device: str = "cpu"
+        """Where the checkpoint's learners live: cpu, cuda, cuda:N, mps or auto (whatever they were trained on)."""
         trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
             default_factory=lambda: trainer_options(**tables["trainer"])
         )
 
         def run(self) -> int:
-            return _test(TrainerConfig(**_fields(self.trainer)), self.checkpoint, self.game_args())
+            return _test(TrainerConfig(**_fields(self.trainer)), self.checkpoint, self.game_args(), self.device)
 
     @dataclass(kw_only=True)
     class Eval(GameOptions):
@@ -342,12 +344,15 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Games per seat assignment (two-seat games: each pair meets this often in each seat order)."""
         anchor: str | None = None
         """Entrant rated 0 Elo (default: the weakest)."""
+        device: str = "cpu"
+        """Where checkpoint entrants live: cpu, cuda, cuda:N, mps or auto."""
         trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
             default_factory=lambda: trainer_options(**tables["trainer"])
         )
 
         def run(self) -> int:
-            return _eval(TrainerConfig(**_fields(self.trainer)), self.agents, self.games, self.anchor, self.game_args())
+            cfg = TrainerConfig(**_fields(self.trainer))
+            return _eval(cfg, self.agents, self.games, self.anchor, self.game_args(), self.device)
 
     @dataclass(kw_only=True)
     class CommandLine:
@@ -541,7 +546,7 @@ def _train(
     return 0
 
 
-def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any]) -> int:
+def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any], device: str = "cpu") -> int:
     from rbtrainer.agents import DQNConfig
     from rbtrainer.checkpoint import load_agents, read_checkpoint
 
@@ -559,7 +564,7 @@ def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any
             f"or give a checkpoint trained on {game!r}"
         )
     env_args = {**saved_env, **env_args}
-    dqn_cfg = DQNConfig(**metadata.get("dqn", {}))
+    dqn_cfg = DQNConfig(**{**metadata.get("dqn", {}), "device": device})  # not the device it was trained on
     with _trainer(trainer_cfg, env_args) as trainer:
         agents = _self_play_agents(trainer, dqn_cfg, seed=0)
         try:
@@ -576,7 +581,12 @@ def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any
 
 
 def _eval(
-    trainer_cfg: "TrainerConfig", specs: Sequence[str], games: int, anchor: str | None, env_args: dict[str, Any]
+    trainer_cfg: "TrainerConfig",
+    specs: Sequence[str],
+    games: int,
+    anchor: str | None,
+    env_args: dict[str, Any],
+    device: str = "cpu",
 ) -> int:
     from rbtrainer.agents.base import unique_name
     from rbtrainer.evaluation import agent_from_spec, tournament
@@ -593,7 +603,7 @@ def _eval(
         for spec, seed in zip(specs, spawn_seeds(trainer.seed, len(specs), stream=8)):
             name = unique_name(os.path.basename(spec) if os.path.isfile(spec) else spec, names)  # checkpoints by file
             names.append(name)
-            entrants[name] = agent_from_spec(spec, trainer, seed=seed)
+            entrants[name] = agent_from_spec(spec, trainer, seed=seed, device=device)
         if anchor is not None and anchor not in entrants:
             raise ValueError(f"--anchor {anchor!r} is not one of the entrants {names}")
         result = tournament(trainer, entrants, games, seed=trainer.seed, anchor=anchor)

@@ -75,7 +75,7 @@ def read_training_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     if os.path.isdir(name):
         raise IsADirectoryError(f"training state {name!r} is a directory, not a training-state file")
     try:
-        payload = torch.load(name, weights_only=True)
+        payload = torch.load(name, map_location="cpu", weights_only=True)  # device-independent
     except Exception as err:  # torch raises many types for damaged files; all mean the same here
         raise ValueError(f"{name} is not a readable rbtrainer training state ({type(err).__name__}: {err})") from None
     if not isinstance(payload, dict) or payload.get("kind") != _KIND:

@@ -50,6 +50,8 @@ class PlayCommand:
     """Replay a record written by --record (checked move by move) instead of playing a new game."""
     fps: Annotated[float | None, arg(metavar="FLOAT", help_behavior_hint="(default: the game's render_fps)")] = None
     """Frames per second of the GIF."""
+    device: str = "cpu"
+    """Where checkpoint learners live: cpu, cuda, cuda:N, mps or auto (the best available)."""
 
     def run(self) -> int:
         from rbtrainer.cli import _env_pair
@@ -105,9 +107,9 @@ class PlayCommand:
             env_args, num_train_envs=1, num_test_envs=1, seed=seed, progress_bar=False
         ) as trainer:
             if self.checkpoint is not None:
-                agents, labels = _checkpoint_agents(self.checkpoint, trainer)
+                agents, labels = _checkpoint_agents(self.checkpoint, trainer, self.device)
             else:
-                agents, labels = _spec_agents(self.agents, trainer, seed)
+                agents, labels = _spec_agents(self.agents, trainer, seed, self.device)
             print(_heading(trainer.game_name, seed, trainer.seats, labels))
         return play_game(agents, env_args, seed=seed, render=self.gif is not None, labels=labels)
 
@@ -117,7 +119,9 @@ def _heading(game: str, seed: int, seats: Sequence[str], labels: Sequence[str]) 
     return f"{game}, seed {seed}: {players}"
 
 
-def _spec_agents(specs: Sequence[str], trainer: "DecentralizedTrainer", seed: int) -> tuple[list["Agent"], list[str]]:
+def _spec_agents(
+    specs: Sequence[str], trainer: "DecentralizedTrainer", seed: int, device: str
+) -> tuple[list["Agent"], list[str]]:
     from rbtrainer.evaluation import agent_from_spec
     from rbtrainer.rng import spawn_seeds
 
@@ -130,7 +134,7 @@ def _spec_agents(specs: Sequence[str], trainer: "DecentralizedTrainer", seed: in
             f"(or one for every seat), got {len(specs)}"
         )
     seeds = spawn_seeds(seed, len(seats), stream=_AGENT_SEED_STREAM)
-    agents = [agent_from_spec(spec, trainer, seed=s) for spec, s in zip(specs, seeds)]
+    agents = [agent_from_spec(spec, trainer, seed=s, device=device) for spec, s in zip(specs, seeds)]
     labels = [os.path.basename(spec) if os.path.isfile(spec) else spec for spec in specs]
     return agents, labels
 
@@ -148,7 +152,7 @@ def _checkpoint_env(path: str, env_args: Mapping[str, Any]) -> dict[str, Any]:
     return {**recorded, **env_args}
 
 
-def _checkpoint_agents(path: str, trainer: "DecentralizedTrainer") -> tuple[list["Agent"], list[str]]:
+def _checkpoint_agents(path: str, trainer: "DecentralizedTrainer", device: str) -> tuple[list["Agent"], list[str]]:
     """The checkpoint's learners in the seats it saved them for (one object per distinct learner)."""
     from rbtrainer.checkpoint import learner_from_checkpoint, read_checkpoint
 
@@ -170,7 +174,7 @@ def _checkpoint_agents(path: str, trainer: "DecentralizedTrainer") -> tuple[list
     for seat, index in enumerate(seat_to_learner):
         if index not in learners:
             learners[index] = learner_from_checkpoint(
-                path, trainer.observation_space(seat), trainer.action_space(seat), index=index
+                path, trainer.observation_space(seat), trainer.action_space(seat), index=index, device=device
             )
         agents.append(learners[index])
     name = os.path.basename(path)

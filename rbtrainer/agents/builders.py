@@ -20,6 +20,7 @@ from tianshou.algorithm.optim import AdamOptimizerFactory
 from tianshou.utils.net.common import Net
 
 from rbtrainer.agents.base import check_discrete, flat_obs_dim
+from rbtrainer.agents.device import check_device
 from rbtrainer.agents.learners import OffPolicyLearner, OnPolicyLearner
 from rbtrainer.agents.networks import MaskedActor, ValueCritic
 from rbtrainer.rng import isolated_global_rng
@@ -56,6 +57,8 @@ class DQNConfig:
     """Initial importance-sampling exponent (with ``prioritized``)."""
     epsilon: float = 0.1
     """Initial exploration rate on exploring seats."""
+    device: str = "cpu"
+    """Where the networks live: cpu, cuda, cuda:N, mps or auto (the best available)."""
 
     def __post_init__(self) -> None:
         self.hidden_sizes = hidden_sizes("hidden_sizes", self.hidden_sizes)
@@ -70,6 +73,7 @@ class DQNConfig:
         number_in("alpha", self.alpha, 0.0, 1.0, low_open=True)
         number_in("beta", self.beta, 0.0, 1.0)
         number_in("epsilon", self.epsilon, 0.0, 1.0)
+        check_device("device", self.device)
 
 
 @dataclass(kw_only=True)
@@ -98,6 +102,8 @@ class PPOConfig:
     """Passes over the collected data per update."""
     buffer_size: int = 20_000
     """Memory for one collection phase, split over the (env, seat) streams."""
+    device: str = "cpu"
+    """Where the networks live: cpu, cuda, cuda:N, mps or auto (the best available)."""
 
     def __post_init__(self) -> None:
         if self.algorithm not in ("ppo", "a2c"):
@@ -112,6 +118,7 @@ class PPOConfig:
         number_in("max_grad_norm", self.max_grad_norm, 0.0, 1e6, low_open=True)
         positive_int("repeat", self.repeat)
         positive_int("buffer_size", self.buffer_size)
+        check_device("device", self.device)
 
 
 def _config(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
@@ -178,6 +185,7 @@ def dqn_agent(
         epsilon=cfg.epsilon,
         seed=int(rng.integers(0, 2**62)),
         name=name,
+        device=cfg.device,
     )
 
 
@@ -218,4 +226,5 @@ def ppo_agent(
         repeat=cfg.repeat,
         seed=int(rng.integers(0, 2**62)),
         name=name,
+        device=cfg.device,
     )

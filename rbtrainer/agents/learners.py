@@ -29,6 +29,7 @@ from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, Ve
 from tianshou.utils.torch_utils import policy_within_training_step
 
 from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim, legal_actions, random_legal_actions
+from rbtrainer.agents.device import resolve_device
 from rbtrainer.agents.memory_state import load_memory_state, memory_nbytes, memory_state
 from rbtrainer.agents.networks import mask_logits
 from rbtrainer.rng import isolated_global_rng
@@ -53,9 +54,12 @@ class _TianshouLearner(Learner):
         buffer_size: int,
         seed: int | None,
         name: str,
+        device: str = "cpu",
     ) -> None:
         positive_int("buffer_size", buffer_size)
-        self.algorithm = algorithm
+        #: where the networks, target networks and optimiser state live (acting returns NumPy actions)
+        self.device = resolve_device(device)
+        self.algorithm = algorithm.to(self.device)
         self.policy = algorithm.policy
         self.obs_dim = flat_obs_dim(observation_space)
         self.n_actions = check_discrete(action_space)
@@ -197,6 +201,7 @@ class OffPolicyLearner(_TianshouLearner):
         epsilon: float = 0.1,
         seed: int | None = None,
         name: str = "dqn",
+        device: str = "cpu",
     ) -> None:
         if not isinstance(algorithm, OffPolicyAlgorithm):
             raise TypeError(
@@ -209,7 +214,7 @@ class OffPolicyLearner(_TianshouLearner):
             if alpha <= 0 or beta < 0:
                 raise ValueError(f"prioritized=(alpha, beta) needs alpha > 0 and beta >= 0, got {prioritized}")
         self.prioritized = prioritized
-        super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name)
+        super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name, device)
         self.epsilon = epsilon
 
     @property
@@ -253,8 +258,8 @@ class OffPolicyLearner(_TianshouLearner):
             return np.asarray(out.act, dtype=np.int64)
         # plain DQN: the policy's forward (model, then masked argmax) without building Batches
         with torch.no_grad():
-            q, _ = self.policy.model(torch.as_tensor(self._flat(obs), dtype=torch.float32))
-        q_BA = q.numpy()
+            q, _ = self.policy.model(torch.as_tensor(self._flat(obs), dtype=torch.float32, device=self.device))
+        q_BA = q.cpu().numpy()
         return np.where(legal_actions(mask), q_BA, -np.inf).argmax(axis=1).astype(np.int64)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
@@ -290,6 +295,7 @@ class OnPolicyLearner(_TianshouLearner):
         repeat: int = 4,
         seed: int | None = None,
         name: str = "ppo",
+        device: str = "cpu",
     ) -> None:
         if not isinstance(algorithm, OnPolicyAlgorithm):
             raise TypeError(
@@ -298,7 +304,7 @@ class OnPolicyLearner(_TianshouLearner):
         if not isinstance(algorithm.policy, ProbabilisticActorPolicy):
             raise TypeError("OnPolicyLearner needs a ProbabilisticActorPolicy in algorithm.policy")
         self.repeat = positive_int("repeat", repeat)
-        super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name)
+        super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name, device)
 
     def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
         # a stream may receive all of a collection phase's steps
@@ -309,10 +315,10 @@ class OnPolicyLearner(_TianshouLearner):
         with torch.no_grad():
             logits, _ = self.policy.actor(obs_batch(self._flat(obs), mask))
         # the actor masks already; masking again keeps acting legal whatever actor was given
-        return mask_logits(logits, torch.as_tensor(mask > 0))
+        return mask_logits(logits, torch.as_tensor(mask > 0, device=logits.device))
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
-        logits = self.logits(obs, mask)
+        logits = self.logits(obs, mask).cpu()  # sampled on the CPU, by the learner's own CPU generator
         act = logits.argmax(dim=1)
         if explore.any():
             probs = torch.softmax(logits[torch.as_tensor(explore)], dim=1)

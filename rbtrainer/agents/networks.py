@@ -29,14 +29,19 @@ def mask_logits(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
     return logits.masked_fill(~legal, _MASKED_LOGIT)
 
 
-def _obs_and_mask(obs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _obs_and_mask(obs: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The observation (flattened) and legal-action mask of a ``Batch(obs, mask)``, on ``device``."""
     if hasattr(obs, "obs"):
         x, mask = obs.obs, getattr(obs, "mask", None)
     else:
         x, mask = obs, None
-    x_t = torch.as_tensor(x, dtype=torch.float32)
-    mask_t = None if mask is None else torch.as_tensor(mask) > 0
+    x_t = torch.as_tensor(x, dtype=torch.float32, device=device)
+    mask_t = None if mask is None else torch.as_tensor(mask, device=device) > 0
     return x_t.reshape(x_t.shape[0], -1), mask_t
+
+
+def _device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
 
 
 class MaskedActor(nn.Module):
@@ -55,7 +60,7 @@ class MaskedActor(nn.Module):
         return self.n_actions
 
     def forward(self, obs: Any, state: Any = None, info: Any = None) -> tuple[torch.Tensor, Any]:
-        x, legal = _obs_and_mask(obs)
+        x, legal = _obs_and_mask(obs, _device(self))
         logits = self.net(x)
         if legal is not None:
             logits = mask_logits(logits, legal)
@@ -70,5 +75,5 @@ class ValueCritic(nn.Module):
         self.net = mlp(obs_dim, hidden_sizes, 1)
 
     def forward(self, obs: Any, state: Any = None, info: Any = None) -> torch.Tensor:
-        x, _ = _obs_and_mask(obs)
+        x, _ = _obs_and_mask(obs, _device(self))
         return self.net(x)

@@ -42,8 +42,11 @@ def _astar(trainer: DecentralizedTrainer, seed: int | None) -> Agent:
     return AStarDeliveryAgent(config.num_robots, with_battery=config.with_battery, seed=seed)
 
 
-def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None = None) -> Agent:
-    """The agent a spec names, for the game of ``trainer`` (checked against its seats' spaces)."""
+def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None = None, device: str = "cpu") -> Agent:
+    """The agent a spec names, for the game of ``trainer`` (checked against its seats' spaces).
+
+    ``device``: where a checkpoint's learner lives (baselines run on NumPy).
+    """
     from rbtrainer.agents.fixed import RandomAgent
     from rbtrainer.evaluation.baselines import ConnectFourNegamax, ConnectFourStrong, TicTacToeMinimax
 
@@ -61,7 +64,7 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
     elif spec == "astar":
         agent = _astar(trainer, seed)
     elif os.path.isfile(spec):
-        agent = _checkpoint_agent(spec, trainer)
+        agent = _checkpoint_agent(spec, trainer, device)
     else:
         raise ValueError(
             f"unknown agent spec {spec!r}: neither a baseline ({', '.join(BASELINES)}) nor an existing checkpoint file"
@@ -74,7 +77,7 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
     return agent
 
 
-def _checkpoint_agent(path: str, trainer: DecentralizedTrainer) -> Agent:
+def _checkpoint_agent(path: str, trainer: DecentralizedTrainer, device: str) -> Agent:
     from rbtrainer.checkpoint import learner_from_checkpoint, read_checkpoint
 
     env = read_checkpoint(path).get("metadata", {}).get("env")
@@ -82,4 +85,4 @@ def _checkpoint_agent(path: str, trainer: DecentralizedTrainer) -> Agent:
     game = env.get("game", "robot_delivery") if isinstance(env, dict) else None
     if trainer.from_registry and game is not None and game != trainer.game_name:
         raise ValueError(f"checkpoint {path} was trained on {game!r}, not on this game ({trainer.game_name!r})")
-    return learner_from_checkpoint(path, trainer.observation_space(0), trainer.action_space(0))
+    return learner_from_checkpoint(path, trainer.observation_space(0), trainer.action_space(0), device=device)
