@@ -255,11 +255,14 @@ class SearchResult:
 class _Reporter(EpochStopCallback):
     """Reports the fitness at each test round to Optuna; asks training to stop when the trial is pruned."""
 
-    def __init__(self, trial: optuna.Trial, measure: Callable[[TrainingContext], float]) -> None:
-        self.trial, self.measure, self.pruned = trial, measure, False
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial, self.pruned = trial, False
+        #: the trial's fitness measure at a test round (set by :func:`train_trial`; None: the reward metric)
+        self.measure: Callable[[TrainingContext], float] | None = None
 
     def should_stop(self, reward_metric: float, context: TrainingContext) -> bool:
-        self.trial.report(self.measure(context), step=context.episodes)
+        value = reward_metric if self.measure is None else self.measure(context)
+        self.trial.report(value, step=context.episodes)
         self.pruned = self.trial.should_prune()
         return self.pruned
 
@@ -336,7 +339,7 @@ def _objective(spec: SearchSpec, fitness_fn: FitnessFn | None, prune_fn: PruneFn
             if math.isnan(value):
                 raise optuna.TrialPruned()
             return value
-        reporter = _Reporter(trial, lambda context: 0.0)
+        reporter = _Reporter(trial)
         stats, measured = train_trial(config, spec.settings, reporter)
         if reporter.pruned:
             raise optuna.TrialPruned()
