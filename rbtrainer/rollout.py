@@ -87,19 +87,22 @@ def _checked_actions(agent: Any, returned: Any, num_actions: int, rows: _AgentRo
     """What ``agent.act`` returned, checked: one int action in ``0..num_actions-1`` per row."""
     act_B = np.asarray(returned)
     n = len(rows.seats)
+    if (
+        act_B.shape == (n,)
+        and act_B.dtype.kind in "iu"
+        and (n == 0 or (act_B.min() >= 0 and act_B.max() < num_actions))
+    ):
+        return act_B  # the usual case: no message is built
     where = f"agent {getattr(agent, 'name', type(agent).__name__)!r}: act"
     if act_B.shape != (n,):
         raise ValueError(f"{where} must return one action per row, shape ({n},); got shape {act_B.shape}: {returned!r}")
     if act_B.dtype.kind not in "iu":
         raise TypeError(f"{where} must return integer actions, got dtype {act_B.dtype}: {returned!r}")
-    bad = (act_B < 0) | (act_B >= num_actions)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{where} returned action {act_B[row]} for seat {rows.seats[row]} of env {rows.env_ids[row]}; "
-            f"actions are 0..{num_actions - 1}"
-        )
-    return act_B
+    row = int(np.flatnonzero((act_B < 0) | (act_B >= num_actions))[0])
+    raise ValueError(
+        f"{where} returned action {act_B[row]} for seat {rows.seats[row]} of env {rows.env_ids[row]}; "
+        f"actions are 0..{num_actions - 1}"
+    )
 
 
 class RolloutEngine:

@@ -205,7 +205,7 @@ class SearchSpec:
 
 def load_search(path: str | os.PathLike[str], **overrides: Any) -> SearchSpec:
     """Read a search file (see the module docstring); ``overrides`` replace ``[search]`` settings."""
-    from rbtrainer.cli import read_toml
+    from rbtrainer.cli import check_train_tables, read_toml
 
     data = read_toml(path)
     unknown = sorted(set(data) - {"search", "space", *_TRAIN_TABLES})
@@ -224,17 +224,9 @@ def load_search(path: str | os.PathLike[str], **overrides: Any) -> SearchSpec:
         raise ValueError(f"--config {path}: [space] names no setting to search")
     train_file = {name: data[name] for name in _TRAIN_TABLES if name in data}
     spec = SearchSpec(settings, {name: dict(t) for name, t in train_file.items()}, space)
-    _check_config(
-        spec.config({p.name: _plain(p.choices[0]) if p.choices else p.low for p in space}), f"--config {path}"
-    )
+    lowest = {p.name: _plain(p.choices[0]) if p.choices else p.low for p in space}
+    check_train_tables(spec.config(lowest), f"--config {path}")  # the trial settings are train settings
     return spec
-
-
-def _check_config(config: Config, where: str) -> None:
-    """The trial settings are valid settings of the ``train`` tables (checked by their dataclasses)."""
-    from rbtrainer.cli import check_train_tables
-
-    check_train_tables(config, where)
 
 
 @dataclass
@@ -316,7 +308,7 @@ def _test_fitness(spec: SearchSpec, params: Mapping[str, Any], trial: optuna.Tri
     for step in range(1, 5):
         trial.report(-distance * (1 + 1 / step), step=step)
         if trial.should_prune():
-            return math.nan  # marks a pruned trial to the caller
+            raise _optuna().TrialPruned()
     return -distance
 
 
@@ -335,10 +327,7 @@ def _objective(spec: SearchSpec, fitness_fn: FitnessFn | None, prune_fn: PruneFn
                 trial.set_user_attr("pruned_before_training", True)
                 return -math.inf
         if spec.settings.test:
-            value = _test_fitness(spec, params, trial)
-            if math.isnan(value):
-                raise optuna.TrialPruned()
-            return value
+            return _test_fitness(spec, params, trial)
         reporter = _Reporter(trial)
         stats, measured = train_trial(config, spec.settings, reporter)
         if reporter.pruned:

@@ -53,6 +53,7 @@ from rbtrainer.validation import (
     file_name,
     index,
     non_negative_int,
+    not_a_file,
     number_in,
     optional_callable,
     positive_int,
@@ -144,9 +145,7 @@ class TrainerConfig:
                 raise ValueError(f"{name} must be at most {MAX_ENVS:,}, got {getattr(self, name):,}")
         if not isinstance(self.plot_dir, (str, os.PathLike)) or not os.fspath(self.plot_dir):
             raise TypeError(f"plot_dir must be a directory path, got {self.plot_dir!r}")
-        self.plot_dir = os.fspath(self.plot_dir)
-        if os.path.exists(self.plot_dir) and not os.path.isdir(self.plot_dir):
-            raise ValueError(f"plot_dir {self.plot_dir!r} exists and is not a directory")
+        self.plot_dir = not_a_file("plot_dir", os.fspath(self.plot_dir))  # writable: checked when a run plots
         if self.plot_name is not None:
             file_name("plot_name", self.plot_name)
 

@@ -18,6 +18,7 @@ __all__ = [
     "hidden_sizes",
     "index",
     "non_negative_int",
+    "not_a_file",
     "number_in",
     "optional_callable",
     "positive_int",
@@ -111,10 +112,16 @@ def file_name(name: str, value: Any) -> str:
     return value
 
 
-def writable_dir(name: str, path: str) -> str:
-    """``path`` is a writable directory, or can be created as one (its nearest existing parent is writable)."""
+def not_a_file(name: str, path: str) -> str:
+    """``path`` may name a directory: it is one, or nothing is there yet."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{name} {path!r} exists and is not a directory")
+    return path
+
+
+def writable_dir(name: str, path: str) -> str:
+    """``path`` is a writable directory, or can be created as one (its nearest existing parent is writable)."""
+    not_a_file(name, path)
     existing = os.path.abspath(path)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
