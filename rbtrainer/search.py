@@ -168,6 +168,13 @@ class Param:
             return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)  # type: ignore[arg-type]
         return trial.suggest_float(self.name, float(self.low), float(self.high), step=self.step, log=self.log)  # type: ignore[arg-type]
 
+    @property
+    def ends(self) -> tuple[Any, Any]:
+        """The lowest and highest value the parameter takes (choices: the first and last)."""
+        if self.choices is not None:
+            return _plain(self.choices[0]), _plain(self.choices[-1])
+        return self.low, self.high
+
     def position(self, value: Any) -> float:
         """Where ``value`` lies in the range, 0..1 (choices: its index share); for the test fitness."""
         if self.choices is not None:
@@ -224,8 +231,12 @@ def load_search(path: str | os.PathLike[str], **overrides: Any) -> SearchSpec:
         raise ValueError(f"--config {path}: [space] names no setting to search")
     train_file = {name: data[name] for name in _TRAIN_TABLES if name in data}
     spec = SearchSpec(settings, {name: dict(t) for name, t in train_file.items()}, space)
-    lowest = {p.name: _plain(p.choices[0]) if p.choices else p.low for p in space}
-    check_train_tables(spec.config(lowest), f"--config {path}")  # the trial settings are train settings
+    # every trial's settings are train settings: both ends of each range, every choice
+    for end in (0, -1):
+        check_train_tables(spec.config({p.name: p.ends[end] for p in space}), f"--config {path}")
+    for p in space:
+        for choice in p.choices or ():
+            check_train_tables(spec.config({p.name: _plain(choice)}), f"--config {path}")
     return spec
 
 

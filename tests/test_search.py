@@ -110,6 +110,8 @@ def test_parallel_processes_share_one_sqlite_study(tmp_path) -> None:
         ("[space.dqn]\nlr = { low = 0.1, high = 0.2, size = 3 }\n", r"unknown key\(s\) \['size'\]"),
         ("[space.dqn]\nbogus = { low = 0.1, high = 0.2 }\n", r"\[dqn\] has unknown key\(s\) \['bogus'\]"),
         ("[space.dqn]\nlr = { low = 2.0, high = 3.0 }\n", r"\[dqn\] lr must be in"),
+        ("[space.dqn]\nlr = { low = 1e-4, high = 3.0 }\n", r"\[dqn\] lr must be in .* got 3\.0"),
+        ("[space.dqn]\nhidden_sizes = { choices = [[16], [0]] }\n", r"hidden_sizes\[0\] must be a positive int"),
         ("[space.dqn]\n", r"\[space\] names no setting"),
         ("[searching]\n", r"unknown table\(s\) \['searching'\]"),
         ('[search]\npruner = "fast"\n[space.dqn]\nlr = { low = 1e-4, high = 1e-2 }\n', "pruner must be one of"),
