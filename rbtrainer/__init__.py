@@ -23,6 +23,7 @@ from rbtrainer.epoch_callbacks import (
     TrainerCallbacks,
     TrainingContext,
 )
+from rbtrainer.league import League, LeagueConfig, LeagueCurve
 from rbtrainer.metrics import TestResult, mean_reward
 from rbtrainer.seating import EnvGroup
 from rbtrainer.trainer import DecentralizedTrainer, GroupCurve, TrainerConfig, TrainStats
@@ -43,6 +44,9 @@ __all__ = [
     "FrozenAgent",
     "GameError",
     "GroupCurve",
+    "League",
+    "LeagueConfig",
+    "LeagueCurve",
     "Learner",
     "OffPolicyLearner",
     "OnPolicyLearner",

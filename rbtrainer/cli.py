@@ -5,8 +5,9 @@
 :class:`~rbtrainer.agents.DQNConfig` and :class:`ScheduleConfig`, and their help texts are the
 docstrings under those fields, so defaults and help have one source. A TOML file given with
 ``--config`` (``train`` without one: :data:`DEFAULT_TRAIN_CONFIG`) may hold tables ``[env]`` (game
-arguments, ``game`` naming the game), ``[trainer]``, ``[dqn]`` and ``[schedule]``; its values become
-the defaults (``--help`` shows them) and command-line flags override them.
+arguments, ``game`` naming the game), ``[trainer]``, ``[dqn]``, ``[schedule]`` and ``[league]``
+(league self-play, :mod:`rbtrainer.league`); its values become the defaults (``--help`` shows
+them) and command-line flags override them.
 """
 
 # No ``from __future__ import annotations``: tyro reads the annotations of the classes that
@@ -15,6 +16,7 @@ the defaults (``--help`` shows them) and command-line flags override them.
 import ast
 import contextlib
 import dataclasses
+import functools
 import io
 import logging
 import os
@@ -39,7 +41,7 @@ __all__ = ["DEFAULT_TRAIN_CONFIG", "ScheduleConfig", "main"]
 DEFAULT_TRAIN_CONFIG = os.path.join(os.path.dirname(__file__), "default_train.toml")
 
 #: The tables a ``--config`` file may hold.
-_TABLES = ("env", "trainer", "dqn", "schedule")
+_TABLES = ("env", "trainer", "dqn", "schedule", "league")
 
 _C = TypeVar("_C")
 
@@ -159,6 +161,36 @@ class DemoCommand:
         return 0
 
 
+@functools.cache
+def league_options() -> type:
+    """The ``[league]`` table and ``--league.*`` flags: :class:`~rbtrainer.league.LeagueConfig` plus
+    ``enabled`` and ``opponents`` (built on first use: the league module imports NumPy)."""
+    from rbtrainer.league import LeagueConfig
+
+    @dataclass(kw_only=True)
+    class LeagueOptions(LeagueConfig):
+        """League self-play for train: the learner against frozen snapshots of itself and fixed opponents."""
+
+        enabled: bool = False
+        """Train in a league instead of plain self-play (a [league] table turns it on unless enabled = false)."""
+        opponents: tuple[str, ...] = ("random",)
+        """Fixed pool members: baselines (random, minimax, strong, negamax[:DEPTH], astar) or checkpoint paths."""
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            from rbtrainer.validation import boolean
+
+            boolean("enabled", self.enabled)
+            if isinstance(self.opponents, str) or not all(isinstance(o, str) and o for o in self.opponents):
+                raise TypeError(f'opponents must be a list of agent specs (e.g. ["random"]), got {self.opponents!r}')
+            self.opponents = tuple(self.opponents)
+
+        def config(self) -> LeagueConfig:
+            return LeagueConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(LeagueConfig)})
+
+    return LeagueOptions
+
+
 def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
@@ -225,7 +257,10 @@ def check_train_tables(tables: dict[str, dict[str, Any]], where: str) -> dict[st
     from rbtrainer.trainer import TrainerConfig
 
     out = dict(tables)
-    for name, cls in (("trainer", TrainerConfig), ("dqn", DQNConfig), ("schedule", ScheduleConfig)):
+    checked: list[tuple[str, type]] = [("trainer", TrainerConfig), ("dqn", DQNConfig), ("schedule", ScheduleConfig)]
+    if "league" in tables:
+        checked.append(("league", league_options()))
+    for name, cls in checked:
         known = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(tables.get(name, {})) - set(known))
         if unknown:
@@ -250,6 +285,8 @@ def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
         if not isinstance(table, dict):
             raise ValueError(f"--config {path}: [{name}] must be a table")
         tables[name] = table
+    if "league" in data:
+        tables["league"] = {"enabled": True, **data["league"]}  # the table turns the league on
     return check_train_tables(tables, f"--config {path}")
 
 
@@ -278,6 +315,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
     trainer_options = _unchecked(TrainerConfig, "trainer")
     dqn_options = _unchecked(DQNConfig, "dqn")
     schedule_options = _unchecked(ScheduleConfig, "schedule")
+    league_table = league_options()
+    league_flags: type = _unchecked(league_table, "league")
 
     @dataclass(kw_only=True)
     class GameOptions:
@@ -304,6 +343,10 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         schedule: Annotated[ScheduleConfig, OmitArgPrefixes, arg(constructor=schedule_options)] = field(
             default_factory=lambda: schedule_options(**tables["schedule"])
         )
+        league: Annotated[league_table, arg(constructor=league_flags)] = field(  # type: ignore[valid-type]
+            default_factory=lambda: league_flags(**tables["league"])
+        )
+        """League self-play (rbtrainer.league): on with --league.enabled or a [league] table in --config."""
 
         resume: Annotated[str | None, arg(metavar="STATE")] = None
         """Continue the run whose training state is STATE (written beside the checkpoint, and on Ctrl-C/SIGTERM)."""
@@ -316,8 +359,9 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
             trainer_cfg = TrainerConfig(**_fields(self.trainer))
             dqn_cfg = DQNConfig(**_fields(self.dqn))
             schedule = ScheduleConfig(**_fields(self.schedule))
+            league = league_table(**_fields(self.league))
             outputs = _RunOutputs(self.resume, self.logdir, self.overwrite)
-            return _train(trainer_cfg, dqn_cfg, schedule, self.game_args(), outputs)
+            return _train(trainer_cfg, dqn_cfg, schedule, self.game_args(), outputs, league)
 
     @dataclass(kw_only=True)
     class Test(GameOptions):
@@ -494,6 +538,7 @@ def _train(
     schedule: ScheduleConfig,
     env_args: dict[str, Any],
     outputs: _RunOutputs | None = None,
+    league_opts: Any = None,
 ) -> int:
     from rbtrainer.callbacks import EpsilonSchedule
     from rbtrainer.checkpoint import checkpoint_metadata, load_agents, save_agents
@@ -512,16 +557,21 @@ def _train(
 
     with _trainer(trainer_cfg, env_args) as trainer:
         agents = _self_play_agents(trainer, dqn_cfg, seed=trainer.seed)
+        league = _league(trainer, agents[0], league_opts)
         trainer.train_fn = EpsilonSchedule(
             learners=[agents[0]], start=schedule.eps_start, end=schedule.eps_end, episodes=schedule.eps_episodes
         )
-        trainer.save_best_fn = lambda episodes: save_agents(path, agents, {**metadata, "episodes": episodes})
-        trainer.save_last_fn = lambda: save_agents(last_path, agents, metadata)
+
+        def saved(extra: dict[str, Any]) -> dict[str, Any]:  # the league's pool and scores travel with the agents
+            return {**metadata, **extra, **({} if league is None else {"league": league.state_dict()})}
+
+        trainer.save_best_fn = lambda episodes: save_agents(path, agents, saved({"episodes": episodes}))
+        trainer.save_last_fn = lambda: save_agents(last_path, agents, saved({}))
         if log_dir is not None:
             trainer.logger = MultiLogger([CSVLogger(log_dir), TensorBoardLogger(log_dir)])
         try:
             with _StopOnSignals(trainer) as signals:
-                stats = trainer.train(agents, [True] * trainer.num_seats, resume=outputs.resume)
+                stats = trainer.train(league or agents, [True] * trainer.num_seats, resume=outputs.resume)
         finally:
             if trainer.logger is not None:
                 trainer.logger.close()
@@ -535,6 +585,11 @@ def _train(
             print(f"resume with the same options plus: --resume {stats.state_path}")
             return 128 + (signals.received or 0) if signals.received else 1
         print(f"best test reward metric {stats.best_reward_metric:.3f} at {stats.best_episode} episodes")
+        if league is not None and stats.league is not None:
+            print(
+                f"league: {len(stats.league.snapshots)} snapshots taken, pool {league.member_names}, "
+                f"score vs the pool in the last test round {stats.league.test_score[-1]:.3f}"
+            )
         _print_result("final agents", trainer.test(agents, eval_metrics=True))
         load_agents(path, agents)
         _print_result("best agents", trainer.test(agents, eval_metrics=True))
@@ -544,6 +599,19 @@ def _train(
         if log_dir is not None:
             print(f"logs: {log_dir} (tensorboard --logdir {outputs.logdir})")
     return 0
+
+
+def _league(trainer: "DecentralizedTrainer", learner: Any, options: Any) -> Any:
+    """The League of a ``train`` run (None: plain self-play), its opponents built from their specs."""
+    if options is None or not options.enabled:
+        return None
+    from rbtrainer.evaluation import agent_from_spec
+    from rbtrainer.league import League
+    from rbtrainer.rng import spawn_seeds
+
+    seeds = spawn_seeds(trainer.seed, len(options.opponents), stream=12)
+    opponents = [agent_from_spec(spec, trainer, seed=s) for spec, s in zip(options.opponents, seeds)]
+    return League(learner, opponents, options.config())
 
 
 def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any], device: str = "cpu") -> int:

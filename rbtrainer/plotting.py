@@ -8,12 +8,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rbtrainer.files import atomic_write
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from rbtrainer.league import LeagueCurve
 
 __all__ = [
     "plot_crossplay",
@@ -34,16 +40,20 @@ def plot_training_curves(
     title: str,
     metric_name: str = "test reward metric",
     groups: Mapping[str, Sequence[float]] | None = None,
+    league: LeagueCurve | None = None,
 ) -> str:
-    """Reward metric (top) and each seat's mean test return (bottom) against collected episodes.
+    """Reward metric (top) and each seat's mean test return (middle) against collected episodes.
 
     ``groups``: each env group's reward metric, drawn as dashed lines beside the overall one.
+    ``league``: a third panel with the learner's score against each pool member in the training
+    games between test rounds, and against the whole pool in the test rounds.
 
     Written atomically (a temporary file renamed into place); returns the path.
     """
-    fig = Figure(figsize=(8, 6.5), dpi=110)
+    fig = Figure(figsize=(8, 9.5 if league is not None else 6.5), dpi=110)
     FigureCanvasAgg(fig)
-    top, bottom = fig.subplots(2, 1, sharex=True)
+    panels = fig.subplots(3 if league is not None else 2, 1, sharex=True)
+    top, bottom = panels[0], panels[1]
     x = np.asarray(episodes)
     top.plot(x, reward_metric, marker="o", ms=3, color="#1f77b4", label="all envs" if groups else None)
     # group colours skip the overall line's (C0) and the best marker's (C3)
@@ -68,7 +78,26 @@ def plot_training_curves(
     bottom.grid(alpha=0.3)
     if len(seat_labels) <= 12:
         bottom.legend(loc="best", fontsize=8, ncol=min(4, max(1, len(seat_labels))))
+    if league is not None:
+        bottom.set_xlabel("")
+        _league_panel(panels[2], x, league)
     return _save(fig, path)
+
+
+def _league_panel(axes: Axes, x: np.ndarray, league: LeagueCurve) -> None:
+    """The learner's score against each league member (training games) and the pool (test rounds)."""
+    shown = league.members[-10:]  # the most recent members; older ones crowd the legend
+    for name in shown:
+        values = np.asarray(league.train_score[name][: len(x)], dtype=np.float64)
+        axes.plot(x[: len(values)], values, lw=0.9, alpha=0.8, marker=".", ms=2, label=name)
+    axes.plot(x[: len(league.test_score)], league.test_score, color="black", lw=2, label="test: whole pool")
+    for episode in league.snapshots:
+        axes.axvline(episode, color="grey", lw=0.5, alpha=0.4)
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_xlabel("collected training episodes (grey: a snapshot joins)")
+    axes.set_ylabel("learner's score vs member")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best", fontsize=7, ncol=3)
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> str:

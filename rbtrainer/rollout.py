@@ -223,6 +223,8 @@ class RolloutEngine:
                 if report.episode is not None:
                     result.episodes.append(report.episode)
                     finished[env_id] += 1
+                    if plan.rotation is not None:
+                        plan.rotation.episode_ended(plan, report.episode)
         if closed:
             self._store(plan, closed)
         return result

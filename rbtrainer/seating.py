@@ -10,14 +10,19 @@ its transitions, in which stream (:class:`StreamLayout`). The rollout engine rea
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rbtrainer.agents.base import Agent, Learner
 
-__all__ = ["EnvGroup", "SeatPlan", "Seating", "StreamLayout", "split_counts"]
+if TYPE_CHECKING:
+    from rbtrainer.envs import Episode
+
+__all__ = ["EnvGroup", "SeatPlan", "SeatRotation", "Seating", "StreamLayout", "split_counts"]
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,33 @@ class StreamLayout:
         return self.num_streams[next(i for i, known in enumerate(self.learners) if known is learner)]
 
 
+class SeatRotation(ABC):
+    """Changes who sits in a plan's seats between episodes (a league's opponent sampling).
+
+    The rollout engine calls :meth:`episode_ended` for every game that ends, before the env's next
+    game is acted on, so the rotation can seat other agents there (:meth:`SeatPlan.seat`). It may
+    only change seats that store no transitions (``plan.streams.routes[env][seat]`` empty):
+    learners' memory streams are laid out once per run.
+    """
+
+    @abstractmethod
+    def begin(self, plan: SeatPlan) -> None:
+        """A run starts on ``plan`` from fresh envs: seat every env's first game."""
+
+    @abstractmethod
+    def episode_ended(self, plan: SeatPlan, episode: Episode) -> None:
+        """``episode`` ended in env ``episode.env_id``; seat that env's next game."""
+
+    def round_ended(self) -> None:  # noqa: B027 (optional hook)
+        """A test round on the plan has ended (the trainer calls it after every test round)."""
+
+
 class SeatPlan:
-    """Per (env, seat): the agent, whether it explores while collecting, where it is stored."""
+    """Per (env, seat): the agent, whether it explores while collecting, where it is stored.
+
+    ``rotation``: when set, it reseats envs between episodes (see :class:`SeatRotation`); the
+    agents it seats are added to :attr:`agents` with :meth:`add_agent`.
+    """
 
     def __init__(self, seatings: Sequence[Seating], env_counts: Sequence[int], grouped: bool = False) -> None:
         #: the caller gave env groups: results are reported per group as well as together
@@ -116,7 +146,7 @@ class SeatPlan:
         rows_learning: list[np.ndarray] = []
         for g, (seating, count) in enumerate(zip(seatings, env_counts)):
             groups += [g] * count
-            rows_agent += [[index[id(a)] for a in seating.agents]] * count
+            rows_agent += [[index[id(a)] for a in seating.agents] for _ in range(count)]  # one row per env
             rows_explore += [seating.exploring] * count
             rows_learning += [seating.learning] * count
         self.num_envs = len(groups)
@@ -128,6 +158,32 @@ class SeatPlan:
         self.explore_ES = np.array(rows_explore, dtype=bool).reshape(self.num_envs, self.num_seats)
         self.learning_ES = np.array(rows_learning, dtype=bool).reshape(self.num_envs, self.num_seats)
         self.streams = StreamLayout(self.num_envs, self.num_seats)
+        #: agents the seatings gave (the first ``num_given`` of :attr:`agents`); a rotation adds others
+        self.num_given = len(self.agents)
+        self.rotation: SeatRotation | None = None
+
+    def add_agent(self, agent: Agent) -> int:
+        """Index of ``agent`` in :attr:`agents`, appended if it is not there yet."""
+        for k, known in enumerate(self.agents):
+            if known is agent:
+                return k
+        self.agents.append(agent)
+        return len(self.agents) - 1
+
+    def seat(self, env: int, seat: int, agent: Agent) -> None:
+        """Seat ``agent`` at ``seat`` of ``env`` from the env's next decision on."""
+        self.agent_of[env][seat] = self.add_agent(agent)
+
+    def keep_agents(self, keep: Sequence[Agent]) -> None:
+        """Drop the added agents not in ``keep`` that no env seats (indices are renumbered)."""
+        seated = {k for row in self.agent_of for k in row}
+        wanted = {id(a) for a in keep}
+        kept = [k for k, a in enumerate(self.agents) if k < self.num_given or k in seated or id(a) in wanted]
+        if len(kept) == len(self.agents):
+            return
+        renumber = {old: new for new, old in enumerate(kept)}
+        self.agents = [self.agents[k] for k in kept]
+        self.agent_of = [[renumber[k] for k in row] for row in self.agent_of]
 
     def route(self, shared_memory: bool, fits: Callable[[Learner, int], bool]) -> list[Learner]:
         """Lay out the memory streams; returns the learners that have a learning (env, seat).

@@ -39,6 +39,7 @@ import torch
 from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.envs import BACKENDS, Episode, GameInfo, describe_game, game_factory, make_pool
 from rbtrainer.epoch_callbacks import TrainerCallbacks, TrainingContext
+from rbtrainer.league import League, LeagueCurve
 from rbtrainer.logs import TrainingLogger, test_values
 from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
 from rbtrainer.plotting import plot_training_curves
@@ -64,6 +65,9 @@ __all__ = ["AgentsOrGroups", "DecentralizedTrainer", "GroupCurve", "TrainStats",
 
 AgentsOrGroups = Sequence[Agent] | Sequence[EnvGroup]
 """One agent per seat for every env, or :class:`~rbtrainer.seating.EnvGroup` objects."""
+
+TrainAgents = AgentsOrGroups | League
+"""What ``train()`` seats: agents, env groups, or a :class:`~rbtrainer.league.League`."""
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +200,8 @@ class TrainStats:
     plot_path: str | None = None
     groups: dict[str, GroupCurve] = field(default_factory=dict)
     """Per env group (when ``train()`` was given :class:`~rbtrainer.seating.EnvGroup` objects)."""
+    league: LeagueCurve | None = None
+    """The league's pool and per-opponent scores (when ``train()`` was given a :class:`~rbtrainer.league.League`)."""
 
     @property
     def per_agent_rewards(self) -> list[list[float]]:
@@ -243,6 +249,12 @@ def _stop_answer(hook: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{hook} must return True or False, got {value!r}")
     return bool(value)
+
+
+def _enough_envs(groups: int, pools: Sequence[tuple[str, int]]) -> None:
+    for pool, envs in pools:
+        if groups > envs:
+            raise ValueError(f"{groups} env groups need at least as many envs, but {pool}={envs}")
 
 
 def _check_callbacks(value: Any) -> TrainerCallbacks | None:
@@ -437,11 +449,15 @@ class DecentralizedTrainer:
                 raise TypeError(
                     f"{where}[{i}] must be an rbtrainer Agent (e.g. dqn_agent(...), RandomAgent()), got {agent!r}"
                 )
-            try:
-                agent.check_spaces(self.game.observation_spaces[i], self.game.action_spaces[i])
-            except (TypeError, ValueError) as err:
-                raise type(err)(f"{where}[{i}] cannot play seat {self.game.seats[i]!r}: {err}") from None
+            self._check_seat(agent, i, f"{where}[{i}]")
         return tuple(agents)
+
+    def _check_seat(self, agent: Agent, seat: int, where: str) -> None:
+        """The agent's own ``check_spaces`` for a seat, its error naming ``where`` and the seat."""
+        try:
+            agent.check_spaces(self.game.observation_spaces[seat], self.game.action_spaces[seat])
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{where} cannot play seat {self.game.seats[seat]!r}: {err}") from None
 
     def _seatings(
         self,
@@ -452,6 +468,11 @@ class DecentralizedTrainer:
         pools: Sequence[tuple[str, int]] = (),
     ) -> tuple[list[Seating], bool]:
         """Checked seatings and whether the caller gave groups; ``pools``: (name, envs) each group needs one of."""
+        if isinstance(agents, League):
+            raise TypeError(
+                "a League is for train(); to test its learner, seat league.learner and its opponents in a list "
+                "(or play a tournament of them)"
+            )
         no_masks = np.zeros(self.num_seats, dtype=bool)
         learning = no_masks if learning is None else learning  # test(): nobody learns or explores
         exploring = no_masks if exploring is None else exploring
@@ -478,9 +499,7 @@ class DecentralizedTrainer:
                     self._own_mask(group.exploration_mask, exploring, f"{where} exploration_mask"),
                 )
             )
-        for pool, envs in pools:
-            if len(seatings) > envs:
-                raise ValueError(f"{len(seatings)} env groups need at least as many envs, but {pool}={envs}")
+        _enough_envs(len(seatings), pools)
         return seatings, True
 
     def _own_mask(self, mask: Sequence[bool] | None, default: np.ndarray, name: str) -> np.ndarray:
@@ -541,6 +560,8 @@ class DecentralizedTrainer:
         """Play ``per_group[g]`` episodes in group ``g``'s test envs (shared out evenly), no exploration."""
         engine = self._engine(train=False)
         engine.start(self._test_seeds)
+        if plan.rotation is not None:
+            plan.rotation.begin(plan)
         quota = np.zeros(plan.num_envs, dtype=np.int64)
         for g, episodes in enumerate(per_group):
             envs = plan.envs_of_group(g)
@@ -591,7 +612,7 @@ class DecentralizedTrainer:
     # ----------------------------------------------------------------- train
     def train(
         self,
-        agents: AgentsOrGroups,
+        agents: TrainAgents,
         learning_mask: Sequence[bool],
         exploration_mask: Sequence[bool] | None = None,
         plot: bool = True,
@@ -609,7 +630,7 @@ class DecentralizedTrainer:
 
     def start(
         self,
-        agents: AgentsOrGroups,
+        agents: TrainAgents,
         learning_mask: Sequence[bool],
         exploration_mask: Sequence[bool] | None = None,
         plot: bool = True,
@@ -619,8 +640,10 @@ class DecentralizedTrainer:
 
         ``agents``: one agent per seat for every env, or :class:`~rbtrainer.seating.EnvGroup`
         objects seating different agents in shares of the envs (a group's own masks, when given,
-        replace the two below in its envs). ``exploration_mask=None`` means every seat explores
-        while collecting (the reference's contract); tests never explore. Neither list is modified.
+        replace the two below in its envs), or a :class:`~rbtrainer.league.League`: then
+        ``learning_mask`` names the seats its learner takes and the pool fills the others.
+        ``exploration_mask=None`` means every seat explores while collecting (the reference's
+        contract; a league's members never do); tests never explore. Neither list is modified.
 
         ``resume``: a training-state file of an earlier run of the same game, agents and settings
         (``episodes_per_train`` may be larger); training continues where that run stopped, and ends
@@ -640,19 +663,22 @@ class DecentralizedTrainer:
             writable_dir("plot_dir", cfg.plot_dir)
             if cfg.plot_name is not None:
                 file_name("plot_name", cfg.plot_name)
-        seatings, grouped = self._seatings(
-            agents,
-            learning,
-            exploring,
-            pools=[("num_train_envs", cfg.num_train_envs), ("num_test_envs", cfg.num_test_envs)],
-        )
+        pools = [("num_train_envs", cfg.num_train_envs), ("num_test_envs", cfg.num_test_envs)]
+        league = agents if isinstance(agents, League) else None
+        if league is None:
+            seatings, grouped = self._seatings(agents, learning, exploring, pools=pools)
+        else:
+            seatings, grouped = league.seatings(self.seats, learning, exploring, self._check_seat), True
+            _enough_envs(len(seatings), pools)
         self._check_test_episodes(seatings)
         plan, learners = self._learning_plan(seatings, grouped)
         if state is not None:
-            self._check_resume(os.fspath(resume), state, plan, learners)  # type: ignore[arg-type]
+            self._check_resume(os.fspath(resume), state, plan, learners, league is not None)  # type: ignore[arg-type]
         for learner in learners:
             learner.attach_memory(plan.streams.streams_of(learner), cfg.update_freq, cfg.batch_size)
         test_plan = self._plan(seatings, cfg.num_test_envs, grouped)
+        if league is not None:
+            league.bind(plan, test_plan, self.game, self.seed)
 
         self._stop_requested = False
         return TrainingRun(self, plan, learners, test_plan, state, plot)
@@ -737,7 +763,7 @@ class DecentralizedTrainer:
             "settings": {name: getattr(cfg, name) for name in self._SAME_SETTINGS},
             "plan": {
                 "groups": list(plan.group_names),
-                "agents": [f"{type(a).__name__}:{a.name}" for a in plan.agents],
+                "agents": [f"{type(a).__name__}:{a.name}" for a in plan.agents[: plan.num_given]],
                 "learners": [plan.agents.index(learner) for learner in learners],
             },
             "stats": dataclasses.asdict(saved),
@@ -748,11 +774,15 @@ class DecentralizedTrainer:
             "hooks": {name: hook.state_dict() for name, hook in self._stateful_hooks().items()},
             "engine": engine.state(),
         }
+        if isinstance(plan.rotation, League):
+            state["league"] = plan.rotation.training_state()
         write_training_state(path, state)
         stats.state_path = path
         logger.info("training state written to %s at %d episodes", path, stats.collected_episodes)
 
-    def _check_resume(self, path: str, state: dict[str, Any], plan: SeatPlan, learners: list[Learner]) -> None:
+    def _check_resume(
+        self, path: str, state: dict[str, Any], plan: SeatPlan, learners: list[Learner], league: bool
+    ) -> None:
         """Name what differs between the saved run and this one, before anything is loaded."""
         game = state["game"]
         if game["name"] != self.game_name or list(game["seats"]) != list(self.game.seats):
@@ -772,7 +802,11 @@ class DecentralizedTrainer:
         if differ:
             raise ValueError(f"{path} was trained with other settings: {', '.join(differ)}")
         saved_plan = state["plan"]
-        agents = [f"{type(a).__name__}:{a.name}" for a in plan.agents]
+        agents = [f"{type(a).__name__}:{a.name}" for a in plan.agents[: plan.num_given]]
+        if ("league" in state) != league:
+            raise ValueError(
+                f"{path} was trained {'with' if 'league' in state else 'without'} a League; resume it the same way"
+            )
         if list(saved_plan["groups"]) != list(plan.group_names):
             raise ValueError(f"{path} was trained with env groups {saved_plan['groups']}, now {plan.group_names}")
         if list(saved_plan["agents"]) != agents:
@@ -791,6 +825,9 @@ class DecentralizedTrainer:
     ) -> tuple[TrainStats, int, int]:
         if self.config.seed is None:
             self._set_root_seed(int(state["seed"]))
+        league = plan.rotation if isinstance(plan.rotation, League) else None
+        if league is not None:  # its snapshots join the plan before their generators are restored
+            league.load_training_state(state["league"], plan)
         for agent, saved in zip(plan.agents, state["generators"]):
             set_generator_states(agent, saved)
         for learner, saved in zip(learners, state["learners"]):
@@ -801,7 +838,8 @@ class DecentralizedTrainer:
         engine.restore(state["engine"])
         fields = dict(state["stats"])
         groups = {name: GroupCurve(**curve) for name, curve in fields.pop("groups").items()}
-        stats = TrainStats(**fields, groups=groups)
+        fields.pop("league", None)
+        stats = TrainStats(**fields, groups=groups, league=None if league is None else league.curve)
         stats.interrupted, stats.state_path = False, None
         logger.info("resumed at %d episodes from %s", stats.collected_episodes, stats.state_path)
         return stats, int(state["next_test"]), int(state["tests"])
@@ -823,6 +861,8 @@ class DecentralizedTrainer:
             curve.reward_metric_history.append(group.reward_metric)
             curve.per_seat_rewards.append([float(v) for v in group.per_seat_rewards])
             curve.mean_episode_lengths.append(group.mean_episode_length)
+        if plan.rotation is not None:
+            plan.rotation.round_ended()
         logger.info("test at %d episodes: metric %.4f", stats.collected_episodes, metric)
         if metric > stats.best_reward_metric:
             stats.best_reward_metric = metric
@@ -842,4 +882,5 @@ class DecentralizedTrainer:
             list(self.game.seats),
             title=f"{self.game.name}: {len(self.game.seats)} seats, {stats.collected_steps} env steps",
             groups={name: curve.reward_metric_history for name, curve in stats.groups.items()},
+            league=stats.league,
         )

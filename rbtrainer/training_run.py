@@ -105,6 +105,9 @@ class TrainingRun:
         if state is None:
             self.stats = TrainStats()
             self._engine.start(trainer._train_seeds)
+            if plan.rotation is not None:
+                plan.rotation.begin(plan)
+                self.stats.league = getattr(plan.rotation, "curve", None)
             self._next_test, self._tests = cfg.test_freq, 0
         else:
             self.stats, self._next_test, self._tests = trainer._restore(state, plan, learners, self._engine)

@@ -193,6 +193,45 @@ def test_a_second_run_does_not_replace_the_first_without_overwrite(tmp_path, cap
     assert checkpoint.read_bytes() != first
 
 
+def test_train_in_a_league_from_flags_and_from_a_table(tmp_path, capsys):
+    from rbtrainer.checkpoint import read_checkpoint
+
+    checkpoint = tmp_path / "league.pt"
+    argv = ["train", "--env", "game=tictactoe", *TINY, "--episodes-per-train", "24", "--logdir", ""]
+    argv += ["--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint)]
+    flags = ["--league.enabled", "--league.snapshot-every", "8", "--league.opponents", "random", "minimax"]
+    assert main([*argv, *flags]) == 0
+    out = capsys.readouterr().out
+    assert "league: 4 snapshots taken, pool ['random', 'minimax', 'dqn@0', 'dqn@8', 'dqn@16', 'dqn@24']" in out
+    league = read_checkpoint(tmp_path / "league_last.pt")["metadata"]["league"]  # the final pool
+    assert [m["name"] for m in league["members"]] == ["random", "minimax", "dqn@0", "dqn@8", "dqn@16", "dqn@24"]
+    (tmp_path / "league.toml").write_text('[league]\nsnapshot_every = 12\nsampling = "uniform"\n')
+    assert main([*argv, "--config", str(tmp_path / "league.toml"), "--env", "game=tictactoe", "--overwrite"]) == 0
+    assert "league: 3 snapshots taken, pool ['random', 'dqn@0', 'dqn@12', 'dqn@24']" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "toml", "message"),
+    [
+        (["--league.enabled", "--league.sampling", "elo"], None, "sampling must be one of ['uniform', 'pfsp']"),
+        ([], '[league]\nopponents = ["wizard"]\n', "unknown agent spec 'wizard'"),
+        ([], "[league]\nsnapshots = 3\n", "[league] has unknown key(s) ['snapshots']"),
+        ([], "[league]\nsnapshot_every = 0\n", "[league] snapshot_every must be a positive int"),
+        ([], '[league]\nopponents = "random"\n', "opponents must be a list of agent specs"),
+    ],
+)
+def test_bad_league_options_end_with_one_line(argv, toml, message, tmp_path, capsys):
+    argv = ["train", "--env", "game=tictactoe", *TINY, *argv]
+    if toml is not None:
+        (tmp_path / "run.toml").write_text(toml)
+        argv = [*argv, "--config", str(tmp_path / "run.toml")]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "checkpoints").exists()
+
+
 def test_resume_of_a_missing_state_is_refused_before_anything_is_built(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--env", "game=tictactoe", *TINY, "--resume", str(tmp_path / "none.state")])
