@@ -355,7 +355,8 @@ class League(SeatRotation):
         """A fresh run: the initial snapshot joins, and every env gets its first opponents."""
         if self._train is None or plan is not self._train.plan:
             raise RuntimeError("the league was not bound to this plan")
-        for member in self.fixed:
+        self.curve, self._period = LeagueCurve(), {}  # the curve of this run (TrainStats.league)
+        for member in self.members:
             self._joined(member.name)
         if self.config.initial_snapshot and not self.snapshots:
             self.add_snapshot()
