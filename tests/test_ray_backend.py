@@ -45,6 +45,35 @@ def test_ray_backend_trains_like_dummy(local_ray):
     assert _run("ray") == _run("dummy")
 
 
+def _league_run(backend: str) -> tuple:
+    from rbtrainer import League, LeagueConfig, RandomAgent
+
+    trainer = DecentralizedTrainer(
+        {"game": "tictactoe"},
+        num_train_envs=3,
+        num_test_envs=2,
+        episodes_per_train=24,
+        episodes_per_test=4,
+        test_freq=8,
+        update_freq=32,
+        seed=5,
+        backend=backend,
+        progress_bar=False,
+    )
+    try:
+        learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=6, buffer_size=1024)
+        league = League(learner, [RandomAgent(seed=7)], LeagueConfig(snapshot_every=6, seed=8))
+        stats = trainer.train(league, [True, True], plot=False)
+        assert stats.league is not None
+        return stats.reward_metric_history, stats.league.test_score, stats.league.train_games, league.member_names
+    finally:
+        trainer.close()
+
+
+def test_a_league_on_ray_plays_like_on_dummy(local_ray):
+    assert _league_run("ray") == _league_run("dummy")
+
+
 def test_unpickled_game_is_writable_and_equal():
     env = RobotDeliveryEnv()
     env.reset(seed=0)

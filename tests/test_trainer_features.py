@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -22,8 +24,8 @@ SMALL = {
 ROBOTS = {"robot_colors": ["r", "b"], "max_step": 60}
 
 
-def _run(backend: str) -> tuple:
-    trainer = DecentralizedTrainer(ROBOTS, seed=11, backend=backend, **SMALL)
+def _run(backend: str, **settings: Any) -> tuple:
+    trainer = DecentralizedTrainer(ROBOTS, seed=11, backend=backend, **{**SMALL, **settings})
     try:
         learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=4, buffer_size=4096)
         stats = trainer.train([learner, learner], [True, True], plot=False)
@@ -34,6 +36,11 @@ def _run(backend: str) -> tuple:
 
 def test_subproc_backend_gives_the_same_statistics():
     assert _run("subproc") == _run("dummy")
+
+
+def test_subproc_workers_with_unequal_shares_of_the_envs():
+    # 3 envs on 2 workers: blocks of 2 and 1 games, padded to one width for each step
+    assert _run("subproc", num_train_envs=3, num_test_envs=3) == _run("dummy", num_train_envs=3, num_test_envs=3)
 
 
 def test_frozen_agent_keeps_acting_like_the_snapshot():

@@ -185,7 +185,8 @@ class SeatEnv(gym.Env):
         return [game.replay_point for game in self.games]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        actions = np.asarray(action).reshape(len(self.games), -1)
+        given = np.asarray(action)  # rows past this worker's games pad the pool's blocks to one width
+        actions = (given if given.ndim == 2 else given.reshape(len(self.games), -1))[: len(self.games)]
         reports: list[StepReport | None] = []
         append = reports.append
         try:
@@ -214,6 +215,7 @@ class GamePool:
         self.blocks = blocks
         self.num_envs = blocks[-1].stop
         self._where = [(w, k) for w, block in enumerate(blocks) for k in range(len(block))]
+        self._widest = max(len(block) for block in blocks)
         self._lost_worker = lost_worker
         self.closed = False
         """The pool was closed (by :meth:`close`, or after a :class:`GameError`); it cannot be used again."""
@@ -272,11 +274,12 @@ class GamePool:
                 self._game_failed([reports])
             return reports
         per_worker: dict[int, np.ndarray] = {}
+        width = self._widest  # blocks differ by one game when the envs do not split evenly: pad the short ones
         for row, game_id in enumerate(ids):
             worker, k = self._where[game_id]
             block = per_worker.get(worker)
             if block is None:
-                block = per_worker[worker] = np.full((len(self.blocks[worker]), actions.shape[1]), -1, np.int64)
+                block = per_worker[worker] = np.full((width, actions.shape[1]), -1, np.int64)
             block[k] = actions[row]
         workers = sorted(per_worker)
         try:
