@@ -6,7 +6,8 @@ For each seed, three DQN learners with the same network, settings and exploratio
 trained for the same number of env steps (the run stops at the first collection phase that reaches
 ``--env-steps``):
 
-* ``league``: a :class:`~rbtrainer.league.League` with a random player as its fixed member, a
+* ``league``: a :class:`~rbtrainer.league.League` whose fixed members are ``--league-opponents``
+  (``random``; ``noisy-strong``: the rule-based bot playing a random move half of the time), a
   snapshot every ``--snapshot-every`` episodes (at most 8 kept, oldest evicted), PFSP sampling;
   the learner takes both seats;
 * ``self-play``: one learner in both seats of every game;
@@ -16,7 +17,9 @@ The three final learners then play a cross-play tournament with the random playe
 bot and negamax at depth 2 (``--games`` per seat order), rated together by Bradley-Terry Elo
 (random at 0). It prints each seed's table, the league's Elo margin over self-play and each
 learner's score against the rule-based bot, and writes the heat-map of the first seed and the
-league run's training curve under ``--plot-dir``; ``--json FILE`` writes every figure.
+league run's training curve under ``--plot-dir``; ``--json FILE`` writes every figure. With
+``--reuse``, a run whose checkpoint and figures are in ``--out-dir`` from the same settings is not
+trained again (e.g. to try other league opponents against the same self-play runs).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from rbtrainer import DecentralizedTrainer, DQNConfig, EnvGroup, RandomAgent, dqn_agent
+from rbtrainer import DecentralizedTrainer, DQNConfig, EnvGroup, EpsilonAgent, RandomAgent, dqn_agent
+from rbtrainer.agents.base import Agent
 from rbtrainer.callbacks import EpsilonSchedule
 from rbtrainer.checkpoint import load_agents, save_agents
 from rbtrainer.evaluation import ConnectFourNegamax, ConnectFourStrong, tournament
@@ -72,17 +76,25 @@ def _trainer(seed: int, test_freq: int, plot_dir: str, plot_name: str | None = N
     )
 
 
-def train(
-    kind: str, seed: int, env_steps: int, snapshot_every: int, eps_episodes: int, out_dir: str, plot_dir: str
-) -> dict:
+def league_opponent(name: str, seed: int) -> Agent:
+    if name == "random":
+        return RandomAgent(seed=seed, name="random")
+    if name == "noisy-strong":
+        return EpsilonAgent(ConnectFourStrong(seed=seed), 0.5, seed=seed + 1, name="noisy-strong")
+    raise ValueError(f"--league-opponents: unknown {name!r}; use random or noisy-strong")
+
+
+def train(kind: str, seed: int, settings: dict[str, Any], out_dir: str, plot_dir: str) -> dict:
     """Train one learner of ``kind`` for ``env_steps``; save it, return its figures (league: plot its curve)."""
     trainer = _trainer(seed, 500, plot_dir, f"league_connect_four_training_seed{seed}.png")
     learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**DQN), seed=seed)
-    trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=0.02, episodes=eps_episodes)
+    env_steps = settings["env_steps"]
+    trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=0.02, episodes=settings["eps_episodes"])
     agents: Any
     if kind == "league":
-        config = LeagueConfig(snapshot_every=snapshot_every, max_snapshots=8, sampling="pfsp", seed=seed)
-        agents = League(learner, [RandomAgent(seed=10_000 + seed)], config)
+        config = LeagueConfig(snapshot_every=settings["snapshot_every"], max_snapshots=8, sampling="pfsp", seed=seed)
+        opponents = [league_opponent(name, 10_000 * (k + 1) + seed) for k, name in enumerate(settings["opponents"])]
+        agents = League(learner, opponents, config)
     elif kind == "self-play":
         agents = [learner, learner]
     else:
@@ -100,6 +112,7 @@ def train(
     save_agents(path, [learner, learner], {"kind": kind, "seed": seed})
     trainer.close()
     figures: dict[str, Any] = {
+        "settings": settings,
         "kind": kind,
         "seed": seed,
         "checkpoint": path,
@@ -113,6 +126,24 @@ def train(
         figures["final_pool"] = agents.member_names
         figures["league_test_score"] = stats.league.test_score[-1]
         figures["plot"] = stats.plot_path
+    with open(os.path.join(out_dir, f"league_seed{seed}_{kind}.json"), "w") as handle:
+        json.dump(figures, handle)
+    return figures
+
+
+def reused(kind: str, seed: int, settings: dict[str, Any], out_dir: str) -> dict | None:
+    """The figures of an earlier run of ``kind`` with the same settings, if its files are there."""
+    path = os.path.join(out_dir, f"league_seed{seed}_{kind}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        figures = json.load(handle)
+    mine = dict(settings) if kind == "league" else {k: v for k, v in settings.items() if k != "opponents"}
+    theirs = (
+        figures["settings"] if kind == "league" else {k: v for k, v in figures["settings"].items() if k != "opponents"}
+    )
+    if mine != theirs or not os.path.exists(figures["checkpoint"]):
+        return None
     return figures
 
 
@@ -148,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-steps", type=int, default=150_000, help="env-step budget of every learner")
     parser.add_argument("--snapshot-every", type=int, default=500, help="league: episodes between snapshots")
     parser.add_argument("--eps-episodes", type=int, default=3000, help="episodes of the epsilon schedule 1 -> 0.02")
+    parser.add_argument("--league-opponents", nargs="+", default=["random"], help="random and/or noisy-strong")
+    parser.add_argument("--reuse", action="store_true", help="keep runs already in --out-dir from the same settings")
     parser.add_argument("--games", type=int, default=50, help="tournament games per seat order")
     parser.add_argument("--jobs", type=int, default=2, help="training runs side by side (one process each)")
     parser.add_argument("--plot-dir", default="plots")
@@ -157,20 +190,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     os.makedirs(args.out_dir, exist_ok=True)
     os.makedirs(args.plot_dir, exist_ok=True)
+    settings = {
+        "env_steps": args.env_steps,
+        "eps_episodes": args.eps_episodes,
+        "snapshot_every": args.snapshot_every,
+        "opponents": list(args.league_opponents),
+    }
     jobs = [(kind, seed) for seed in args.seeds for kind in KINDS]
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        earlier = [reused(kind, seed, settings, args.out_dir) if args.reuse else None for kind, seed in jobs]
         futures = [
-            pool.submit(
-                train, kind, seed, args.env_steps, args.snapshot_every, args.eps_episodes, args.out_dir, args.plot_dir
-            )
-            for kind, seed in jobs
+            None if done else pool.submit(train, kind, seed, settings, args.out_dir, args.plot_dir)
+            for done, (kind, seed) in zip(earlier, jobs)
         ]
-        runs = []
-        for future in futures:
-            runs.append(future.result())
+        runs: list[dict] = []
+        for done, future in zip(earlier, futures):
+            runs.append(done if future is None else future.result())  # type: ignore[arg-type]
             run = runs[-1]
             print(
-                f"trained {run['kind']:<9} seed {run['seed']}: {run['episodes']} episodes, "
+                f"{'reused' if future is None else 'trained'} {run['kind']:<9} seed {run['seed']}: "
+                f"{run['episodes']} episodes, "
                 f"{run['env_steps']} env steps, {run['seconds']:.0f} s",
                 flush=True,
             )
