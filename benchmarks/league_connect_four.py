@@ -43,23 +43,14 @@ from rbtrainer.evaluation import ConnectFourNegamax, ConnectFourStrong, tourname
 from rbtrainer.league import League, LeagueConfig
 from rbtrainer.plotting import plot_crossplay
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the benchmarks share their recipes
+from strong_agents import BOARD_RECIPES
+
 KINDS = ("league", "self-play", "vs-random")
 
-TRAINER: dict[str, Any] = {
-    "num_train_envs": 16,
-    "num_test_envs": 16,
-    "update_freq": 128,
-    "update_per_step": 0.5,
-    "batch_size": 128,
-}
-DQN: dict[str, Any] = {
-    "hidden_sizes": (256, 256),
-    "lr": 5e-4,
-    "gamma": 0.95,
-    "n_step": 3,
-    "target_update_freq": 1000,
-    "buffer_size": 400_000,
-}
+# The connect-four recipe of strong_agents.py (network, optimiser, returns, update schedule), 16 envs each.
+TRAINER: dict[str, Any] = {"num_train_envs": 16, "num_test_envs": 16, **BOARD_RECIPES["connect_four"]["trainer"]}
+DQN: dict[str, Any] = BOARD_RECIPES["connect_four"]["dqn"]
 
 
 def _trainer(seed: int, test_freq: int, plot_dir: str, plot_name: str | None = None) -> DecentralizedTrainer:

@@ -20,19 +20,15 @@ def local_ray():
     ray.shutdown()
 
 
-def _run(backend: str) -> tuple:
-    trainer = DecentralizedTrainer(
-        {"robot_colors": ["r", "b"], "max_step": 40},
-        num_train_envs=2,
-        num_test_envs=2,
-        episodes_per_train=6,
-        episodes_per_test=2,
-        test_freq=3,
-        update_freq=32,
-        seed=5,
-        backend=backend,
-        progress_bar=False,
+def _trainer(backend: str, env: dict, **settings: int) -> DecentralizedTrainer:
+    sizes = {"num_train_envs": 2, "num_test_envs": 2, "episodes_per_train": 6, "episodes_per_test": 2, "test_freq": 3}
+    return DecentralizedTrainer(
+        env, update_freq=32, seed=5, backend=backend, progress_bar=False, **{**sizes, **settings}
     )
+
+
+def _run(backend: str) -> tuple:
+    trainer = _trainer(backend, {"robot_colors": ["r", "b"], "max_step": 40})
     try:
         learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=6, buffer_size=1024)
         stats = trainer.train([learner, learner], [True, True], plot=False)
@@ -48,18 +44,8 @@ def test_ray_backend_trains_like_dummy(local_ray):
 def _league_run(backend: str) -> tuple:
     from rbtrainer import League, LeagueConfig, RandomAgent
 
-    trainer = DecentralizedTrainer(
-        {"game": "tictactoe"},
-        num_train_envs=3,
-        num_test_envs=2,
-        episodes_per_train=24,
-        episodes_per_test=4,
-        test_freq=8,
-        update_freq=32,
-        seed=5,
-        backend=backend,
-        progress_bar=False,
-    )
+    # 3 envs on 2 workers: unequal blocks
+    trainer = _trainer(backend, {"game": "tictactoe"}, num_train_envs=3, episodes_per_train=24, test_freq=8)
     try:
         learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=6, buffer_size=1024)
         league = League(learner, [RandomAgent(seed=7)], LeagueConfig(snapshot_every=6, seed=8))
