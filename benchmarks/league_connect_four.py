@@ -209,18 +209,24 @@ def main(argv: list[str] | None = None) -> int:
         for k, seed in enumerate(args.seeds)
     ]
     margins = [s["elo"]["league"] - s["elo"]["self-play"] for s in seeds]
-    print("\nseed  league Elo  self-play Elo  vs-random Elo  league - self-play  first  score vs strong (L/S/R)")
+    print(
+        "\nseed  league Elo  self-play Elo  vs-random Elo  league - self-play  best learner  league's place (of "
+        f"{len(seeds[0]['rank'])})  score vs strong (L/S/R)  goal"
+    )
     for s, margin in zip(seeds, margins):
         e, v = s["elo"], s["vs_strong"]
+        best = next(name for name in s["rank"] if name in KINDS)
+        met = "met" if best == "league" and margin >= 100 else "short"
         print(
             f"{s['seed']:>4}  {e['league']:10.0f}  {e['self-play']:13.0f}  {e['vs-random']:13.0f}  {margin:18.0f}  "
-            f"{s['rank'][0]:<9}  {v['league']:.2f} / {v['self-play']:.2f} / {v['vs-random']:.2f}"
+            f"{best:<12}  {s['rank'].index('league') + 1:>19}  "
+            f"{v['league']:.2f} / {v['self-play']:.2f} / {v['vs-random']:.2f}      {met}"
         )
-    firsts = sum(s["rank"][0] == "league" for s in seeds)
+    firsts = sum(next(n for n in s["rank"] if n in KINDS) == "league" for s in seeds)
     print(
-        f"league ranked first in {firsts} of {len(seeds)} seeds; Elo over self-play: "
+        f"league the best learner in {firsts} of {len(seeds)} seeds; Elo over self-play: "
         f"median {statistics.median(margins):.0f} (range {min(margins):.0f} .. {max(margins):.0f}); "
-        "goal: first and >= +100"
+        "goal: best learner and >= +100 in every seed"
     )
     league_plot = next((r["plot"] for r in runs if r["kind"] == "league"), None)
     print(f"heat-map: {seeds[0].get('heat_map')}  league curve: {league_plot}")
