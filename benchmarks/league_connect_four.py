@@ -8,8 +8,8 @@ trained for the same number of env steps (the run stops at the first collection 
 
 * ``league``: a :class:`~rbtrainer.league.League` whose fixed members are ``--league-opponents``
   (``random``; ``noisy-strong``: the rule-based bot playing a random move half of the time), a
-  snapshot every ``--snapshot-every`` episodes (at most 8 kept, oldest evicted), PFSP sampling;
-  the learner takes both seats;
+  snapshot every ``--snapshot-every`` episodes (at most 8 kept, oldest evicted), PFSP sampling,
+  the learner itself in a pool seat with chance ``--self-play``; the learner takes both seats;
 * ``self-play``: one learner in both seats of every game;
 * ``vs-random``: the learner against random players, half the envs in each seat.
 
@@ -83,7 +83,13 @@ def train(kind: str, seed: int, settings: dict[str, Any], out_dir: str, plot_dir
     trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=0.02, episodes=settings["eps_episodes"])
     agents: Any
     if kind == "league":
-        config = LeagueConfig(snapshot_every=settings["snapshot_every"], max_snapshots=8, sampling="pfsp", seed=seed)
+        config = LeagueConfig(
+            snapshot_every=settings["snapshot_every"],
+            max_snapshots=8,
+            sampling="pfsp",
+            self_play=settings["self_play"],
+            seed=seed,
+        )
         opponents = [league_opponent(name, 10_000 * (k + 1) + seed) for k, name in enumerate(settings["opponents"])]
         agents = League(learner, opponents, config)
     elif kind == "self-play":
@@ -129,10 +135,9 @@ def reused(kind: str, seed: int, settings: dict[str, Any], out_dir: str) -> dict
         return None
     with open(path) as handle:
         figures = json.load(handle)
-    mine = dict(settings) if kind == "league" else {k: v for k, v in settings.items() if k != "opponents"}
-    theirs = (
-        figures["settings"] if kind == "league" else {k: v for k, v in figures["settings"].items() if k != "opponents"}
-    )
+    league_only = ("opponents", "self_play")
+    mine = dict(settings) if kind == "league" else {k: v for k, v in settings.items() if k not in league_only}
+    theirs = {k: v for k, v in figures["settings"].items() if kind == "league" or k not in league_only}
     if mine != theirs or not os.path.exists(figures["checkpoint"]):
         return None
     return figures
@@ -171,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot-every", type=int, default=500, help="league: episodes between snapshots")
     parser.add_argument("--eps-episodes", type=int, default=3000, help="episodes of the epsilon schedule 1 -> 0.02")
     parser.add_argument("--league-opponents", nargs="+", default=["random"], help="random and/or noisy-strong")
+    parser.add_argument("--self-play", type=float, default=0.0, help="league: chance of the learner itself in a seat")
     parser.add_argument("--reuse", action="store_true", help="keep runs already in --out-dir from the same settings")
     parser.add_argument("--games", type=int, default=50, help="tournament games per seat order")
     parser.add_argument("--jobs", type=int, default=2, help="training runs side by side (one process each)")
@@ -186,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "eps_episodes": args.eps_episodes,
         "snapshot_every": args.snapshot_every,
         "opponents": list(args.league_opponents),
+        "self_play": args.self_play,
     }
     jobs = [(kind, seed) for seed in args.seeds for kind in KINDS]
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -20,6 +20,9 @@ Scores: win 1, draw 1/2, loss 0, counted per opponent seat (in a game of three o
 learner scores 1 against a member when the learner's side won, 0 when the member's side won, 1/2
 otherwise: the tournament's pairwise rule).
 
+With ``self_play`` > 0, each pool seat gets the learner itself (its current weights, acting
+greedily there) with that chance instead of a member; those games are not scored.
+
 Snapshots: a frozen copy of the learner joins the pool when the run starts (``initial_snapshot``),
 then every ``snapshot_every`` training episodes, and/or when the learner's score against the pool
 over the last ``score_window`` games since the previous snapshot reaches ``snapshot_score``
@@ -78,6 +81,8 @@ class LeagueConfig:
     """How each game's opponents are drawn: uniform or pfsp (prioritised by how often they beat the learner)."""
     pfsp_power: float = 2.0
     """PFSP weight of a member: (1 - learner's smoothed score against it) ** pfsp_power."""
+    self_play: float = 0.0
+    """Chance that a pool seat gets the learner itself instead of a member (AlphaStar's main agents: 0.35)."""
     initial_snapshot: bool = True
     """A snapshot of the learner joins the pool when training starts."""
     seed: int | None = None
@@ -93,6 +98,7 @@ class LeagueConfig:
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {list(SAMPLINGS)}, got {self.sampling!r}")
         number_in("pfsp_power", self.pfsp_power, 0.0, 100.0)
+        number_in("self_play", self.self_play, 0.0, 1.0)
         boolean("initial_snapshot", self.initial_snapshot)
         if self.seed is not None:
             non_negative_int("seed", self.seed)
@@ -249,6 +255,8 @@ class League(SeatRotation):
         self._seeded = config.seed is not None
         self._train: _Bound | None = None
         self._test: _TestRotation | None = None
+        #: the learner itself in a pool seat (``self_play``); not a pool member, its games are not scored
+        self._itself = _Member(f"{learner.name} (itself)", learner, True, 0, deque(maxlen=1))
 
     # ------------------------------------------------------------------- pool
     @property
@@ -277,10 +285,15 @@ class League(SeatRotation):
             w = (1.0 - p) ** self.config.pfsp_power
         return w / w.sum()
 
-    def _draw(self, count: int) -> list[_Member]:
+    def _draw(self, count: int, itself: bool = False) -> list[_Member]:
+        """``count`` members for pool seats; ``itself``: each may be the learner (chance ``self_play``)."""
         members = self.members
         picks = self._rng.choice(len(members), size=count, p=self._weights())
-        return [members[int(k)] for k in picks]
+        drawn = [members[int(k)] for k in picks]
+        if itself and self.config.self_play > 0:
+            mirror = self._rng.random(count) < self.config.self_play
+            drawn = [self._itself if m else d for d, m in zip(drawn, mirror)]
+        return drawn
 
     def add_snapshot(self) -> str:
         """Freeze the learner as it is now into the pool (the oldest snapshot over the cap leaves); returns the name."""
@@ -361,7 +374,7 @@ class League(SeatRotation):
         if self.config.initial_snapshot and not self.snapshots:
             self.add_snapshot()
         for env, seats in enumerate(self._train.opponent_seats):
-            self._train.seat(env, self._draw(len(seats)))
+            self._train.seat(env, self._draw(len(seats), itself=True))
         plan.keep_agents([m.agent for m in self.members])
 
     def episode_ended(self, plan: SeatPlan, episode: Episode) -> None:
@@ -370,6 +383,7 @@ class League(SeatRotation):
         if bound is None:
             raise RuntimeError("the league was not bound to a plan")
         scores = bound.scores(episode)
+        scores = [(member, score) for member, score in scores if member is not self._itself]
         for member, score in scores:
             member.recent.append(score)
             period = self._period.setdefault(member.name, [0.0, 0.0])
@@ -385,7 +399,7 @@ class League(SeatRotation):
         if due:
             self.add_snapshot()
         env = episode.env_id
-        bound.seat(env, self._draw(len(bound.opponent_seats[env])))
+        bound.seat(env, self._draw(len(bound.opponent_seats[env]), itself=True))
 
     def record_test_round(self, test_score: float) -> None:
         """Close a test round: its score and each member's training score since the previous one."""
@@ -488,7 +502,7 @@ class League(SeatRotation):
             raise RuntimeError("the league was not bound to this plan")
         self.load_state_dict(state)
         by_name: dict[str, Agent] = {m.name: m.agent for m in self.members}
-        members = {m.name: m for m in self.members}
+        members = {m.name: m for m in [*self.members, self._itself]}
         for saved in state["held"]:
             agent = self.learner.frozen()
             agent.load_state_dict(saved["weights"])  # type: ignore[attr-defined]

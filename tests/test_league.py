@@ -177,6 +177,26 @@ def test_opponents_change_per_env_between_episodes() -> None:
     assert set(run.stats.groups) == {"dqn as player_1", "dqn as player_2"}
 
 
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_self_play_share_seats_the_learner_itself_in_pool_seats(share: float) -> None:
+    trainer, league = board_league(self_play=share)
+    itself = 0
+    seatings = 0
+    with trainer.start(league, [True, True], plot=False) as run:
+        plan = run._plan
+        for _ in run:
+            for row in plan.agent_of:
+                itself += all(plan.agents[k] is league.learner for k in row)
+                seatings += 1
+    if share == 1.0:
+        assert itself == seatings  # pure self-play: no game is scored against a member
+        assert all(sum(v) == 0 for v in league.curve.train_games.values())
+    else:
+        assert 0.3 < itself / seatings < 0.7
+        scored = sum(sum(v) for v in league.curve.train_games.values())
+        assert 0 < scored < run.stats.collected_episodes
+
+
 def test_same_seed_same_league() -> None:
     results = []
     for _ in range(2):
@@ -260,19 +280,20 @@ def test_a_league_round_trips_through_a_checkpoint(tmp_path: Any) -> None:
         other.load_state_dict(league.state_dict())
 
 
-def test_a_resumed_league_run_ends_like_an_uninterrupted_one(tmp_path: Any) -> None:
-    trainer, league = board_league()
+@pytest.mark.parametrize("self_play", [0.0, 0.3])
+def test_a_resumed_league_run_ends_like_an_uninterrupted_one(tmp_path: Any, self_play: float) -> None:
+    trainer, league = board_league(self_play=self_play)
     whole = trainer.train(league, [True, True], plot=False)
 
     state = tmp_path / "league.state"
-    trainer, league = board_league()
+    trainer, league = board_league(self_play=self_play)
     trainer.config.state_path = str(state)
     rounds = iter(range(100))
     trainer.test_fn = lambda episodes, steps: trainer.request_stop() if next(rounds) == 2 else None
     stopped = trainer.train(league, [True, True], plot=False)
     assert stopped.interrupted and 0 < stopped.collected_episodes < whole.collected_episodes
 
-    trainer, league = board_league()
+    trainer, league = board_league(self_play=self_play)
     trainer.config.state_path = str(state)
     resumed = trainer.train(league, [True, True], plot=False, resume=state)
     assert resumed.reward_metric_history == whole.reward_metric_history
