@@ -112,6 +112,8 @@ class LeagueCurve:
 
     members: list[str] = field(default_factory=list)
     """Every member that was in the pool, in the order it joined."""
+    fixed: list[str] = field(default_factory=list)
+    """The fixed opponents among them."""
     train_score: dict[str, list[float]] = field(default_factory=dict)
     """Learner's score against each member over the training games since the previous test round (NaN: none)."""
     train_games: dict[str, list[int]] = field(default_factory=dict)
@@ -368,7 +370,8 @@ class League(SeatRotation):
         """A fresh run: the initial snapshot joins, and every env gets its first opponents."""
         if self._train is None or plan is not self._train.plan:
             raise RuntimeError("the league was not bound to this plan")
-        self.curve, self._period = LeagueCurve(), {}  # the curve of this run (TrainStats.league)
+        # the curve of this run (TrainStats.league)
+        self.curve, self._period = LeagueCurve(fixed=[m.name for m in self.fixed]), {}
         for member in self.members:
             self._joined(member.name)
         if self.config.initial_snapshot and not self.snapshots:

@@ -86,7 +86,8 @@ def plot_training_curves(
 
 def _league_panel(axes: Axes, x: np.ndarray, league: LeagueCurve) -> None:
     """The learner's score against each league member (training games) and the pool (test rounds)."""
-    shown = league.members[-10:]  # the most recent members; older ones crowd the legend
+    snapshots = [name for name in league.members if name not in league.fixed]
+    shown = league.fixed + snapshots[-8:]  # the fixed opponents and the newest snapshots; more crowd the legend
     for name in shown:
         values = np.asarray(league.train_score[name][: len(x)], dtype=np.float64)
         axes.plot(x[: len(values)], values, lw=0.9, alpha=0.8, marker=".", ms=2, label=name)
