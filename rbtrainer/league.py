@@ -256,7 +256,6 @@ class League(SeatRotation):
         self._rng = np.random.default_rng(config.seed)
         self._seeded = config.seed is not None
         self._train: _Bound | None = None
-        self._test: _TestRotation | None = None
         #: the learner itself in a pool seat (``self_play``); not a pool member, its games are not scored
         self._itself = _Member(f"{learner.name} (itself)", learner, True, 0, deque(maxlen=1))
 
@@ -359,8 +358,7 @@ class League(SeatRotation):
             next(s for s in range(test_plan.num_seats) if test_plan.agent(env, s) is self.learner)
             for env in range(test_plan.num_envs)
         ]
-        self._test = _TestRotation(self, _Bound(test_plan, test_seats, game.winning_seats))
-        test_plan.rotation = self._test
+        test_plan.rotation = _TestRotation(self, _Bound(test_plan, test_seats, game.winning_seats))
         if not self._seeded:
             from rbtrainer.rng import spawn_seeds
 
