@@ -149,9 +149,10 @@ class _PoolSeat(Agent):
 class _Bound:
     """The league's view of one plan: each env's learner seat and who sits in the other seats."""
 
-    def __init__(self, plan: SeatPlan, learner_seat: Sequence[int], winning_seats: Callable[[str | None], Any]) -> None:
+    def __init__(self, plan: SeatPlan, winning_seats: Callable[[str | None], Any]) -> None:
         self.plan = plan
-        self.learner_seat = list(learner_seat)
+        #: the learner's seat in each env: the one seat that learns there (see League.seatings)
+        self.learner_seat = [int(np.flatnonzero(row)[0]) for row in plan.learning_ES]
         self.opponent_seats = [[s for s in range(plan.num_seats) if s != ls] for ls in self.learner_seat]
         self.winning_seats = winning_seats
         #: seated[env][k]: the member in the k-th opponent seat of env
@@ -351,14 +352,9 @@ class League(SeatRotation):
 
     def bind(self, train_plan: SeatPlan, test_plan: SeatPlan, game: GameInfo, seed: int) -> None:
         """Seat the league in a run's plans (``seed``: the trainer's, for a sampler without its own)."""
-        learner_seat = [int(np.flatnonzero(row)[0]) for row in train_plan.learning_ES]
-        self._train = _Bound(train_plan, learner_seat, game.winning_seats)
+        self._train = _Bound(train_plan, game.winning_seats)
         train_plan.rotation = self
-        test_seats = [
-            next(s for s in range(test_plan.num_seats) if test_plan.agent(env, s) is self.learner)
-            for env in range(test_plan.num_envs)
-        ]
-        test_plan.rotation = _TestRotation(self, _Bound(test_plan, test_seats, game.winning_seats))
+        test_plan.rotation = _TestRotation(self, _Bound(test_plan, game.winning_seats))
         if not self._seeded:
             from rbtrainer.rng import spawn_seeds
 

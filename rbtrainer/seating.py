@@ -104,9 +104,9 @@ class SeatRotation(ABC):
     """Changes who sits in a plan's seats between episodes (a league's opponent sampling).
 
     The rollout engine calls :meth:`episode_ended` for every game that ends, before the env's next
-    game is acted on, so the rotation can seat other agents there (:meth:`SeatPlan.seat`). It may
-    only change seats that store no transitions (``plan.streams.routes[env][seat]`` empty):
-    learners' memory streams are laid out once per run.
+    game is acted on, so the rotation can seat other agents there (:meth:`SeatPlan.seat`). Memory
+    streams are laid out once per run, per (env, seat): whoever a rotation seats in a seat that has
+    routes, its transitions go where that seat's routes say.
     """
 
     @abstractmethod

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from rbtrainer.agents.base import Learner, unique_name
 from rbtrainer.epoch_callbacks import EpochCallback, TrainingContext
+from rbtrainer.league import League
 
 if TYPE_CHECKING:
     from rbtrainer.seating import SeatPlan
@@ -107,7 +108,8 @@ class TrainingRun:
             self._engine.start(trainer._train_seeds)
             if plan.rotation is not None:
                 plan.rotation.begin(plan)
-                self.stats.league = getattr(plan.rotation, "curve", None)
+                if isinstance(plan.rotation, League):
+                    self.stats.league = plan.rotation.curve
             self._next_test, self._tests = cfg.test_freq, 0
         else:
             self.stats, self._next_test, self._tests = trainer._restore(state, plan, learners, self._engine)
