@@ -13,9 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from tianshou.algorithm import A2C, DQN, PPO
-from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
-from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy
+from tianshou.algorithm import A2C, PPO
 from tianshou.algorithm.optim import AdamOptimizerFactory
 from tianshou.utils.net.common import Net
 
@@ -23,6 +21,7 @@ from rbtrainer.agents.base import check_discrete, flat_obs_dim
 from rbtrainer.agents.device import check_device
 from rbtrainer.agents.learners import OffPolicyLearner, OnPolicyLearner
 from rbtrainer.agents.networks import MaskedActor, ValueCritic
+from rbtrainer.agents.stream_memory import ActorPolicy, QPolicy, StreamDQN
 from rbtrainer.rng import isolated_global_rng
 from rbtrainer.validation import boolean, check_allocation, hidden_sizes, non_negative_int, number_in, positive_int
 
@@ -167,8 +166,8 @@ def dqn_agent(
             hidden_sizes=cfg.hidden_sizes,
             dueling_param=dueling if cfg.dueling else None,
         )
-        policy = DiscreteQLearningPolicy(model=net, action_space=action_space)
-        algorithm = DQN(
+        policy = QPolicy(model=net, action_space=action_space)
+        algorithm = StreamDQN(
             policy=policy,
             optim=AdamOptimizerFactory(lr=cfg.lr),
             gamma=cfg.gamma,
@@ -206,7 +205,7 @@ def ppo_agent(
     with isolated_global_rng(rng):
         actor = MaskedActor(obs_dim, n_actions, cfg.hidden_sizes)
         critic = ValueCritic(obs_dim, cfg.hidden_sizes)
-        policy = DiscreteActorPolicy(actor=actor, action_space=action_space)  # type: ignore[arg-type]
+        policy = ActorPolicy(actor=actor, action_space=action_space)  # type: ignore[arg-type]
         common: dict[str, Any] = {
             "policy": policy,
             "critic": critic,

@@ -9,9 +9,10 @@
   :class:`rbtrainer.agents.networks.MaskedActor`): it samples from the masked distribution
   when exploring and takes its mode otherwise; its memory is emptied after each update.
 
-Memories are Tianshou ``VectorReplayBuffer`` / ``PrioritizedVectorReplayBuffer`` with one
-sub-buffer per (env, seat) stream, so n-step returns and GAE never cross streams. Observations
-are stored flat as ``Batch(obs=..., mask=...)`` so masks travel with ``obs`` and ``obs_next``.
+Memories are Tianshou ``VectorReplayBuffer`` / ``PrioritizedVectorReplayBuffer`` (as
+:mod:`rbtrainer.agents.stream_memory` speeds them up) with one sub-buffer per (env, seat)
+stream, so n-step returns and GAE never cross streams. Observations are stored flat as
+``Batch(obs=..., mask=...)`` so masks travel with ``obs`` and ``obs_next``.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ import torch
 from tianshou.algorithm.algorithm_base import OffPolicyAlgorithm, OnPolicyAlgorithm
 from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
 from tianshou.algorithm.modelfree.reinforce import ProbabilisticActorPolicy
-from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, VectorReplayBuffer
+from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer
 from tianshou.utils.torch_utils import policy_within_training_step
 
 from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim, legal_actions, random_legal_actions
 from rbtrainer.agents.device import resolve_device
 from rbtrainer.agents.memory_state import load_memory_state, memory_nbytes, memory_state
 from rbtrainer.agents.networks import mask_logits
+from rbtrainer.agents.stream_memory import QPolicy, StreamPrioritizedReplayBuffer, StreamReplayBuffer
 from rbtrainer.rng import isolated_global_rng
 from rbtrainer.validation import number_in, positive_int
 
@@ -91,7 +93,7 @@ class _TianshouLearner(Learner):
         return obs.reshape(len(obs), -1)
 
     def _new_memory(self, num_streams: int) -> ReplayBuffer:
-        return VectorReplayBuffer(self.buffer_size, num_streams, random_seed=self._buffer_seed)
+        return StreamReplayBuffer(self.buffer_size, num_streams, random_seed=self._buffer_seed)
 
     def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
         return 2
@@ -242,7 +244,7 @@ class OffPolicyLearner(_TianshouLearner):
         if self.prioritized is None:
             return super()._new_memory(num_streams)
         alpha, beta = self.prioritized
-        return PrioritizedVectorReplayBuffer(
+        return StreamPrioritizedReplayBuffer(
             self.buffer_size, num_streams, alpha=alpha, beta=beta, random_seed=self._buffer_seed
         )
 
@@ -252,7 +254,7 @@ class OffPolicyLearner(_TianshouLearner):
     def greedy(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Masked argmax of the Q-values (rows without a legal action: plain argmax)."""
         self._eval_mode()
-        if type(self.policy) is not DiscreteQLearningPolicy:  # C51, QR-DQN, ...: their own q-values
+        if type(self.policy) not in (DiscreteQLearningPolicy, QPolicy):  # C51, QR-DQN, ...: their own q-values
             with torch.no_grad():
                 out = self.policy(Batch(obs=obs_batch(self._flat(obs), mask), info={}))
             return np.asarray(out.act, dtype=np.int64)

@@ -53,10 +53,15 @@ def _set_counters(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
     _set_random_state(buffer._random_state, state["random_state"])
 
 
+def _kind(buffer: ReplayBuffer) -> str:
+    """The Tianshou class a buffer is (rbtrainer's stream memories save and load as their Tianshou base)."""
+    return next(c.__name__ for c in type(buffer).__mro__ if c.__module__.startswith("tianshou."))
+
+
 def memory_state(buffer: ReplayBuffer) -> dict[str, Any]:
     """Everything ``buffer`` holds, as dicts, lists, Python scalars and NumPy arrays."""
     state: dict[str, Any] = {
-        "kind": type(buffer).__name__,
+        "kind": _kind(buffer),
         "maxsize": int(buffer.maxsize),
         "batch": cast(Batch, buffer._meta).to_dict(recursive=True) if len(buffer._meta.get_keys()) else None,
         **_counters(buffer),
@@ -77,10 +82,10 @@ def memory_state(buffer: ReplayBuffer) -> dict[str, Any]:
 
 def load_memory_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
     """Write ``state`` (from :func:`memory_state`) into ``buffer``, a buffer of the same kind and sizes."""
-    if state["kind"] != type(buffer).__name__ or int(state["maxsize"]) != buffer.maxsize:
+    if state["kind"] != _kind(buffer) or int(state["maxsize"]) != buffer.maxsize:
         raise ValueError(
             f"the saved memory is a {state['kind']} of {state['maxsize']} transitions, but the learner's is a "
-            f"{type(buffer).__name__} of {buffer.maxsize}"
+            f"{_kind(buffer)} of {buffer.maxsize}"
         )
     subs = state.get("buffers")
     if isinstance(buffer, ReplayBufferManager) and (subs is None or len(subs) != buffer.buffer_num):

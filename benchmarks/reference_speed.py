@@ -1,0 +1,302 @@
+"""Speed on the reference's own work, beside the reference's figures, with each goal met or not.
+
+The reference trainer (rbgame on Tianshou 1.0) was measured on this kind of 2-core machine doing
+exactly this work: 3 players x 1 robot, 5 mails, max_step 600, 16 train envs, DQN hidden [64, 64],
+Adam lr 1e-3, gamma 0.99, n-step 30, target update every 500 gradient steps, double Q, plain
+replay of 600 x 320 transitions, an update every 200 env steps with 0.02 gradient steps per env
+step, batch 64, 320 episodes, the same agent in every seat, learning seat 0 only, every seat
+exploring, epsilon = max(0.05, 0.9995^episode). This script runs that configuration and reports:
+
+* ``train loop``: env steps per second over the whole first ``train()`` call of a fresh process
+  (whatever that call compiles or allocates counts);
+* ``gradient steps``: the DQN learner's gradient steps per second on the memory that run filled
+  (n-step 30 over its 16 streams), against the **floor**: a plain PyTorch loop (sample a batch
+  from a NumPy array, forward, loss, backward, Adam step) with the same network and batch;
+* ``test loop``: ``trainer.test`` with random agents, 16 envs, 48 episodes;
+* ``overhead``: how much slower that test loop is than the bare game loop (the raw PettingZoo
+  env driven by ``agent_iter``/``last``/``step`` with random legal actions, one env);
+* ``peak RSS`` of the train-loop process;
+* ``start-up``: wall time of ``rbtrainer train --episodes-per-train 1`` (default game) in an
+  empty directory.
+
+Every figure is measured in its own fresh process, the kinds alternating, ``--repeats`` times;
+the table gives medians and ranges.
+
+    python benchmarks/reference_speed.py [--repeats 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+ENV_ARGS: dict[str, Any] = {
+    "game": "robot_delivery",
+    "robot_colors": ["r", "b", "gr"],
+    "required_mail": 5,
+    "max_step": 600,
+}
+REFERENCE = {"train": 3_500.0, "test": 10_200.0, "rss_mb": 510.0, "startup_s": 17.6}
+"""The reference's figures (train/test: env steps per second) and today's start-up before this work."""
+GOALS = {"train": 3.0, "test": 10.0, "grad_vs_floor": 2.0, "overhead": 0.30, "rss_mb": 510.0, "startup_s": 8.0}
+FLOOR_STEPS = 2_000
+OUR_GRAD_STEPS = 1_000
+
+
+def _trainer(**overrides: Any) -> Any:
+    from rbtrainer import DecentralizedTrainer
+
+    args: dict[str, Any] = {
+        "num_train_envs": 16,
+        "num_test_envs": 16,
+        "batch_size": 64,
+        "update_freq": 200,
+        "update_per_step": 0.02,
+        "test_freq": 10**9,
+        "episodes_per_train": 320,
+        "episodes_per_test": 16,
+        "seed": 0,
+        "progress_bar": False,
+    }
+    return DecentralizedTrainer(ENV_ARGS, **{**args, **overrides})
+
+
+def child_train() -> dict[str, float]:
+    """The reference configuration's first train() call, then the learner's gradient steps."""
+    from rbtrainer import dqn_agent
+
+    trainer = _trainer()
+    learner = dqn_agent(
+        trainer.observation_space(0),
+        trainer.action_space(0),
+        seed=1,
+        hidden_sizes=(64, 64),
+        lr=1e-3,
+        gamma=0.99,
+        n_step=30,
+        target_update_freq=500,
+        double=True,
+        buffer_size=600 * 320,
+        epsilon=1.0,
+    )
+
+    def epsilon(episode: int, _step: int) -> None:
+        learner.epsilon = max(0.05, 0.9995**episode)
+
+    trainer.train_fn = epsilon
+    start = time.perf_counter()
+    stats = trainer.train([learner] * trainer.num_seats, [True, False, False], plot=False)
+    wall = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    began = time.perf_counter()
+    learner.update(64, OUR_GRAD_STEPS)
+    grad = OUR_GRAD_STEPS / (time.perf_counter() - began)
+    trainer.close()
+    return {"train": stats.collected_steps / wall, "train_s": wall, "rss_mb": rss, "grad": grad}
+
+
+def child_floor() -> dict[str, float]:
+    """Plain PyTorch DQN updates: the same network, batch and observation size, one thread."""
+    import numpy as np
+    import torch
+
+    from rbtrainer.agents.base import flat_obs_dim
+
+    trainer = _trainer()
+    obs_dim, n_actions = flat_obs_dim(trainer.observation_space(0)), int(trainer.action_space(0).n)
+    trainer.close()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    rows = 600 * 320
+    obs = rng.random((rows, obs_dim), dtype=np.float32)
+    act = rng.integers(0, n_actions, rows)
+    target = rng.random(rows, dtype=np.float32)
+    layers = [torch.nn.Linear(obs_dim, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(64, n_actions))
+    optim = torch.optim.Adam(net.parameters(), lr=1e-3)
+    arange = torch.arange(64)
+
+    def steps(n: int) -> None:
+        for _ in range(n):
+            rows_B = rng.integers(0, rows, 64)
+            q = net(torch.from_numpy(obs[rows_B]))[arange, torch.from_numpy(act[rows_B])]
+            loss = (q - torch.from_numpy(target[rows_B])).pow(2).mean()
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+
+    steps(100)
+    began = time.perf_counter()
+    steps(FLOOR_STEPS)
+    return {"floor": FLOOR_STEPS / (time.perf_counter() - began)}
+
+
+def child_test() -> dict[str, float]:
+    """The test loop with random agents (after a warm-up round), and the bare game loop."""
+    import random
+
+    import numpy as np
+
+    from games.robot_delivery import RobotDeliveryEnv
+    from rbtrainer import RandomAgent
+
+    trainer = _trainer(episodes_per_test=48)
+    agents = [RandomAgent(seed=s) for s in range(trainer.num_seats)]
+    trainer.test(agents)
+    began = time.perf_counter()
+    result = trainer.test(agents)
+    test = result.mean_episode_length * result.num_episodes / (time.perf_counter() - began)
+    trainer.close()
+
+    env = RobotDeliveryEnv(**{k: v for k, v in ENV_ARGS.items() if k != "game"})
+    pick = random.Random(0)
+    env.reset(seed=0)
+    done, goal = 0, 200_000
+    began = time.perf_counter()
+    while done < goal:
+        for _agent in env.agent_iter():
+            obs, _, terminated, truncated, _ = env.last()
+            if terminated or truncated:
+                env.step(None)
+                continue
+            legal = np.flatnonzero(obs["action_mask"])
+            env.step(int(legal[pick.randrange(len(legal))]) if len(legal) else 0)
+            done += 1
+        env.reset()
+    bare = done / (time.perf_counter() - began)
+    return {"test": test, "bare": bare}
+
+
+def child_startup() -> dict[str, float]:
+    """Wall time of a 1-episode ``rbtrainer train`` (default game) in an empty directory."""
+    with tempfile.TemporaryDirectory() as directory:
+        began = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "rbtrainer", "train", "--episodes-per-train", "1"],
+            cwd=directory,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        return {"startup_s": time.perf_counter() - began}
+
+
+CHILDREN = {"train": child_train, "floor": child_floor, "test": child_test, "startup": child_startup}
+
+
+def _run_child(kind: str) -> dict[str, float]:
+    out = (
+        subprocess.run([sys.executable, __file__, "--child", kind], check=True, capture_output=True, text=True)
+        .stdout.strip()
+        .splitlines()
+    )
+    return dict(json.loads(out[-1]))
+
+
+def _figure(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _verdict(value: float, goal: float, higher_is_better: bool) -> str:
+    if (value >= goal) if higher_is_better else (value <= goal):
+        return "met"
+    short = goal / value if higher_is_better else value / goal
+    return f"short ({short:.2f}x off)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(CHILDREN[args.child]()))
+        return
+
+    runs: dict[str, list[float]] = {}
+    for _ in range(args.repeats):  # alternating kinds, each in a fresh process
+        for kind in CHILDREN:
+            for key, value in _run_child(kind).items():
+                runs.setdefault(key, []).append(value)
+    for train, bare in zip(runs["test"], runs["bare"]):
+        runs.setdefault("overhead", []).append(bare / train - 1.0)
+    for grad, floor in zip(runs["grad"], runs["floor"]):
+        runs.setdefault("grad_vs_floor", []).append(floor / grad)
+    fig = {key: _figure(values) for key, values in runs.items()}
+    med = {key: f["median"] for key, f in fig.items()}
+
+    def span(key: str, fmt: str) -> str:
+        return f"{format(fig[key]['median'], fmt)} ({format(fig[key]['min'], fmt)}-{format(fig[key]['max'], fmt)})"
+
+    rows = [
+        (
+            "train loop, env steps/s (whole first train())",
+            span("train", ",.0f"),
+            f"{REFERENCE['train']:,.0f}",
+            f"{med['train'] / REFERENCE['train']:.2f}x",
+            f">= {GOALS['train']:g}x",
+            _verdict(med["train"] / REFERENCE["train"], GOALS["train"], True),
+        ),
+        (
+            "DQN gradient steps/s (n-step 30, 16 streams) vs floor",
+            f"{span('grad', ',.0f')} vs {span('floor', ',.0f')}",
+            "",
+            f"floor/ours {med['grad_vs_floor']:.2f}",
+            f"<= {GOALS['grad_vs_floor']:g}",
+            _verdict(med["grad_vs_floor"], GOALS["grad_vs_floor"], False),
+        ),
+        (
+            "test loop, random agents, 16 envs, 48 episodes, env steps/s",
+            span("test", ",.0f"),
+            f"{REFERENCE['test']:,.0f}",
+            f"{med['test'] / REFERENCE['test']:.2f}x",
+            f">= {GOALS['test']:g}x",
+            _verdict(med["test"] / REFERENCE["test"], GOALS["test"], True),
+        ),
+        (
+            "trainer overhead over the bare game loop (random agents)",
+            f"{med['overhead']:.0%} (bare {span('bare', ',.0f')} steps/s)",
+            "",
+            "",
+            f"<= {GOALS['overhead']:.0%}",
+            _verdict(med["overhead"], GOALS["overhead"], False),
+        ),
+        (
+            "peak RSS of the train-loop process, MB",
+            span("rss_mb", ".0f"),
+            f"{REFERENCE['rss_mb']:.0f}",
+            f"{med['rss_mb'] / REFERENCE['rss_mb']:.2f}x",
+            f"<= {GOALS['rss_mb']:.0f}",
+            _verdict(med["rss_mb"], GOALS["rss_mb"], False),
+        ),
+        (
+            "start-up: rbtrainer train, 1 episode, wall s",
+            span("startup_s", ".1f"),
+            f"{REFERENCE['startup_s']:.1f} (before)",
+            "",
+            f"<= {GOALS['startup_s']:g}",
+            _verdict(med["startup_s"], GOALS["startup_s"], False),
+        ),
+    ]
+    print(f"reference configuration, medians (ranges) of {args.repeats} fresh processes each")
+    print("| what | rbtrainer | reference | ratio | goal | verdict |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump({"runs": runs, "figures": fig}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""Replay memories with one sub-buffer per (env, seat) stream, and n-step returns over them.
+
+This is the one place where rbtrainer works around costs in Tianshou 2.0.1's replay path:
+
+* ``ReplayBufferManager`` (the base of ``VectorReplayBuffer``) walks its sub-buffers with two
+  Numba functions and compiles them whenever a memory is created (``_compile``): about 6 s of a
+  fresh process on a 2-core machine, before the first game. Its ``next``/``prev`` then loop over
+  every sub-buffer in each call.
+* Every ``Policy`` compiles Tianshou's GAE and n-step Numba functions (three signatures) when it
+  is built (``Policy._compile``, ~4 s of a fresh process), whether its algorithm uses them or not.
+  ``Algorithm.compute_nstep_return`` then calls ``buffer.next`` ``n_step - 1`` times per update and
+  copies the whole ``done`` array.
+* ``DQN._target_q`` gathers every key of the sampled rows (``buffer[indices]``) to read
+  ``obs_next``.
+
+:class:`StreamReplayBuffer` and :class:`StreamPrioritizedReplayBuffer` are the Tianshou buffers
+with the index walks written in vectorised NumPy (nothing is compiled), an ``nstep_indices``
+walk of all ``n`` steps at once, and (plain replay) uniform sampling over all stored transitions
+in one draw. :func:`nstep_returns` computes Tianshou's n-step targets from those walks, and
+:class:`StreamDQN` is Tianshou's ``DQN`` using both. :class:`QPolicy` and :class:`ActorPolicy` are
+Tianshou's discrete Q-learning and actor policies without the eager compilation (GAE compiles on
+an on-policy learner's first update, for the one signature it uses). The results equal Tianshou's own (the
+returns up to float rounding); ``tests/test_stream_memory.py`` checks them against Tianshou's
+implementations on random memories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+import numpy as np
+import torch
+from tianshou.algorithm import DQN
+from tianshou.algorithm.algorithm_base import Algorithm
+from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
+from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy
+from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, VectorReplayBuffer, to_torch_as
+from tianshou.data.types import BatchWithReturnsProtocol, RolloutBatchProtocol
+
+__all__ = [
+    "ActorPolicy",
+    "QPolicy",
+    "StreamDQN",
+    "StreamPrioritizedReplayBuffer",
+    "StreamReplayBuffer",
+    "nstep_returns",
+]
+
+
+class _NumpyIndexWalk:
+    """``ReplayBufferManager``'s index walks in NumPy (mixed in before a Tianshou buffer manager).
+
+    Every sub-buffer has the same size, so the sub-buffer of an index is ``index // size``.
+    """
+
+    # the attributes of the Tianshou buffer manager this is mixed into
+    maxsize: int
+    buffer_num: int
+    done: np.ndarray
+    last_index: np.ndarray
+    _offset: np.ndarray
+    _lengths: np.ndarray
+
+    def _compile(self) -> None:
+        """Tianshou compiles its Numba index walks here; these walks need nothing compiled."""
+
+    def _where(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per index: the index itself (wrapped), its sub-buffer's start, stored length and last write."""
+        index = np.asarray(index, dtype=np.int64) % self.maxsize
+        sub = index // (self.maxsize // self.buffer_num)
+        return index, self._offset[sub], np.maximum(self._lengths[sub], 1), self.last_index[sub]
+
+    def prev(self, index: int | np.ndarray) -> np.ndarray:
+        """The previous transition of each index's episode (itself at an episode's first)."""
+        scalar = np.ndim(index) == 0
+        index, start, length, last = self._where(np.atleast_1d(index))
+        prev = start + (index - start - 1) % length
+        end = self.done[prev] | (prev == last)
+        result = start + (prev - start + end) % length
+        return result[0] if scalar else result
+
+    def next(self, index: int | np.ndarray) -> np.ndarray:
+        """The next transition of each index's episode (itself at an episode's end or the stream's last)."""
+        scalar = np.ndim(index) == 0
+        index, start, length, last = self._where(np.atleast_1d(index))
+        end = self.done[index] | (index == last)
+        result = start + (index - start + 1 - end) % length
+        return result[0] if scalar else result
+
+    def unfinished_index(self) -> np.ndarray:
+        """The last transition of every stream whose episode has not ended."""
+        last = self.last_index[self._lengths > 0]
+        return last[~self.done[last]]
+
+    def nstep_indices(self, indices: np.ndarray, n_step: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(walk_NI, steps_I)``: ``walk_NI[k]`` is ``next`` applied ``k`` times to ``indices``;
+        ``steps_I`` is how many of the ``n_step`` rewards count (the walk stops at an episode's end
+        or a stream's last transition, which it then repeats)."""
+        index, start, length, last = self._where(indices)
+        ahead_N1 = np.arange(n_step)[:, None]
+        candidate_NI = start + (index - start + ahead_N1) % length
+        candidate_NI[0] = index  # as Tianshou's walk, which reads an index beyond a stream's stored rows as given
+        end_NI = self.done[candidate_NI] | (candidate_NI == last)
+        # first end at or after each index: there is always one within a stream's length
+        first_end_I = np.where(end_NI.any(axis=0), end_NI.argmax(axis=0), n_step)
+        walk_NI = np.take_along_axis(candidate_NI, np.minimum(ahead_N1, first_end_I), axis=0)
+        return walk_NI, np.minimum(first_end_I + 1, n_step)
+
+
+class StreamReplayBuffer(_NumpyIndexWalk, VectorReplayBuffer):
+    """Tianshou's ``VectorReplayBuffer`` without Numba, sampling uniformly over all stored transitions."""
+
+    def add(
+        self, batch: RolloutBatchProtocol, buffer_ids: np.ndarray | list[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``ReplayBufferManager.add``, with each stream's counters advanced once per call
+        rather than through a method call per row. The first insertion (which allocates the
+        storage) and buffers with stacked or dropped observations take Tianshou's own path."""
+        rew = np.asarray(batch.rew)
+        if (
+            buffer_ids is None
+            or len(self._meta.get_keys()) == 0
+            or self._save_only_last_obs
+            or not self._save_obs_next
+            or rew.ndim != 1
+        ):
+            return cast(tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], super().add(batch, buffer_ids))
+        kept = Batch()
+        for key in set(self._reserved_keys).intersection(batch.get_keys()):
+            kept.__dict__[key] = batch[key]
+        kept.__dict__["done"] = done = np.logical_or(kept.terminated, kept.truncated)
+        if set(kept.get_keys()) - set(self._meta.get_keys()):  # a new key: Tianshou allocates it
+            return cast(tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], super().add(batch, buffer_ids))
+        ids = np.asarray(buffer_ids, dtype=np.int64)
+        n = len(ids)
+        index, ep_start = np.empty(n, np.int64), np.empty(n, np.int64)
+        ep_return, ep_len = np.zeros(n), np.zeros(n, np.int64)
+        rewards, dones = rew.tolist(), done.tolist()
+        order = np.argsort(ids, kind="stable")  # rows of one stream stay in the order given
+        cuts = np.flatnonzero(np.diff(ids[order])) + 1
+        for rows in np.split(order, cuts):
+            stream = int(ids[rows[0]])
+            sub, offset = self.buffers[stream], int(self._offset[stream])
+            # ReplayBuffer._update_state_pre_add for each row, on local copies of the counters
+            at, size, size_max = sub._insertion_idx, sub._size, sub.maxsize
+            total, length, start = sub._ep_return, sub._ep_len, sub._ep_start_idx
+            for row in rows.tolist():
+                index[row] = at + offset
+                size = min(size + 1, size_max)
+                at = (at + 1) % size_max
+                total += rewards[row]
+                length += 1
+                ep_start[row] = start + offset
+                if dones[row]:
+                    ep_return[row], ep_len[row] = total, length
+                    total, length, start = 0.0, 0, at
+            sub.last_index[0] = index[rows[-1]] - offset
+            sub._insertion_idx, sub._size = at, size
+            sub._ep_return, sub._ep_len, sub._ep_start_idx = total, length, start
+            self.last_index[stream] = index[rows[-1]]
+            self._lengths[stream] = size
+        self._meta[index] = kept
+        return index, ep_return, ep_len, ep_start
+
+    def sample_indices(self, batch_size: int | None) -> np.ndarray:
+        if batch_size is None or batch_size <= 0 or self.stack_num > 1:
+            return cast(np.ndarray, super().sample_indices(batch_size))
+        total = int(self._lengths.sum())
+        if total == 0:
+            return np.array([], int)
+        # uniform over the stored transitions, as Tianshou's (sub-buffer by its length, then a row in it)
+        ends = np.cumsum(self._lengths)
+        draw = self._random_state.randint(0, total, batch_size)
+        sub = np.searchsorted(ends, draw, side="right")
+        return self._offset[sub] + draw - (ends[sub] - self._lengths[sub])
+
+
+class StreamPrioritizedReplayBuffer(_NumpyIndexWalk, PrioritizedVectorReplayBuffer):
+    """Tianshou's ``PrioritizedVectorReplayBuffer`` with the index walks in NumPy (its priority
+    tree still compiles on first use)."""
+
+
+def nstep_returns(
+    batch: RolloutBatchProtocol,
+    buffer: ReplayBuffer,
+    indices: np.ndarray,
+    target_q_fn: Callable[[ReplayBuffer, np.ndarray], torch.Tensor],
+    gamma: float = 0.99,
+    n_step: int = 1,
+) -> BatchWithReturnsProtocol:
+    """Tianshou's ``Algorithm.compute_nstep_return`` (same arguments, same ``batch.returns``),
+    vectorised over the n steps for the stream memories (other buffers: Tianshou's own).
+
+    ``returns = sum_{k < m} gamma^k r_{t+k} + gamma^m (1 - terminated) Q_target(s_{t+m})`` where
+    ``m <= n_step`` stops at the end of the episode or at the stream's last transition.
+    """
+    if not isinstance(buffer, _NumpyIndexWalk):
+        return Algorithm.compute_nstep_return(batch, buffer, indices, target_q_fn, gamma, n_step)
+    if len(indices) != len(batch):
+        raise ValueError(f"Batch size {len(batch)} and indices size {len(indices)} mismatch.")
+    walk_NI, steps_I = buffer.nstep_indices(indices, n_step)
+    after_I = walk_NI[-1]
+    with torch.no_grad():
+        target_q = target_q_fn(buffer, after_I)
+    target_q_IA = target_q.reshape(len(indices), -1).cpu().numpy().astype(np.float64)
+    target_q_IA *= ~buffer.terminated[after_I][:, None]
+    discount_N = gamma ** np.arange(n_step + 1, dtype=np.float64)
+    counted_NI = np.arange(n_step)[:, None] < steps_I
+    rewards_I = (np.asarray(buffer.rew, dtype=np.float64)[walk_NI] * counted_NI * discount_N[:n_step, None]).sum(0)
+    returns_IA = target_q_IA * discount_N[steps_I][:, None] + rewards_I[:, None]
+    batch.returns = to_torch_as(returns_IA, target_q)
+    if hasattr(batch, "weight"):
+        batch.weight = to_torch_as(batch.weight, target_q)
+    return cast(BatchWithReturnsProtocol, batch)
+
+
+class StreamDQN(DQN):
+    """Tianshou's ``DQN``, with :func:`nstep_returns`, a target computed from ``obs_next`` alone
+    by the networks directly, and mode switches that do not walk the networks when nothing changed."""
+
+    compute_nstep_return = staticmethod(nstep_returns)
+
+    def _target_q(self, buffer: ReplayBuffer, indices: np.ndarray) -> torch.Tensor:
+        if not isinstance(buffer, _NumpyIndexWalk):
+            return super()._target_q(buffer, indices)
+        # what DiscreteQLearningPolicy.forward does with a Batch(obs=obs_next), without building Batches
+        obs_next = buffer.get(indices, "obs_next")
+        mask = getattr(obs_next, "mask", None)
+        obs = obs_next.obs if hasattr(obs_next, "obs") else obs_next
+        info = Batch()
+        online_q: torch.Tensor | None = None
+        if self.is_double or self.model_old is None:
+            online_q = self.policy.model(obs, state=None, info=info)[0]
+        target_q = cast(
+            torch.Tensor, online_q if self.model_old is None else self.model_old(obs, state=None, info=info)[0]
+        )
+        if self.is_double:
+            act = self.policy.compute_q_value(cast(torch.Tensor, online_q), mask).argmax(dim=1)
+            return cast(torch.Tensor, target_q[torch.arange(len(act), device=act.device), act])
+        return cast(torch.Tensor, target_q.max(dim=1)[0])
+
+    def train(self, mode: bool = True) -> StreamDQN:
+        """``nn.Module.train``; a switch to a mode it was switched to before, with the same
+        networks, sets the flags that switch left (Tianshou switches modes around every update)."""
+        modules = list(self.modules())
+        ids = [id(m) for m in modules]
+        known = self.__dict__.setdefault("_mode_flags", {}).get(mode)
+        if known is None or known[0] != ids:
+            super().train(mode)
+            self.__dict__["_mode_flags"][mode] = (ids, [m.training for m in modules])
+        else:
+            for module, flag in zip(modules, known[1]):
+                object.__setattr__(module, "training", flag)
+        return self
+
+
+class QPolicy(DiscreteQLearningPolicy):
+    """Tianshou's ``DiscreteQLearningPolicy`` without compiling GAE and n-step functions it never uses."""
+
+    @staticmethod
+    def _compile() -> None:
+        """Nothing: :func:`nstep_returns` needs no compiled function."""
+
+
+class ActorPolicy(DiscreteActorPolicy):
+    """Tianshou's ``DiscreteActorPolicy`` without the eager compilation (GAE compiles when first used)."""
+
+    @staticmethod
+    def _compile() -> None:
+        """Nothing: Numba compiles GAE on the first update, for the arguments it is given."""
