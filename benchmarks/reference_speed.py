@@ -8,7 +8,8 @@ step, batch 64, 320 episodes, the same agent in every seat, learning seat 0 only
 exploring, epsilon = max(0.05, 0.9995^episode). This script runs that configuration and reports:
 
 * ``train loop``: env steps per second over the whole first ``train()`` call of a fresh process
-  (whatever that call compiles or allocates counts);
+  (whatever that call compiles or allocates counts), also with ``overlap=True`` (collection while
+  the learners update) and on the ``subproc`` pool with and without it;
 * ``gradient steps``: the DQN learner's gradient steps per second on the memory that run filled
   (n-step 30 over its 16 streams), against the **floor**: a plain PyTorch loop (sample a batch
   from a NumPy array, forward, loss, backward, Adam step) with the same network and batch;
@@ -28,6 +29,7 @@ the table gives medians and ranges.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -36,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 ENV_ARGS: dict[str, Any] = {
@@ -69,11 +72,11 @@ def _trainer(**overrides: Any) -> Any:
     return DecentralizedTrainer(ENV_ARGS, **{**args, **overrides})
 
 
-def child_train() -> dict[str, float]:
+def child_train(backend: str = "dummy", overlap: bool = False) -> dict[str, float]:
     """The reference configuration's first train() call, then the learner's gradient steps."""
     from rbtrainer import dqn_agent
 
-    trainer = _trainer()
+    trainer = _trainer(backend=backend, overlap=overlap)
     learner = dqn_agent(
         trainer.observation_space(0),
         trainer.action_space(0),
@@ -100,6 +103,8 @@ def child_train() -> dict[str, float]:
     learner.update(64, OUR_GRAD_STEPS)
     grad = OUR_GRAD_STEPS / (time.perf_counter() - began)
     trainer.close()
+    if backend != "dummy" or overlap:
+        return {f"train_{backend}{'_overlap' if overlap else ''}": stats.collected_steps / wall}
     return {"train": stats.collected_steps / wall, "train_s": wall, "rss_mb": rss, "grad": grad}
 
 
@@ -190,7 +195,15 @@ def child_startup() -> dict[str, float]:
         return {"startup_s": time.perf_counter() - began}
 
 
-CHILDREN = {"train": child_train, "floor": child_floor, "test": child_test, "startup": child_startup}
+CHILDREN: dict[str, Callable[[], dict[str, float]]] = {
+    "train": child_train,
+    "train_overlap": functools.partial(child_train, overlap=True),
+    "train_subproc": functools.partial(child_train, backend="subproc"),
+    "train_subproc_overlap": functools.partial(child_train, backend="subproc", overlap=True),
+    "floor": child_floor,
+    "test": child_test,
+    "startup": child_startup,
+}
 
 
 def _run_child(kind: str) -> dict[str, float]:
@@ -254,6 +267,22 @@ def main() -> None:
             f"floor/ours {med['grad_vs_floor']:.2f}",
             f"<= {GOALS['grad_vs_floor']:g}",
             _verdict(med["grad_vs_floor"], GOALS["grad_vs_floor"], False),
+        ),
+        (
+            "train loop with overlap=True (dummy pool), env steps/s",
+            span("train_dummy_overlap", ",.0f"),
+            "",
+            f"{med['train_dummy_overlap'] / med['train']:.2f}x plain",
+            "report",
+            "",
+        ),
+        (
+            "train loop, subproc pool (2 workers): plain / overlap=True",
+            f"{span('train_subproc', ',.0f')} / {span('train_subproc_overlap', ',.0f')}",
+            "",
+            f"{med['train_subproc_overlap'] / med['train_subproc']:.2f}x plain",
+            "report",
+            "",
         ),
         (
             "test loop, random agents, 16 envs, 48 episodes, env steps/s",

@@ -590,9 +590,13 @@ def _train(
                 f"league: {len(stats.league.snapshots)} snapshots taken, pool {league.member_names}, "
                 f"score vs the pool in the last test round {stats.league.test_score[-1]:.3f}"
             )
-        _print_result("final agents", trainer.test(agents, eval_metrics=True))
-        load_agents(path, agents)
-        _print_result("best agents", trainer.test(agents, eval_metrics=True))
+        final = trainer.test(agents, eval_metrics=True)
+        _print_result("final agents", final)
+        if stats.best_episode == stats.collected_episodes:  # the last test round was the best: the same agents
+            _print_result("best agents", final)
+        else:
+            load_agents(path, agents)
+            _print_result("best agents", trainer.test(agents, eval_metrics=True))
         _print_result("random agents", _random_baseline(trainer))
         print(f"curve: {stats.plot_path}")
         print(f"checkpoint: {path} (best test round; final agents: {last_path})")

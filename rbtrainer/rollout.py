@@ -15,7 +15,7 @@ go to the learners the plan's :class:`~rbtrainer.seating.StreamLayout` routes th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,12 +194,14 @@ class RolloutEngine:
         episodes_per_env: Sequence[int] | None = None,
         explore: bool = False,
         store: bool = False,
+        before_store: Callable[[], object] | None = None,
     ) -> RolloutResult:
         """Collect until ``max_steps`` env steps, or until each env finished its episode quota.
 
         ``explore``: apply the plan's exploration flags (training); otherwise every seat acts
         greedily / takes its mode. ``store``: route closed transitions to learner memories, in one
-        insertion per learner when the run ends (nothing learns before ``run()`` returns).
+        insertion per learner when the run ends (nothing learns before ``run()`` returns);
+        ``before_store`` is called just before that insertion (when there is one).
         """
         if not self._decisions:
             raise RuntimeError("call start() before run()")
@@ -226,6 +228,8 @@ class RolloutEngine:
                     if plan.rotation is not None:
                         plan.rotation.episode_ended(plan, report.episode)
         if closed:
+            if before_store is not None:
+                before_store()
             self._store(plan, closed)
         return result
 

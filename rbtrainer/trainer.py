@@ -30,7 +30,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -42,6 +42,7 @@ from rbtrainer.epoch_callbacks import TrainerCallbacks, TrainingContext
 from rbtrainer.league import League, LeagueCurve
 from rbtrainer.logs import TrainingLogger, test_values
 from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
+from rbtrainer.overlap import check_overlap
 from rbtrainer.plotting import plot_training_curves
 from rbtrainer.rng import generator_states, set_generator_states, spawn_seeds
 from rbtrainer.rollout import RolloutEngine, RolloutResult
@@ -115,6 +116,9 @@ class TrainerConfig:
     """Test rounds between two training-state files."""
     state_memory: bool | None = None
     """Put the learners' replay memories in training states (None: only while they hold at most 1 GiB together)."""
+    overlap: bool = False
+    """Collect each phase while the learners update on the previous one (off-policy learners, one
+    collection phase of policy lag; see the module rbtrainer.overlap)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -134,6 +138,7 @@ class TrainerConfig:
             self.state_path = os.fspath(self.state_path)
         if self.state_memory is not None:
             boolean("state_memory", self.state_memory)
+        boolean("overlap", self.overlap)
         number_in("update_per_step", self.update_per_step, 0.0, 1000.0)
         boolean("shared_memory", self.shared_memory)
         if self.progress_bar is not None:
@@ -311,6 +316,7 @@ class DecentralizedTrainer:
         state_path: str | os.PathLike[str] | None = None,
         state_every: int = 1,
         state_memory: bool | None = None,
+        overlap: bool = False,
         logger: TrainingLogger | None = None,
         callbacks: TrainerCallbacks | None = None,
     ) -> None:
@@ -333,6 +339,7 @@ class DecentralizedTrainer:
             state_path=state_path,  # type: ignore[arg-type]  # validated and converted by TrainerConfig
             state_every=state_every,
             state_memory=state_memory,
+            overlap=overlap,
         )
         self.train_fn = optional_callable("train_fn", train_fn)
         self.test_fn = optional_callable("test_fn", test_fn)
@@ -672,6 +679,8 @@ class DecentralizedTrainer:
             _enough_envs(len(seatings), pools)
         self._check_test_episodes(seatings)
         plan, learners = self._learning_plan(seatings, grouped)
+        if cfg.overlap:
+            check_overlap(learners, league is not None)
         if state is not None:
             self._check_resume(os.fspath(resume), state, plan, learners, league is not None)  # type: ignore[arg-type]
         for learner in learners:
@@ -721,7 +730,10 @@ class DecentralizedTrainer:
         "episodes_per_test",
         "update_per_step",
         "shared_memory",
+        "overlap",
     )
+    _SETTINGS_ADDED: ClassVar[dict[str, Any]] = {"overlap": False}
+    """Settings newer than some training states, with the value those states were trained with."""
 
     def _stateful_hooks(self) -> dict[str, Any]:
         """Hooks that carry state of their own (``state_dict`` / ``load_state_dict``)."""
@@ -741,6 +753,7 @@ class DecentralizedTrainer:
         learners: list[Learner],
         engine: RolloutEngine,
         training_time: float,
+        owed_gradient_steps: int = 0,
     ) -> None:
         cfg = self.config
         path = cfg.state_path
@@ -773,6 +786,7 @@ class DecentralizedTrainer:
             "learners": [learner.training_state(memory) for learner in learners],
             "hooks": {name: hook.state_dict() for name, hook in self._stateful_hooks().items()},
             "engine": engine.state(),
+            "owed_gradient_steps": owed_gradient_steps,  # overlap: the update the next phase starts with
         }
         if isinstance(plan.rotation, League):
             state["league"] = plan.rotation.training_state()
@@ -792,10 +806,11 @@ class DecentralizedTrainer:
             )
         if game["env_args"] != repr(self.env_args):
             raise ValueError(f"{path} was trained with env args {game['env_args']}, this trainer has {self.env_args!r}")
+        saved_settings = {**self._SETTINGS_ADDED, **state["settings"]}
         differ = [
-            f"{name}={state['settings'][name]!r} (now {getattr(self.config, name)!r})"
+            f"{name}={saved_settings[name]!r} (now {getattr(self.config, name)!r})"
             for name in self._SAME_SETTINGS
-            if state["settings"][name] != getattr(self.config, name)
+            if saved_settings[name] != getattr(self.config, name)
         ]
         if self.config.seed is not None and self.config.seed != state["seed"]:
             differ.append(f"seed={state['seed']!r} (now {self.config.seed!r})")
@@ -822,7 +837,7 @@ class DecentralizedTrainer:
 
     def _restore(
         self, state: dict[str, Any], plan: SeatPlan, learners: list[Learner], engine: RolloutEngine
-    ) -> tuple[TrainStats, int, int]:
+    ) -> tuple[TrainStats, int, int, int]:
         if self.config.seed is None:
             self._set_root_seed(int(state["seed"]))
         league = plan.rotation if isinstance(plan.rotation, League) else None
@@ -842,7 +857,7 @@ class DecentralizedTrainer:
         stats = TrainStats(**fields, groups=groups, league=None if league is None else league.curve)
         stats.interrupted, stats.state_path = False, None
         logger.info("resumed at %d episodes from %s", stats.collected_episodes, stats.state_path)
-        return stats, int(state["next_test"]), int(state["tests"])
+        return stats, int(state["next_test"]), int(state["tests"]), int(state.get("owed_gradient_steps", 0))
 
     def _record_test(self, plan: SeatPlan, stats: TrainStats) -> float:
         t0 = time.perf_counter()

@@ -15,6 +15,7 @@ training states); it holds only the loop's position.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 from rbtrainer.agents.base import Learner, unique_name
 from rbtrainer.epoch_callbacks import EpochCallback, TrainingContext
 from rbtrainer.league import League
+from rbtrainer.overlap import OverlappedUpdates
 
 if TYPE_CHECKING:
     from rbtrainer.seating import SeatPlan
@@ -103,6 +105,7 @@ class TrainingRun:
         self._engine = trainer._engine(train=True)
         self.stats: TrainStats
         """The statistics so far (the same object :meth:`close` returns)."""
+        self._owed = 0  # overlap: gradient steps owed for the last phase's steps
         if state is None:
             self.stats = TrainStats()
             self._engine.start(trainer._train_seeds)
@@ -112,7 +115,8 @@ class TrainingRun:
                     self.stats.league = plan.rotation.curve
             self._next_test, self._tests = cfg.test_freq, 0
         else:
-            self.stats, self._next_test, self._tests = trainer._restore(state, plan, learners, self._engine)
+            self.stats, self._next_test, self._tests, self._owed = trainer._restore(state, plan, learners, self._engine)
+        self._overlap = OverlappedUpdates(plan, learners, trainer.seed) if cfg.overlap else None
         self._first_test_due = state is None
         self.context = TrainingContext(trainer, tuple(plan.agents), tuple(learners), self.stats)
         """What callback objects see (:mod:`rbtrainer.epoch_callbacks`)."""
@@ -194,20 +198,37 @@ class TrainingRun:
         if self._train_callback is not None:
             self._train_callback.callback(stats.collected_episodes, stats.collected_steps, self.context)
         t0 = time.perf_counter()
-        result = self._engine.run(self._plan, max_steps=cfg.update_freq, explore=True, store=True)
+        overlap = self._overlap
+        if overlap is None:
+            result = self._engine.run(self._plan, max_steps=cfg.update_freq, explore=True, store=True)
+        else:  # the update owed for the last phase runs while this one collects (see rbtrainer.overlap)
+            overlap.follow(stats.collected_steps)
+            if self._owed:
+                overlap.launch(functools.partial(self._update, self._owed))
+            result = self._engine.run(
+                overlap.plan, max_steps=cfg.update_freq, explore=True, store=True, before_store=overlap.wait
+            )
         t1 = time.perf_counter()
         stats.collected_steps += result.steps
         stats.collected_episodes += len(result.episodes)
         stats.illegal_actions += result.illegal_actions
         self._bar.update(min(len(result.episodes), max(0, cfg.episodes_per_train - self._bar.n)))
         gradient_steps = max(1, round(result.steps * cfg.update_per_step))
-        taken = sum(learner.update(cfg.batch_size, gradient_steps) for learner in self._learners)
+        finished = stats.collected_episodes >= cfg.episodes_per_train
+        test_due = stats.collected_episodes >= self._next_test or finished
+        if overlap is None:
+            taken = self._update(gradient_steps)
+        else:
+            taken = overlap.taken()
+            self._owed = gradient_steps
+            if test_due:  # tests, stop_fn and states see learners that learned from every step
+                taken += self._update(self._owed)
+                self._owed = 0
         stats.gradient_steps += taken
         if trainer.logger is not None:
             env_rate = result.steps / max(t1 - t0, 1e-9)
             trainer._log_update(trainer.logger, stats, self._learners, self._log_names, env_rate, taken, t1)
-        finished = stats.collected_episodes >= cfg.episodes_per_train
-        if stats.collected_episodes >= self._next_test or finished:
+        if test_due:
             while self._next_test <= stats.collected_episodes:
                 self._next_test += cfg.test_freq
             metric = self._test_round()
@@ -218,6 +239,11 @@ class TrainingRun:
             if cfg.state_path is not None and self._tests % cfg.state_every == 0 and not finished:
                 self._save_state()
         return metric
+
+    def _update(self, gradient_steps: int) -> int:
+        """Every learner's update of ``gradient_steps``; returns the gradient steps taken."""
+        cfg = self._trainer.config
+        return sum(learner.update(cfg.batch_size, gradient_steps) for learner in self._learners)
 
     def _test_round(self) -> float:
         trainer, stats = self._trainer, self.stats
@@ -230,7 +256,7 @@ class TrainingRun:
     def _save_state(self) -> None:
         elapsed = self._elapsed + (time.perf_counter() - self._step_began if self._step_began is not None else 0.0)
         self._trainer._save_state(
-            self.stats, self._next_test, self._tests, self._plan, self._learners, self._engine, elapsed
+            self.stats, self._next_test, self._tests, self._plan, self._learners, self._engine, elapsed, self._owed
         )
 
     # ------------------------------------------------------------------- end
@@ -252,6 +278,8 @@ class TrainingRun:
                     self._save_state()
                 logger.warning("training stopped on request after %d episodes", stats.collected_episodes)
         finally:
+            if self._overlap is not None:
+                self._overlap.close()
             self._bar.close()
             stats.training_time = self._elapsed
             if trainer.save_last_fn is not None:

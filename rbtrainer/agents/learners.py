@@ -37,7 +37,7 @@ from rbtrainer.agents.stream_memory import QPolicy, StreamPrioritizedReplayBuffe
 from rbtrainer.rng import isolated_global_rng
 from rbtrainer.validation import number_in, positive_int
 
-__all__ = ["FrozenAgent", "OffPolicyLearner", "OnPolicyLearner", "obs_batch"]
+__all__ = ["FrozenAgent", "OffPolicyLearner", "OnPolicyLearner", "copy_without_memory", "obs_batch"]
 
 
 def obs_batch(obs: np.ndarray, mask: np.ndarray) -> Batch:
@@ -338,15 +338,20 @@ class OnPolicyLearner(_TianshouLearner):
         return int(getattr(stats, "gradient_steps", 0) or 0)
 
 
+def copy_without_memory(learner: _TianshouLearner) -> _TianshouLearner:
+    """A deep copy of ``learner`` (networks, optimiser, generators) with no memory attached."""
+    memory, learner.memory = learner.memory, None
+    try:
+        return copy.deepcopy(learner)
+    finally:
+        learner.memory = memory
+
+
 class FrozenAgent(Agent):
     """A snapshot of a learner that acts like it did when frozen and never learns."""
 
     def __init__(self, learner: _TianshouLearner) -> None:
-        memory, learner.memory = learner.memory, None
-        try:
-            self._copy = copy.deepcopy(learner)
-        finally:
-            learner.memory = memory
+        self._copy = copy_without_memory(learner)
         self.name = f"{learner.name}-frozen"
 
     def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:
