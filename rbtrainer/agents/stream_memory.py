@@ -233,12 +233,19 @@ class StreamDQN(DQN):
         if self.is_double or self.model_old is None:
             online_q = self.policy.model(obs, state=None, info=info)[0]
         target_q = cast(
-            torch.Tensor, online_q if self.model_old is None else self.model_old(obs, state=None, info=info)[0]
+            torch.Tensor, online_q if self.model_old is None else self._lagged()(obs, state=None, info=info)[0]
         )
         if self.is_double:
             act = self.policy.compute_q_value(cast(torch.Tensor, online_q), mask).argmax(dim=1)
             return cast(torch.Tensor, target_q[torch.arange(len(act), device=act.device), act])
         return cast(torch.Tensor, target_q.max(dim=1)[0])
+
+    def _lagged(self) -> torch.nn.Module:
+        """The target network: Tianshou's wrapper switches it to eval mode on every call (a walk
+        over its modules); when every module is in eval mode already, the network itself."""
+        wrapper = cast(torch.nn.Module, self.model_old)
+        network = cast(torch.nn.Module, wrapper.module)
+        return wrapper if any(m.training for m in network.modules()) else network
 
     def train(self, mode: bool = True) -> StreamDQN:
         """``nn.Module.train``; a switch to a mode it was switched to before, with the same
