@@ -11,7 +11,7 @@ reference reports 1.55M env steps in 990 s on a GPU (about 1,570 env steps/s) wi
 
 Prints, per repeat and as medians: env steps per second over the whole ``train()`` call (updates
 included), gradient steps per second inside the updates, and the share of time in updates.
-Numba compilation and first-use costs are paid in a warm-up run first.
+First-use costs (lazy imports, allocations, kernel selection) are paid in a warm-up run first.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     resolved = resolve_device(args.device)  # a clear error before anything runs
-    warm = run(args.device, 16, seed=99)  # warm-up: numba compilation, first-use costs
+    warm = run(args.device, 16, seed=99)  # warm-up: first-use costs
     print(f"device {args.device} ({resolved}), Q-network of {warm['parameters']:,} parameters")
     results = []
     for k in range(args.repeats):

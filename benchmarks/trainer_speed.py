@@ -5,7 +5,7 @@ Loops measured per game configuration:
   * ``test/dqn``: ``trainer.test`` with one greedy DQN agent (hidden [64, 64]) in every seat;
   * ``train/dqn``: ``trainer.train`` self-play DQN, hidden [64, 64], an update every 200 env
     steps with 0.02 gradient steps per env step, batch 64 (test rounds excluded from the rate).
-Imports, numba compilation and first-use costs are paid in a warm-up run before measuring;
+Imports and first-use costs (torch's lazy imports, allocations) are paid in a warm-up run before measuring;
 each figure is the median of ``--repeats`` runs. Peak RSS is the process's maximum so far.
 
     python benchmarks/trainer_speed.py [--configs 3robots 12robots tictactoe] [--repeats 3] [--json out.json]
@@ -77,7 +77,7 @@ def measure(name: str, repeats: int) -> dict[str, float]:
     seats = trainer.num_seats
     randoms = [RandomAgent(seed=s) for s in range(seats)]
     greedy = [_dqn(trainer)] * seats
-    # warm-up: pools, imports, numba-compiled returns and buffers
+    # warm-up: pools, imports, first updates
     warm = _trainer(env_args, 2, 2)
     warm.test(randoms)
     learner = _dqn(warm)
