@@ -1,0 +1,299 @@
+"""The reference's robot-delivery results table on this machine, and trained agents against A*.
+
+The reference game's documentation publishes self-play DQN results for 2 to 12 robots, with and
+without battery (metric: the mean reward of all agents over the test episodes). Read off its
+figures, each row's plateau and the episodes it first reached it at:
+
+    robots  no battery                 battery
+    2       ~21 at ~2,000 episodes     ~26 at ~6,000
+    3       ~15 at ~1,500              ~24 at ~5,500
+    6       ~18 at ~2,000              ~22 at ~6,000
+    12      ~15.5 at ~2,500            ~17 at 15,000 (still rising)
+
+Without battery a team needs 4 mails to win, with battery 6; max_step is 500 for 2-3 robots,
+800 for 6 and 1,500 for 12. The reference does not state its player x robot split: these runs use
+players x 1 robot for 2 and 3 robots, 2 x 3 for 6 and 4 x 3 for 12.
+
+Each row trains ``configs/robots_<row>.toml`` (self-play dueling DQN, the same settings for every
+row) until its test metric first reaches the reference's plateau, the wall-time budget runs out
+or it has collected the reference's episode count, then keeps going ``--hold-episodes`` more.
+Recorded: the test metric curve, the episodes, env steps and wall time to first reach the plateau
+(the goal: at most 1/4 of the reference's episodes, within 20 minutes), and for scale the metric
+of the A* agent playing every seat of the same game. For 2 and 3 robots the
+best test round's snapshot then plays the A* agent in every seat order (``--games`` per seating).
+Rows (and seeds) run side by side in ``--jobs`` processes; each writes
+``<out-dir>/robots_<row>_seed<s>.json`` (``--reuse`` reads those instead of training again). The
+script prints both tables in Markdown, one line per row and seed, and writes the curves of the
+first seed to ``<plot-dir>/robot_results.png``.
+
+    python benchmarks/robot_results.py [--rows 2 2b 3 3b 6 6b 12 12b] [--seeds 0] [--minutes 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+REFERENCE: dict[str, tuple[float, int]] = {
+    "2": (21.0, 2_000),
+    "2b": (26.0, 6_000),
+    "3": (15.0, 1_500),
+    "3b": (24.0, 5_500),
+    "6": (18.0, 2_000),
+    "6b": (22.0, 6_000),
+    "12": (15.5, 2_500),
+    "12b": (17.0, 15_000),
+}
+"""Per row: the reference's plateau and the episodes it first reached it at."""
+CROSSPLAY = ("2", "2b", "3", "3b")
+
+
+def _config(row: str) -> dict[str, Any]:
+    with open(os.path.join(CONFIGS, f"robots_{row}.toml"), "rb") as handle:
+        return tomllib.load(handle)
+
+
+def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir: str) -> dict[str, Any]:
+    """Train one row; returns (and writes) its figures."""
+    from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, DQNConfig, dqn_agent
+    from rbtrainer.callbacks import EpsilonSchedule
+    from rbtrainer.evaluation import tournament
+
+    plateau, reference_episodes = REFERENCE[row]
+    config = _config(row)
+    env_args = config["env"]
+    trainer_args = {
+        **config["trainer"],
+        "seed": seed,
+        "progress_bar": False,
+        "episodes_per_train": reference_episodes,
+    }
+    trainer_args.pop("plot_name", None)
+    trainer = DecentralizedTrainer(env_args, **trainer_args)
+    learner = dqn_agent(
+        trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**config["dqn"]), seed=seed
+    )
+    schedule = config["schedule"]
+    trainer.train_fn = EpsilonSchedule(
+        learners=[learner], start=schedule["eps_start"], end=schedule["eps_end"], episodes=schedule["eps_episodes"]
+    )
+    best: dict[str, Any] = {"agent": learner.frozen(), "episodes": 0}
+    seen = {"steps": 0}
+    reached: dict[str, float] = {}
+    began = time.perf_counter()
+
+    def save_best(episodes: int) -> None:
+        best.update(agent=learner.frozen(), episodes=episodes)
+
+    def before_test(episodes: int, steps: int) -> None:
+        seen["steps"] = steps
+
+    def stop(metric: float, episodes: int) -> bool:
+        elapsed = time.perf_counter() - began
+        if metric >= plateau and not reached:
+            reached.update(episodes=episodes, steps=seen["steps"], seconds=elapsed, metric=metric)
+        if reached:
+            return episodes >= reached["episodes"] + hold
+        return elapsed >= minutes * 60
+
+    trainer.save_best_fn, trainer.test_fn, trainer.stop_fn = save_best, before_test, stop
+    stats = trainer.train([learner] * trainer.num_seats, [True] * trainer.num_seats, plot=False)
+    result: dict[str, Any] = {
+        "row": row,
+        "seed": seed,
+        "env": env_args,
+        "plateau": plateau,
+        "reference_episodes": reference_episodes,
+        "reached": reached or None,
+        "episodes": stats.collected_episodes,
+        "env_steps": stats.collected_steps,
+        "wall_seconds": round(time.perf_counter() - began, 1),
+        "best_metric": stats.best_reward_metric,
+        "best_episode": best["episodes"],
+        "curve": [list(p) for p in zip(stats.test_episodes, stats.test_steps, stats.reward_metric_history)],
+    }
+    if row in CROSSPLAY:
+        num_robots = len(env_args["robot_colors"]) * env_args.get("num_robots_per_player", 1)
+        astar = AStarDeliveryAgent(num_robots, with_battery=env_args.get("with_battery", False), seed=seed)
+        table = tournament(trainer, {"dqn": best["agent"], "astar": astar}, games, seed=seed)
+        result["crossplay"] = {
+            e.name: {
+                "games": e.games,
+                "wins": e.wins,
+                "draws": e.draws,
+                "losses": e.losses,
+                "mean_winning_clock": e.mean_winning_span,
+            }
+            for e in table.entrants
+        }
+    trainer.close()
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"robots_{row}_seed{seed}.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2)
+    os.replace(path + ".tmp", path)
+    return result
+
+
+def astar_selfplay(row: str, seed: int) -> float:
+    """The test metric of the A* agent in every seat of the row's game (32 games): strong play's level."""
+    from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer
+
+    config = _config(row)
+    trainer_args = {k: v for k, v in config["trainer"].items() if k in ("num_test_envs", "episodes_per_test")}
+    with DecentralizedTrainer(config["env"], **trainer_args, seed=seed, progress_bar=False) as trainer:
+        astar = AStarDeliveryAgent(trainer.num_seats, with_battery=config["env"].get("with_battery", False), seed=seed)
+        return float(trainer.test([astar] * trainer.num_seats).reward_metric)
+
+
+def _label(row: str, env: dict[str, Any]) -> str:
+    robots = len(env["robot_colors"]) * env.get("num_robots_per_player", 1)
+    return f"{robots} robots, {'battery' if row.endswith('b') else 'no battery'}"
+
+
+def _results_table(results: list[dict[str, Any]], minutes: float) -> str:
+    lines = [
+        "| robots | battery | seed | reference: plateau, first reached "
+        "| ours: first reached (episodes / env steps / wall) | share of the reference's episodes "
+        "| goal (<= 1/4, <= 20 min) | best test metric | A* in every seat |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        env, got = r["env"], r["reached"]
+        robots = len(env["robot_colors"]) * env.get("num_robots_per_player", 1)
+        battery = "yes" if env.get("with_battery") else "no"
+        reference = f"{r['plateau']:g} at {r['reference_episodes']:,}"
+        if got:
+            ours = f"{got['episodes']:,} / {got['steps']:,} / {got['seconds'] / 60:.1f} min"
+            share = got["episodes"] / r["reference_episodes"]
+            ok = share <= 0.25 and got["seconds"] <= 20 * 60
+            verdict = "met" if ok else f"short ({share:.2f} of the episodes, {got['seconds'] / 60:.1f} min)"
+            share_text = f"{share:.2f}"
+        else:
+            ours = (
+                f"not reached in {r['episodes']:,} episodes / {r['env_steps']:,} steps / "
+                f"{r['wall_seconds'] / 60:.1f} min"
+            )
+            ended = "the reference's episode count" if r["episodes"] >= r["reference_episodes"] else f"{minutes:g} min"
+            share_text, verdict = "-", f"short (not reached; stopped at {ended})"
+        lines.append(
+            f"| {robots} | {battery} | {r['seed']} | {reference} | {ours} | {share_text} | {verdict} | "
+            f"{r['best_metric']:.1f} (episode {r['best_episode']:,}) | {r['astar_selfplay']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def _crossplay_table(results: list[dict[str, Any]], games: int) -> str:
+    lines = [
+        "| robots | battery | seed | DQN wins | A* wins | draws | mean game clock of wins (DQN / A*) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        play = r.get("crossplay")
+        if not play:
+            continue
+        env = r["env"]
+        robots = len(env["robot_colors"]) * env.get("num_robots_per_player", 1)
+        dqn, astar = play["dqn"], play["astar"]
+        games_played = dqn["games"]
+        lines.append(
+            f"| {robots} | {'yes' if env.get('with_battery') else 'no'} | {r['seed']} | "
+            f"{dqn['wins']} of {games_played} | "
+            f"{astar['wins']} | {dqn['draws']} | {dqn['mean_winning_clock']:.0f} / {astar['mean_winning_clock']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _plot(results: list[dict[str, Any]], path: str) -> str:
+    import math
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from rbtrainer.files import atomic_write
+
+    cols = 4
+    rows = math.ceil(len(results) / cols)
+    fig = Figure(figsize=(4 * cols, 3.2 * rows), dpi=100)
+    FigureCanvasAgg(fig)
+    for k, r in enumerate(results):
+        axes = fig.add_subplot(rows, cols, k + 1)
+        episodes = [p[0] for p in r["curve"]]
+        metric = [p[2] for p in r["curve"]]
+        axes.plot(episodes, metric, label="rbtrainer")
+        axes.axhline(r["plateau"], color="grey", linestyle="--", label="reference plateau")
+        axes.axhline(r["astar_selfplay"], color="tab:green", linestyle="-.", label="A* in every seat")
+        axes.axvline(r["reference_episodes"] / 4, color="tab:red", linestyle=":", label="1/4 of its episodes")
+        axes.set_title(_label(r["row"], r["env"]), fontsize=10)
+        axes.set_xlabel("training episodes")
+        axes.set_ylabel("test reward metric")
+        if k == 0:
+            axes.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", nargs="+", default=list(REFERENCE), choices=list(REFERENCE))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--minutes", type=float, default=20.0, help="wall-time budget per row")
+    parser.add_argument("--hold-episodes", type=int, default=0, help="episodes to keep training after the plateau")
+    parser.add_argument("--games", type=int, default=50, help="games per seating against A*")
+    parser.add_argument("--jobs", type=int, default=2, help="rows trained side by side (one process each)")
+    parser.add_argument("--reuse", action="store_true", help="read rows already written to --out-dir")
+    parser.add_argument("--out-dir", default="runs/robot_results")
+    parser.add_argument("--plot-dir", default="plots")
+    args = parser.parse_args()
+
+    runs = [(row, seed) for row in args.rows for seed in args.seeds]
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    if args.reuse:
+        for row, seed in runs:
+            path = os.path.join(args.out_dir, f"robots_{row}_seed{seed}.json")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as handle:
+                    done[row, seed] = json.load(handle)
+    todo = [run for run in runs if run not in done]
+    rows, seeds = [row for row, _ in todo], [seed for _, seed in todo]
+    work = (args.minutes, args.hold_episodes, args.games, args.out_dir)
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for run, result in zip(todo, pool.map(run_row, rows, seeds, *([w] * len(todo) for w in work))):
+            done[run] = result
+            got = result["reached"]
+            print(
+                f"{run[0]} seed {run[1]}: "
+                + (f"reached {result['plateau']:g} at {got['episodes']} episodes" if got else "plateau not reached")
+                + f", {result['episodes']} episodes in {result['wall_seconds'] / 60:.1f} min",
+                flush=True,
+            )
+    results = [done[run] for run in runs]
+    anchors: dict[str, float] = {}
+    for result in results:
+        if "astar_selfplay" not in result:
+            if result["row"] not in anchors:
+                anchors[result["row"]] = astar_selfplay(result["row"], 0)
+            result["astar_selfplay"] = anchors[result["row"]]
+    print(_results_table(results, args.minutes))
+    print()
+    print(_crossplay_table(results, args.games))
+    first = [done[row, args.seeds[0]] for row in args.rows]
+    print(f"curves (seed {args.seeds[0]}): {_plot(first, os.path.join(args.plot_dir, 'robot_results.png'))}")
+
+
+if __name__ == "__main__":
+    main()
