@@ -147,9 +147,7 @@ def child_floor() -> dict[str, float]:
 
 def child_test() -> dict[str, float]:
     """The test loop with random agents (after a warm-up round), and the bare game loop."""
-    import random
-
-    import numpy as np
+    from game_speed import aec_loop  # benchmarks/ is this script's directory
 
     from games.robot_delivery import RobotDeliveryEnv
     from rbtrainer import RandomAgent
@@ -163,21 +161,7 @@ def child_test() -> dict[str, float]:
     trainer.close()
 
     env = RobotDeliveryEnv(**{k: v for k, v in ENV_ARGS.items() if k != "game"})
-    pick = random.Random(0)
-    env.reset(seed=0)
-    done, goal = 0, 200_000
-    began = time.perf_counter()
-    while done < goal:
-        for _agent in env.agent_iter():
-            obs, _, terminated, truncated, _ = env.last()
-            if terminated or truncated:
-                env.step(None)
-                continue
-            legal = np.flatnonzero(obs["action_mask"])
-            env.step(int(legal[pick.randrange(len(legal))]) if len(legal) else 0)
-            done += 1
-        env.reset()
-    bare = done / (time.perf_counter() - began)
+    bare = aec_loop(env, 200_000, seed=0)  # the game loop of benchmarks/game_speed.py
     return {"test": test, "bare": bare}
 
 

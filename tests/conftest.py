@@ -1,4 +1,4 @@
-"""Shared test doubles."""
+"""Shared test doubles and the small training run of the long-run tests."""
 
 from __future__ import annotations
 
@@ -11,6 +11,22 @@ from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.agents.fixed import RandomAgent
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+SMALL_ROBOT_GAME = {"robot_colors": ["r", "b"], "max_step": 60}
+"""A short 2-robot game."""
+SMALL_RUN = {
+    "num_train_envs": 4,
+    "num_test_envs": 4,
+    "episodes_per_train": 40,
+    "episodes_per_test": 8,
+    "test_freq": 10,
+    "update_freq": 64,
+    "progress_bar": False,
+    "seed": 3,
+}
+"""Trainer settings of a run of a few seconds with four test rounds."""
+TIMING_FIELDS = {"training_time", "test_time", "state_path", "plot_path"}
+"""TrainStats fields that differ between runs with the same statistics."""
 
 
 class RecordingLearner(Learner):

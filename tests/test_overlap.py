@@ -7,23 +7,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import SMALL_ROBOT_GAME, SMALL_RUN, TIMING_FIELDS
 
 from rbtrainer import DecentralizedTrainer, DQNConfig, League, LeagueConfig, RandomAgent, dqn_agent, ppo_agent
 from rbtrainer.callbacks import EpsilonSchedule
 
-ROBOTS = {"robot_colors": ["r", "b"], "max_step": 60}
-SMALL = {
-    "num_train_envs": 4,
-    "num_test_envs": 4,
-    "episodes_per_train": 40,
-    "episodes_per_test": 8,
-    "test_freq": 10,
-    "update_freq": 64,
-    "update_per_step": 0.25,
-    "progress_bar": False,
-    "seed": 3,
-}
-TIMING = {"training_time", "test_time", "state_path", "plot_path"}
+ROBOTS = SMALL_ROBOT_GAME
+SMALL = {**SMALL_RUN, "update_per_step": 0.25}
 
 
 def run(**kw: Any) -> tuple[DecentralizedTrainer, list[Any]]:
@@ -35,7 +25,7 @@ def run(**kw: Any) -> tuple[DecentralizedTrainer, list[Any]]:
 
 
 def fields(stats: Any) -> dict[str, Any]:
-    return {k: v for k, v in dataclasses.asdict(stats).items() if k not in TIMING}
+    return {k: v for k, v in dataclasses.asdict(stats).items() if k not in TIMING_FIELDS}
 
 
 def test_the_same_seed_gives_the_same_statistics_on_every_backend() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import SMALL_ROBOT_GAME, SMALL_RUN, TIMING_FIELDS
 
 from rbtrainer import (
     DecentralizedTrainer,
@@ -33,18 +34,7 @@ from rbtrainer.evaluation import TicTacToeMinimax
 from rbtrainer.logs import CSVLogger, MultiLogger, TensorBoardLogger
 from rbtrainer.training_state import read_training_state
 
-ROBOTS = {"robot_colors": ["r", "b"], "max_step": 60}
-SMALL = {
-    "num_train_envs": 4,
-    "num_test_envs": 4,
-    "episodes_per_train": 40,
-    "episodes_per_test": 8,
-    "test_freq": 10,
-    "update_freq": 64,
-    "progress_bar": False,
-    "seed": 3,
-}
-TIMING = {"training_time", "test_time", "state_path", "plot_path"}
+ROBOTS, SMALL, TIMING = SMALL_ROBOT_GAME, SMALL_RUN, TIMING_FIELDS
 
 
 def robots_run(**kw: Any) -> tuple[DecentralizedTrainer, list[Any], list[bool]]:
