@@ -184,7 +184,7 @@ class SeatGame(ABC):
         return self._decision()
 
     def _record(self, actions: np.ndarray | Sequence[int]) -> None:
-        self._actions.append(tuple(int(a) for a in actions))
+        self._actions.append(tuple(actions.tolist() if isinstance(actions, np.ndarray) else map(int, actions)))
 
     @abstractmethod
     def _start(self, seed: int | None) -> None: ...
