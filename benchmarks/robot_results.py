@@ -67,6 +67,8 @@ def _config(row: str) -> dict[str, Any]:
 
 def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir: str) -> dict[str, Any]:
     """Train one row; returns (and writes) its figures."""
+    from strong_agents import BestSnapshot  # benchmarks/ is this script's directory
+
     from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, DQNConfig, dqn_agent
     from rbtrainer.callbacks import EpsilonSchedule
     from rbtrainer.evaluation import tournament
@@ -89,13 +91,10 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
     trainer.train_fn = EpsilonSchedule(
         learners=[learner], start=schedule["eps_start"], end=schedule["eps_end"], episodes=schedule["eps_episodes"]
     )
-    best: dict[str, Any] = {"agent": learner.frozen(), "episodes": 0}
+    best = BestSnapshot(learner)
     seen = {"steps": 0}
     reached: dict[str, float] = {}
     began = time.perf_counter()
-
-    def save_best(episodes: int) -> None:
-        best.update(agent=learner.frozen(), episodes=episodes)
 
     def before_test(episodes: int, steps: int) -> None:
         seen["steps"] = steps
@@ -108,7 +107,7 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
             return episodes >= reached["episodes"] + hold
         return elapsed >= minutes * 60
 
-    trainer.save_best_fn, trainer.test_fn, trainer.stop_fn = save_best, before_test, stop
+    trainer.save_best_fn, trainer.test_fn, trainer.stop_fn = best, before_test, stop
     stats = trainer.train([learner] * trainer.num_seats, [True] * trainer.num_seats, plot=False)
     result: dict[str, Any] = {
         "row": row,
@@ -121,13 +120,13 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
         "env_steps": stats.collected_steps,
         "wall_seconds": round(time.perf_counter() - began, 1),
         "best_metric": stats.best_reward_metric,
-        "best_episode": best["episodes"],
+        "best_episode": best.episodes,
         "curve": [list(p) for p in zip(stats.test_episodes, stats.test_steps, stats.reward_metric_history)],
     }
     if row in CROSSPLAY:
         num_robots = len(env_args["robot_colors"]) * env_args.get("num_robots_per_player", 1)
         astar = AStarDeliveryAgent(num_robots, with_battery=env_args.get("with_battery", False), seed=seed)
-        table = tournament(trainer, {"dqn": best["agent"], "astar": astar}, games, seed=seed)
+        table = tournament(trainer, {"dqn": best.agent, "astar": astar}, games, seed=seed)
         result["crossplay"] = {
             e.name: {
                 "games": e.games,
