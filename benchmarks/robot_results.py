@@ -67,31 +67,15 @@ def _config(row: str) -> dict[str, Any]:
 
 def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir: str) -> dict[str, Any]:
     """Train one row; returns (and writes) its figures."""
-    from strong_agents import BestSnapshot  # benchmarks/ is this script's directory
+    from strong_agents import selfplay_run  # benchmarks/ is this script's directory
 
-    from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, DQNConfig, dqn_agent
-    from rbtrainer.callbacks import EpsilonSchedule
+    from rbtrainer import AStarDeliveryAgent
     from rbtrainer.evaluation import tournament
 
     plateau, reference_episodes = REFERENCE[row]
     config = _config(row)
     env_args = config["env"]
-    trainer_args = {
-        **config["trainer"],
-        "seed": seed,
-        "progress_bar": False,
-        "episodes_per_train": reference_episodes,
-    }
-    trainer_args.pop("plot_name", None)
-    trainer = DecentralizedTrainer(env_args, **trainer_args)
-    learner = dqn_agent(
-        trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**config["dqn"]), seed=seed
-    )
-    schedule = config["schedule"]
-    trainer.train_fn = EpsilonSchedule(
-        learners=[learner], start=schedule["eps_start"], end=schedule["eps_end"], episodes=schedule["eps_episodes"]
-    )
-    best = BestSnapshot(learner)
+    trainer, learner, best = selfplay_run(config, seed, reference_episodes)
     seen = {"steps": 0}
     reached: dict[str, float] = {}
     began = time.perf_counter()
@@ -107,7 +91,7 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
             return episodes >= reached["episodes"] + hold
         return elapsed >= minutes * 60
 
-    trainer.save_best_fn, trainer.test_fn, trainer.stop_fn = best, before_test, stop
+    trainer.test_fn, trainer.stop_fn = before_test, stop
     stats = trainer.train([learner] * trainer.num_seats, [True] * trainer.num_seats, plot=False)
     result: dict[str, Any] = {
         "row": row,

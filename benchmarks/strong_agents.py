@@ -258,6 +258,26 @@ class BestSnapshot:
         self.agent, self.episodes = self.learner.frozen(), episodes
 
 
+def selfplay_run(
+    config: dict[str, Any], seed: int, episodes: int
+) -> tuple[DecentralizedTrainer, OffPolicyLearner, BestSnapshot]:
+    """The trainer and DQN learner of a ``rbtrainer train`` TOML config (its ``[env]``, ``[trainer]``,
+    ``[dqn]`` and ``[schedule]`` tables) for ``episodes`` episodes, with the epsilon schedule and a
+    :class:`BestSnapshot` as ``save_best_fn``."""
+    trainer_args = {**config["trainer"], "seed": seed, "progress_bar": False, "episodes_per_train": episodes}
+    trainer_args.pop("plot_name", None)
+    trainer = DecentralizedTrainer(config["env"], **trainer_args)
+    learner = dqn_agent(
+        trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**config["dqn"]), seed=seed
+    )
+    schedule = config["schedule"]
+    trainer.train_fn = EpsilonSchedule(
+        learners=[learner], start=schedule["eps_start"], end=schedule["eps_end"], episodes=schedule["eps_episodes"]
+    )
+    trainer.save_best_fn = best = BestSnapshot(learner)
+    return trainer, learner, best
+
+
 def robots(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, config_name, default_episodes in (
@@ -266,23 +286,7 @@ def robots(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
     ):
         with open(os.path.join(CONFIGS, config_name), "rb") as handle:
             config = tomllib.load(handle)
-        trainer_args = {
-            **config["trainer"],
-            "seed": seed,
-            "progress_bar": False,
-            "episodes_per_train": episodes or default_episodes,
-        }
-        trainer_args.pop("plot_name", None)
-        trainer = DecentralizedTrainer(config["env"], **trainer_args)
-        learner = dqn_agent(
-            trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**config["dqn"]), seed=seed
-        )
-        schedule = config["schedule"]
-        trainer.train_fn = EpsilonSchedule(
-            learners=[learner], start=schedule["eps_start"], end=schedule["eps_end"], episodes=schedule["eps_episodes"]
-        )
-        best = BestSnapshot(learner)
-        trainer.save_best_fn = best
+        trainer, learner, best = selfplay_run(config, seed, episodes or default_episodes)
         stats = trainer.train([learner] * trainer.num_seats, [True] * trainer.num_seats, plot=False)
         env = config["env"]
         astar = AStarDeliveryAgent(len(env["robot_colors"]), with_battery=env.get("with_battery", False), seed=seed)
