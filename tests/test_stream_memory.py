@@ -206,3 +206,39 @@ def test_memory_states_load_across_tianshou_and_stream_memories() -> None:
     load_memory_state(fresh, saved)
     np.testing.assert_array_equal(fresh.sample_indices(50), ours.sample_indices(50))  # same generator state
     np.testing.assert_array_equal(fresh.rew, theirs.rew)
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+@pytest.mark.parametrize("double", [True, False])
+def test_gradient_steps_equal_tianshous_update(prioritized: bool, double: bool) -> None:
+    """StreamDQN.update reads only the keys it uses; the weights, target-network syncs, losses and
+    priorities it leaves equal those of Tianshou's own DQN.update, step for step."""
+    ours = _learner(double=double, target_update_freq=3, n_step=4, prioritized=prioritized)
+    theirs = copy.deepcopy(ours)
+    theirs_alg = theirs.algorithm
+    with policy_within_training_step(ours.policy), policy_within_training_step(theirs_alg.policy):
+        for _ in range(7):
+            state = np.random.get_state()
+            ours_stats = ours.algorithm.update(ours.memory, 16)
+            np.random.set_state(state)  # prioritized sampling draws from NumPy's global generator
+            theirs_stats = DQN.update(theirs_alg, theirs.memory, 16)
+            assert ours_stats.loss == pytest.approx(theirs_stats.loss, rel=1e-6)
+    assert ours.algorithm._iter == theirs_alg._iter == 7
+    for mine, reference in zip(ours.algorithm.state_dict().values(), theirs_alg.state_dict().values()):
+        if isinstance(mine, torch.Tensor):
+            torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-6)
+    assert not ours.algorithm.training and not theirs_alg.training
+    if prioritized:
+        stored = np.arange(ours.memory.maxsize)
+        np.testing.assert_allclose(ours.memory.weight[stored], theirs.memory.weight[stored], rtol=1e-5)
+
+
+def test_learner_updates_leave_eval_mode_and_later_switches_see_new_modules() -> None:
+    learner = _learner(target_update_freq=2, n_step=3)
+    assert learner.update(8, 5) == 5
+    algorithm = learner.algorithm
+    assert "_frozen_modules" not in algorithm.__dict__ and "_frozen_target" not in algorithm.__dict__
+    assert not any(m.training for m in algorithm.modules())  # acting runs in eval mode
+    algorithm.policy.extra = torch.nn.Dropout()  # a module added after the steps
+    algorithm.train(True)
+    assert algorithm.policy.extra.training

@@ -33,7 +33,7 @@ from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim, 
 from rbtrainer.agents.device import resolve_device
 from rbtrainer.agents.memory_state import load_memory_state, memory_nbytes, memory_state
 from rbtrainer.agents.networks import mask_logits
-from rbtrainer.agents.stream_memory import QPolicy, StreamPrioritizedReplayBuffer, StreamReplayBuffer
+from rbtrainer.agents.stream_memory import QPolicy, StreamDQN, StreamPrioritizedReplayBuffer, StreamReplayBuffer
 from rbtrainer.rng import isolated_global_rng
 from rbtrainer.validation import number_in, positive_int
 
@@ -276,8 +276,11 @@ class OffPolicyLearner(_TianshouLearner):
         if self.memory is None or len(self.memory) < batch_size or gradient_steps < 1:
             return 0
         with isolated_global_rng(self._rng), policy_within_training_step(self.policy):
-            for _ in range(gradient_steps):
-                stats = self.algorithm.update(self.memory, batch_size)
+            if isinstance(self.algorithm, StreamDQN):
+                stats = self.algorithm.updates(self.memory, batch_size, gradient_steps)
+            else:
+                for _ in range(gradient_steps):
+                    stats = self.algorithm.update(self.memory, batch_size)
         self._remember_losses(stats)
         return gradient_steps
 

@@ -11,13 +11,15 @@ This is the one place where rbtrainer works around costs in Tianshou 2.0.1's rep
   ``Algorithm.compute_nstep_return`` then calls ``buffer.next`` ``n_step - 1`` times per update and
   copies the whole ``done`` array.
 * ``DQN._target_q`` gathers every key of the sampled rows (``buffer[indices]``) to read
-  ``obs_next``.
+  ``obs_next``, and ``Algorithm.update`` gathers them again into a ``Batch`` for the loss; the
+  algorithm walks all of its modules twice per gradient step to switch train/eval mode.
 
 :class:`StreamReplayBuffer` and :class:`StreamPrioritizedReplayBuffer` are the Tianshou buffers
 with the index walks written in vectorised NumPy (nothing is compiled), an ``nstep_indices``
 walk of all ``n`` steps at once, and (plain replay) uniform sampling over all stored transitions
 in one draw. :func:`nstep_returns` computes Tianshou's n-step targets from those walks, and
-:class:`StreamDQN` is Tianshou's ``DQN`` using both. :class:`QPolicy` and :class:`ActorPolicy` are
+:class:`StreamDQN` is Tianshou's ``DQN`` using both, whose gradient step reads only the keys it
+uses and whose mode switches reuse the flags they set before. :class:`QPolicy` and :class:`ActorPolicy` are
 Tianshou's discrete Q-learning and actor policies without the eager compilation (GAE compiles on
 an on-policy learner's first update, for the one signature it uses). The results equal Tianshou's own (the
 returns up to float rounding); ``tests/test_stream_memory.py`` checks them against Tianshou's
@@ -26,15 +28,16 @@ implementations on random memories.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import cast
 
 import numpy as np
 import torch
 from tianshou.algorithm import DQN
-from tianshou.algorithm.algorithm_base import Algorithm
+from tianshou.algorithm.algorithm_base import Algorithm, TrainingStats
 from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
-from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy
+from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy, SimpleLossTrainingStats
 from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, VectorReplayBuffer, to_torch_as
 from tianshou.data.types import BatchWithReturnsProtocol, RolloutBatchProtocol
 
@@ -58,6 +61,8 @@ class _NumpyIndexWalk:
     maxsize: int
     buffer_num: int
     done: np.ndarray
+    terminated: np.ndarray
+    rew: np.ndarray
     last_index: np.ndarray
     _offset: np.ndarray
     _lengths: np.ndarray
@@ -199,20 +204,42 @@ def nstep_returns(
         return Algorithm.compute_nstep_return(batch, buffer, indices, target_q_fn, gamma, n_step)
     if len(indices) != len(batch):
         raise ValueError(f"Batch size {len(batch)} and indices size {len(indices)} mismatch.")
-    walk_NI, steps_I = buffer.nstep_indices(indices, n_step)
-    after_I = walk_NI[-1]
-    with torch.no_grad():
-        target_q = target_q_fn(buffer, after_I)
-    target_q_IA = target_q.reshape(len(indices), -1).cpu().numpy().astype(np.float64)
-    target_q_IA *= ~buffer.terminated[after_I][:, None]
-    discount_N = gamma ** np.arange(n_step + 1, dtype=np.float64)
-    counted_NI = np.arange(n_step)[:, None] < steps_I
-    rewards_I = (np.asarray(buffer.rew, dtype=np.float64)[walk_NI] * counted_NI * discount_N[:n_step, None]).sum(0)
-    returns_IA = target_q_IA * discount_N[steps_I][:, None] + rewards_I[:, None]
+    returns_IA, target_q = _nstep_targets(buffer, indices, target_q_fn, gamma, n_step)
     batch.returns = to_torch_as(returns_IA, target_q)
     if hasattr(batch, "weight"):
         batch.weight = to_torch_as(batch.weight, target_q)
     return cast(BatchWithReturnsProtocol, batch)
+
+
+def _rows(buffer: ReplayBuffer, key: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The observations ``key`` (``obs`` or ``obs_next``) of the rows ``indices`` and their legal-action
+    masks (None for a plain observation), read from the memory's arrays without building a ``Batch``."""
+    stored = buffer._meta.__dict__.get(key)
+    if isinstance(stored, Batch) and stored.__dict__.keys() == {"obs", "mask"}:
+        return stored.obs[indices], stored.mask[indices]
+    value = buffer.get(indices, key)
+    return (value.obs if hasattr(value, "obs") else value), getattr(value, "mask", None)
+
+
+def _nstep_targets(
+    buffer: _NumpyIndexWalk,
+    indices: np.ndarray,
+    target_q_fn: Callable[[ReplayBuffer, np.ndarray], torch.Tensor],
+    gamma: float,
+    n_step: int,
+) -> tuple[np.ndarray, torch.Tensor]:
+    """The n-step returns of the rows ``indices`` (float64, one column per target column) and the
+    target network's output they were computed from."""
+    walk_NI, steps_I = buffer.nstep_indices(indices, n_step)
+    after_I = walk_NI[-1]
+    with torch.no_grad():
+        target_q = target_q_fn(cast(ReplayBuffer, buffer), after_I)
+    target_q_IA = target_q.reshape(len(indices), -1).cpu().numpy().astype(np.float64)
+    target_q_IA *= ~buffer.terminated[after_I][:, None]
+    discount_N = gamma ** np.arange(n_step + 1, dtype=np.float64)
+    counted_NI = np.arange(n_step)[:, None] < steps_I
+    rewards_I = (np.asarray(buffer.rew[walk_NI], dtype=np.float64) * counted_NI * discount_N[:n_step, None]).sum(0)
+    return target_q_IA * discount_N[steps_I][:, None] + rewards_I[:, None], target_q
 
 
 class StreamDQN(DQN):
@@ -221,13 +248,55 @@ class StreamDQN(DQN):
 
     compute_nstep_return = staticmethod(nstep_returns)
 
+    def update(self, buffer: ReplayBuffer, sample_size: int | None) -> TrainingStats:
+        """One gradient step, as Tianshou's ``update`` (same draws, targets, loss, priorities and
+        target-network syncs); on the stream memories it reads only the keys it uses (Tianshou's
+        gathers every key of the rows into a ``Batch``) and calls the network directly."""
+        if not isinstance(buffer, _NumpyIndexWalk) or not sample_size or sample_size < 0 or buffer.stack_num > 1:
+            return super().update(buffer, sample_size)
+        if not self.policy.is_within_training_step:
+            return super().update(buffer, sample_size)  # Tianshou raises its own error
+        began = time.time()
+        indices = buffer.sample_indices(sample_size)
+        weight: np.ndarray | float = 1.0
+        if isinstance(buffer, PrioritizedVectorReplayBuffer):
+            weight = np.asarray(buffer.get_weight(indices))
+            weight = weight / np.max(weight) if buffer._weight_norm else weight
+        returns_IA, target_q = _nstep_targets(buffer, indices, self._target_q, self.gamma, self.n_step)
+        obs_arr = _rows(buffer, "obs", indices)[0]
+        mode = self.training
+        self.train(True)
+        try:
+            self._periodically_update_lagged_network_weights()
+            logits = self.policy.model(obs_arr, state=None, info=Batch())[0]
+            rows = torch.arange(len(logits), device=logits.device)
+            q = logits[rows, torch.as_tensor(buffer.act[indices], device=logits.device)]
+            returns = to_torch_as(returns_IA.reshape(-1), q)
+            td_error = returns - q
+            if self.huber_loss_delta is not None:
+                loss = torch.nn.functional.huber_loss(
+                    q.reshape(-1, 1), returns.reshape(-1, 1), delta=self.huber_loss_delta, reduction="mean"
+                )
+            elif isinstance(weight, np.ndarray):
+                loss = (td_error.pow(2) * to_torch_as(weight, target_q)).mean()
+            else:  # Tianshou multiplies by the weight 1.0, which changes nothing
+                loss = td_error.pow(2).mean()
+            self.optim.step(loss)
+            stats = SimpleLossTrainingStats(loss=loss.item())
+        finally:
+            self.train(mode)
+        if isinstance(buffer, PrioritizedVectorReplayBuffer):
+            buffer.update_weight(indices, td_error)
+        for lr_scheduler in self.lr_schedulers:
+            lr_scheduler.step()
+        stats.train_time = time.time() - began
+        return stats
+
     def _target_q(self, buffer: ReplayBuffer, indices: np.ndarray) -> torch.Tensor:
         if not isinstance(buffer, _NumpyIndexWalk):
             return super()._target_q(buffer, indices)
         # what DiscreteQLearningPolicy.forward does with a Batch(obs=obs_next), without building Batches
-        obs_next = buffer.get(indices, "obs_next")
-        mask = getattr(obs_next, "mask", None)
-        obs = obs_next.obs if hasattr(obs_next, "obs") else obs_next
+        obs, mask = _rows(buffer, "obs_next", indices)
         info = Batch()
         online_q: torch.Tensor | None = None
         if self.is_double or self.model_old is None:
@@ -240,25 +309,43 @@ class StreamDQN(DQN):
             return cast(torch.Tensor, target_q[torch.arange(len(act), device=act.device), act])
         return cast(torch.Tensor, target_q.max(dim=1)[0])
 
+    def updates(self, buffer: ReplayBuffer, sample_size: int, gradient_steps: int) -> TrainingStats:
+        """``gradient_steps`` calls of :meth:`update`; the mode switches around each step use the
+        modules listed once (nothing adds or replaces a module between the steps)."""
+        self.__dict__["_frozen_modules"] = list(self.modules())
+        if self.model_old is not None:
+            self.__dict__["_frozen_target"] = list(cast(torch.nn.Module, self.model_old.module).modules())
+        try:
+            stats = TrainingStats()
+            for _ in range(gradient_steps):
+                stats = self.update(buffer, sample_size)
+        finally:
+            del self.__dict__["_frozen_modules"]
+            self.__dict__.pop("_frozen_target", None)
+        return stats
+
     def _lagged(self) -> torch.nn.Module:
         """The target network: Tianshou's wrapper switches it to eval mode on every call (a walk
         over its modules); when every module is in eval mode already, the network itself."""
         wrapper = cast(torch.nn.Module, self.model_old)
         network = cast(torch.nn.Module, wrapper.module)
-        return wrapper if any(m.training for m in network.modules()) else network
+        modules = self.__dict__.get("_frozen_target") or network.modules()
+        return wrapper if any(m.training for m in modules) else network
 
     def train(self, mode: bool = True) -> StreamDQN:
         """``nn.Module.train``; a switch to a mode it was switched to before, with the same
         networks, sets the flags that switch left (Tianshou switches modes around every update)."""
-        modules = list(self.modules())
-        ids = [id(m) for m in modules]
-        known = self.__dict__.setdefault("_mode_flags", {}).get(mode)
-        if known is None or known[0] != ids:
+        frozen = self.__dict__.get("_frozen_modules")
+        modules = frozen or list(self.modules())
+        flags = self.__dict__.setdefault("_mode_flags", {})
+        known = flags.get(mode)
+        if known is None or ((frozen is None or known[2] is not frozen) and known[0] != [id(m) for m in modules]):
             super().train(mode)
-            self.__dict__["_mode_flags"][mode] = (ids, [m.training for m in modules])
-        else:
-            for module, flag in zip(modules, known[1]):
-                object.__setattr__(module, "training", flag)
+            flags[mode] = ([id(m) for m in modules], [m.training for m in modules], frozen)
+            return self
+        for module, flag in zip(modules, known[1]):
+            object.__setattr__(module, "training", flag)
+        flags[mode] = (known[0], known[1], frozen)
         return self
 
 
