@@ -11,18 +11,25 @@ Transitions are built per (env, seat) stream: a seat's transition opens at its d
 of the episode (including rewards caused by other seats' moves), and closes with that seat's own
 next observation as ``obs_next`` and the episode's terminated/truncated flags. Closed transitions
 go to the learners the plan's :class:`~rbtrainer.seating.StreamLayout` routes the seat to.
+
+On a batch-native pool (:class:`~rbtrainer.envs.BatchGamePool`) the engine runs the same ticks
+with arrays: each tick's acting seats, observations and masks come as one array each, an agent's
+rows are picked by a comparison over the tick's games, rewards and endings come back as arrays
+and open transitions live in (env, seat) slots. Rows, ``act`` calls, transitions and episodes are
+those of the per-game path, in the same order within each (env, seat) stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from rbtrainer.envs import Decision, Episode, GamePool, StepReport
 from rbtrainer.envs.adapters import ReplayPoint
+from rbtrainer.envs.batch_pool import BatchGamePool, BatchStep
 from rbtrainer.seating import SeatPlan
 
 __all__ = ["RolloutEngine", "RolloutResult"]
@@ -69,6 +76,60 @@ class _Closed:
     truncated: bool
 
 
+class _OpenArrays:
+    """The open transitions of a batch-native pool: one slot per (env, seat)."""
+
+    __slots__ = ("act", "flag", "mask", "obs", "rew")
+
+    def __init__(self, num_envs: int, num_seats: int, obs_dim: int, num_actions: int) -> None:
+        self.flag = np.zeros((num_envs, num_seats), dtype=bool)
+        self.obs = np.zeros((num_envs, num_seats, obs_dim), dtype=np.float32)
+        self.mask = np.zeros((num_envs, num_seats, num_actions), dtype=np.int8)
+        self.act = np.zeros((num_envs, num_seats), dtype=np.int64)
+        self.rew = np.zeros((num_envs, num_seats))
+
+    def open(self, envs: np.ndarray, seats: np.ndarray, obs: np.ndarray, mask: np.ndarray, act: np.ndarray) -> None:
+        self.flag[envs, seats] = True
+        self.obs[envs, seats] = obs
+        self.mask[envs, seats] = mask
+        self.act[envs, seats] = act
+        self.rew[envs, seats] = 0.0
+
+    def close(
+        self,
+        envs: np.ndarray,
+        seats: np.ndarray,
+        obs_next: np.ndarray,
+        mask_next: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        closed: list[_Closed],
+    ) -> None:
+        """Close the slots ``(envs[i], seats[i])`` with these next views and flags, appending to ``closed``."""
+        obs, mask = self.obs[envs, seats], self.mask[envs, seats]
+        acts, rews = self.act[envs, seats].tolist(), self.rew[envs, seats].tolist()
+        for i, (env_id, seat) in enumerate(zip(envs.tolist(), seats.tolist())):
+            opened = _Open(obs[i], mask[i], acts[i])
+            opened.rew = rews[i]
+            closed.append(
+                _Closed(env_id, seat, opened, obs_next[i], mask_next[i], bool(terminated[i]), bool(truncated[i]))
+            )
+        self.flag[envs, seats] = False
+
+    def entries(self, env_id: int) -> list[dict[str, Any]]:
+        """The open transitions of ``env_id`` in the training-state layout."""
+        return [
+            {
+                "seat": seat,
+                "obs": self.obs[env_id, seat].copy(),
+                "mask": self.mask[env_id, seat].copy(),
+                "act": int(self.act[env_id, seat]),
+                "rew": float(self.rew[env_id, seat]),
+            }
+            for seat in np.flatnonzero(self.flag[env_id]).tolist()
+        ]
+
+
 class _AgentRows:
     """The seats one agent must act for this tick, column by column (one entry per row)."""
 
@@ -83,10 +144,12 @@ class _AgentRows:
         self.masks: list[np.ndarray] = []
 
 
-def _checked_actions(agent: Any, returned: Any, num_actions: int, rows: _AgentRows) -> np.ndarray:
+def _checked_actions(
+    agent: Any, returned: Any, num_actions: int, seats: Sequence[int] | np.ndarray, env_ids: Sequence[int] | np.ndarray
+) -> np.ndarray:
     """What ``agent.act`` returned, checked: one int action in ``0..num_actions-1`` per row."""
     act_B = np.asarray(returned)
-    n = len(rows.seats)
+    n = len(seats)
     if (
         act_B.shape == (n,)
         and act_B.dtype.kind in "iu"
@@ -100,7 +163,7 @@ def _checked_actions(agent: Any, returned: Any, num_actions: int, rows: _AgentRo
         raise TypeError(f"{where} must return integer actions, got dtype {act_B.dtype}: {returned!r}")
     row = int(np.flatnonzero((act_B < 0) | (act_B >= num_actions))[0])
     raise ValueError(
-        f"{where} returned action {act_B[row]} for seat {rows.seats[row]} of env {rows.env_ids[row]}; "
+        f"{where} returned action {act_B[row]} for seat {seats[row]} of env {env_ids[row]}; "
         f"actions are 0..{num_actions - 1}"
     )
 
@@ -108,19 +171,41 @@ def _checked_actions(agent: Any, returned: Any, num_actions: int, rows: _AgentRo
 class RolloutEngine:
     """Steps a :class:`~rbtrainer.envs.GamePool` with a :class:`~rbtrainer.seating.SeatPlan`."""
 
-    def __init__(self, pool: GamePool, num_seats: int) -> None:
+    def __init__(self, pool: GamePool | BatchGamePool, num_seats: int) -> None:
         self.pool = pool
         self.num_envs = pool.num_envs
         self.num_seats = num_seats
         self._decisions: list[Decision] = []
         self._open: list[dict[int, _Open]] = []
+        #: a batch-native pool: each tick's decisions and results travel as arrays (see _run_batch)
+        self._batch: BatchGamePool | None = pool if isinstance(pool, BatchGamePool) else None
+        self._open_arrays: _OpenArrays | None = None
 
     def start(self, seeds: Sequence[int]) -> None:
         """Reset every env with its own seed and forget all open transitions."""
         if len(seeds) != self.num_envs:
             raise ValueError(f"start() needs one seed per env ({self.num_envs}), got {len(seeds)}")
         self._decisions = [self.pool.reset(env_id, seed=int(seed)) for env_id, seed in enumerate(seeds)]
+        self._forget_open()
+
+    def _forget_open(self) -> None:
         self._open = [{} for _ in range(self.num_envs)]
+        if self._batch is not None:
+            first = self._decisions[0]
+            self._open_arrays = _OpenArrays(self.num_envs, self.num_seats, len(first.obs[0]), len(first.masks[0]))
+
+    def _current_decisions(self) -> list[Decision]:
+        if self._batch is not None:  # the batch pool keeps every game's next decision itself
+            return [self._batch.decision(env_id) for env_id in range(self.num_envs)]
+        return self._decisions
+
+    def _open_entries(self, env_id: int) -> list[dict[str, Any]]:
+        if self._open_arrays is not None:
+            return self._open_arrays.entries(env_id)
+        return [
+            {"seat": seat, "obs": o.obs, "mask": o.mask, "act": o.act, "rew": o.rew}
+            for seat, o in self._open[env_id].items()
+        ]
 
     def state(self) -> dict[str, Any]:
         """Where every env stands and the transitions still open: plain data and NumPy arrays.
@@ -141,16 +226,10 @@ class RolloutEngine:
                     "actions": np.array(p.actions, dtype=np.int64).reshape(len(p.actions), self.num_seats),
                     "next_obs": np.stack(decision.obs),
                 }
-                for p, decision in zip(points, self._decisions)
+                for p, decision in zip(points, self._current_decisions())
                 if p is not None
             ],
-            "open": [
-                [
-                    {"seat": seat, "obs": o.obs, "mask": o.mask, "act": o.act, "rew": o.rew}
-                    for seat, o in waiting.items()
-                ]
-                for waiting in self._open
-            ],
+            "open": [self._open_entries(env_id) for env_id in range(self.num_envs)],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -179,12 +258,17 @@ class RolloutEngine:
                 )
             decisions.append(decision)
         self._decisions = decisions
-        self._open = [{} for _ in range(self.num_envs)]
+        self._forget_open()
         for env_id, waiting in enumerate(opened):
             for item in waiting:
                 entry = _Open(np.asarray(item["obs"]), np.asarray(item["mask"]), int(item["act"]))
                 entry.rew = float(item["rew"])
-                self._open[env_id][int(item["seat"])] = entry
+                if self._open_arrays is not None:
+                    env, seat = np.array([env_id]), np.array([int(item["seat"])])
+                    self._open_arrays.open(env, seat, entry.obs[None], entry.mask[None], np.array([entry.act]))
+                    self._open_arrays.rew[env_id, seat] = entry.rew
+                else:
+                    self._open[env_id][int(item["seat"])] = entry
 
     def run(
         self,
@@ -207,8 +291,10 @@ class RolloutEngine:
             raise RuntimeError("call start() before run()")
         if plan.num_envs != self.num_envs:
             raise ValueError(f"the plan seats {plan.num_envs} envs but the pool has {self.num_envs}")
-        result = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
         quota = None if episodes_per_env is None else np.array(episodes_per_env, dtype=np.int64)
+        if self._batch is not None:
+            return self._run_batch(self._batch, plan, max_steps, quota, explore, store, before_store)
+        result = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
         finished = np.zeros(self.num_envs, dtype=np.int64)
         closed: list[_Closed] = []
         all_envs = np.arange(self.num_envs)
@@ -218,7 +304,7 @@ class RolloutEngine:
                 break
             active_ids: list[int] = active.tolist()
             actions = self._choose_actions(plan, active_ids, explore, store, result)
-            reports = self.pool.step(actions, active_ids)
+            reports = cast(GamePool, self.pool).step(actions, active_ids)
             result.steps += len(active_ids)
             for env_id, report in zip(active_ids, reports):
                 self._absorb(env_id, report, closed)
@@ -232,6 +318,116 @@ class RolloutEngine:
                 before_store()
             self._store(plan, closed)
         return result
+
+    def _run_batch(
+        self,
+        pool: BatchGamePool,
+        plan: SeatPlan,
+        max_steps: int | None,
+        quota: np.ndarray | None,
+        explore: bool,
+        store: bool,
+        before_store: Callable[[], object] | None,
+    ) -> RolloutResult:
+        """:meth:`run` on a batch-native pool: the same ticks, rows, agent calls, transitions and
+        episodes as the per-game path, with each tick's games handled as arrays."""
+        result = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
+        finished = np.zeros(self.num_envs, dtype=np.int64)
+        closed: list[_Closed] = []
+        all_envs = np.arange(self.num_envs)
+        agent_ES = np.array(plan.agent_of, dtype=np.int64)
+        routed_ES = self._routed(plan) if store else None
+        opens = self._open_arrays
+        while max_steps is None or result.steps < max_steps:
+            active = all_envs if quota is None else np.flatnonzero(finished < quota)
+            if len(active) == 0:
+                break
+            seat_G, obs_GD, mask_GA = pool.decisions(active)
+            agent_G = agent_ES[active, seat_G]
+            act_G = self._batch_actions(plan, agent_G, active, seat_G, obs_GD, mask_GA, explore, result)
+            if routed_ES is not None and opens is not None:
+                opening = routed_ES[active, seat_G]
+                if opening.any():
+                    opens.open(active[opening], seat_G[opening], obs_GD[opening], mask_GA[opening], act_G[opening])
+            step = pool.step_batch(active, act_G)
+            result.steps += len(active)
+            if opens is not None and store:
+                self._absorb_batch(pool, opens, active, step, closed)
+            for episode in step.episodes:
+                result.episodes.append(episode)
+                finished[episode.env_id] += 1
+                if plan.rotation is not None:
+                    plan.rotation.episode_ended(plan, episode)
+                    agent_ES = np.array(plan.agent_of, dtype=np.int64)
+                    routed_ES = self._routed(plan) if store else None
+        if closed:
+            if before_store is not None:
+                before_store()
+            self._store(plan, closed)
+        return result
+
+    @staticmethod
+    def _routed(plan: SeatPlan) -> np.ndarray:
+        """Which (env, seat) transitions go to some learner's memory."""
+        return np.array([[bool(r) for r in row] for row in plan.streams.routes], dtype=bool)
+
+    @staticmethod
+    def _batch_actions(
+        plan: SeatPlan,
+        agent_G: np.ndarray,
+        active: np.ndarray,
+        seat_G: np.ndarray,
+        obs_GD: np.ndarray,
+        mask_GA: np.ndarray,
+        explore: bool,
+        result: RolloutResult,
+    ) -> np.ndarray:
+        """One batched ``act`` call per agent over its rows (in env order, as the per-game path)."""
+        act_G = np.empty(len(active), dtype=np.int64)
+        num_actions = mask_GA.shape[1]
+        for index, agent in enumerate(plan.agents):
+            rows = np.flatnonzero(agent_G == index)
+            n = len(rows)
+            if not n:
+                continue
+            env_B, seat_B = active[rows], seat_G[rows]
+            explore_B = plan.explore_ES[env_B, seat_B] if explore else np.zeros(n, dtype=bool)
+            returned = agent.act(obs_GD[rows], mask_GA[rows], explore_B)
+            act_G[rows] = _checked_actions(agent, returned, num_actions, seat_B, env_B)
+        illegal_G = mask_GA[np.arange(len(active)), act_G] == 0
+        if illegal_G.any():
+            illegal_G &= mask_GA.any(axis=1)  # a row without a legal action has no illegal one
+            np.add.at(result.illegal_E, active[illegal_G], 1)
+        return act_G
+
+    @staticmethod
+    def _absorb_batch(
+        pool: BatchGamePool, opens: _OpenArrays, active: np.ndarray, step: BatchStep, closed: list[_Closed]
+    ) -> None:
+        """Add the step's rewards to the open transitions and close those that ended (as :meth:`_absorb`)."""
+        if not opens.flag[active].any():
+            return
+        opens.rew[active] += step.rewards  # slots that are not open are reset when they open
+        ended = step.ended
+        if ended.any():
+            rows = np.flatnonzero(ended)
+            game_i, seat_i = np.nonzero(opens.flag[active[rows]])  # every seat's final view closes it
+            if len(game_i):
+                opens.close(
+                    active[rows][game_i],
+                    seat_i,
+                    step.final_obs[game_i, seat_i],
+                    step.final_masks[game_i, seat_i],
+                    step.terminated[rows][game_i],
+                    step.truncated[rows][game_i],
+                    closed,
+                )
+        going = active[~ended]
+        seat_next, obs_next, mask_next = pool.decisions(going)
+        hit = opens.flag[going, seat_next]  # the seat to act next closes its transition
+        if hit.any():
+            never = np.zeros(int(hit.sum()), dtype=bool)
+            opens.close(going[hit], seat_next[hit], obs_next[hit], mask_next[hit], never, never, closed)
 
     def _choose_actions(
         self, plan: SeatPlan, active_ids: list[int], explore: bool, store: bool, result: RolloutResult
@@ -258,7 +454,9 @@ class RolloutEngine:
             seat_B = np.array(r.seats, dtype=np.int64)
             mask_BA = np.stack(r.masks)
             explore_B = plan.explore_ES[r.env_ids, seat_B] if explore else np.zeros(n, dtype=bool)
-            act_B = _checked_actions(agent, agent.act(np.stack(r.obs), mask_BA, explore_B), mask_BA.shape[1], r)
+            act_B = _checked_actions(
+                agent, agent.act(np.stack(r.obs), mask_BA, explore_B), mask_BA.shape[1], r.seats, r.env_ids
+            )
             illegal_B = (mask_BA[np.arange(n), act_B] == 0) & mask_BA.any(axis=1)
             if illegal_B.any():
                 np.add.at(result.illegal_E, np.array(r.env_ids)[illegal_B], 1)

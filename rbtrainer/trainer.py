@@ -102,6 +102,9 @@ class TrainerConfig:
     """Seed of the env pools (agents carry their own seeds); ``None``: drawn at random once."""
     backend: str = "dummy"
     """Env pool: ``dummy`` (this process), ``subproc`` (a process per env) or ``ray``."""
+    batch_games: bool = True
+    """On the ``dummy`` backend, step a registry game that has a batch-native twin (robot delivery)
+    as arrays, many games in one call (same games, same statistics; see rbtrainer.envs.batch_pool)."""
     plot_dir: str = "plots"
     """Where ``train(plot=True)`` writes its figure."""
     plot_name: str | None = None
@@ -139,6 +142,7 @@ class TrainerConfig:
         if self.state_memory is not None:
             boolean("state_memory", self.state_memory)
         boolean("overlap", self.overlap)
+        boolean("batch_games", self.batch_games)
         number_in("update_per_step", self.update_per_step, 0.0, 1000.0)
         boolean("shared_memory", self.shared_memory)
         if self.progress_bar is not None:
@@ -317,6 +321,7 @@ class DecentralizedTrainer:
         state_every: int = 1,
         state_memory: bool | None = None,
         overlap: bool = False,
+        batch_games: bool = True,
         logger: TrainingLogger | None = None,
         callbacks: TrainerCallbacks | None = None,
     ) -> None:
@@ -340,6 +345,7 @@ class DecentralizedTrainer:
             state_every=state_every,
             state_memory=state_memory,
             overlap=overlap,
+            batch_games=batch_games,
         )
         self.train_fn = optional_callable("train_fn", train_fn)
         self.test_fn = optional_callable("test_fn", test_fn)
@@ -411,11 +417,11 @@ class DecentralizedTrainer:
         cfg = self.config
         if train:
             if self._train_engine is None or self._train_engine.pool.closed:
-                pool = make_pool(self._factory, cfg.num_train_envs, cfg.backend)
+                pool = make_pool(self._factory, cfg.num_train_envs, cfg.backend, batch=cfg.batch_games)
                 self._train_engine = RolloutEngine(pool, self.num_seats)
             return self._train_engine
         if self._test_engine is None or self._test_engine.pool.closed:
-            pool = make_pool(self._factory, cfg.num_test_envs, cfg.backend)
+            pool = make_pool(self._factory, cfg.num_test_envs, cfg.backend, batch=cfg.batch_games)
             self._test_engine = RolloutEngine(pool, self.num_seats)
         return self._test_engine
 

@@ -63,6 +63,8 @@ class BatchRobotDeliveryRules:
         self._num_mail = max(board.mail_numbers) + 1
         self._table = np.array(_static_mask_table(board), dtype=np.int8)
         self._neighbour = np.array(board.neighbour, dtype=np.int64)  # -1 off the board
+        #: the four move targets of each cell, off-board ones as the occupant table's extra column
+        self._neighbour_padded = np.where(self._neighbour[:, 1:] < 0, c, self._neighbour[:, 1:])
         self._color = np.array(board.color, dtype=np.int64)
         self._blue = np.array(board.blue_cells, dtype=np.int64)
         x_C = np.arange(c) % board.size
@@ -91,6 +93,9 @@ class BatchRobotDeliveryRules:
         self.truncated = np.zeros(g, dtype=bool)
         self.started = np.zeros(g, dtype=bool)
         self._feat = np.zeros((g, n, f), dtype=np.float32)
+        self._acting_mask = np.zeros((g, 5), dtype=np.int8)
+        self._acting_known = np.zeros(g, dtype=bool)
+        self._live = np.zeros(g, dtype=bool)  # reset and not over
 
     # ------------------------------------------------------------------ setup
     def reset(self, games: Sequence[int] | np.ndarray, seeds: Sequence[int | None]) -> None:
@@ -125,6 +130,8 @@ class BatchRobotDeliveryRules:
         self.terminated[games] = False
         self.truncated[games] = False
         self.started[games] = True
+        self._live[games] = True
+        self._acting_known[games] = False
         self._write_features(games)
 
     def _steps_per_turn(self, rng: random.Random) -> int:
@@ -144,12 +151,15 @@ class BatchRobotDeliveryRules:
                 rows[..., 3] = self.level[games] / BATTERY_CAPACITY
             self._feat[games] = rows
             return
-        cells = self.position[games, robots]
-        self._feat[games, robots, 0] = self._x_feature[cells]
-        self._feat[games, robots, 1] = self._y_feature[cells]
-        self._feat[games, robots, 2] = self.mail[games, robots] / self.board.mail_scale
+        at = games * self.num_robots + robots
+        cells = self.position.reshape(-1).take(at)
+        row = np.empty((len(at), self._features), dtype=np.float32)
+        row[:, 0] = self._x_feature.take(cells)
+        row[:, 1] = self._y_feature.take(cells)
+        row[:, 2] = self.mail.reshape(-1).take(at) / self.board.mail_scale
         if self._features == 4:
-            self._feat[games, robots, 3] = self.level[games, robots] / BATTERY_CAPACITY
+            row[:, 3] = self.level.reshape(-1).take(at) / BATTERY_CAPACITY
+        self._feat.reshape(-1, self._features)[at] = row
 
     # ----------------------------------------------------------- inspection
     @property
@@ -160,13 +170,25 @@ class BatchRobotDeliveryRules:
         """The int8 action masks (rows x 5) of ``robots`` (default: the robot to act) in ``games``
         (default: all)."""
         games = self._rows if games is None else np.asarray(games, dtype=np.int64)
-        robots = self.current[games] if robots is None else np.asarray(robots, dtype=np.int64)
-        cell = self.position[games, robots]
-        mask = self._table[(cell * self._num_mail + self.mail[games, robots]) * 11 + self.level[games, robots]]
+        if robots is None:
+            robots, acting = self.current[games], True
+        else:
+            robots = np.asarray(robots, dtype=np.int64)
+            acting = bool((robots == self.current[games]).all())
+        if acting and self._acting_known[games].all():
+            return self._acting_mask[games]
+        at = games * self.num_robots + robots  # flat (game, robot) indices
+        cell = self.position.reshape(-1).take(at)
+        mail, level = self.mail.reshape(-1).take(at), self.level.reshape(-1).take(at)
+        mask = self._table[(cell * self._num_mail + mail) * 11 + level]
         # S6: standing is illegal after STAND_LIMIT stands, except on a blue cell
-        mask[:, 0] &= ~((self.stand_count[games, robots] >= STAND_LIMIT) & (self._color[cell] != BLUE))
+        mask[:, 0] &= (self.stand_count.reshape(-1).take(at) < STAND_LIMIT) | (self._color.take(cell) == BLUE)
         # M5: a move into an occupied cell is illegal (off-board neighbours read the -1 column)
-        mask[:, 1:] &= self.occupant[games[:, None], self._neighbour[cell, 1:]] < 0
+        around = games[:, None] * (self.num_cells + 1) + self._neighbour_padded[cell]
+        mask[:, 1:] &= self.occupant.reshape(-1).take(around) < 0
+        if acting:  # the acting robots' masks hold until their games are stepped or reset
+            self._acting_mask[games] = mask
+            self._acting_known[games] = True
         return mask
 
     def observations(self, games: np.ndarray | None = None, robots: np.ndarray | None = None) -> np.ndarray:
@@ -176,6 +198,36 @@ class BatchRobotDeliveryRules:
         robots = self.current[games] if robots is None else np.asarray(robots, dtype=np.int64)
         order = self._view_order[robots]
         return self._feat[games[:, None], order].reshape(len(games), -1)
+
+    # ------------------------------------------- many-games interface of the trainer's pools
+    @property
+    def num_seats(self) -> int:
+        """Seats of a game: one per robot, in agent order."""
+        return self.num_robots
+
+    def acting(self, games: np.ndarray) -> np.ndarray:
+        """The seat (robot) to act in each of ``games``."""
+        return self.current[games]
+
+    def play(self, games: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """:meth:`step`, returning every seat's reward (games x seats): only the actor is rewarded.
+
+        For callers that pass distinct games, all live, and int actions in 0..4 (the trainer's pools
+        check actions against the action space and reset games as they end); nothing is checked here.
+        """
+        robots = self.current[games]
+        rewards = np.zeros((len(games), self.num_robots))
+        rewards[np.arange(len(games)), robots] = self._apply(games, actions)
+        return rewards
+
+    def ended(self, games: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(terminated, truncated)`` of ``games``."""
+        return self.terminated[games], self.truncated[games]
+
+    def outcome(self, game: int) -> tuple[str | None, float]:
+        """The winner (a player name, ``None`` for none) and the game clock (legal moves) of ``game``."""
+        winner = int(self.winner[game])
+        return (None if winner < 0 else self.config.robot_colors[winner]), float(self.clock[game])
 
     # ------------------------------------------------------------------ step
     def step(self, games: np.ndarray, actions: np.ndarray) -> np.ndarray:
@@ -190,67 +242,77 @@ class BatchRobotDeliveryRules:
         act = np.asarray(actions).reshape(-1)
         if act.dtype.kind not in "iu":
             raise TypeError(f"actions must be integers in 0..4, got dtype {act.dtype}")
-        act = act.astype(np.int64)
         if len(act) != len(games):
             raise ValueError(f"step needs one action per game: {len(games)} games, {len(act)} actions")
         if len(games) == 0:
             return np.zeros(0)
         if games.min() < 0 or games.max() >= self.num_games:
             raise ValueError(f"games must be indices in 0..{self.num_games - 1}, got {games.tolist()}")
-        if len(games) > 1 and np.bincount(games, minlength=1).max() > 1:
+        if len(games) > 1 and np.bincount(games).max() > 1:
             raise ValueError(f"a game may be stepped once per call, got games {games.tolist()}")
-        bad = (act < 0) | (act > 4)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        if act.min() < 0 or act.max() > 4:
+            i = int(np.flatnonzero((act < 0) | (act > 4))[0])
             raise ValueError(f"game {games[i]}: action must be in 0..4 (stand, up, down, left, right), got {act[i]}")
-        idle = ~self.started[games] | self.terminated[games] | self.truncated[games]
-        if idle.any():
-            i = int(np.flatnonzero(idle)[0])
+        live = self._live[games]
+        if not live.all():
+            i = int(np.flatnonzero(~live)[0])
             raise GameOverError(f"game {games[i]} is over or was never reset; reset it before stepping it")
+        return self._apply(games, act)
 
+    def _apply(self, games: np.ndarray, act: np.ndarray) -> np.ndarray:
+        """:meth:`step` for distinct live games and actions in 0..4 (checked by the caller)."""
+        rows = np.arange(len(games))
         robot = self.current[games]
-        legal = self.masks(games, robot)[np.arange(len(games)), act].astype(bool)
+        known = self._acting_known[games].all()
+        legal = (self._acting_mask[games] if known else self.masks(games))[rows, act] != 0
+        self._acting_known[games] = False
         reward = np.full(len(games), REWARD_ILLEGAL)
-        cell = self.position[games, robot]
-        on_blue = self._color[cell] == BLUE
 
         stand = legal & (act == 0)
         if stand.any():
             g, k = games[stand], robot[stand]
             self.stand_count[g, k] += 1
-            reward[stand] = np.where(on_blue[stand], REWARD_STAND_ON_BLUE, REWARD_STAND)
-            charged = on_blue[stand]
-            if charged.any():
-                self._charge(g[charged], k[charged])
+            on_blue = self._color[self.position[g, k]] == BLUE
+            reward[stand] = np.where(on_blue, REWARD_STAND_ON_BLUE, REWARD_STAND)
+            if on_blue.any():
+                self._charge(g[on_blue], k[on_blue])
 
         move = legal & (act > 0)
         if move.any():
-            reward[move] = self._move(games[move], robot[move], cell[move], act[move])
+            g, k = games[move], robot[move]
+            reward[move] = self._move(g, k, self.position[g, k], act[move])
 
-        self.num_steps[games] += 1
+        steps = self.num_steps[games] + 1
+        self.num_steps[games] = steps
         player = self.player_of[robot]
         won = self.score[games, player] >= self.config.required_mail
-        self.terminated[games[won]] = True
-        self.winner[games[won]] = player[won]
-        self.truncated[games] |= self.num_steps[games] >= self.config.max_step
-        self.steps_left[games] -= 1
-        turn_over = self.steps_left[games] <= 0
-        ended = games[turn_over]
-        self.current[ended] = (robot[turn_over] + 1) % self.num_robots
+        out_of_time = steps >= self.config.max_step
+        over = won | out_of_time
+        if over.any():
+            self.terminated[games[won]] = True
+            self.winner[games[won]] = player[won]
+            self.truncated[games[out_of_time]] = True
+            self._live[games[over]] = False
         if self.config.random_num_steps:
+            left = self.steps_left[games] - 1
+            self.steps_left[games] = left
+            turn_over = left <= 0
+            ended = games[turn_over]
+            self.current[ended] = (robot[turn_over] + 1) % self.num_robots
             for game in ended.tolist():
                 self.steps_left[game] = self._steps_per_turn(self._rngs[game])
-        else:
-            self.steps_left[ended] = 1
+        else:  # every turn is one step
+            self.current[games] = (robot + 1) % self.num_robots
         return reward
 
     def _move(self, games: np.ndarray, robots: np.ndarray, source: np.ndarray, act: np.ndarray) -> np.ndarray:
         """Rule §6 moves of ``robots`` (one per game, all legal); returns their rewards."""
         target = self._neighbour[source, act]
         self.stand_count[games, robots] = 0
-        numbers = self.board.mail_numbers
-        for game, cell in zip(games.tolist(), source.tolist()):
-            if self._color[cell] == GREEN:  # leaving a green cell redraws its mail
+        leaving_green = self._color[source] == GREEN
+        if leaving_green.any():  # leaving a green cell redraws its mail
+            numbers = self.board.mail_numbers
+            for game, cell in zip(games[leaving_green].tolist(), source[leaving_green].tolist()):
                 self.green_mail[game, cell] = self._rngs[game].choice(numbers)
         self.occupant[games, source] = -1
         self.occupant[games, target] = robots
@@ -264,8 +326,9 @@ class BatchRobotDeliveryRules:
         color = self._color[target]
         reward = np.full(len(games), REWARD_PLAIN_MOVE)
         green = color == GREEN
-        self.mail[games[green], robots[green]] = self.green_mail[games[green], target[green]]
-        reward[green] = REWARD_PICKUP
+        if green.any():
+            self.mail[games[green], robots[green]] = self.green_mail[games[green], target[green]]
+            reward[green] = REWARD_PICKUP
         yellow = color == YELLOW
         if yellow.any():
             g, k = games[yellow], robots[yellow]

@@ -19,6 +19,7 @@ holds ``winner`` (a player string or ``None``) and ``game_clock`` (legal moves m
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -29,6 +30,7 @@ from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
 from games.inputs import check_seed, reject_bool_action, unknown_agent
+from games.robot_delivery.batch import BatchRobotDeliveryRules
 from games.robot_delivery.board import DEFAULT_LAYOUT, BoardLayout
 from games.robot_delivery.rules import GameOverError, RobotDeliveryConfig, RobotDeliveryRules, RobotState
 
@@ -207,6 +209,11 @@ class RobotDeliveryEnv(AECEnv):
                 self.truncations[a] = game.truncated
                 self.infos[a] = dict(info)
         self.agent_selection = self._names[game.current]
+
+    def batch_rules(self, num_games: int) -> BatchRobotDeliveryRules:
+        """``num_games`` games of this env's configuration in one NumPy program: the batch-native
+        twin the trainer's in-process pools step instead of one env per game."""
+        return BatchRobotDeliveryRules(dataclasses.replace(self.config, required_mail=self.required_mail), num_games)
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:

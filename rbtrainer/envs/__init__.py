@@ -1,13 +1,16 @@
 """Games as seat-by-seat env pools: factories, typed reports, AEC/Parallel adapters, pools."""
 
 from rbtrainer.envs.adapters import AECSeatGame, ParallelSeatGame, SeatGame, seat_game
-from rbtrainer.envs.factory import GameInfo, describe_game, game_factory, strip_check_wrappers
+from rbtrainer.envs.batch_pool import BatchGamePool, BatchStep
+from rbtrainer.envs.factory import GameInfo, batch_twin, describe_game, game_factory, strip_check_wrappers
 from rbtrainer.envs.pool import BACKENDS, GameError, GamePool, SeatEnv, make_pool
 from rbtrainer.envs.reports import ClosedSeat, Decision, Episode, StepReport
 
 __all__ = [
     "BACKENDS",
     "AECSeatGame",
+    "BatchGamePool",
+    "BatchStep",
     "ClosedSeat",
     "Decision",
     "Episode",
@@ -18,6 +21,7 @@ __all__ = [
     "SeatEnv",
     "SeatGame",
     "StepReport",
+    "batch_twin",
     "describe_game",
     "game_factory",
     "make_pool",

@@ -17,7 +17,7 @@ from pettingzoo.utils import wrappers as pz_wrappers
 
 import games
 
-__all__ = ["GameInfo", "describe_game", "game_factory", "strip_check_wrappers"]
+__all__ = ["GameInfo", "batch_twin", "describe_game", "game_factory", "strip_check_wrappers"]
 
 # Wrappers that only check calls. TerminateIllegalWrapper is not among them: it is a rule.
 _CHECK_ONLY_WRAPPERS = (pz_wrappers.OrderEnforcingWrapper, pz_wrappers.AssertOutOfBoundsWrapper)
@@ -51,6 +51,20 @@ def game_factory(env_args: Mapping[str, Any] | None, env_fn: Callable[..., Any] 
     except ValueError as err:
         raise ValueError(f"env_args: {err}") from None
     return _RegistryFactory(name, args)
+
+
+def batch_twin(factory: Callable[[], Any], num_games: int) -> Any | None:
+    """The batch-native twin of ``num_games`` games of ``factory``'s game, or None.
+
+    Only a registry game whose environment class itself defines ``batch_rules(num_games)`` (not
+    a subclass or a wrapper that could change its rules) has one: robot delivery.
+    """
+    if not isinstance(factory, _RegistryFactory):
+        return None
+    game = strip_check_wrappers(factory())
+    if "batch_rules" not in type(game).__dict__:
+        return None
+    return game.batch_rules(num_games)
 
 
 @dataclass(frozen=True)

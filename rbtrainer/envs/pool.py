@@ -29,13 +29,17 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
 
 from rbtrainer.envs.adapters import ReplayPoint, seat_game
+from rbtrainer.envs.factory import batch_twin
 from rbtrainer.envs.reports import Decision, StepReport
+
+if TYPE_CHECKING:
+    from rbtrainer.envs.batch_pool import BatchGamePool
 
 __all__ = ["BACKENDS", "GameError", "GamePool", "SeatEnv", "make_pool"]
 
@@ -391,16 +395,26 @@ def _blocks(num_envs: int, num_workers: int) -> list[range]:
     return blocks
 
 
-def make_pool(factory: Callable[[], Any], num_envs: int, backend: str, num_workers: int | None = None) -> GamePool:
+def make_pool(
+    factory: Callable[[], Any], num_envs: int, backend: str, num_workers: int | None = None, batch: bool = False
+) -> GamePool | BatchGamePool:
     """A :class:`GamePool` of ``num_envs`` games on ``backend``.
 
     ``dummy`` keeps every game in one in-process worker; ``subproc`` and ``ray`` spread them over
-    ``num_workers`` workers (default: one per CPU core, at most one per game).
+    ``num_workers`` workers (default: one per CPU core, at most one per game). With ``batch`` on
+    the ``dummy`` backend, a game with a batch-native twin (:func:`~rbtrainer.envs.factory.batch_twin`)
+    gets a :class:`~rbtrainer.envs.batch_pool.BatchGamePool` instead.
     """
     from tianshou.env import DummyVectorEnv, SubprocVectorEnv
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if batch and backend == "dummy":
+        twin = batch_twin(factory, num_envs)
+        if twin is not None:
+            from rbtrainer.envs.batch_pool import BatchGamePool  # it imports GameError from here
+
+            return BatchGamePool(twin)
     if num_workers is None:
         num_workers = 1 if backend == "dummy" else min(num_envs, os.cpu_count() or 1)
     blocks = _blocks(num_envs, max(1, min(num_workers, num_envs)))
