@@ -162,3 +162,17 @@ def test_batch_games_is_validated_and_is_a_command_line_flag(capsys: pytest.Capt
     with pytest.raises(SystemExit):
         main(["train", "--no-batch-games", "--episodes-per-train", "0"])
     assert "episodes_per_train must be a positive int" in capsys.readouterr().err  # the flag itself parsed
+
+
+def test_a_league_draws_and_scores_the_same_opponents_on_both_paths() -> None:
+    from rbtrainer.league import League, LeagueConfig
+
+    curves = []
+    for batch in (False, True):
+        trainer = DecentralizedTrainer(GAME, batch_games=batch, **{**RUN, "episodes_per_train": 30})
+        learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1, hidden_sizes=(16,))
+        league = League(learner, [RandomAgent(seed=3)], LeagueConfig(snapshot_every=8, seed=2))
+        stats = trainer.train(league, [True, False, False], plot=False)
+        assert stats.league is not None
+        curves.append((stats.reward_metric_history, repr(stats.league)))
+    assert curves[0] == curves[1]
