@@ -5,7 +5,7 @@
     python benchmarks/strong_agents.py robots [--seeds 0 1 2]
 
 * ``tictactoe``: one DQN learner trained by self-play and against noisy minimax and random
-  opponents (env groups). Every 500 episodes ``KeepBest`` measures its greedy policy exactly
+  opponents (env groups). Every 250 episodes ``KeepBest`` measures its greedy policy exactly
   (exploitability from both seats first, then the weaker seat's win probability against random as a
   ratio to its target, 99 % first and 90 % second) and keeps the
   best snapshot; that snapshot's exact figures are printed, and it plays 200 games per seat
@@ -81,7 +81,7 @@ BOARD_RECIPES: dict[str, dict[str, Any]] = {
         "bot_epsilon": 0.3,
         "eps_end": 0.05,
         "weights": {"self": 1.0, "random": 1.0, "bot": 2.0},
-        "test_freq": 500,
+        "test_freq": 250,
     },
     "connect_four": {
         "episodes": 30_000,
