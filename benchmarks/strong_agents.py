@@ -327,8 +327,22 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, help="training episodes (default: the recipe's)")
     parser.add_argument("--plot-dir", default="plots")
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--conv-channels",
+        type=int,
+        nargs="+",
+        help="board games: 3x3 convolutions of these widths before the hidden layers (DQNConfig.conv_channels)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log each new best test round")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.verbose:
+        logging.getLogger("rbtrainer.callbacks").setLevel(logging.INFO)
+    if args.conv_channels:
+        if args.mode not in BOARD_RECIPES:
+            parser.error(f"--conv-channels applies to {sorted(BOARD_RECIPES)}, not {args.mode}")
+        recipe = BOARD_RECIPES[args.mode]
+        BOARD_RECIPES[args.mode] = {**recipe, "dqn": {**recipe["dqn"], "conv_channels": tuple(args.conv_channels)}}
     figures: dict[str, Any] = {}
     for seed in args.seeds:
         start = time.perf_counter()

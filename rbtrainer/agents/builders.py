@@ -13,6 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from tianshou.algorithm import A2C, PPO
 from tianshou.algorithm.optim import AdamOptimizerFactory
 from tianshou.utils.net.common import Net
@@ -20,7 +21,7 @@ from tianshou.utils.net.common import Net
 from rbtrainer.agents.base import check_discrete, flat_obs_dim
 from rbtrainer.agents.device import check_device
 from rbtrainer.agents.learners import OffPolicyLearner, OnPolicyLearner
-from rbtrainer.agents.networks import MaskedActor, ValueCritic
+from rbtrainer.agents.networks import BoardQNet, MaskedActor, ValueCritic, board_qnet_parameters
 from rbtrainer.agents.stream_memory import ActorPolicy, QPolicy, StreamDQN
 from rbtrainer.rng import isolated_global_rng
 from rbtrainer.validation import boolean, check_allocation, hidden_sizes, non_negative_int, number_in, positive_int
@@ -34,6 +35,10 @@ class DQNConfig:
 
     hidden_sizes: tuple[int, ...] = (128, 128)
     """Widths of the Q-network's hidden layers."""
+    conv_channels: tuple[int, ...] = ()
+    """Channels of 3x3 convolutions (padding 1) over a board observation of shape
+    ``(height, width, planes)`` before the hidden layers, e.g. ``(64, 64)`` for connect four;
+    ``()``: an MLP over the flattened observation."""
     lr: float = 1e-3
     """Adam learning rate."""
     gamma: float = 0.99
@@ -61,6 +66,7 @@ class DQNConfig:
 
     def __post_init__(self) -> None:
         self.hidden_sizes = hidden_sizes("hidden_sizes", self.hidden_sizes)
+        self.conv_channels = hidden_sizes("conv_channels", self.conv_channels)
         number_in("lr", self.lr, 0.0, 1.0, low_open=True)
         number_in("gamma", self.gamma, 0.0, 1.0)
         positive_int("n_step", self.n_step)
@@ -131,16 +137,34 @@ def _config(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
     return cls(**{**base, **overrides})
 
 
-def _check_sizes(obs_dim: int, n_actions: int, hidden: tuple[int, ...], buffer_size: int, nets: int) -> None:
+def _mlp_parameters(obs_dim: int, hidden: tuple[int, ...], n_actions: int) -> int:
+    return sum((a + 1) * b for a, b in itertools.pairwise((obs_dim, *hidden, n_actions)))
+
+
+def _board_shape(observation_space: gym.Space) -> tuple[int, int, int]:
+    """The ``(height, width, planes)`` of a board observation, for ``conv_channels``."""
+    space = observation_space
+    if isinstance(space, gym.spaces.Dict) and "observation" in space.spaces:
+        space = space.spaces["observation"]
+    shape = getattr(space, "shape", None)
+    if shape is None or len(shape) != 3:
+        raise ValueError(
+            f"conv_channels needs a board observation of shape (height, width, planes), got {space}; "
+            "set conv_channels=() for an MLP over the flattened observation"
+        )
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def _check_sizes(
+    obs_dim: int, n_actions: int, params: int, buffer_size: int, nets: int, network: str = "hidden_sizes"
+) -> None:
     """Refuse networks and memories larger than the machine before anything is allocated.
 
-    A network's parameters are counted ``4 * nets`` times (weights, gradients and Adam's two
+    A network's ``params`` are counted ``4 * nets`` times (weights, gradients and Adam's two
     moments of each of ``nets`` networks); a memory row holds ``obs`` and ``obs_next`` as float32,
     two action masks and a few scalars.
     """
-    widths = (obs_dim, *hidden, n_actions)
-    params = sum((a + 1) * b for a, b in itertools.pairwise(widths))
-    check_allocation("hidden_sizes", 4.0 * params * 4 * nets, f"a network of {params:,} parameters")
+    check_allocation(network, 4.0 * params * 4 * nets, f"a network of {params:,} parameters")
     check_allocation("buffer_size", buffer_size * (8.0 * obs_dim + 2 * n_actions + 32), f"{buffer_size:,} transitions")
 
 
@@ -156,16 +180,26 @@ def dqn_agent(
     """A DQN learner for a seat with these spaces (``overrides`` are :class:`DQNConfig` fields)."""
     cfg: DQNConfig = _config(DQNConfig, config, overrides)
     obs_dim, n_actions = flat_obs_dim(observation_space), check_discrete(action_space)
-    _check_sizes(obs_dim, n_actions, cfg.hidden_sizes, cfg.buffer_size, nets=2)
+    board = _board_shape(observation_space) if cfg.conv_channels else None
+    if board is None:
+        params = _mlp_parameters(obs_dim, cfg.hidden_sizes, n_actions)
+    else:
+        params = board_qnet_parameters(board, cfg.conv_channels, cfg.hidden_sizes, n_actions, cfg.dueling)
+    network = "hidden_sizes" if board is None else "conv_channels / hidden_sizes"
+    _check_sizes(obs_dim, n_actions, params, cfg.buffer_size, nets=2, network=network)
     rng = np.random.default_rng(seed)
     with isolated_global_rng(rng):
-        dueling = ({"hidden_sizes": cfg.hidden_sizes[-1:]}, {"hidden_sizes": cfg.hidden_sizes[-1:]})
-        net = Net(
-            state_shape=obs_dim,
-            action_shape=n_actions,
-            hidden_sizes=cfg.hidden_sizes,
-            dueling_param=dueling if cfg.dueling else None,
-        )
+        net: torch.nn.Module
+        if board is not None:
+            net = BoardQNet(board, cfg.conv_channels, cfg.hidden_sizes, n_actions, dueling=cfg.dueling)
+        else:
+            dueling = ({"hidden_sizes": cfg.hidden_sizes[-1:]}, {"hidden_sizes": cfg.hidden_sizes[-1:]})
+            net = Net(
+                state_shape=obs_dim,
+                action_shape=n_actions,
+                hidden_sizes=cfg.hidden_sizes,
+                dueling_param=dueling if cfg.dueling else None,
+            )
         policy = QPolicy(model=net, action_space=action_space)
         algorithm = StreamDQN(
             policy=policy,
@@ -200,7 +234,7 @@ def ppo_agent(
     """A PPO (or A2C) learner with a masked actor (``overrides`` are :class:`PPOConfig` fields)."""
     cfg: PPOConfig = _config(PPOConfig, config, overrides)
     obs_dim, n_actions = flat_obs_dim(observation_space), check_discrete(action_space)
-    _check_sizes(obs_dim, n_actions, cfg.hidden_sizes, cfg.buffer_size, nets=2)
+    _check_sizes(obs_dim, n_actions, _mlp_parameters(obs_dim, cfg.hidden_sizes, n_actions), cfg.buffer_size, nets=2)
     rng = np.random.default_rng(seed)
     with isolated_global_rng(rng):
         actor = MaskedActor(obs_dim, n_actions, cfg.hidden_sizes)

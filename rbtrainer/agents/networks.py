@@ -1,14 +1,16 @@
-"""Small torch networks for the builders: MLPs that read the ``Batch(obs, mask)`` layout."""
+"""Small torch networks for the builders: MLPs that read the ``Batch(obs, mask)`` layout, and a
+convolutional Q-network for board observations."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["MaskedActor", "ValueCritic", "mask_logits", "mlp"]
+__all__ = ["BoardQNet", "MaskedActor", "ValueCritic", "board_qnet_parameters", "mask_logits", "mlp"]
 
 _MASKED_LOGIT = -1e9
 
@@ -77,3 +79,75 @@ class ValueCritic(nn.Module):
     def forward(self, obs: Any, state: Any = None, info: Any = None) -> torch.Tensor:
         x, _ = _obs_and_mask(obs, _device(self))
         return self.net(x)
+
+
+def _conv_trunk(in_channels: int, channels: Sequence[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    last = in_channels
+    for width in channels:
+        layers += [nn.Conv2d(last, width, kernel_size=3, padding=1), nn.ReLU()]
+        last = width
+    return nn.Sequential(*layers)
+
+
+class BoardQNet(nn.Module):
+    """Q-values of a board observation: 3x3 convolutions (padding 1, ReLU) over the board, then
+    fully connected hidden layers, then one Q-value per action (or dueling value/advantage heads).
+
+    ``board_shape`` is the observation's ``(height, width, planes)``; the network takes rows of
+    the flattened observation (as the learners store them) and restores the board itself. Called
+    as Tianshou calls a Q-model: ``forward(obs, state, info) -> (q_values, state)``.
+    """
+
+    def __init__(
+        self,
+        board_shape: tuple[int, int, int],
+        channels: Sequence[int],
+        hidden_sizes: Sequence[int],
+        n_actions: int,
+        dueling: bool = False,
+    ) -> None:
+        super().__init__()
+        height, width, planes = board_shape
+        self.board_shape = (height, width, planes)
+        self.conv = _conv_trunk(planes, channels)
+        features = height * width * (channels[-1] if channels else planes)
+        if dueling:  # as Tianshou's dueling Net: both heads have one hidden layer of the last width
+            trunk = mlp(features, hidden_sizes[:-1], hidden_sizes[-1]) if hidden_sizes else nn.Sequential()
+            self.trunk = nn.Sequential(nn.Flatten(), *trunk, *([nn.ReLU()] if hidden_sizes else []))
+            head_in = hidden_sizes[-1] if hidden_sizes else features
+            self.advantage: nn.Module | None = mlp(head_in, hidden_sizes[-1:], n_actions)
+            self.value: nn.Module | None = mlp(head_in, hidden_sizes[-1:], 1)
+        else:
+            self.trunk = nn.Sequential(nn.Flatten(), *mlp(features, hidden_sizes, n_actions))
+            self.advantage = self.value = None
+        self.n_actions = n_actions
+
+    def get_output_dim(self) -> int:
+        return self.n_actions
+
+    def forward(self, obs: Any, state: Any = None, info: Any = None) -> tuple[torch.Tensor, Any]:
+        x, _ = _obs_and_mask(obs, _device(self))
+        board = x.reshape(x.shape[0], *self.board_shape).permute(0, 3, 1, 2)
+        out = self.trunk(self.conv(board))
+        if self.advantage is None or self.value is None:
+            return out, state
+        advantage = self.advantage(out)
+        return self.value(out) + advantage - advantage.mean(dim=1, keepdim=True), state
+
+
+def board_qnet_parameters(
+    board_shape: tuple[int, ...], channels: Sequence[int], hidden_sizes: Sequence[int], n_actions: int, dueling: bool
+) -> int:
+    """Number of parameters of a :class:`BoardQNet` (counted before building it)."""
+    height, width, planes = board_shape
+    conv = sum((9 * a + 1) * b for a, b in itertools.pairwise((planes, *channels)))
+    features = height * width * (channels[-1] if channels else planes)
+    if dueling:
+        head_in = hidden_sizes[-1] if hidden_sizes else features
+        heads = sum(
+            (a + 1) * b for out in (n_actions, 1) for a, b in itertools.pairwise((head_in, *hidden_sizes[-1:], out))
+        )
+        return conv + sum((a + 1) * b for a, b in itertools.pairwise((features, *hidden_sizes))) + heads
+    widths = (features, *hidden_sizes, n_actions)
+    return conv + sum((a + 1) * b for a, b in itertools.pairwise(widths))

@@ -1,0 +1,117 @@
+"""The convolutional Q-network over board observations (``DQNConfig.conv_channels``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rbtrainer import DecentralizedTrainer, DQNConfig, RandomAgent, dqn_agent
+from rbtrainer.agents.networks import BoardQNet, board_qnet_parameters
+from rbtrainer.checkpoint import learner_from_checkpoint, save_agents
+from rbtrainer.cli import main
+
+
+@pytest.fixture(scope="module")
+def connect_four() -> DecentralizedTrainer:
+    return DecentralizedTrainer(
+        {"game": "connect_four"},
+        num_train_envs=2,
+        num_test_envs=2,
+        episodes_per_train=8,
+        episodes_per_test=2,
+        test_freq=8,
+        update_freq=16,
+        batch_size=16,
+        seed=3,
+        progress_bar=False,
+    )
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+@pytest.mark.parametrize("channels", [(), (4,), (4, 8)])
+@pytest.mark.parametrize("hidden", [(), (16,), (16, 8)])
+def test_parameter_count_is_known_before_building(channels, hidden, dueling) -> None:
+    net = BoardQNet((6, 7, 2), channels, hidden, 7, dueling=dueling)
+    assert sum(p.numel() for p in net.parameters()) == board_qnet_parameters((6, 7, 2), channels, hidden, 7, dueling)
+
+
+def test_the_flat_row_is_read_back_as_the_board() -> None:
+    """One 3x3 filter that copies plane 1's centre and an identity read-out: the Q-values are
+    plane 1 of the board in (row, column) order, so the flat (height, width, planes) row the
+    learners store is restored to the right cells."""
+    net = BoardQNet((6, 7, 2), (1,), (), 42)
+    conv, readout = net.conv[0], net.trunk[1]
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.zero_()
+        conv.weight[0, 1, 1, 1] = 1.0
+        readout.weight.copy_(torch.eye(42))
+        readout.bias.zero_()
+    boards = np.random.default_rng(0).integers(0, 2, (5, 6, 7, 2)).astype(np.float32)
+    q, state = net(boards.reshape(5, -1), state="kept")
+    assert state == "kept"
+    np.testing.assert_array_equal(q.detach().numpy(), boards[..., 1].reshape(5, 42))
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+def test_a_convolutional_learner_trains_and_plays_legal_moves(connect_four, dueling) -> None:
+    spaces = connect_four.observation_space(0), connect_four.action_space(0)
+    learner = dqn_agent(*spaces, conv_channels=(4, 4), hidden_sizes=(16,), dueling=dueling, buffer_size=2000, seed=1)
+    assert isinstance(learner.policy.model, BoardQNet)
+    before = [p.detach().clone() for p in learner.policy.model.parameters()]
+    stats = connect_four.train([learner, RandomAgent(seed=2)], [True, False], plot=False)
+    assert stats.gradient_steps > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, learner.policy.model.parameters(), strict=True))
+    obs = np.zeros((3, 6, 7, 2), dtype=np.float32)
+    mask = np.zeros((3, 7), dtype=np.int8)
+    mask[:, [2, 5]] = 1
+    assert set(learner.greedy(obs, mask).tolist()) <= {2, 5}
+
+
+def test_same_seed_same_network(connect_four) -> None:
+    spaces = connect_four.observation_space(0), connect_four.action_space(0)
+    a, b = (dqn_agent(*spaces, conv_channels=(4,), seed=7) for _ in range(2))
+    for x, y in zip(a.policy.model.parameters(), b.policy.model.parameters(), strict=True):
+        assert torch.equal(x, y)
+
+
+def test_checkpoint_rebuilds_the_convolutional_network(connect_four, tmp_path) -> None:
+    spaces = connect_four.observation_space(0), connect_four.action_space(0)
+    config = DQNConfig(conv_channels=(4,), hidden_sizes=(16,))
+    learner = dqn_agent(*spaces, config=config, seed=5)
+    path = tmp_path / "c4.pt"
+    save_agents(path, [learner, learner], {"dqn": {"conv_channels": (4,), "hidden_sizes": (16,)}})
+    again = learner_from_checkpoint(path, *spaces)
+    assert isinstance(again.policy.model, BoardQNet)
+    obs = np.random.default_rng(1).integers(0, 2, (6, 6, 7, 2)).astype(np.float32)
+    mask = np.ones((6, 7), dtype=np.int8)
+    assert np.array_equal(again.greedy(obs, mask), learner.greedy(obs, mask))
+
+
+def test_bad_conv_channels(connect_four) -> None:
+    with pytest.raises(ValueError, match=r"conv_channels\[1\] must be a positive int"):
+        DQNConfig(conv_channels=(8, 0))
+    with pytest.raises(TypeError, match="conv_channels must be a sequence of layer widths"):
+        DQNConfig(conv_channels="16")  # type: ignore[arg-type]
+    robots = DecentralizedTrainer({}, num_train_envs=1, num_test_envs=1)
+    with pytest.raises(ValueError, match=r"conv_channels needs a board observation .* set conv_channels=\(\)"):
+        dqn_agent(robots.observation_space(0), robots.action_space(0), conv_channels=(8,))
+    spaces = connect_four.observation_space(0), connect_four.action_space(0)
+    with pytest.raises(ValueError, match="conv_channels / hidden_sizes is too large"):
+        dqn_agent(*spaces, conv_channels=(4,), hidden_sizes=(10**6, 10**6))
+
+
+def test_command_line_trains_and_evaluates_a_convolutional_learner(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    checkpoint = tmp_path / "ttt.pt"
+    argv = [
+        "train", "--env", "game=tictactoe", "--num-train-envs", "2", "--num-test-envs", "2",
+        "--episodes-per-train", "8", "--episodes-per-test", "2", "--test-freq", "8", "--update-freq", "16",
+        "--no-progress-bar", "--conv-channels", "4", "--hidden-sizes", "8", "--buffer-size", "1000",
+        "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["eval", "--env", "game=tictactoe", "--agents", str(checkpoint), "random", "--games", "2"]) == 0
+    assert "ttt.pt" in capsys.readouterr().out
