@@ -49,13 +49,18 @@ def unique_name(base: str, taken: Sequence[str]) -> str:
     return name
 
 
-def flat_obs_dim(space: gym.Space) -> int:
-    """Number of values in an observation (``Dict`` spaces: the ``observation`` entry)."""
+def observation_box(space: gym.Space) -> gym.spaces.Box:
+    """The Box an agent reads: the space itself, or the ``observation`` entry of a ``Dict`` space."""
     if isinstance(space, gym.spaces.Dict) and "observation" in space.spaces:
         space = space.spaces["observation"]
     if not isinstance(space, gym.spaces.Box):
         raise TypeError(f"observation space must be a Box (or a Dict with an 'observation' Box), got {space}")
-    return int(np.prod(space.shape))
+    return space
+
+
+def flat_obs_dim(space: gym.Space) -> int:
+    """Number of values in an observation (``Dict`` spaces: the ``observation`` entry)."""
+    return int(np.prod(observation_box(space).shape))
 
 
 def check_discrete(space: gym.Space, argument: str = "action_space") -> int:

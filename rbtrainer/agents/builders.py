@@ -18,7 +18,7 @@ from tianshou.algorithm import A2C, PPO
 from tianshou.algorithm.optim import AdamOptimizerFactory
 from tianshou.utils.net.common import Net
 
-from rbtrainer.agents.base import check_discrete, flat_obs_dim
+from rbtrainer.agents.base import check_discrete, flat_obs_dim, observation_box
 from rbtrainer.agents.device import check_device
 from rbtrainer.agents.learners import OffPolicyLearner, OnPolicyLearner
 from rbtrainer.agents.networks import BoardQNet, MaskedActor, ValueCritic, board_qnet_parameters
@@ -143,16 +143,14 @@ def _mlp_parameters(obs_dim: int, hidden: tuple[int, ...], n_actions: int) -> in
 
 def _board_shape(observation_space: gym.Space) -> tuple[int, int, int]:
     """The ``(height, width, planes)`` of a board observation, for ``conv_channels``."""
-    space = observation_space
-    if isinstance(space, gym.spaces.Dict) and "observation" in space.spaces:
-        space = space.spaces["observation"]
-    shape = getattr(space, "shape", None)
-    if shape is None or len(shape) != 3:
+    space = observation_box(observation_space)
+    if len(space.shape) != 3:
         raise ValueError(
             f"conv_channels needs a board observation of shape (height, width, planes), got {space}; "
             "set conv_channels=() for an MLP over the flattened observation"
         )
-    return int(shape[0]), int(shape[1]), int(shape[2])
+    height, width, planes = space.shape
+    return int(height), int(width), int(planes)
 
 
 def _check_sizes(

@@ -3,7 +3,6 @@ convolutional Q-network for board observations."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -137,17 +136,14 @@ class BoardQNet(nn.Module):
 
 
 def board_qnet_parameters(
-    board_shape: tuple[int, ...], channels: Sequence[int], hidden_sizes: Sequence[int], n_actions: int, dueling: bool
+    board_shape: tuple[int, int, int],
+    channels: Sequence[int],
+    hidden_sizes: Sequence[int],
+    n_actions: int,
+    dueling: bool,
 ) -> int:
-    """Number of parameters of a :class:`BoardQNet` (counted before building it)."""
-    height, width, planes = board_shape
-    conv = sum((9 * a + 1) * b for a, b in itertools.pairwise((planes, *channels)))
-    features = height * width * (channels[-1] if channels else planes)
-    if dueling:
-        head_in = hidden_sizes[-1] if hidden_sizes else features
-        heads = sum(
-            (a + 1) * b for out in (n_actions, 1) for a, b in itertools.pairwise((head_in, *hidden_sizes[-1:], out))
-        )
-        return conv + sum((a + 1) * b for a, b in itertools.pairwise((features, *hidden_sizes))) + heads
-    widths = (features, *hidden_sizes, n_actions)
-    return conv + sum((a + 1) * b for a, b in itertools.pairwise(widths))
+    """Number of parameters of a :class:`BoardQNet`, counted on the meta device (nothing is
+    allocated and no random number is drawn), so that a size check can run before building it."""
+    with torch.device("meta"):
+        net = BoardQNet(board_shape, channels, hidden_sizes, n_actions, dueling=dueling)
+    return sum(p.numel() for p in net.parameters())
