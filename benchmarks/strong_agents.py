@@ -80,6 +80,7 @@ BOARD_RECIPES: dict[str, dict[str, Any]] = {
         "bot": TicTacToeMinimax,
         "bot_epsilon": 0.3,
         "eps_end": 0.05,
+        "eps_episodes": 15_000,
         "weights": {"self": 1.0, "random": 1.0, "bot": 2.0},
         "test_freq": 250,
     },
@@ -97,6 +98,7 @@ BOARD_RECIPES: dict[str, dict[str, Any]] = {
         "bot": ConnectFourStrong,
         "bot_epsilon": 0.5,
         "eps_end": 0.02,
+        "eps_episodes": 15_000,
         "weights": {"self": 1.0, "random": 2.0, "bot": 4.0},
         "test_freq": 1000,
     },
@@ -176,7 +178,9 @@ def train_board_agent(
             [False, True],
         ),
     ]
-    trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=recipe["eps_end"], episodes=total // 2)
+    trainer.train_fn = EpsilonSchedule(
+        learners=[learner], start=1.0, end=recipe["eps_end"], episodes=min(recipe["eps_episodes"], total // 2)
+    )
     keeper = KeepBest(learner, keep(trainer, seed)) if keep is not None else None
     trainer.test_fn = keeper
     stats = trainer.train(groups, [True, True], plot=False)
