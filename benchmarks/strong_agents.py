@@ -5,15 +5,16 @@
     python benchmarks/strong_agents.py robots [--seeds 0 1 2]
 
 * ``tictactoe``: one DQN learner trained by self-play and against noisy minimax and random
-  opponents (env groups). Every 250 episodes ``KeepBest`` measures its greedy policy exactly
+  opponents, in both seats (env groups). Every 250 episodes ``KeepBest`` measures its greedy policy exactly
   (exploitability from both seats first, then the weaker seat's win probability against random as a
   ratio to its target, 99 % first and 90 % second) and keeps the
   best snapshot; that snapshot's exact figures are printed, and it plays 200 games per seat
   against minimax and 1000 games per seat against random.
 * ``connect_four``: the same recipe against the rule-based bot, which plays a random move half of the
-  time (gamma 0.95, 3-step returns). Every 1000 episodes ``KeepBest``
-  plays 50 validation games per seat against random and against the rule-based bot and keeps the
-  snapshot whose weakest seat is nearest its target (95 % wins vs random, 60 % score vs the bot).
+  time (gamma 0.95, 3-step returns, 60,000 episodes, twice as many games in the second seat as in
+  the first against each opponent). Every 1000 episodes ``KeepBest`` plays validation games per
+  seat, 100 against random and 50 against the rule-based bot, and keeps the snapshot whose weakest
+  seat is nearest its target (95 % wins vs random, 60 % score vs the bot).
   The snapshot then plays fresh games (other seeds): 200 per seat against each, and a cross-play
   tournament with the baselines (heat-map under ``--plot-dir``).
 * ``robots``: self-play DQN on the 2- and 3-player robot game, then a cross-play with the A*
@@ -66,6 +67,7 @@ from rbtrainer.plotting import plot_crossplay
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
 
 # The recipe of the two board games: one learner in every group, learning in its own seats.
+# Weights are the env groups' shares: self-play, and (first seat, second seat) against each opponent.
 BOARD_RECIPES: dict[str, dict[str, Any]] = {
     "tictactoe": {
         "episodes": 30_000,
@@ -81,11 +83,11 @@ BOARD_RECIPES: dict[str, dict[str, Any]] = {
         "bot_epsilon": 0.3,
         "eps_end": 0.05,
         "eps_episodes": 15_000,
-        "weights": {"self": 1.0, "random": 1.0, "bot": 2.0},
+        "weights": {"self": 1.0, "random": (2.0, 2.0), "bot": (2.0, 2.0)},
         "test_freq": 250,
     },
     "connect_four": {
-        "episodes": 30_000,
+        "episodes": 60_000,
         "trainer": {"update_freq": 128, "update_per_step": 0.5, "batch_size": 128},
         "dqn": {
             "hidden_sizes": (256, 256),
@@ -99,7 +101,7 @@ BOARD_RECIPES: dict[str, dict[str, Any]] = {
         "bot_epsilon": 0.5,
         "eps_end": 0.02,
         "eps_episodes": 15_000,
-        "weights": {"self": 1.0, "random": 2.0, "bot": 4.0},
+        "weights": {"self": 1.0, "random": (2.0, 4.0), "bot": (4.0, 8.0)},
         "test_freq": 1000,
     },
 }
@@ -119,7 +121,7 @@ def connect_four_measure(trainer: DecentralizedTrainer, seed: int) -> Callable[[
 
     def measure(agent: Agent) -> float:
         validation_seed = 10**6 * (seed + 1) + next(rounds)
-        vs_random = tournament(trainer, {"dqn": agent, "random": RandomAgent()}, 50, seed=validation_seed)
+        vs_random = tournament(trainer, {"dqn": agent, "random": RandomAgent()}, 100, seed=validation_seed)
         vs_strong = tournament(trainer, {"dqn": agent, "strong": ConnectFourStrong()}, 50, seed=validation_seed)
         ratios = [r.wins / r.games / 0.95 for r in vs_random.seat_results("dqn").values()]
         ratios += [r.score / 0.6 for r in vs_strong.seat_results("dqn").values()]
@@ -163,18 +165,18 @@ def train_board_agent(
     seeds = iter(range(1000 * seed + 1, 1000 * seed + 100))
     groups = [
         EnvGroup("self-play", [learner, learner], weights["self"], [True, True]),
-        EnvGroup("vs random (first)", [learner, RandomAgent(seed=next(seeds))], weights["random"], [True, False]),
-        EnvGroup("vs random (second)", [RandomAgent(seed=next(seeds)), learner], weights["random"], [False, True]),
+        EnvGroup("vs random (first)", [learner, RandomAgent(seed=next(seeds))], weights["random"][0], [True, False]),
+        EnvGroup("vs random (second)", [RandomAgent(seed=next(seeds)), learner], weights["random"][1], [False, True]),
         EnvGroup(
             "vs noisy bot (first)",
             [learner, EpsilonAgent(bot(seed=next(seeds)), noise, seed=next(seeds))],
-            weights["bot"],
+            weights["bot"][0],
             [True, False],
         ),
         EnvGroup(
             "vs noisy bot (second)",
             [EpsilonAgent(bot(seed=next(seeds)), noise, seed=next(seeds)), learner],
-            weights["bot"],
+            weights["bot"][1],
             [False, True],
         ),
     ]
