@@ -11,12 +11,15 @@
   best snapshot; that snapshot's exact figures are printed, and it plays 200 games per seat
   against minimax and 1000 games per seat against random.
 * ``connect_four``: the same recipe against the rule-based bot, which plays a random move half of the
-  time (gamma 0.95, 3-step returns, 60,000 episodes, twice as many games in the second seat as in
-  the first against each opponent). Every 1000 episodes ``KeepBest`` plays validation games per
-  seat, 100 against random and 50 against the rule-based bot, and keeps the snapshot whose weakest
-  seat is nearest its target (95 % wins vs random, 60 % score vs the bot).
-  The snapshot then plays fresh games (other seeds): 200 per seat against each, and a cross-play
-  tournament with the baselines (heat-map under ``--plot-dir``).
+  time (gamma 0.95, 3-step returns, 60,000 episodes, more games in the second seat than in the
+  first: 8 to 3 against random, 8 to 4 against the bot). Every 1000 episodes ``KeepBest`` plays
+  validation games per seat, 200 against random and 50 against the rule-based bot, and keeps the
+  snapshot whose weakest seat is nearest its target (95 % wins vs random, 60 % score vs the bot).
+  The snapshot then plays fresh games (other seeds): 1000 per seat against random, 200 against the
+  bot, and a cross-play tournament with the baselines (heat-map under ``--plot-dir``).
+
+``--save-dir DIR`` also saves the board games' kept snapshot as the checkpoint ``DIR/GAME_seedN.pt``,
+which ``rbtrainer eval`` and ``rbtrainer play`` load.
 * ``robots``: self-play DQN on the 2- and 3-player robot game, then a cross-play with the A*
   agent in every seat order: win shares and the mean game clock of wins.
 
@@ -26,6 +29,7 @@ Each prints one line per seed and a summary; ``--json FILE`` also writes the fig
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -51,8 +55,9 @@ from rbtrainer import (
     dqn_agent,
 )
 from rbtrainer.agents.base import Agent
-from rbtrainer.agents.learners import OffPolicyLearner
+from rbtrainer.agents.learners import Learner, OffPolicyLearner
 from rbtrainer.callbacks import EpsilonSchedule, KeepBest
+from rbtrainer.checkpoint import save_agents
 from rbtrainer.evaluation import (
     ConnectFourNegamax,
     ConnectFourStrong,
@@ -101,8 +106,9 @@ BOARD_RECIPES: dict[str, dict[str, Any]] = {
         "bot_epsilon": 0.5,
         "eps_end": 0.02,
         "eps_episodes": 15_000,
-        "weights": {"self": 1.0, "random": (2.0, 4.0), "bot": (4.0, 8.0)},
+        "weights": {"self": 1.0, "random": (3.0, 8.0), "bot": (4.0, 8.0)},
         "test_freq": 1000,
+        "validation_games": {"random": 200, "bot": 50},
     },
 }
 
@@ -121,8 +127,11 @@ def connect_four_measure(trainer: DecentralizedTrainer, seed: int) -> Callable[[
 
     def measure(agent: Agent) -> float:
         validation_seed = 10**6 * (seed + 1) + next(rounds)
-        vs_random = tournament(trainer, {"dqn": agent, "random": RandomAgent()}, 100, seed=validation_seed)
-        vs_strong = tournament(trainer, {"dqn": agent, "strong": ConnectFourStrong()}, 50, seed=validation_seed)
+        games = BOARD_RECIPES["connect_four"]["validation_games"]
+        vs_random = tournament(trainer, {"dqn": agent, "random": RandomAgent()}, games["random"], seed=validation_seed)
+        vs_strong = tournament(
+            trainer, {"dqn": agent, "strong": ConnectFourStrong()}, games["bot"], seed=validation_seed
+        )
         ratios = [r.wins / r.games / 0.95 for r in vs_random.seat_results("dqn").values()]
         ratios += [r.score / 0.6 for r in vs_strong.seat_results("dqn").values()]
         return min(ratios)
@@ -135,12 +144,14 @@ def train_board_agent(
     seed: int,
     episodes: int | None,
     keep: Callable[[DecentralizedTrainer, int], Callable[[Agent], float]] | None = None,
+    save_dir: str | None = None,
 ) -> tuple[DecentralizedTrainer, Agent, dict]:
     """Train the recipe of ``game``; returns the trainer, the agent and training figures.
 
     With ``keep`` (given the trainer and the seed, it returns the measure), the agent is the
     learner's snapshot of best measure over the test rounds;
-    otherwise the learner as training left it.
+    otherwise the learner as training left it. With ``save_dir``, that agent is also written there
+    as the checkpoint ``{game}_seed{seed}.pt`` (``rbtrainer eval`` / ``play`` load it).
     """
     recipe = BOARD_RECIPES[game]
     total = episodes or recipe["episodes"]
@@ -155,12 +166,8 @@ def train_board_agent(
         progress_bar=False,
         **recipe["trainer"],
     )
-    learner = dqn_agent(
-        trainer.observation_space(0),
-        trainer.action_space(0),
-        config=DQNConfig(**recipe["dqn"]),
-        seed=seed,
-    )
+    config = DQNConfig(**recipe["dqn"])
+    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=config, seed=seed)
     bot, noise, weights = recipe["bot"], recipe["bot_epsilon"], recipe["weights"]
     seeds = iter(range(1000 * seed + 1, 1000 * seed + 100))
     groups = [
@@ -186,17 +193,30 @@ def train_board_agent(
     keeper = KeepBest(learner, keep(trainer, seed)) if keep is not None else None
     trainer.test_fn = keeper
     stats = trainer.train(groups, [True, True], plot=False)
-    figures = {
+    figures: dict[str, Any] = {
         "episodes": stats.collected_episodes,
         "env_steps": stats.collected_steps,
         "gradient_steps": stats.gradient_steps,
         "train_seconds": round(stats.training_time, 1),
     }
-    if keeper is None or keeper.best is None:
-        return trainer, learner, figures
-    figures["kept_at_episode"] = keeper.best_episodes
-    figures["kept_score"] = round(keeper.best_score, 4)
-    return trainer, keeper.best, figures
+    agent: Agent = learner
+    if keeper is not None and keeper.best is not None:
+        agent = keeper.best
+        figures["kept_at_episode"] = keeper.best_episodes
+        figures["kept_score"] = round(keeper.best_score, 4)
+        if save_dir is not None:  # the learner is done training: it takes the kept weights to be saved
+            learner.load_state_dict(keeper.state_dict()["best"])
+    if save_dir is not None:
+        path = os.path.join(save_dir, f"{game}_seed{seed}.pt")
+        figures["checkpoint"] = save_self_play(path, learner, {"game": game}, config)
+    return trainer, agent, figures
+
+
+def save_self_play(path: str, learner: Learner, env: dict[str, Any], config: DQNConfig) -> str:
+    """Write ``learner`` as a self-play checkpoint of ``env`` with the configuration that rebuilds it."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    metadata = {"env": env, "dqn": {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}}
+    return save_agents(path, [learner, learner], metadata)
 
 
 def seat_scores(result: TournamentResult, name: str) -> dict[str, dict[str, float]]:
@@ -206,8 +226,10 @@ def seat_scores(result: TournamentResult, name: str) -> dict[str, dict[str, floa
     }
 
 
-def tictactoe(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
-    trainer, agent, figures = train_board_agent("tictactoe", seed, episodes, keep=lambda *_: tictactoe_measure)
+def tictactoe(seed: int, episodes: int | None, plot_dir: str, save_dir: str | None) -> dict[str, Any]:
+    trainer, agent, figures = train_board_agent(
+        "tictactoe", seed, episodes, keep=lambda *_: tictactoe_measure, save_dir=save_dir
+    )
     exploit = tictactoe_exploitability(agent)
     exact_first, exact_second = tictactoe_vs_random(agent)
     vs_minimax = tournament(trainer, {"dqn": agent, "minimax": TicTacToeMinimax()}, 200, seed=seed)
@@ -223,9 +245,11 @@ def tictactoe(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
     }
 
 
-def connect_four(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
-    trainer, learner, figures = train_board_agent("connect_four", seed, episodes, keep=connect_four_measure)
-    vs_random = tournament(trainer, {"dqn": learner, "random": RandomAgent()}, 200, seed=seed)
+def connect_four(seed: int, episodes: int | None, plot_dir: str, save_dir: str | None) -> dict[str, Any]:
+    trainer, learner, figures = train_board_agent(
+        "connect_four", seed, episodes, keep=connect_four_measure, save_dir=save_dir
+    )
+    vs_random = tournament(trainer, {"dqn": learner, "random": RandomAgent()}, 1000, seed=seed)
     vs_strong = tournament(trainer, {"dqn": learner, "strong": ConnectFourStrong()}, 200, seed=seed)
     entrants: dict[str, Agent] = {
         "dqn": learner,
@@ -284,7 +308,8 @@ def selfplay_run(
     return trainer, learner, best
 
 
-def robots(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
+def robots(seed: int, episodes: int | None, plot_dir: str, save_dir: str | None) -> dict[str, Any]:
+    del save_dir  # main() refuses --save-dir here: ``rbtrainer train`` saves robot checkpoints
     out: dict[str, Any] = {}
     for label, config_name, default_episodes in (
         ("2p", "robot_delivery_2p.toml", 600),
@@ -319,7 +344,7 @@ def robots(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
     return out
 
 
-MODES: dict[str, Callable[[int, int | None, str], dict[str, Any]]] = {
+MODES: dict[str, Callable[[int, int | None, str, str | None], dict[str, Any]]] = {
     "tictactoe": tictactoe,
     "connect_four": connect_four,
     "robots": robots,
@@ -334,6 +359,10 @@ def main() -> None:
     parser.add_argument("--plot-dir", default="plots")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument(
+        "--save-dir",
+        help="board games: also save the kept snapshot as the checkpoint DIR/GAME_seedN.pt (for rbtrainer eval/play)",
+    )
+    parser.add_argument(
         "--conv-channels",
         type=int,
         nargs="+",
@@ -344,6 +373,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     if args.verbose:
         logging.getLogger("rbtrainer.callbacks").setLevel(logging.INFO)
+    if args.save_dir and args.mode not in BOARD_RECIPES:
+        parser.error(
+            f"--save-dir applies to {sorted(BOARD_RECIPES)}; rbtrainer train saves the robot game's checkpoints"
+        )
     if args.conv_channels:
         if args.mode not in BOARD_RECIPES:
             parser.error(f"--conv-channels applies to {sorted(BOARD_RECIPES)}, not {args.mode}")
@@ -352,7 +385,7 @@ def main() -> None:
     figures: dict[str, Any] = {}
     for seed in args.seeds:
         start = time.perf_counter()
-        figures[str(seed)] = result = MODES[args.mode](seed, args.episodes, args.plot_dir)
+        figures[str(seed)] = result = MODES[args.mode](seed, args.episodes, args.plot_dir, args.save_dir)
         result["wall_seconds"] = round(time.perf_counter() - start, 1)
         print(f"seed {seed}: {json.dumps(result, default=float)}", flush=True)
     if args.json:
