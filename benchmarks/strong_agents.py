@@ -15,7 +15,8 @@
   first: 8 to 3 against random, 8 to 4 against the bot). Every 1000 episodes ``KeepBest`` plays
   validation games per seat, 200 against random and 50 against the rule-based bot, and keeps the
   snapshot whose weakest seat is nearest its target (95 % wins vs random, 60 % score vs the bot).
-  The snapshot then plays fresh games (other seeds): 1000 per seat against random, 200 against the
+  The snapshot then plays fresh games (other seeds): 1000 per seat against random (counting the
+  immediate wins it takes and the threats it blocks, ``connect_four_tactics``), 200 against the
   bot, and a cross-play tournament with the baselines (heat-map under ``--plot-dir``).
 
 ``--save-dir DIR`` also saves the board games' kept snapshot as the checkpoint ``DIR/GAME_seedN.pt``,
@@ -60,9 +61,11 @@ from rbtrainer.callbacks import EpsilonSchedule, KeepBest
 from rbtrainer.checkpoint import save_agents
 from rbtrainer.evaluation import (
     ConnectFourNegamax,
+    ConnectFourOpportunist,
     ConnectFourStrong,
     TicTacToeMinimax,
     TournamentResult,
+    connect_four_tactics,
     tictactoe_exploitability,
     tictactoe_vs_random,
     tournament,
@@ -72,7 +75,8 @@ from rbtrainer.plotting import plot_crossplay
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
 
 # The recipe of the two board games: one learner in every group, learning in its own seats.
-# Weights are the env groups' shares: self-play, and (first seat, second seat) against each opponent.
+# Weights are the env groups' shares: self-play, and (first seat, second seat) against each opponent
+# (connect four may add "opportunist": ConnectFourOpportunist, random play that never misses a win).
 BOARD_RECIPES: dict[str, dict[str, Any]] = {
     "tictactoe": {
         "episodes": 30_000,
@@ -187,6 +191,13 @@ def train_board_agent(
             [False, True],
         ),
     ]
+    if "opportunist" in weights:  # connect four: random play that never misses a win
+        first, second = weights["opportunist"]
+        ahead, behind = ConnectFourOpportunist(seed=next(seeds)), ConnectFourOpportunist(seed=next(seeds))
+        groups += [
+            EnvGroup("vs opportunist (first)", [learner, behind], first, [True, False]),
+            EnvGroup("vs opportunist (second)", [ahead, learner], second, [False, True]),
+        ]
     trainer.train_fn = EpsilonSchedule(
         learners=[learner], start=1.0, end=recipe["eps_end"], episodes=min(recipe["eps_episodes"], total // 2)
     )
@@ -249,7 +260,9 @@ def connect_four(seed: int, episodes: int | None, plot_dir: str, save_dir: str |
     trainer, learner, figures = train_board_agent(
         "connect_four", seed, episodes, keep=connect_four_measure, save_dir=save_dir
     )
-    vs_random = tournament(trainer, {"dqn": learner, "random": RandomAgent()}, 1000, seed=seed)
+    tactics = connect_four_tactics(trainer, learner, RandomAgent(), 1000, seed=seed)
+    print(tactics.table())
+    vs_random = tactics.result
     vs_strong = tournament(trainer, {"dqn": learner, "strong": ConnectFourStrong()}, 200, seed=seed)
     entrants: dict[str, Agent] = {
         "dqn": learner,
@@ -269,7 +282,11 @@ def connect_four(seed: int, episodes: int | None, plot_dir: str, save_dir: str |
     )
     return {
         **figures,
-        "vs_random": seat_scores(vs_random, "dqn"),
+        "vs_random": seat_scores(vs_random, "agent"),
+        "tactics_vs_random": {
+            seat: {**dataclasses.asdict(count), "win_rate": count.win_rate, "block_rate": count.block_rate}
+            for seat, count in (("first", tactics.first), ("second", tactics.second))
+        },
         "vs_strong": seat_scores(vs_strong, "dqn"),
         "elo": {e.name: round(e.rating, 1) for e in cross.entrants},
         "heat_map": heat_map,

@@ -174,7 +174,8 @@ def league_options() -> type:
         enabled: bool = False
         """Train in a league instead of plain self-play (a [league] table turns it on unless enabled = false)."""
         opponents: tuple[str, ...] = ("random",)
-        """Fixed pool members: baselines (random, minimax, strong, negamax[:DEPTH], astar) or checkpoint paths."""
+        """Fixed pool members: baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar) or
+        checkpoint paths."""
 
         def __post_init__(self) -> None:
             super().__post_init__()
@@ -383,7 +384,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Cross-play tournament of checkpoints and baselines: prints the table and ratings, writes a heat-map."""
 
         agents: Annotated[tuple[str, ...], arg(metavar="SPEC")]
-        """Entrants: checkpoint paths or baselines (random, minimax, strong, negamax[:DEPTH], astar)."""
+        """Entrants: checkpoint paths or baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar)."""
         games: int = 20
         """Games per seat assignment (two-seat games: each pair meets this often in each seat order)."""
         anchor: str | None = None

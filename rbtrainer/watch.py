@@ -35,7 +35,8 @@ class PlayCommand:
     env: Annotated[tuple[str, ...], UseAppendAction, arg(metavar="KEY=VALUE")] = ()
     """Game argument (repeatable), e.g. --env game=tictactoe; VALUE: a Python literal or a word."""
     agents: Annotated[tuple[str, ...], arg(metavar="SPEC", help_behavior_hint="(default: none)")] = ()
-    """Agent of each seat (or one for all): random, minimax, strong, negamax[:DEPTH], astar or a checkpoint path."""
+    """Agent of each seat (or one for all): a baseline (random, minimax, strong, opportunist, negamax[:DEPTH],
+    astar) or a checkpoint path."""
     checkpoint: Annotated[str | None, arg(metavar="PATH")] = None
     """Checkpoint of 'rbtrainer train': its learners fill the seats and its game is played (instead of --agents)."""
     seed: Annotated[int | None, arg(metavar="INT", help_behavior_hint="(default: 0; --replay: the recorded seed)")] = (

@@ -22,6 +22,7 @@ from games.tictactoe import TicTacToeRules
 from rbtrainer import Agent, DecentralizedTrainer, RandomAgent, TestResult
 from rbtrainer.evaluation.baselines import (
     ConnectFourNegamax,
+    ConnectFourOpportunist,
     ConnectFourStrong,
     TicTacToeMinimax,
     tictactoe_best_moves,
@@ -292,6 +293,27 @@ def test_negamax_prefers_the_faster_win() -> None:
 def test_negamax_validates_depth(depth: Any, error: type[Exception]) -> None:
     with pytest.raises(error, match="depth"):
         ConnectFourNegamax(depth)
+
+
+def test_opportunist_wins_at_once_and_otherwise_plays_at_random() -> None:
+    rules = c4_rules(*WIN_AT_0_OR_4)
+    wins = {c4_move(ConnectFourOpportunist(seed=s), rules) for s in range(12)}
+    assert wins == {0, 4}  # both winning columns, from its own seed
+    blocks = Counter(c4_move(ConnectFourOpportunist(seed=s), c4_rules(*BLOCK_AT_3)) for s in range(70))
+    assert set(blocks) == set(range(7)) and blocks[3] < 25  # it does not block: every column comes up
+    assert c4_move(ConnectFourOpportunist(), c4_rules(*BLOCK_AT_3), mask=[0, 0, 0, 0, 0, 1, 0]) == 5
+    bot = ConnectFourOpportunist(seed=7)
+    openings = [c4_move(bot, c4_rules()) for _ in range(10)]
+    assert len(set(openings)) > 1  # random on an empty board, and again the same after reseeding
+    bot.seed(7)
+    assert [c4_move(bot, c4_rules()) for _ in range(10)] == openings
+
+
+def test_opportunist_sits_between_random_and_the_rule_based_bot() -> None:
+    beats_random = play_test("connect_four", [ConnectFourOpportunist(seed=0), RandomAgent(seed=0)])
+    assert beats_random.illegal_actions == 0 and wins_of(beats_random, 0) >= 28, beats_random.wins
+    loses = play_test("connect_four", [ConnectFourOpportunist(seed=0), ConnectFourStrong(seed=0)])
+    assert wins_of(loses, 1) >= 32, loses.wins
 
 
 def test_negamax_default_name() -> None:

@@ -13,6 +13,7 @@ from rbtrainer import DecentralizedTrainer, EnvGroup, EpsilonAgent, RandomAgent
 from rbtrainer.agents.base import Agent
 from rbtrainer.checkpoint import save_agents
 from rbtrainer.evaluation import (
+    ConnectFourOpportunist,
     ConnectFourStrong,
     GameRecord,
     RatingTracker,
@@ -231,8 +232,10 @@ def test_specs_name_baselines_and_checkpoints(tmp_path):
         agent_from_spec("chess-bot", trainer)
     with pytest.raises(ValueError, match="cannot play seat"):
         agent_from_spec("strong", trainer)
+    four = DecentralizedTrainer({"game": "connect_four"}, progress_bar=False)
+    assert isinstance(agent_from_spec("opportunist", four, seed=0), ConnectFourOpportunist)
     with pytest.raises(ValueError, match="negamax:"):
-        agent_from_spec("negamax:deep", DecentralizedTrainer({"game": "connect_four"}, progress_bar=False))
+        agent_from_spec("negamax:deep", four)
     with pytest.raises(ValueError, match="robot_delivery only"):
         agent_from_spec("astar", trainer)
     robots = DecentralizedTrainer({"game": "robot_delivery", "robot_colors": ["r", "b"]}, progress_bar=False)

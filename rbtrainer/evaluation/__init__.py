@@ -1,17 +1,25 @@
 """How strong is an agent: baseline opponents, cross-play tournaments, ratings, exploitability.
 
-* :mod:`~rbtrainer.evaluation.baselines`: tic-tac-toe minimax, connect-four rule-based and
-  negamax bots (the robot game's A* agent is :class:`rbtrainer.AStarDeliveryAgent`).
+* :mod:`~rbtrainer.evaluation.baselines`: tic-tac-toe minimax, connect-four rule-based,
+  negamax and opportunist (random, but never misses a win) bots (the robot game's A* agent is
+  :class:`rbtrainer.AStarDeliveryAgent`).
 * :func:`tournament`: every entrant against every other in every seat, on the trainer's pools.
 * :mod:`~rbtrainer.evaluation.ratings`: Bradley-Terry Elo fitted to a whole record, openskill
   Plackett-Luce for games with three or more seats, Wilson intervals.
 * :func:`tictactoe_exploitability`: the exact best-response value against a greedy policy;
   :func:`tictactoe_vs_random`: its exact outcome against a uniformly random opponent.
+* :func:`connect_four_tactics`: how often an agent takes an immediate win and blocks the
+  opponent's, per seat, in games against an opponent.
 * :class:`RatingTracker`: a learner's rating against a fixed pool over training (a test hook).
 * :func:`agent_from_spec`: the agents ``rbtrainer eval --agents`` names.
 """
 
-from rbtrainer.evaluation.baselines import ConnectFourNegamax, ConnectFourStrong, TicTacToeMinimax
+from rbtrainer.evaluation.baselines import (
+    ConnectFourNegamax,
+    ConnectFourOpportunist,
+    ConnectFourStrong,
+    TicTacToeMinimax,
+)
 from rbtrainer.evaluation.exploitability import (
     TicTacToeExploitability,
     TicTacToeOutcome,
@@ -25,24 +33,29 @@ from rbtrainer.evaluation.ratings import (
     wilson_interval,
 )
 from rbtrainer.evaluation.specs import BASELINES, agent_from_spec
+from rbtrainer.evaluation.tactics import ConnectFourTactics, TacticsCount, connect_four_tactics
 from rbtrainer.evaluation.tournament import EntrantResult, GameRecord, TournamentResult, seatings, tournament
 from rbtrainer.evaluation.tracking import RatingPoint, RatingTracker
 
 __all__ = [
     "BASELINES",
     "ConnectFourNegamax",
+    "ConnectFourOpportunist",
     "ConnectFourStrong",
+    "ConnectFourTactics",
     "EntrantResult",
     "GameRecord",
     "MultiplayerRatings",
     "RatingPoint",
     "RatingTracker",
+    "TacticsCount",
     "TicTacToeExploitability",
     "TicTacToeMinimax",
     "TicTacToeOutcome",
     "TournamentResult",
     "agent_from_spec",
     "bradley_terry_elo",
+    "connect_four_tactics",
     "plackett_luce_ratings",
     "seatings",
     "tictactoe_exploitability",

@@ -1,7 +1,9 @@
 """Baseline opponents for the classic board games: tic-tac-toe minimax, connect-four bots.
 
-They read the observations of our games and of PettingZoo's ``tictactoe_v3`` / ``connect_four_v3``
-(identical): int8 planes ``(H, W, 2)``, plane 0 the pieces of the player to move, plane 1 the
+Connect four has three: the rule-based :class:`ConnectFourStrong`, the depth-limited
+:class:`ConnectFourNegamax` and :class:`ConnectFourOpportunist` (random, but it never misses a
+win). They read the observations of our games and of PettingZoo's ``tictactoe_v3`` /
+``connect_four_v3`` (identical): int8 planes ``(H, W, 2)``, plane 0 the pieces of the player to move, plane 1 the
 opponent's, given to :meth:`Agent.act` as float32 ``(B, H, W, 2)`` or flattened ``(B, H*W*2)``.
 They honour the action mask, play either seat, ignore ``explore`` and draw their random
 tie-breaks from their own generator.
@@ -25,6 +27,7 @@ from rbtrainer.agents.base import Agent, check_discrete, flat_obs_dim
 
 __all__ = [
     "ConnectFourNegamax",
+    "ConnectFourOpportunist",
     "ConnectFourStrong",
     "TicTacToeMinimax",
     "tictactoe_best_moves",
@@ -32,6 +35,19 @@ __all__ = [
     "tictactoe_planes",
     "tictactoe_value",
 ]
+
+
+def _bitboards(obs: np.ndarray, batch: int, bit_of_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bitboards of the player to move and of the opponent, one per row of ``obs`` (planes ``(H, W, 2)``
+    per row, flattened or not); ``bit_of_cell``: the ``(H, W)`` bit each cell stands for."""
+    height, width = bit_of_cell.shape
+    if obs.size != batch * height * width * 2:
+        raise ValueError(
+            f"obs must hold {batch} observations of {height}x{width}x2 values (shape (B, {height}, {width}, 2) "
+            f"or (B, {height * width * 2})), got shape {obs.shape}"
+        )
+    planes = obs.reshape(batch, height, width, 2) > 0.5
+    return (planes[..., 0] * bit_of_cell).sum(axis=(1, 2)), (planes[..., 1] * bit_of_cell).sum(axis=(1, 2))
 
 
 class _BoardBot(Agent):
@@ -65,25 +81,13 @@ class _BoardBot(Agent):
         mask_BA = np.asarray(mask)
         if mask_BA.ndim != 2 or mask_BA.shape[1] != self.num_actions:
             raise ValueError(f"mask must have shape (B, {self.num_actions}), got {mask_BA.shape}")
-        own_B, opp_B = self._bitboards(np.asarray(obs), len(mask_BA))
+        own_B, opp_B = _bitboards(np.asarray(obs), len(mask_BA), self.bit_of_cell)
         act_B = np.zeros(len(mask_BA), dtype=np.int64)
         for i, row in enumerate(mask_BA):
             legal = np.flatnonzero(row > 0).tolist()
             if legal:
                 act_B[i] = self._choose(int(own_B[i]), int(opp_B[i]), legal)
         return act_B
-
-    def _bitboards(self, obs: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        """Bitboards of the player to move and of the opponent, one per row."""
-        height, width = self.shape
-        if obs.size != batch * height * width * 2:
-            raise ValueError(
-                f"obs must hold {batch} observations of {height}x{width}x2 values (shape (B, {height}, {width}, 2) "
-                f"or (B, {height * width * 2})), got shape {obs.shape}"
-            )
-        planes = obs.reshape(batch, height, width, 2) > 0.5
-        weights = self.bit_of_cell
-        return (planes[..., 0] * weights).sum(axis=(1, 2)), (planes[..., 1] * weights).sum(axis=(1, 2))
 
     @abstractmethod
     def _choose(self, own: int, opp: int, legal: list[int]) -> int:
@@ -270,6 +274,22 @@ class ConnectFourStrong(_ConnectFourBot):
     def _central(self, cols: list[int]) -> int:
         nearest = min(abs(c - 3) for c in cols)
         return self._pick([c for c in cols if abs(c - 3) == nearest])
+
+
+class ConnectFourOpportunist(_ConnectFourBot):
+    """Connect four: a winning move when there is one, otherwise a uniformly random legal move.
+
+    Random play that never misses a win: the weakest opponent that punishes every threat left
+    unblocked (a training opponent for learning to block, and a step between ``random`` and
+    :class:`ConnectFourStrong`).
+    """
+
+    def __init__(self, seed: int | None = None, name: str = "opportunist") -> None:
+        super().__init__(seed, name)
+
+    def _choose(self, own: int, opp: int, legal: list[int]) -> int:
+        wins = [c for c in legal if _c4_wins(own, own | opp, c)]
+        return self._pick(wins or legal)
 
 
 def _c4_evaluate(pos: int, mask: int) -> int:

@@ -1,7 +1,7 @@
 """Agent specs: the strings ``rbtrainer eval --agents`` takes, each turned into an agent for a game.
 
-A spec is a baseline name (``random``, ``minimax``, ``strong``, ``negamax`` or ``negamax:DEPTH``,
-``astar``) or the path of a checkpoint written by ``rbtrainer train`` (its first learner, played
+A spec is a baseline name (``random``, ``minimax``, ``strong``, ``opportunist``, ``negamax`` or
+``negamax:DEPTH``, ``astar``) or the path of a checkpoint written by ``rbtrainer train`` (its first learner, played
 greedily). Baselines are seeded; a checkpoint from another game is refused.
 """
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BASELINES", "agent_from_spec"]
 
-BASELINES = ("random", "minimax", "strong", "negamax[:DEPTH]", "astar")
+BASELINES = ("random", "minimax", "strong", "opportunist", "negamax[:DEPTH]", "astar")
 """Baseline names a spec may give."""
 
 
@@ -48,7 +48,12 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
     ``device``: where a checkpoint's learner lives (baselines run on NumPy).
     """
     from rbtrainer.agents.fixed import RandomAgent
-    from rbtrainer.evaluation.baselines import ConnectFourNegamax, ConnectFourStrong, TicTacToeMinimax
+    from rbtrainer.evaluation.baselines import (
+        ConnectFourNegamax,
+        ConnectFourOpportunist,
+        ConnectFourStrong,
+        TicTacToeMinimax,
+    )
 
     if not isinstance(spec, str) or not spec:
         raise TypeError(f"an agent spec must be a non-empty string, got {spec!r}")
@@ -59,6 +64,8 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
         agent = TicTacToeMinimax(seed=seed)
     elif spec == "strong":
         agent = ConnectFourStrong(seed=seed)
+    elif spec == "opportunist":
+        agent = ConnectFourOpportunist(seed=seed)
     elif spec == "negamax" or spec.startswith("negamax:"):
         agent = ConnectFourNegamax(depth=_negamax_depth(spec), seed=seed)
     elif spec == "astar":
