@@ -391,13 +391,15 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Entrant rated 0 Elo (default: the weakest)."""
         device: str = "cpu"
         """Where checkpoint entrants live: cpu, cuda, cuda:N, mps or auto."""
+        tactics: bool = False
+        """Connect four: also count each entrant's immediate wins taken and single threats blocked, per seat."""
         trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
             default_factory=lambda: trainer_options(**tables["trainer"])
         )
 
         def run(self) -> int:
             cfg = TrainerConfig(**_fields(self.trainer))
-            return _eval(cfg, self.agents, self.games, self.anchor, self.game_args(), self.device)
+            return _eval(cfg, self.agents, self.games, self.anchor, self.game_args(), self.device, self.tactics)
 
     @dataclass(kw_only=True)
     class CommandLine:
@@ -660,9 +662,10 @@ def _eval(
     anchor: str | None,
     env_args: dict[str, Any],
     device: str = "cpu",
+    tactics: bool = False,
 ) -> int:
-    from rbtrainer.agents.base import unique_name
-    from rbtrainer.evaluation import agent_from_spec, tournament
+    from rbtrainer.agents.base import Agent, unique_name
+    from rbtrainer.evaluation import TacticsRecorder, agent_from_spec, tactics_table, tournament
     from rbtrainer.plotting import plot_crossplay
     from rbtrainer.rng import spawn_seeds
     from rbtrainer.validation import positive_int
@@ -671,12 +674,15 @@ def _eval(
     if len(specs) < 2:
         raise ValueError(f"--agents needs at least two entrants, got {len(specs)}")
     with _trainer(trainer_cfg, env_args) as trainer:
+        if tactics and trainer.game_name != "connect_four":
+            raise ValueError(f"--tactics counts connect-four tactics; this game is {trainer.game_name!r}")
         names: list[str] = []
-        entrants = {}
+        entrants: dict[str, Agent] = {}
         for spec, seed in zip(specs, spawn_seeds(trainer.seed, len(specs), stream=8)):
             name = unique_name(os.path.basename(spec) if os.path.isfile(spec) else spec, names)  # checkpoints by file
             names.append(name)
-            entrants[name] = agent_from_spec(spec, trainer, seed=seed, device=device)
+            agent = agent_from_spec(spec, trainer, seed=seed, device=device)
+            entrants[name] = TacticsRecorder(agent) if tactics else agent
         if anchor is not None and anchor not in entrants:
             raise ValueError(f"--anchor {anchor!r} is not one of the entrants {names}")
         result = tournament(trainer, entrants, games, seed=trainer.seed, anchor=anchor)
@@ -688,6 +694,14 @@ def _eval(
         for k, name in enumerate(names):
             cells = "".join("      -" if k == j else f" {v:6.3f}" for j, v in enumerate(result.score_matrix[k]))
             print(f"{name:<{width}}{cells}   ({k})")
+        recorders = {name: agent for name, agent in entrants.items() if isinstance(agent, TacticsRecorder)}
+        if recorders:
+            print("\ntactics (immediate wins taken, single threats blocked; double threats cannot be blocked):")
+            print(
+                tactics_table(
+                    {f"{n} {seat}": getattr(r, seat) for n, r in recorders.items() for seat in ("first", "second")}
+                )
+            )
         path = plot_crossplay(
             os.path.join(trainer.config.plot_dir, f"{trainer.game_name}_crossplay.png"),
             result.names,

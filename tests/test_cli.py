@@ -56,6 +56,7 @@ def test_train_then_test_round_trip(tmp_path, capsys):
         (["--agents", "random", "minimax", "--games", "0"], "games must be a positive int"),
         (["--agents", "random", "strong"], "cannot play seat"),
         (["--agents", "random", "minimax", "--anchor", "nobody"], "--anchor 'nobody'"),
+        (["--agents", "random", "minimax", "--tactics"], "--tactics counts connect-four tactics"),
     ],
 )
 def test_eval_bad_input_exits_2(argv, message, capsys):
@@ -63,6 +64,24 @@ def test_eval_bad_input_exits_2(argv, message, capsys):
         main(["eval", "--env", "game=tictactoe", *argv])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_eval_counts_connect_four_tactics(tmp_path, capsys):
+    argv = ["eval", "--env", "game=connect_four", "--agents", "strong", "opportunist", "random", "--games", "4"]
+    assert main([*argv, "--tactics", "--num-test-envs", "4", "--plot-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "connect_four: 24 games" in out and "tactics (immediate wins taken" in out
+    rows = {}
+    for line in out.split("tactics (")[1].splitlines()[2:]:  # after the title and the column names
+        fields = line.split()
+        if len(fields) == 6:  # entrant, seat, moves, wins taken, threats blocked, double threats
+            rows[fields[0], fields[1]] = [tuple(map(int, cell.split("/"))) for cell in fields[3:5]]
+    assert len(rows) == 6
+    for seat in ("first", "second"):
+        (taken, available), (blocked, threats) = rows["strong", seat]  # it wins at once, else blocks: always
+        assert taken == available > 0 and blocked == threats
+        (taken, available), _ = rows["opportunist", seat]
+        assert taken == available
 
 
 def test_toml_config_and_flag_override(tmp_path, capsys):

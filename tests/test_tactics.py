@@ -14,8 +14,7 @@ import pytest
 
 from games.connect_four import ConnectFourRules
 from rbtrainer import Agent, DecentralizedTrainer, RandomAgent
-from rbtrainer.evaluation import ConnectFourStrong, TacticsCount, connect_four_tactics
-from rbtrainer.evaluation.tactics import _Counter, _Recorder
+from rbtrainer.evaluation import ConnectFourStrong, TacticsCount, TacticsRecorder, connect_four_tactics, tournament
 
 
 class Column(Agent):
@@ -42,11 +41,12 @@ def position(*rows: str) -> ConnectFourRules:
 
 
 def counts_after(column: int, *rows: str) -> tuple[TacticsCount, TacticsCount]:
-    counter = _Counter()
+    recorder = TacticsRecorder(Column(column))
     rules = position(*rows)
     obs = rules.planes(0)[None].astype(np.float32)
-    _Recorder(Column(column), counter).act(obs, np.array([rules.legal_mask()], dtype=np.int8), np.zeros(1, bool))
-    return counter.seat(0), counter.seat(1)
+    action = recorder.act(obs, np.array([rules.legal_mask()], dtype=np.int8), np.zeros(1, bool))
+    assert action.tolist() == [column]  # it plays as the agent it wraps
+    return recorder.first, recorder.second
 
 
 WIN = ("...O...", ".OOO...", ".XXX...")  # 7 pieces: X (second mover) wins at 0 or 4
@@ -88,7 +88,11 @@ def test_the_rule_based_bot_takes_every_win_and_blocks_every_single_threat(four:
         games = [g for g in tactics.result.games if g.seating[seat] == 0]
         assert len(games) == 30
         assert count.moves == sum((g.length + 1 - seat) // 2 for g in games)
-    assert "wins taken" in tactics.table()
+    assert tactics.table().splitlines()[1].split()[:3] == [
+        "first",
+        str(tactics.first.moves),
+        f"{tactics.first.wins_taken}/{tactics.first.wins_available}",
+    ]
 
 
 def test_a_random_agent_misses_wins_and_blocks(four: DecentralizedTrainer) -> None:
@@ -104,8 +108,12 @@ def test_same_seed_same_counts(four: DecentralizedTrainer) -> None:
 
 def test_bad_input_fails_before_any_game(four: DecentralizedTrainer) -> None:
     ttt = DecentralizedTrainer({"game": "tictactoe"}, num_test_envs=2, progress_bar=False)
-    with pytest.raises(ValueError, match="connect-four trainer"):
+    with pytest.raises(ValueError, match="connect four only"):
         connect_four_tactics(ttt, RandomAgent(), RandomAgent(), 2)
+    with pytest.raises(ValueError, match="cannot play seat"):
+        tournament(ttt, {"a": TacticsRecorder(RandomAgent()), "b": RandomAgent()}, 2)
+    with pytest.raises(TypeError, match="agent must be an rbtrainer Agent"):
+        TacticsRecorder("strong")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="opponent must be an rbtrainer Agent"):
         connect_four_tactics(four, RandomAgent(), "strong", 2)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="games_per_seating"):

@@ -8,8 +8,8 @@
   Plackett-Luce for games with three or more seats, Wilson intervals.
 * :func:`tictactoe_exploitability`: the exact best-response value against a greedy policy;
   :func:`tictactoe_vs_random`: its exact outcome against a uniformly random opponent.
-* :func:`connect_four_tactics`: how often an agent takes an immediate win and blocks the
-  opponent's, per seat, in games against an opponent.
+* :func:`connect_four_tactics` / :class:`TacticsRecorder`: how often an agent takes an immediate
+  win and blocks the opponent's, per seat, in the games it plays.
 * :class:`RatingTracker`: a learner's rating against a fixed pool over training (a test hook).
 * :func:`agent_from_spec`: the agents ``rbtrainer eval --agents`` names.
 """
@@ -33,7 +33,13 @@ from rbtrainer.evaluation.ratings import (
     wilson_interval,
 )
 from rbtrainer.evaluation.specs import BASELINES, agent_from_spec
-from rbtrainer.evaluation.tactics import ConnectFourTactics, TacticsCount, connect_four_tactics
+from rbtrainer.evaluation.tactics import (
+    ConnectFourTactics,
+    TacticsCount,
+    TacticsRecorder,
+    connect_four_tactics,
+    tactics_table,
+)
 from rbtrainer.evaluation.tournament import EntrantResult, GameRecord, TournamentResult, seatings, tournament
 from rbtrainer.evaluation.tracking import RatingPoint, RatingTracker
 
@@ -49,6 +55,7 @@ __all__ = [
     "RatingPoint",
     "RatingTracker",
     "TacticsCount",
+    "TacticsRecorder",
     "TicTacToeExploitability",
     "TicTacToeMinimax",
     "TicTacToeOutcome",
@@ -58,6 +65,7 @@ __all__ = [
     "connect_four_tactics",
     "plackett_luce_ratings",
     "seatings",
+    "tactics_table",
     "tictactoe_exploitability",
     "tictactoe_vs_random",
     "tournament",

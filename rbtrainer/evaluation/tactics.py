@@ -13,20 +13,21 @@ threat: lost against an opponent that takes wins, whatever the agent plays).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
 
-from rbtrainer.agents.base import Agent, Learner
-from rbtrainer.evaluation.baselines import _C4_BIT_OF_CELL, ConnectFourStrong, _bitboards, _c4_wins
+from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim
+from rbtrainer.evaluation.baselines import _C4_BIT_OF_CELL, _C4_COLS, _bitboards, _c4_wins
 from rbtrainer.evaluation.tournament import TournamentResult, tournament
 
 if TYPE_CHECKING:
     from rbtrainer.trainer import DecentralizedTrainer
 
-__all__ = ["ConnectFourTactics", "TacticsCount", "connect_four_tactics"]
+__all__ = ["ConnectFourTactics", "TacticsCount", "TacticsRecorder", "connect_four_tactics", "tactics_table"]
 
 _AGENT, _OPPONENT = "agent", "opponent"
 
@@ -72,49 +73,48 @@ class ConnectFourTactics:
 
     def table(self) -> str:
         """Both seats' counts as aligned text."""
-        lines = [f"{'seat':<7} {'moves':>6} {'wins taken':>15} {'threats blocked':>17} {'double threats':>15}"]
-        for seat, c in (("first", self.first), ("second", self.second)):
-            lines.append(
-                f"{seat:<7} {c.moves:>6} {f'{c.wins_taken}/{c.wins_available}':>15} "
-                f"{f'{c.blocks}/{c.threats}':>17} {c.double_threats:>15}"
-            )
-        return "\n".join(lines)
+        return tactics_table({"first": self.first, "second": self.second})
 
 
-class _Counter:
-    """Mutable per-seat tallies in the order of :class:`TacticsCount`'s fields."""
-
-    def __init__(self) -> None:
-        self.tallies = np.zeros((2, 6), dtype=np.int64)
-
-    def count(self, own: int, opp: int, legal: list[int], action: int) -> None:
-        seat = (own | opp).bit_count() % 2  # the first mover always moves on an even number of pieces
-        row = self.tallies[seat]
-        row[0] += 1
-        board = own | opp
-        wins = [c for c in legal if _c4_wins(own, board, c)]
-        if wins:
-            row[1] += 1
-            row[2] += action in wins
-            return
-        threats = [c for c in legal if _c4_wins(opp, board, c)]
-        if len(threats) == 1:
-            row[3] += 1
-            row[4] += action == threats[0]
-        elif threats:
-            row[5] += 1
-
-    def seat(self, seat: int) -> TacticsCount:
-        return TacticsCount(*(int(v) for v in self.tallies[seat]))
+def tactics_table(counts: Mapping[str, TacticsCount]) -> str:
+    """Aligned text, one line per labelled count: moves, wins taken, threats blocked, double threats."""
+    width = max(6, *(len(label) for label in counts))
+    lines = [f"{'':<{width}} {'moves':>6} {'wins taken':>15} {'threats blocked':>17} {'double threats':>15}"]
+    for label, c in counts.items():
+        lines.append(
+            f"{label:<{width}} {c.moves:>6} {f'{c.wins_taken}/{c.wins_available}':>15} "
+            f"{f'{c.blocks}/{c.threats}':>17} {c.double_threats:>15}"
+        )
+    return "\n".join(lines)
 
 
-class _Recorder(Agent):
-    """Plays like ``agent`` and counts every position it moves in."""
+class TacticsRecorder(Agent):
+    """Plays exactly like ``agent`` and counts, per seat, what it met and did in every connect-four
+    position it moved in (put it in a tournament or any game in place of the agent)."""
 
-    def __init__(self, agent: Agent, counter: _Counter) -> None:
-        self.agent, self.counter, self.name = agent, counter, agent.name
+    def __init__(self, agent: Agent) -> None:
+        if not isinstance(agent, Agent):
+            raise TypeError(f"agent must be an rbtrainer Agent, got {agent!r}")
+        self.agent, self.name = agent, agent.name
+        self._tallies = np.zeros((2, 6), dtype=np.int64)  # per seat, in the order of TacticsCount's fields
+
+    @property
+    def first(self) -> TacticsCount:
+        """Counts of the positions where it moved first (seat 0)."""
+        return TacticsCount(*(int(v) for v in self._tallies[0]))
+
+    @property
+    def second(self) -> TacticsCount:
+        """Counts of the positions where it moved second (seat 1)."""
+        return TacticsCount(*(int(v) for v in self._tallies[1]))
 
     def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        actions, values = check_discrete(action_space), flat_obs_dim(observation_space)
+        if (actions, values) != (_C4_COLS, _C4_BIT_OF_CELL.size * 2):
+            raise ValueError(
+                "tactics are counted in connect four only (7 actions, observations of 6x7x2 values); got "
+                f"{actions} actions and {values} observation values"
+            )
         self.agent.check_spaces(observation_space, action_space)
 
     def seed(self, seed: int | None) -> None:
@@ -128,8 +128,24 @@ class _Recorder(Agent):
         for i, row in enumerate(mask_BA):
             legal = np.flatnonzero(row > 0).tolist()
             if legal:
-                self.counter.count(int(own_B[i]), int(opp_B[i]), legal, int(action_B[i]))
+                self._count(int(own_B[i]), int(opp_B[i]), legal, int(action_B[i]))
         return action_B
+
+    def _count(self, own: int, opp: int, legal: list[int], action: int) -> None:
+        board = own | opp
+        row = self._tallies[board.bit_count() % 2]  # the first mover always moves on an even number of pieces
+        row[0] += 1
+        wins = [c for c in legal if _c4_wins(own, board, c)]
+        if wins:
+            row[1] += 1
+            row[2] += action in wins
+            return
+        threats = [c for c in legal if _c4_wins(opp, board, c)]
+        if len(threats) == 1:
+            row[3] += 1
+            row[4] += action == threats[0]
+        elif threats:
+            row[5] += 1
 
 
 def connect_four_tactics(
@@ -144,15 +160,11 @@ def connect_four_tactics(
     ``trainer``'s test pool, seeded as :func:`~rbtrainer.evaluation.tournament`) and count its
     tactics per seat. ``trainer`` must run connect four (ours or PettingZoo's ``connect_four_v3``).
     """
-    for name, value in (("agent", agent), ("opponent", opponent)):
-        if not isinstance(value, Agent):
-            raise TypeError(f"{name} must be an rbtrainer Agent, got {value!r}")
+    if not isinstance(opponent, Agent):
+        raise TypeError(f"opponent must be an rbtrainer Agent, got {opponent!r}")
+    recorder = TacticsRecorder(agent)
     if trainer.num_seats != 2:
         raise ValueError(f"connect_four_tactics needs a two-seat connect-four trainer, got {trainer.num_seats} seats")
-    try:
-        ConnectFourStrong().check_spaces(trainer.observation_space(0), trainer.action_space(0))
-    except ValueError as err:
-        raise ValueError(f"connect_four_tactics needs a connect-four trainer: {err}") from None
-    counter = _Counter()
-    result = tournament(trainer, {_AGENT: _Recorder(agent, counter), _OPPONENT: opponent}, games_per_seating, seed=seed)
-    return ConnectFourTactics(counter.seat(0), counter.seat(1), result)
+    recorder.check_spaces(trainer.observation_space(0), trainer.action_space(0))
+    result = tournament(trainer, {_AGENT: recorder, _OPPONENT: opponent}, games_per_seating, seed=seed)
+    return ConnectFourTactics(recorder.first, recorder.second, result)
