@@ -11,8 +11,8 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
+from test_baselines import c4_rules  # a position from its bottom rows, X to move
 
-from games.connect_four import ConnectFourRules
 from rbtrainer import Agent, DecentralizedTrainer, RandomAgent
 from rbtrainer.evaluation import ConnectFourStrong, TacticsCount, TacticsRecorder, connect_four_tactics, tournament
 
@@ -30,19 +30,9 @@ class Column(Agent):
         return np.full(len(mask), self.column, dtype=np.int64)
 
 
-def position(*rows: str) -> ConnectFourRules:
-    """Bottom rows, top to bottom: X = the player to move, O = the opponent."""
-    rules = ConnectFourRules()
-    for r, row in enumerate(rows, start=6 - len(rows)):
-        for c, symbol in enumerate(row):
-            rules.cells[r][c] = ".XO".index(symbol)
-    rules.heights = [sum(rules.cells[r][c] != 0 for r in range(6)) for c in range(7)]
-    return rules
-
-
 def counts_after(column: int, *rows: str) -> tuple[TacticsCount, TacticsCount]:
     recorder = TacticsRecorder(Column(column))
-    rules = position(*rows)
+    rules = c4_rules(*rows)
     obs = rules.planes(0)[None].astype(np.float32)
     action = recorder.act(obs, np.array([rules.legal_mask()], dtype=np.int8), np.zeros(1, bool))
     assert action.tolist() == [column]  # it plays as the agent it wraps
