@@ -20,7 +20,8 @@
   bot, and a cross-play tournament with the baselines (heat-map under ``--plot-dir``).
 
 ``--save-dir DIR`` also saves the board games' kept snapshot as the checkpoint ``DIR/GAME_seedN.pt``,
-which ``rbtrainer eval`` and ``rbtrainer play`` load.
+which ``rbtrainer eval`` and ``rbtrainer play`` load. ``--recipe JSON`` changes a board game's recipe
+for one run, e.g. ``--recipe '{"weights": {"random": [1, 2], "opportunist": [2, 6]}}'``.
 * ``robots``: self-play DQN on the 2- and 3-player robot game, then a cross-play with the A*
   agent in every seat order: win shares and the mean game clock of wins.
 
@@ -368,6 +369,23 @@ MODES: dict[str, Callable[[int, int | None, str, str | None], dict[str, Any]]] =
 }
 
 
+def changed_recipe(recipe: dict[str, Any], changes: dict[str, Any], parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """``recipe`` with ``changes`` (a new dict): tables (dicts) are merged, other values replaced;
+    JSON lists become tuples. An unknown key is a parser error."""
+    out = dict(recipe)
+    for key, value in changes.items():
+        if key not in recipe:
+            parser.error(f"--recipe: unknown key {key!r}; the recipe has {sorted(recipe)}")
+        if isinstance(value, dict):
+            if not isinstance(recipe.get(key), dict):
+                parser.error(f"--recipe: {key!r} is not a table of the recipe")
+            value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+            out[key] = {**recipe[key], **value}
+        else:
+            out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=sorted(MODES))
@@ -385,6 +403,12 @@ def main() -> None:
         nargs="+",
         help="board games: 3x3 convolutions of these widths before the hidden layers (DQNConfig.conv_channels)",
     )
+    parser.add_argument(
+        "--recipe",
+        type=json.loads,
+        metavar="JSON",
+        help='board games: change the recipe, e.g. \'{"dqn": {"prioritized": true}}\' (tables merged one level deep)',
+    )
     parser.add_argument("--verbose", action="store_true", help="log each new best test round")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -394,6 +418,10 @@ def main() -> None:
         parser.error(
             f"--save-dir applies to {sorted(BOARD_RECIPES)}; rbtrainer train saves the robot game's checkpoints"
         )
+    if args.recipe is not None:
+        if args.mode not in BOARD_RECIPES or not isinstance(args.recipe, dict):
+            parser.error(f"--recipe takes a JSON object and applies to {sorted(BOARD_RECIPES)}")
+        BOARD_RECIPES[args.mode] = changed_recipe(BOARD_RECIPES[args.mode], args.recipe, parser)
     if args.conv_channels:
         if args.mode not in BOARD_RECIPES:
             parser.error(f"--conv-channels applies to {sorted(BOARD_RECIPES)}, not {args.mode}")
