@@ -18,12 +18,12 @@
   The snapshot then plays fresh games (other seeds): 1000 per seat against random (counting the
   immediate wins it takes and the threats it blocks, ``connect_four_tactics``), 200 against the
   bot, and a cross-play tournament with the baselines (heat-map under ``--plot-dir``).
+* ``robots``: self-play DQN on the 2- and 3-player robot game, then a cross-play with the A*
+  agent in every seat order: win shares and the mean game clock of wins.
 
 ``--save-dir DIR`` also saves the board games' kept snapshot as the checkpoint ``DIR/GAME_seedN.pt``,
 which ``rbtrainer eval`` and ``rbtrainer play`` load. ``--recipe JSON`` changes a board game's recipe
 for one run, e.g. ``--recipe '{"weights": {"random": [1, 2], "opportunist": [2, 6]}}'``.
-* ``robots``: self-play DQN on the 2- and 3-player robot game, then a cross-play with the A*
-  agent in every seat order: win shares and the mean game clock of wins.
 
 Each prints one line per seed and a summary; ``--json FILE`` also writes the figures.
 """
@@ -227,7 +227,7 @@ def train_board_agent(
 def save_self_play(path: str, learner: Learner, env: dict[str, Any], config: DQNConfig) -> str:
     """Write ``learner`` as a self-play checkpoint of ``env`` with the configuration that rebuilds it."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    metadata = {"env": env, "dqn": {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}}
+    metadata = {"env": env, "dqn": dataclasses.asdict(config)}
     return save_agents(path, [learner, learner], metadata)
 
 

@@ -3,8 +3,9 @@
 Connect four has three: the rule-based :class:`ConnectFourStrong`, the depth-limited
 :class:`ConnectFourNegamax` and :class:`ConnectFourOpportunist` (random, but it never misses a
 win). They read the observations of our games and of PettingZoo's ``tictactoe_v3`` /
-``connect_four_v3`` (identical): int8 planes ``(H, W, 2)``, plane 0 the pieces of the player to move, plane 1 the
-opponent's, given to :meth:`Agent.act` as float32 ``(B, H, W, 2)`` or flattened ``(B, H*W*2)``.
+``connect_four_v3`` (identical): int8 planes ``(H, W, 2)``, plane 0 the pieces of the player to
+move, plane 1 the opponent's, given to :meth:`Agent.act` as float32 ``(B, H, W, 2)`` or flattened
+``(B, H*W*2)``.
 They honour the action mask, play either seat, ignore ``explore`` and draw their random
 tie-breaks from their own generator.
 

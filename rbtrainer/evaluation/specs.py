@@ -1,8 +1,8 @@
 """Agent specs: the strings ``rbtrainer eval --agents`` takes, each turned into an agent for a game.
 
 A spec is a baseline name (``random``, ``minimax``, ``strong``, ``opportunist``, ``negamax`` or
-``negamax:DEPTH``, ``astar``) or the path of a checkpoint written by ``rbtrainer train`` (its first learner, played
-greedily). Baselines are seeded; a checkpoint from another game is refused.
+``negamax:DEPTH``, ``astar``) or the path of a checkpoint written by ``rbtrainer train`` (its
+first learner, played greedily). Baselines are seeded; a checkpoint from another game is refused.
 """
 
 from __future__ import annotations

@@ -101,12 +101,12 @@ class TacticsRecorder(Agent):
     @property
     def first(self) -> TacticsCount:
         """Counts of the positions where it moved first (seat 0)."""
-        return TacticsCount(*(int(v) for v in self._tallies[0]))
+        return TacticsCount(*self._tallies[0].tolist())
 
     @property
     def second(self) -> TacticsCount:
         """Counts of the positions where it moved second (seat 1)."""
-        return TacticsCount(*(int(v) for v in self._tallies[1]))
+        return TacticsCount(*self._tallies[1].tolist())
 
     def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:
         actions, values = check_discrete(action_space), flat_obs_dim(observation_space)
