@@ -21,7 +21,13 @@ from tianshou.utils.net.common import Net
 from rbtrainer.agents.base import check_discrete, flat_obs_dim, observation_box
 from rbtrainer.agents.device import check_device
 from rbtrainer.agents.learners import OffPolicyLearner, OnPolicyLearner
-from rbtrainer.agents.networks import BoardQNet, MaskedActor, ValueCritic, board_qnet_parameters
+from rbtrainer.agents.networks import (
+    BoardQNet,
+    MaskedActor,
+    ValueCritic,
+    board_qnet_parameters,
+    conv_output_shape,
+)
 from rbtrainer.agents.stream_memory import ActorPolicy, QPolicy, StreamDQN
 from rbtrainer.rng import isolated_global_rng
 from rbtrainer.validation import boolean, check_allocation, hidden_sizes, non_negative_int, number_in, positive_int
@@ -36,9 +42,13 @@ class DQNConfig:
     hidden_sizes: tuple[int, ...] = (128, 128)
     """Widths of the Q-network's hidden layers."""
     conv_channels: tuple[int, ...] = ()
-    """Channels of 3x3 convolutions (padding 1) over a board observation of shape
-    ``(height, width, planes)`` before the hidden layers, e.g. ``(64, 64)`` for connect four;
-    ``()``: an MLP over the flattened observation."""
+    """Channels of convolutions over a board observation of shape ``(height, width, planes)``
+    before the hidden layers, e.g. ``(64, 64)``; ``()``: an MLP over the flattened observation."""
+    conv_kernel: int = 3
+    """Side of the square convolution kernels (with ``conv_channels``)."""
+    conv_padding: int = 1
+    """Zero cells added on each side of the board before each convolution (with ``conv_channels``);
+    ``conv_kernel=4, conv_padding=0`` on connect four: one feature per 4x4 window of the board."""
     lr: float = 1e-3
     """Adam learning rate."""
     gamma: float = 0.99
@@ -67,6 +77,8 @@ class DQNConfig:
     def __post_init__(self) -> None:
         self.hidden_sizes = hidden_sizes("hidden_sizes", self.hidden_sizes)
         self.conv_channels = hidden_sizes("conv_channels", self.conv_channels)
+        positive_int("conv_kernel", self.conv_kernel)
+        non_negative_int("conv_padding", self.conv_padding)
         number_in("lr", self.lr, 0.0, 1.0, low_open=True)
         number_in("gamma", self.gamma, 0.0, 1.0)
         positive_int("n_step", self.n_step)
@@ -182,14 +194,25 @@ def dqn_agent(
     if board is None:
         params = _mlp_parameters(obs_dim, cfg.hidden_sizes, n_actions)
     else:
-        params = board_qnet_parameters(board, cfg.conv_channels, cfg.hidden_sizes, n_actions, cfg.dueling)
+        conv_output_shape(board, len(cfg.conv_channels), cfg.conv_kernel, cfg.conv_padding)
+        params = board_qnet_parameters(
+            board, cfg.conv_channels, cfg.hidden_sizes, n_actions, cfg.dueling, cfg.conv_kernel, cfg.conv_padding
+        )
     network = "hidden_sizes" if board is None else "conv_channels / hidden_sizes"
     _check_sizes(obs_dim, n_actions, params, cfg.buffer_size, nets=2, network=network)
     rng = np.random.default_rng(seed)
     with isolated_global_rng(rng):
         net: torch.nn.Module
         if board is not None:
-            net = BoardQNet(board, cfg.conv_channels, cfg.hidden_sizes, n_actions, dueling=cfg.dueling)
+            net = BoardQNet(
+                board,
+                cfg.conv_channels,
+                cfg.hidden_sizes,
+                n_actions,
+                dueling=cfg.dueling,
+                kernel=cfg.conv_kernel,
+                padding=cfg.conv_padding,
+            )
         else:
             dueling = ({"hidden_sizes": cfg.hidden_sizes[-1:]}, {"hidden_sizes": cfg.hidden_sizes[-1:]})
             net = Net(

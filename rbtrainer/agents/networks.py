@@ -9,7 +9,15 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["BoardQNet", "MaskedActor", "ValueCritic", "board_qnet_parameters", "mask_logits", "mlp"]
+__all__ = [
+    "BoardQNet",
+    "MaskedActor",
+    "ValueCritic",
+    "board_qnet_parameters",
+    "conv_output_shape",
+    "mask_logits",
+    "mlp",
+]
 
 _MASKED_LOGIT = -1e9
 
@@ -80,18 +88,32 @@ class ValueCritic(nn.Module):
         return self.net(x)
 
 
-def _conv_trunk(in_channels: int, channels: Sequence[int]) -> nn.Sequential:
+def _conv_trunk(in_channels: int, channels: Sequence[int], kernel: int, padding: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     last = in_channels
     for width in channels:
-        layers += [nn.Conv2d(last, width, kernel_size=3, padding=1), nn.ReLU()]
+        layers += [nn.Conv2d(last, width, kernel_size=kernel, padding=padding), nn.ReLU()]
         last = width
     return nn.Sequential(*layers)
 
 
+def conv_output_shape(board_shape: tuple[int, int, int], layers: int, kernel: int, padding: int) -> tuple[int, int]:
+    """``(height, width)`` of the feature maps after ``layers`` convolutions of side ``kernel`` with
+    ``padding`` zero cells on each side; a ``ValueError`` when the board is too small for them."""
+    height, width = board_shape[:2]
+    shrink = layers * (kernel - 1 - 2 * padding)
+    if height - shrink < 1 or width - shrink < 1:
+        raise ValueError(
+            f"conv_kernel={kernel} with conv_padding={padding} leaves no cell of a {height}x{width} board after "
+            f"{layers} convolution(s); use a smaller conv_kernel, more conv_padding or fewer conv_channels"
+        )
+    return height - shrink, width - shrink
+
+
 class BoardQNet(nn.Module):
-    """Q-values of a board observation: 3x3 convolutions (padding 1, ReLU) over the board, then
-    fully connected hidden layers, then one Q-value per action (or dueling value/advantage heads).
+    """Q-values of a board observation: convolutions (ReLU; 3x3 with padding 1 unless ``kernel`` /
+    ``padding`` say otherwise) over the board, then fully connected hidden layers, then one Q-value
+    per action (or dueling value/advantage heads).
 
     ``board_shape`` is the observation's ``(height, width, planes)``; the network takes rows of
     the flattened observation (as the learners store them) and restores the board itself. Called
@@ -105,12 +127,15 @@ class BoardQNet(nn.Module):
         hidden_sizes: Sequence[int],
         n_actions: int,
         dueling: bool = False,
+        kernel: int = 3,
+        padding: int = 1,
     ) -> None:
         super().__init__()
         height, width, planes = board_shape
         self.board_shape = (height, width, planes)
-        self.conv = _conv_trunk(planes, channels)
-        features = height * width * (channels[-1] if channels else planes)
+        self.conv = _conv_trunk(planes, channels, kernel, padding)
+        out_height, out_width = conv_output_shape(self.board_shape, len(channels), kernel, padding)
+        features = out_height * out_width * (channels[-1] if channels else planes)
         if dueling:  # as Tianshou's dueling Net: both heads have one hidden layer of the last width
             trunk = mlp(features, hidden_sizes[:-1], hidden_sizes[-1]) if hidden_sizes else nn.Sequential()
             self.trunk = nn.Sequential(nn.Flatten(), *trunk, *([nn.ReLU()] if hidden_sizes else []))
@@ -141,9 +166,11 @@ def board_qnet_parameters(
     hidden_sizes: Sequence[int],
     n_actions: int,
     dueling: bool,
+    kernel: int = 3,
+    padding: int = 1,
 ) -> int:
     """Number of parameters of a :class:`BoardQNet`, counted on the meta device (nothing is
     allocated and no random number is drawn), so that a size check can run before building it."""
     with torch.device("meta"):
-        net = BoardQNet(board_shape, channels, hidden_sizes, n_actions, dueling=dueling)
+        net = BoardQNet(board_shape, channels, hidden_sizes, n_actions, dueling=dueling, kernel=kernel, padding=padding)
     return sum(p.numel() for p in net.parameters())
