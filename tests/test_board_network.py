@@ -28,12 +28,16 @@ def connect_four() -> DecentralizedTrainer:
     )
 
 
+@pytest.mark.parametrize("kernel, padding", [(3, 1), (4, 1), (2, 0)])
 @pytest.mark.parametrize("dueling", [False, True])
 @pytest.mark.parametrize("channels", [(), (4,), (4, 8)])
 @pytest.mark.parametrize("hidden", [(), (16,), (16, 8)])
-def test_parameter_count_is_known_before_building(channels, hidden, dueling) -> None:
-    net = BoardQNet((6, 7, 2), channels, hidden, 7, dueling=dueling)
-    assert sum(p.numel() for p in net.parameters()) == board_qnet_parameters((6, 7, 2), channels, hidden, 7, dueling)
+def test_parameter_count_is_known_before_building(channels, hidden, dueling, kernel, padding) -> None:
+    net = BoardQNet((6, 7, 2), channels, hidden, 7, dueling=dueling, kernel=kernel, padding=padding)
+    expected = board_qnet_parameters((6, 7, 2), channels, hidden, 7, dueling, kernel, padding)
+    assert sum(p.numel() for p in net.parameters()) == expected
+    q, _ = net(np.zeros((3, 84), dtype=np.float32))
+    assert q.shape == (3, 7)
 
 
 def test_the_flat_row_is_read_back_as_the_board() -> None:
@@ -52,6 +56,22 @@ def test_the_flat_row_is_read_back_as_the_board() -> None:
     q, state = net(boards.reshape(5, -1), state="kept")
     assert state == "kept"
     np.testing.assert_array_equal(q.detach().numpy(), boards[..., 1].reshape(5, 42))
+
+
+def test_unpadded_4x4_windows_cover_the_board_in_order() -> None:
+    """``kernel=4, padding=0`` on a 6x7 board: 3x4 windows; a filter that copies the top-left cell
+    of its window (plane 0) and an identity read-out give the cells ``board[:3, :4]``."""
+    net = BoardQNet((6, 7, 2), (1,), (), 12, kernel=4, padding=0)
+    conv, readout = net.conv[0], net.trunk[1]
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.zero_()
+        conv.weight[0, 0, 0, 0] = 1.0
+        readout.weight.copy_(torch.eye(12))
+        readout.bias.zero_()
+    boards = np.random.default_rng(1).integers(0, 2, (4, 6, 7, 2)).astype(np.float32)
+    q, _ = net(boards.reshape(4, -1))
+    np.testing.assert_array_equal(q.detach().numpy(), boards[:, :3, :4, 0].reshape(4, 12))
 
 
 @pytest.mark.parametrize("dueling", [False, True])
@@ -76,14 +96,16 @@ def test_same_seed_same_network(connect_four) -> None:
         assert torch.equal(x, y)
 
 
-def test_checkpoint_rebuilds_the_convolutional_network(connect_four, tmp_path) -> None:
+@pytest.mark.parametrize("window", [{}, {"conv_kernel": 4, "conv_padding": 0}])
+def test_checkpoint_rebuilds_the_convolutional_network(connect_four, tmp_path, window) -> None:
     spaces = connect_four.observation_space(0), connect_four.action_space(0)
-    config = DQNConfig(conv_channels=(4,), hidden_sizes=(16,))
-    learner = dqn_agent(*spaces, config=config, seed=5)
+    fields = {"conv_channels": (4,), "hidden_sizes": (16,), **window}
+    learner = dqn_agent(*spaces, config=DQNConfig(**fields), seed=5)
     path = tmp_path / "c4.pt"
-    save_agents(path, [learner, learner], {"dqn": {"conv_channels": (4,), "hidden_sizes": (16,)}})
+    save_agents(path, [learner, learner], {"dqn": fields})
     again = learner_from_checkpoint(path, *spaces)
     assert isinstance(again.policy.model, BoardQNet)
+    assert again.policy.model.conv[0].kernel_size == learner.policy.model.conv[0].kernel_size
     obs = np.random.default_rng(1).integers(0, 2, (6, 6, 7, 2)).astype(np.float32)
     mask = np.ones((6, 7), dtype=np.int8)
     assert np.array_equal(again.greedy(obs, mask), learner.greedy(obs, mask))
@@ -102,13 +124,26 @@ def test_bad_conv_channels(connect_four) -> None:
         dqn_agent(*spaces, conv_channels=(4,), hidden_sizes=(10**6, 10**6))
 
 
+def test_bad_conv_kernel_or_padding(connect_four) -> None:
+    with pytest.raises(ValueError, match="conv_kernel must be a positive int"):
+        DQNConfig(conv_kernel=0)
+    with pytest.raises(ValueError, match="conv_padding must be >= 0"):
+        DQNConfig(conv_padding=-1)
+    spaces = connect_four.observation_space(0), connect_four.action_space(0)
+    with pytest.raises(ValueError, match=r"conv_kernel=4 with conv_padding=0 leaves no cell of a 6x7 board after 3"):
+        dqn_agent(*spaces, conv_channels=(4, 4, 4), conv_kernel=4, conv_padding=0)
+    with pytest.raises(ValueError, match="conv_kernel=7 with conv_padding=0 leaves no cell of a 6x7 board after 1"):
+        dqn_agent(*spaces, conv_channels=(4,), conv_kernel=7, conv_padding=0)
+
+
 def test_command_line_trains_and_evaluates_a_convolutional_learner(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     checkpoint = tmp_path / "ttt.pt"
     argv = [
         "train", "--env", "game=tictactoe", "--num-train-envs", "2", "--num-test-envs", "2",
         "--episodes-per-train", "8", "--episodes-per-test", "2", "--test-freq", "8", "--update-freq", "16",
-        "--no-progress-bar", "--conv-channels", "4", "--hidden-sizes", "8", "--buffer-size", "1000",
+        "--no-progress-bar", "--conv-channels", "4", "--conv-kernel", "2", "--conv-padding", "0", "--hidden-sizes", "8",
+        "--buffer-size", "1000",
         "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint),
     ]  # fmt: skip
     assert main(argv) == 0
