@@ -40,18 +40,24 @@ def test_parameter_count_is_known_before_building(channels, hidden, dueling, ker
     assert q.shape == (3, 7)
 
 
-def test_the_flat_row_is_read_back_as_the_board() -> None:
-    """One 3x3 filter that copies plane 1's centre and an identity read-out: the Q-values are
-    plane 1 of the board in (row, column) order, so the flat (height, width, planes) row the
-    learners store is restored to the right cells."""
-    net = BoardQNet((6, 7, 2), (1,), (), 42)
+def _copying_net(plane: int, row: int, col: int, outputs: int, kernel: int = 3, padding: int = 1) -> BoardQNet:
+    """One filter that copies cell ``(row, col)`` of ``plane`` in its window, and an identity read-out."""
+    net = BoardQNet((6, 7, 2), (1,), (), outputs, kernel=kernel, padding=padding)
     conv, readout = net.conv[0], net.trunk[1]
     with torch.no_grad():
         conv.weight.zero_()
         conv.bias.zero_()
-        conv.weight[0, 1, 1, 1] = 1.0
-        readout.weight.copy_(torch.eye(42))
+        conv.weight[0, plane, row, col] = 1.0
+        readout.weight.copy_(torch.eye(outputs))
         readout.bias.zero_()
+    return net
+
+
+def test_the_flat_row_is_read_back_as_the_board() -> None:
+    """A 3x3 filter that copies plane 1's centre: the Q-values are plane 1 of the board in (row,
+    column) order, so the flat (height, width, planes) row the learners store is restored to the
+    right cells."""
+    net = _copying_net(plane=1, row=1, col=1, outputs=42)
     boards = np.random.default_rng(0).integers(0, 2, (5, 6, 7, 2)).astype(np.float32)
     q, state = net(boards.reshape(5, -1), state="kept")
     assert state == "kept"
@@ -60,15 +66,8 @@ def test_the_flat_row_is_read_back_as_the_board() -> None:
 
 def test_unpadded_4x4_windows_cover_the_board_in_order() -> None:
     """``kernel=4, padding=0`` on a 6x7 board: 3x4 windows; a filter that copies the top-left cell
-    of its window (plane 0) and an identity read-out give the cells ``board[:3, :4]``."""
-    net = BoardQNet((6, 7, 2), (1,), (), 12, kernel=4, padding=0)
-    conv, readout = net.conv[0], net.trunk[1]
-    with torch.no_grad():
-        conv.weight.zero_()
-        conv.bias.zero_()
-        conv.weight[0, 0, 0, 0] = 1.0
-        readout.weight.copy_(torch.eye(12))
-        readout.bias.zero_()
+    of its window (plane 0) gives the cells ``board[:3, :4]``."""
+    net = _copying_net(plane=0, row=0, col=0, outputs=12, kernel=4, padding=0)
     boards = np.random.default_rng(1).integers(0, 2, (4, 6, 7, 2)).astype(np.float32)
     q, _ = net(boards.reshape(4, -1))
     np.testing.assert_array_equal(q.detach().numpy(), boards[:, :3, :4, 0].reshape(4, 12))
