@@ -697,12 +697,12 @@ def _eval(
         recorders = {name: agent for name, agent in entrants.items() if isinstance(agent, TacticsRecorder)}
         if recorders:
             print("\ntactics (immediate wins taken, single threats blocked; double threats cannot be blocked):")
-            seats = [
-                (name, seat, count)
+            counts = {
+                f"{name} {seat}": count
                 for name, r in recorders.items()
                 for seat, count in (("first", r.first), ("second", r.second))
-            ]
-            print(tactics_table({f"{name} {seat}": count for name, seat, count in seats}))
+            }
+            print(tactics_table(counts))
         path = plot_crossplay(
             os.path.join(trainer.config.plot_dir, f"{trainer.game_name}_crossplay.png"),
             result.names,

@@ -21,13 +21,7 @@ from tianshou.utils.net.common import Net
 from rbtrainer.agents.base import check_discrete, flat_obs_dim, observation_box
 from rbtrainer.agents.device import check_device
 from rbtrainer.agents.learners import OffPolicyLearner, OnPolicyLearner
-from rbtrainer.agents.networks import (
-    BoardQNet,
-    MaskedActor,
-    ValueCritic,
-    board_qnet_parameters,
-    conv_output_shape,
-)
+from rbtrainer.agents.networks import BoardQNet, MaskedActor, ValueCritic, board_qnet_parameters
 from rbtrainer.agents.stream_memory import ActorPolicy, QPolicy, StreamDQN
 from rbtrainer.rng import isolated_global_rng
 from rbtrainer.validation import boolean, check_allocation, hidden_sizes, non_negative_int, number_in, positive_int
@@ -194,7 +188,6 @@ def dqn_agent(
     if board is None:
         params = _mlp_parameters(obs_dim, cfg.hidden_sizes, n_actions)
     else:
-        conv_output_shape(board, len(cfg.conv_channels), cfg.conv_kernel, cfg.conv_padding)
         params = board_qnet_parameters(
             board, cfg.conv_channels, cfg.hidden_sizes, n_actions, cfg.dueling, cfg.conv_kernel, cfg.conv_padding
         )

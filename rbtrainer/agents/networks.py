@@ -9,15 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = [
-    "BoardQNet",
-    "MaskedActor",
-    "ValueCritic",
-    "board_qnet_parameters",
-    "conv_output_shape",
-    "mask_logits",
-    "mlp",
-]
+__all__ = ["BoardQNet", "MaskedActor", "ValueCritic", "board_qnet_parameters", "mask_logits", "mlp"]
 
 _MASKED_LOGIT = -1e9
 
@@ -97,7 +89,7 @@ def _conv_trunk(in_channels: int, channels: Sequence[int], kernel: int, padding:
     return nn.Sequential(*layers)
 
 
-def conv_output_shape(board_shape: tuple[int, int, int], layers: int, kernel: int, padding: int) -> tuple[int, int]:
+def _conv_output_shape(board_shape: tuple[int, int, int], layers: int, kernel: int, padding: int) -> tuple[int, int]:
     """``(height, width)`` of the feature maps after ``layers`` convolutions of side ``kernel`` with
     ``padding`` zero cells on each side; a ``ValueError`` when the board is too small for them."""
     height, width = board_shape[:2]
@@ -134,7 +126,7 @@ class BoardQNet(nn.Module):
         height, width, planes = board_shape
         self.board_shape = (height, width, planes)
         self.conv = _conv_trunk(planes, channels, kernel, padding)
-        out_height, out_width = conv_output_shape(self.board_shape, len(channels), kernel, padding)
+        out_height, out_width = _conv_output_shape(self.board_shape, len(channels), kernel, padding)
         features = out_height * out_width * (channels[-1] if channels else planes)
         if dueling:  # as Tianshou's dueling Net: both heads have one hidden layer of the last width
             trunk = mlp(features, hidden_sizes[:-1], hidden_sizes[-1]) if hidden_sizes else nn.Sequential()
