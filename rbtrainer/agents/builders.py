@@ -65,6 +65,10 @@ class DQNConfig:
     """Initial importance-sampling exponent (with ``prioritized``)."""
     epsilon: float = 0.1
     """Initial exploration rate on exploring seats."""
+    mirror: bool = False
+    """Also store every transition mirrored left to right (boards of shape (height, width, planes)
+    with one action per column, as connect four, whose rules do not change under the mirror);
+    the mirror images share ``buffer_size`` with the games as played."""
     device: str = "cpu"
     """Where the networks live: cpu, cuda, cuda:N, mps or auto (the best available)."""
 
@@ -84,6 +88,7 @@ class DQNConfig:
         number_in("alpha", self.alpha, 0.0, 1.0, low_open=True)
         number_in("beta", self.beta, 0.0, 1.0)
         number_in("epsilon", self.epsilon, 0.0, 1.0)
+        boolean("mirror", self.mirror)
         check_device("device", self.device)
 
 
@@ -230,6 +235,7 @@ def dqn_agent(
         buffer_size=cfg.buffer_size,
         prioritized=(cfg.alpha, cfg.beta) if cfg.prioritized else None,
         epsilon=cfg.epsilon,
+        mirror=cfg.mirror,
         seed=int(rng.integers(0, 2**62)),
         name=name,
         device=cfg.device,

@@ -32,10 +32,11 @@ from tianshou.utils.torch_utils import policy_within_training_step
 from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim, legal_actions, random_legal_actions
 from rbtrainer.agents.device import resolve_device
 from rbtrainer.agents.memory_state import load_memory_state, memory_nbytes, memory_state
+from rbtrainer.agents.mirror import ColumnMirror
 from rbtrainer.agents.networks import mask_logits
 from rbtrainer.agents.stream_memory import QPolicy, StreamDQN, StreamPrioritizedReplayBuffer, StreamReplayBuffer
 from rbtrainer.rng import isolated_global_rng
-from rbtrainer.validation import number_in, positive_int
+from rbtrainer.validation import boolean, number_in, positive_int
 
 __all__ = ["FrozenAgent", "OffPolicyLearner", "OnPolicyLearner", "copy_without_memory", "obs_batch"]
 
@@ -95,6 +96,10 @@ class _TianshouLearner(Learner):
     def _new_memory(self, num_streams: int) -> ReplayBuffer:
         return StreamReplayBuffer(self.buffer_size, num_streams, random_seed=self._buffer_seed)
 
+    def _memory_streams(self, num_streams: int) -> int:
+        """Sub-buffers of a memory for ``num_streams`` (env, seat) streams."""
+        return num_streams
+
     def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
         return 2
 
@@ -102,15 +107,16 @@ class _TianshouLearner(Learner):
         if self.memory is not None and self._num_streams == num_streams:
             return
         need = self._min_stream_size(num_streams, update_freq)
-        if self.buffer_size // num_streams < need:
+        subs = self._memory_streams(num_streams)
+        if self.buffer_size // subs < need:
             raise ValueError(
-                f"{self.name}: buffer_size={self.buffer_size} leaves {self.buffer_size // num_streams} transitions for "
-                f"each of its {num_streams} (env, seat) streams, fewer than the {need} it needs; "
-                f"use buffer_size >= {need * num_streams} or fewer envs"
+                f"{self.name}: buffer_size={self.buffer_size} leaves {self.buffer_size // subs} transitions for "
+                f"each of its {subs} memory streams ({num_streams} (env, seat) streams), fewer than the {need} it "
+                f"needs; use buffer_size >= {need * subs} or fewer envs"
             )
         if not self.on_policy and self.buffer_size < batch_size:
             raise ValueError(f"{self.name}: buffer_size={self.buffer_size} is smaller than batch_size={batch_size}")
-        self.memory = self._new_memory(num_streams)
+        self.memory = self._new_memory(subs)
         self._num_streams = num_streams
 
     def store(
@@ -201,6 +207,7 @@ class OffPolicyLearner(_TianshouLearner):
         buffer_size: int = 100_000,
         prioritized: tuple[float, float] | None = None,
         epsilon: float = 0.1,
+        mirror: bool = False,
         seed: int | None = None,
         name: str = "dqn",
         device: str = "cpu",
@@ -216,6 +223,10 @@ class OffPolicyLearner(_TianshouLearner):
             if alpha <= 0 or beta < 0:
                 raise ValueError(f"prioritized=(alpha, beta) needs alpha > 0 and beta >= 0, got {prioritized}")
         self.prioritized = prioritized
+        #: stores every transition a second time, mirrored left to right (boards with column actions)
+        self.mirror: ColumnMirror | None = None
+        if boolean("mirror", mirror):
+            self.mirror = ColumnMirror(observation_space, check_discrete(action_space))
         super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name, device)
         self.epsilon = epsilon
 
@@ -250,6 +261,38 @@ class OffPolicyLearner(_TianshouLearner):
 
     def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
         return int(getattr(self.algorithm, "n_step", 1)) + 1
+
+    def _memory_streams(self, num_streams: int) -> int:
+        # with mirror: streams num_streams .. 2 * num_streams - 1 hold the mirror images
+        return 2 * num_streams if self.mirror is not None else num_streams
+
+    def store(
+        self,
+        streams: np.ndarray,
+        obs: np.ndarray,
+        mask: np.ndarray,
+        act: np.ndarray,
+        rew: np.ndarray,
+        obs_next: np.ndarray,
+        mask_next: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        if self.mirror is None:
+            super().store(streams, obs, mask, act, rew, obs_next, mask_next, terminated, truncated)
+            return
+        m = self.mirror
+        super().store(
+            np.concatenate([streams, np.asarray(streams) + self._num_streams]),
+            np.concatenate([obs, m.observations(obs)]),
+            np.concatenate([mask, m.masks(mask)]),
+            np.concatenate([act, m.actions(act)]),
+            np.concatenate([rew, rew]),
+            np.concatenate([obs_next, m.observations(obs_next)]),
+            np.concatenate([mask_next, m.masks(mask_next)]),
+            np.concatenate([terminated, terminated]),
+            np.concatenate([truncated, truncated]),
+        )
 
     def greedy(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Masked argmax of the Q-values (rows without a legal action: plain argmax)."""
