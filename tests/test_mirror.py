@@ -109,3 +109,25 @@ def test_the_cli_trains_with_mirror_and_the_checkpoint_keeps_it(tmp_path, monkey
     capsys.readouterr()
     assert main(["eval", "--env", "game=connect_four", "--agents", str(checkpoint), "random", "--games", "2"]) == 0
     assert "c4.pt" in capsys.readouterr().out
+
+
+def test_pettingzoos_connect_four_spaces_are_accepted() -> None:
+    connect_four_v3 = pytest.importorskip("pettingzoo.classic.connect_four_v3")
+    env = connect_four_v3.env()
+    agent = env.possible_agents[0]
+    learner = dqn_agent(env.observation_space(agent), env.action_space(agent), hidden_sizes=(8,), mirror=True)
+    assert learner.mirror is not None and learner.mirror.shape == (6, 7, 2)
+
+
+def test_a_training_state_restores_both_halves_of_the_memory(connect_four) -> None:
+    spaces = connect_four.observation_space(0), connect_four.action_space(0)
+    learner = dqn_agent(*spaces, hidden_sizes=(16,), buffer_size=4000, mirror=True, seed=6)
+    connect_four.train([learner, RandomAgent(seed=2)], [True, False], plot=False)
+    assert learner.memory is not None
+    state = learner.training_state()
+    resumed = dqn_agent(*spaces, hidden_sizes=(16,), buffer_size=4000, mirror=True, seed=7)
+    resumed.attach_memory(learner._num_streams, 16, 16)
+    resumed.load_training_state(state)
+    assert resumed.memory is not None and len(resumed.memory) == len(learner.memory)
+    np.testing.assert_array_equal(resumed.memory.obs.obs, learner.memory.obs.obs)
+    np.testing.assert_array_equal(resumed.memory.act, learner.memory.act)
