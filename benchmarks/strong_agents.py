@@ -11,9 +11,10 @@
   best snapshot; that snapshot's exact figures are printed, and it plays 200 games per seat
   against minimax and 1000 games per seat against random.
 * ``connect_four``: the same recipe against the rule-based bot, which plays a random move half of the
-  time (gamma 0.95, 3-step returns, 60,000 episodes, more games in the second seat than in the
-  first: 8 to 3 against random, 8 to 4 against the bot). Every 1000 episodes ``KeepBest`` plays
-  validation games per seat, 200 against random and 50 against the rule-based bot, and keeps the
+  time (gamma 0.95, 3-step returns, every transition also stored mirrored, 60,000 episodes, more
+  games in the second seat than in the first: 8 to 3 against random, 8 to 4 against the bot).
+  Every 1000 episodes ``KeepBest`` plays validation games per seat, 200 against random and 50
+  against the rule-based bot, and keeps the
   snapshot whose weakest seat is nearest its target (95 % wins vs random, 60 % score vs the bot).
   The snapshot then plays fresh games (other seeds): 1000 per seat against random (counting the
   immediate wins it takes and the threats it blocks, ``connect_four_tactics``), 200 against the
@@ -105,7 +106,8 @@ BOARD_RECIPES: dict[str, dict[str, Any]] = {
             "gamma": 0.95,
             "n_step": 3,
             "target_update_freq": 1000,
-            "buffer_size": 400_000,
+            "buffer_size": 800_000,
+            "mirror": True,
         },
         "bot": ConnectFourStrong,
         "bot_epsilon": 0.5,
