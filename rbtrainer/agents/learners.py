@@ -109,10 +109,11 @@ class _TianshouLearner(Learner):
         need = self._min_stream_size(num_streams, update_freq)
         subs = self._memory_streams(num_streams)
         if self.buffer_size // subs < need:
+            mirrors = " and their mirror images" if subs > num_streams else ""
             raise ValueError(
                 f"{self.name}: buffer_size={self.buffer_size} leaves {self.buffer_size // subs} transitions for "
-                f"each of its {subs} memory streams ({num_streams} (env, seat) streams), fewer than the {need} it "
-                f"needs; use buffer_size >= {need * subs} or fewer envs"
+                f"each of its {num_streams} (env, seat) streams{mirrors}"
+                f", fewer than the {need} it needs; use buffer_size >= {need * subs} or fewer envs"
             )
         if not self.on_policy and self.buffer_size < batch_size:
             raise ValueError(f"{self.name}: buffer_size={self.buffer_size} is smaller than batch_size={batch_size}")
