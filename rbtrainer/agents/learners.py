@@ -49,6 +49,9 @@ def obs_batch(obs: np.ndarray, mask: np.ndarray) -> Batch:
 class _TianshouLearner(Learner):
     """Shared parts: spaces, memory, storage, checkpoints."""
 
+    #: stores every transition a second time, mirrored left to right (off-policy learners' ``mirror``)
+    mirror: ColumnMirror | None = None
+
     def __init__(
         self,
         algorithm: Any,
@@ -96,10 +99,6 @@ class _TianshouLearner(Learner):
     def _new_memory(self, num_streams: int) -> ReplayBuffer:
         return StreamReplayBuffer(self.buffer_size, num_streams, random_seed=self._buffer_seed)
 
-    def _memory_streams(self, num_streams: int) -> int:
-        """Sub-buffers of a memory for ``num_streams`` (env, seat) streams."""
-        return num_streams
-
     def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
         return 2
 
@@ -107,9 +106,10 @@ class _TianshouLearner(Learner):
         if self.memory is not None and self._num_streams == num_streams:
             return
         need = self._min_stream_size(num_streams, update_freq)
-        subs = self._memory_streams(num_streams)
+        # with mirror, sub-buffers num_streams .. 2 * num_streams - 1 hold the mirror images
+        subs = num_streams if self.mirror is None else 2 * num_streams
         if self.buffer_size // subs < need:
-            mirrors = " and their mirror images" if subs > num_streams else ""
+            mirrors = "" if self.mirror is None else " and their mirror images"
             raise ValueError(
                 f"{self.name}: buffer_size={self.buffer_size} leaves {self.buffer_size // subs} transitions for "
                 f"each of its {num_streams} (env, seat) streams{mirrors}"
@@ -134,6 +134,13 @@ class _TianshouLearner(Learner):
     ) -> None:
         if self.memory is None:
             raise RuntimeError(f"{self.name}: no memory attached; the trainer attaches it in train()")
+        if self.mirror is not None:  # each row, then its mirror image in the stream's mirror sub-buffer
+            m = self.mirror
+            streams = np.concatenate([streams, np.asarray(streams) + self._num_streams])
+            obs, obs_next = (np.concatenate([o, m.observations(o)]) for o in (obs, obs_next))
+            mask, mask_next = (np.concatenate([k, m.masks(k)]) for k in (mask, mask_next))
+            act = np.concatenate([act, m.actions(act)])
+            rew, terminated, truncated = (np.concatenate([x, x]) for x in (rew, terminated, truncated))
         batch = Batch(
             obs=obs_batch(self._flat(obs), mask),
             act=act,
@@ -224,8 +231,6 @@ class OffPolicyLearner(_TianshouLearner):
             if alpha <= 0 or beta < 0:
                 raise ValueError(f"prioritized=(alpha, beta) needs alpha > 0 and beta >= 0, got {prioritized}")
         self.prioritized = prioritized
-        #: stores every transition a second time, mirrored left to right (boards with column actions)
-        self.mirror: ColumnMirror | None = None
         if boolean("mirror", mirror):
             self.mirror = ColumnMirror(observation_space, check_discrete(action_space))
         super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name, device)
@@ -262,38 +267,6 @@ class OffPolicyLearner(_TianshouLearner):
 
     def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
         return int(getattr(self.algorithm, "n_step", 1)) + 1
-
-    def _memory_streams(self, num_streams: int) -> int:
-        # with mirror: streams num_streams .. 2 * num_streams - 1 hold the mirror images
-        return 2 * num_streams if self.mirror is not None else num_streams
-
-    def store(
-        self,
-        streams: np.ndarray,
-        obs: np.ndarray,
-        mask: np.ndarray,
-        act: np.ndarray,
-        rew: np.ndarray,
-        obs_next: np.ndarray,
-        mask_next: np.ndarray,
-        terminated: np.ndarray,
-        truncated: np.ndarray,
-    ) -> None:
-        if self.mirror is None:
-            super().store(streams, obs, mask, act, rew, obs_next, mask_next, terminated, truncated)
-            return
-        m = self.mirror
-        super().store(
-            np.concatenate([streams, np.asarray(streams) + self._num_streams]),
-            np.concatenate([obs, m.observations(obs)]),
-            np.concatenate([mask, m.masks(mask)]),
-            np.concatenate([act, m.actions(act)]),
-            np.concatenate([rew, rew]),
-            np.concatenate([obs_next, m.observations(obs_next)]),
-            np.concatenate([mask_next, m.masks(mask_next)]),
-            np.concatenate([terminated, terminated]),
-            np.concatenate([truncated, truncated]),
-        )
 
     def greedy(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Masked argmax of the Q-values (rows without a legal action: plain argmax)."""

@@ -44,4 +44,4 @@ class ColumnMirror:
 
     def actions(self, act: np.ndarray) -> np.ndarray:
         """Column actions, mirrored."""
-        return (self.width - 1 - np.asarray(act, dtype=np.int64)).astype(np.int64)
+        return self.width - 1 - np.asarray(act, dtype=np.int64)
