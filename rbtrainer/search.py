@@ -421,14 +421,20 @@ def run_search(spec: SearchSpec, fitness_fn: FitnessFn | None = None, prune_fn: 
         storage = f"sqlite:///{os.path.abspath(os.path.join(settings.out_dir, 'study.db'))}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _study(settings, storage)
-    if not study.trials:  # trial 0 of a new study: the file's own settings, so the best is never worse
+    enqueued = not study.trials
+    if enqueued:  # trial 0 of a new study: the file's own settings, so the best is never worse
         study.enqueue_trial(_default_params(spec))
     if settings.jobs == 1:
         study.optimize(_objective(spec, fitness_fn, prune_fn), n_trials=settings.trials)
     else:
-        shares = [
-            settings.trials // settings.jobs + (j < settings.trials % settings.jobs) for j in range(settings.jobs)
-        ]
+        trials = settings.trials
+        if enqueued:
+            # Optuna's RDB storage can hand one waiting (enqueued) trial to two processes that start
+            # at once: both run it and the study ends a trial short. The enqueued trial runs here,
+            # before the processes start (tests/test_search.py, the parallel SQLite study).
+            study.optimize(_objective(spec, None, None), n_trials=1)
+            trials -= 1
+        shares = [trials // settings.jobs + (j < trials % settings.jobs) for j in range(settings.jobs)]
         context = multiprocessing.get_context("spawn")
         workers = [context.Process(target=_worker, args=(spec, storage, n, j)) for j, n in enumerate(shares) if n]
         for process in workers:
