@@ -1,0 +1,28 @@
+"""The same seeds give the statistics recorded before the run layer was restructured, and a training
+state written by that code (format 1) still resumes to the uninterrupted run's statistics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pinned_runs import OLD_STATE, PINNED, RUNS, run, statistics, tictactoe_dqn
+
+
+@pytest.fixture(scope="module")
+def pinned() -> dict:
+    with open(PINNED) as handle:
+        return json.load(handle)
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_same_seed_same_statistics_as_before(name: str, pinned: dict, tmp_path) -> None:
+    assert run(name, str(tmp_path)) == pinned[name]
+
+
+def test_a_format_1_training_state_resumes_to_the_recorded_statistics(pinned: dict, tmp_path) -> None:
+    trainer, agents, learning = tictactoe_dqn(str(tmp_path), state_memory=True)
+    with trainer:
+        stats = trainer.train(agents, learning, plot=False, resume=OLD_STATE)
+    assert statistics(stats) == pinned["tictactoe_dqn"]
+    assert len(pinned["tictactoe_dqn"]["reward_metric_history"]) > 2  # resumed past the stop, not at it
