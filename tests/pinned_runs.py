@@ -75,7 +75,10 @@ def tictactoe_dqn(tmp: str, **extra: Any) -> tuple[DecentralizedTrainer, list[An
     """DQN against random on tic-tac-toe, epsilon schedule, the learner's own return as metric."""
     trainer = DecentralizedTrainer({"game": "tictactoe"}, plot_dir=tmp, **{**SETTINGS, **extra})
     learner = dqn_agent(
-        trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(hidden_sizes=(32,), buffer_size=2048), seed=5
+        trainer.observation_space(0),
+        trainer.action_space(0),
+        config=DQNConfig(hidden_sizes=(32,), buffer_size=2048),
+        seed=5,
     )
     trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=0.1, episodes=30)
     trainer.reward_metric = first_seat
