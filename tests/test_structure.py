@@ -14,6 +14,7 @@ Scanned: ``rbtrainer/``, ``games/`` and ``benchmarks/``.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,24 @@ def _own_object(node: ast.expr) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
 
 
+def _reads_private_attribute(node: ast.Attribute | ast.Call) -> bool:
+    """``obj._name`` or ``getattr(obj, "_name")`` (also set/has/delattr) on another object."""
+    if isinstance(node, ast.Attribute):
+        name, obj = node.attr, node.value
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in {"getattr", "setattr", "hasattr", "delattr"}
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Constant)
+        and isinstance(node.args[1].value, str)
+    ):
+        name, obj = node.args[1].value, node.args[0]
+    else:
+        return False
+    return _is_private(name) and name not in PUBLIC_UNDERSCORE_ATTRIBUTES and not _own_object(obj)
+
+
 def _private_reads(module: Module) -> list[str]:
     """``path:line: what`` for each read of another module's private name, in line order."""
     found = sorted(_private_nodes(module), key=lambda item: item[0])
@@ -120,21 +139,7 @@ def _private_nodes(module: Module) -> Iterator[tuple[int, str]]:
             for alias in node.names:
                 if any(_is_private(part) for part in alias.name.split(".")):
                     yield node.lineno, f"imports private module {alias.name}"
-        elif isinstance(node, ast.Attribute):
-            if _is_private(node.attr) and node.attr not in PUBLIC_UNDERSCORE_ATTRIBUTES:
-                if not _own_object(node.value):
-                    yield node.lineno, f"accesses private attribute {ast.unparse(node)}"
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in {"getattr", "setattr", "hasattr", "delattr"}
-            and len(node.args) >= 2
-            and isinstance(node.args[1], ast.Constant)
-            and isinstance(node.args[1].value, str)
-            and _is_private(node.args[1].value)
-            and node.args[1].value not in PUBLIC_UNDERSCORE_ATTRIBUTES
-            and not _own_object(node.args[0])
-        ):
+        elif isinstance(node, (ast.Attribute, ast.Call)) and _reads_private_attribute(node):
             yield node.lineno, f"accesses private attribute {ast.unparse(node)}"
 
 
@@ -270,9 +275,7 @@ def _cycle_through(graph: dict[str, dict[str, int]], component: list[str]) -> li
 
 
 def _describe_cycle(graph: dict[str, dict[str, int]], cycle: list[str]) -> str:
-    steps = [
-        f"    {MODULES[a].rel}:{graph[a][b]} imports {b}" for a, b in zip(cycle, cycle[1:], strict=False)
-    ]
+    steps = [f"    {MODULES[a].rel}:{graph[a][b]} imports {b}" for a, b in itertools.pairwise(cycle)]
     return " -> ".join(cycle) + "\n" + "\n".join(steps)
 
 
