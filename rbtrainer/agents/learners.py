@@ -35,6 +35,7 @@ from rbtrainer.agents.memory_state import load_memory_state, memory_nbytes, memo
 from rbtrainer.agents.mirror import ColumnMirror
 from rbtrainer.agents.networks import mask_logits
 from rbtrainer.agents.stream_memory import QPolicy, StreamDQN, StreamPrioritizedReplayBuffer, StreamReplayBuffer
+from rbtrainer.agents.tianshou_internals import set_update_counters, update_counters
 from rbtrainer.rng import isolated_global_rng
 from rbtrainer.validation import boolean, number_in, positive_int
 
@@ -161,23 +162,17 @@ class _TianshouLearner(Learner):
     def frozen(self) -> Agent:
         return FrozenAgent(self)
 
-    # Tianshou's DQN counts its updates in ``_iter`` (when to sync the target network) outside its
-    # state_dict: training states carry it so a resumed run syncs on the same updates.
-    _COUNTERS = ("_iter",)
-
     def training_state(self, memory: bool = True) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "weights": self.state_dict(),
-            "counters": {k: int(getattr(self.algorithm, k)) for k in self._COUNTERS if hasattr(self.algorithm, k)},
-        }
+        # Tianshou's DQN counts its updates (when to sync the target network) outside its
+        # state_dict: training states carry the count so a resumed run syncs on the same updates
+        state: dict[str, Any] = {"weights": self.state_dict(), "counters": update_counters(self.algorithm)}
         if memory and self.memory is not None:
             state["memory"] = memory_state(self.memory)
         return state
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         self.load_state_dict(dict(state["weights"]))
-        for k, v in state["counters"].items():
-            setattr(self.algorithm, k, int(v))
+        set_update_counters(self.algorithm, state["counters"])
         if "memory" in state:
             if self.memory is None:
                 raise RuntimeError(f"{self.name}: attach_memory() before loading a training state with a memory")

@@ -2,7 +2,8 @@
 
 Tianshou 2.0.1 gives its buffers no ``state_dict``: they can be pickled or written to HDF5 (which
 pickles what it cannot store), and neither loads under ``torch.load(weights_only=True)``. This
-module is the one place that reads their internals to save exactly what sampling depends on: the
+module saves exactly what sampling depends on, reading the buffers' internals through
+:mod:`~rbtrainer.agents.tianshou_internals` (the one place that reads them): the
 stored batch, the write positions and sizes of the buffer and of each of its sub-buffers (one per
 (env, seat) stream), the buffer's sampling generator and, for prioritized replay, the priority
 tree. Restoring writes those back into a buffer of the same kind and sizes, which the learner
@@ -17,9 +18,24 @@ from typing import Any, cast
 import numpy as np
 from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, ReplayBufferManager
 
+from rbtrainer.agents.tianshou_internals import (
+    WriteCounters,
+    priority_scalars,
+    priority_tree,
+    sampling_generator,
+    set_priority_scalars,
+    set_stream_lengths,
+    set_write_counters,
+    stored_batch,
+    stream_lengths,
+    write_counters,
+)
+
 __all__ = ["load_memory_state", "memory_nbytes", "memory_state"]
 
 _COUNTERS = ("_insertion_idx", "_size", "_ep_return", "_ep_len", "_ep_start_idx")
+"""The keys of a buffer's :data:`~rbtrainer.agents.tianshou_internals.WriteCounters` in saved
+states, in their order (Tianshou's attribute names: saved states have always used them)."""
 
 
 def _random_state(rs: np.random.RandomState) -> dict[str, Any]:
@@ -41,16 +57,15 @@ def _set_random_state(rs: np.random.RandomState, state: dict[str, Any]) -> None:
 def _counters(buffer: ReplayBuffer) -> dict[str, Any]:
     return {
         "last_index": np.asarray(buffer.last_index).copy(),
-        **{k: getattr(buffer, k) for k in _COUNTERS},
-        "random_state": _random_state(buffer._random_state),
+        **dict(zip(_COUNTERS, write_counters(buffer), strict=True)),
+        "random_state": _random_state(sampling_generator(buffer)),
     }
 
 
 def _set_counters(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
     buffer.last_index = np.asarray(state["last_index"]).copy()
-    for k in _COUNTERS:
-        setattr(buffer, k, state[k])
-    _set_random_state(buffer._random_state, state["random_state"])
+    set_write_counters(buffer, cast(WriteCounters, tuple(state[k] for k in _COUNTERS)))
+    _set_random_state(sampling_generator(buffer), state["random_state"])
 
 
 def _kind(buffer: ReplayBuffer) -> str:
@@ -60,22 +75,24 @@ def _kind(buffer: ReplayBuffer) -> str:
 
 def memory_state(buffer: ReplayBuffer) -> dict[str, Any]:
     """Everything ``buffer`` holds, as dicts, lists, Python scalars and NumPy arrays."""
+    stored = stored_batch(buffer)
     state: dict[str, Any] = {
         "kind": _kind(buffer),
         "maxsize": int(buffer.maxsize),
-        "batch": cast(Batch, buffer._meta).to_dict(recursive=True) if len(buffer._meta.get_keys()) else None,
+        "batch": stored.to_dict(recursive=True) if len(stored.get_keys()) else None,
         **_counters(buffer),
     }
     if isinstance(buffer, ReplayBufferManager):
-        state["lengths"] = np.asarray(buffer._lengths).copy()
+        state["lengths"] = np.asarray(stream_lengths(buffer)).copy()
         state["buffers"] = [_counters(sub) for sub in buffer.buffers]
     if isinstance(buffer, PrioritizedVectorReplayBuffer):
+        max_prio, min_prio, beta = priority_scalars(buffer)
         state["priorities"] = {
-            "tree": buffer.weight._value.copy(),
+            "tree": priority_tree(buffer).copy(),
             # NumPy scalars stay NumPy scalars: a float32 priority raised to alpha is not a float's
-            "max_prio": np.asarray(buffer._max_prio)[()],
-            "min_prio": np.asarray(buffer._min_prio)[()],
-            "beta": buffer._beta,
+            "max_prio": np.asarray(max_prio)[()],
+            "min_prio": np.asarray(min_prio)[()],
+            "beta": beta,
         }
     return state
 
@@ -96,14 +113,13 @@ def load_memory_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
         buffer.set_batch(Batch(state["batch"]))  # a manager also points its sub-buffers at their slices
     _set_counters(buffer, state)
     if isinstance(buffer, ReplayBufferManager) and subs is not None:
-        buffer._lengths = np.asarray(state["lengths"]).copy()
+        set_stream_lengths(buffer, np.asarray(state["lengths"]).copy())
         for sub, sub_state in zip(buffer.buffers, subs):
             _set_counters(sub, sub_state)
     if isinstance(buffer, PrioritizedVectorReplayBuffer):
         prio = state["priorities"]
-        buffer.weight._value[:] = np.asarray(prio["tree"])
-        buffer._max_prio, buffer._min_prio = prio["max_prio"], prio["min_prio"]
-        buffer._beta = prio["beta"]
+        priority_tree(buffer)[:] = np.asarray(prio["tree"])
+        set_priority_scalars(buffer, (prio["max_prio"], prio["min_prio"], prio["beta"]))
 
 
 def memory_nbytes(buffer: ReplayBuffer) -> int:
@@ -114,4 +130,4 @@ def memory_nbytes(buffer: ReplayBuffer) -> int:
             return sum(size(v) for v in value.__dict__.values())
         return int(value.nbytes) if isinstance(value, np.ndarray) else 0
 
-    return size(buffer._meta)
+    return size(stored_batch(buffer))

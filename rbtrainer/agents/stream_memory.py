@@ -38,8 +38,29 @@ from tianshou.algorithm import DQN
 from tianshou.algorithm.algorithm_base import Algorithm, TrainingStats
 from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
 from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy, SimpleLossTrainingStats
-from tianshou.data import Batch, PrioritizedVectorReplayBuffer, ReplayBuffer, VectorReplayBuffer, to_torch_as
+from tianshou.data import (
+    Batch,
+    PrioritizedVectorReplayBuffer,
+    ReplayBuffer,
+    ReplayBufferManager,
+    VectorReplayBuffer,
+    to_torch_as,
+)
 from tianshou.data.types import BatchWithReturnsProtocol, RolloutBatchProtocol
+
+from rbtrainer.agents.tianshou_internals import (
+    normalizes_weights,
+    reserved_keys,
+    sampling_generator,
+    saves_obs_next,
+    saves_only_last_obs,
+    set_write_counters,
+    stored_batch,
+    stream_lengths,
+    stream_offsets,
+    sync_lagged_network,
+    write_counters,
+)
 
 __all__ = [
     "ActorPolicy",
@@ -51,21 +72,16 @@ __all__ = [
 ]
 
 
-class _NumpyIndexWalk:
-    """``ReplayBufferManager``'s index walks in NumPy (mixed in before a Tianshou buffer manager).
+class _NumpyIndexWalk(ReplayBufferManager):
+    """``ReplayBufferManager``'s index walks in NumPy (a base listed before a Tianshou buffer manager).
 
     Every sub-buffer has the same size, so the sub-buffer of an index is ``index // size``.
     """
 
-    # the attributes of the Tianshou buffer manager this is mixed into
-    maxsize: int
-    buffer_num: int
+    # the row arrays of the storage, as Tianshou's buffers give them (through ``__getattr__``)
     done: np.ndarray
     terminated: np.ndarray
     rew: np.ndarray
-    last_index: np.ndarray
-    _offset: np.ndarray
-    _lengths: np.ndarray
 
     def _compile(self) -> None:
         """Tianshou compiles its Numba index walks here; these walks need nothing compiled."""
@@ -74,7 +90,7 @@ class _NumpyIndexWalk:
         """Per index: the index itself (wrapped), its sub-buffer's start, stored length and last write."""
         index = np.asarray(index, dtype=np.int64) % self.maxsize
         sub = index // (self.maxsize // self.buffer_num)
-        return index, self._offset[sub], np.maximum(self._lengths[sub], 1), self.last_index[sub]
+        return index, stream_offsets(self)[sub], np.maximum(stream_lengths(self)[sub], 1), self.last_index[sub]
 
     def prev(self, index: int | np.ndarray) -> np.ndarray:
         """The previous transition of each index's episode (itself at an episode's first)."""
@@ -95,7 +111,7 @@ class _NumpyIndexWalk:
 
     def unfinished_index(self) -> np.ndarray:
         """The last transition of every stream whose episode has not ended."""
-        last = self.last_index[self._lengths > 0]
+        last = self.last_index[stream_lengths(self) > 0]
         return last[~self.done[last]]
 
     def nstep_indices(self, indices: np.ndarray, n_step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,19 +139,20 @@ class StreamReplayBuffer(_NumpyIndexWalk, VectorReplayBuffer):
         rather than through a method call per row. The first insertion (which allocates the
         storage) and buffers with stacked or dropped observations take Tianshou's own path."""
         rew = np.asarray(batch.rew)
+        stored = stored_batch(self)
         if (
             buffer_ids is None
-            or len(self._meta.get_keys()) == 0
-            or self._save_only_last_obs
-            or not self._save_obs_next
+            or len(stored.get_keys()) == 0
+            or saves_only_last_obs(self)
+            or not saves_obs_next(self)
             or rew.ndim != 1
         ):
             return cast(tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], super().add(batch, buffer_ids))
         kept = Batch()
-        for key in set(self._reserved_keys).intersection(batch.get_keys()):
+        for key in set(reserved_keys(self)).intersection(batch.get_keys()):
             kept.__dict__[key] = batch[key]
         kept.__dict__["done"] = done = np.logical_or(kept.terminated, kept.truncated)
-        if set(kept.get_keys()) - set(self._meta.get_keys()):  # a new key: Tianshou allocates it
+        if set(kept.get_keys()) - set(stored.get_keys()):  # a new key: Tianshou allocates it
             return cast(tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], super().add(batch, buffer_ids))
         ids = np.asarray(buffer_ids, dtype=np.int64)
         n = len(ids)
@@ -144,12 +161,13 @@ class StreamReplayBuffer(_NumpyIndexWalk, VectorReplayBuffer):
         rewards, dones = rew.tolist(), done.tolist()
         order = np.argsort(ids, kind="stable")  # rows of one stream stay in the order given
         cuts = np.flatnonzero(np.diff(ids[order])) + 1
+        offsets, lengths = stream_offsets(self), stream_lengths(self)
         for rows in np.split(order, cuts):
             stream = int(ids[rows[0]])
-            sub, offset = self.buffers[stream], int(self._offset[stream])
+            sub, offset = self.buffers[stream], int(offsets[stream])
             # ReplayBuffer._update_state_pre_add for each row, on local copies of the counters
-            at, size, size_max = sub._insertion_idx, sub._size, sub.maxsize
-            total, length, start = sub._ep_return, sub._ep_len, sub._ep_start_idx
+            at, size, total, length, start = write_counters(sub)
+            size_max = sub.maxsize
             for row in rows.tolist():
                 index[row] = at + offset
                 size = min(size + 1, size_max)
@@ -161,24 +179,24 @@ class StreamReplayBuffer(_NumpyIndexWalk, VectorReplayBuffer):
                     ep_return[row], ep_len[row] = total, length
                     total, length, start = 0.0, 0, at
             sub.last_index[0] = index[rows[-1]] - offset
-            sub._insertion_idx, sub._size = at, size
-            sub._ep_return, sub._ep_len, sub._ep_start_idx = total, length, start
+            set_write_counters(sub, (at, size, total, length, start))
             self.last_index[stream] = index[rows[-1]]
-            self._lengths[stream] = size
-        self._meta[index] = kept
+            lengths[stream] = size
+        stored[index] = kept
         return index, ep_return, ep_len, ep_start
 
     def sample_indices(self, batch_size: int | None) -> np.ndarray:
         if batch_size is None or batch_size <= 0 or self.stack_num > 1:
             return cast(np.ndarray, super().sample_indices(batch_size))
-        total = int(self._lengths.sum())
+        lengths = stream_lengths(self)
+        total = int(lengths.sum())
         if total == 0:
             return np.array([], int)
         # uniform over the stored transitions, as Tianshou's (sub-buffer by its length, then a row in it)
-        ends = np.cumsum(self._lengths)
-        draw = self._random_state.randint(0, total, batch_size)
+        ends = np.cumsum(lengths)
+        draw = sampling_generator(self).randint(0, total, batch_size)
         sub = np.searchsorted(ends, draw, side="right")
-        return self._offset[sub] + draw - (ends[sub] - self._lengths[sub])
+        return stream_offsets(self)[sub] + draw - (ends[sub] - lengths[sub])
 
 
 class StreamPrioritizedReplayBuffer(_NumpyIndexWalk, PrioritizedVectorReplayBuffer):
@@ -214,7 +232,7 @@ def nstep_returns(
 def _rows(buffer: ReplayBuffer, key: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The observations ``key`` (``obs`` or ``obs_next``) of the rows ``indices`` and their legal-action
     masks (None for a plain observation), read from the memory's arrays without building a ``Batch``."""
-    stored = buffer._meta.__dict__.get(key)
+    stored = stored_batch(buffer).__dict__.get(key)
     if isinstance(stored, Batch) and stored.__dict__.keys() == {"obs", "mask"}:
         return stored.obs[indices], stored.mask[indices]
     value = buffer.get(indices, key)
@@ -261,13 +279,13 @@ class StreamDQN(DQN):
         weight: np.ndarray | float = 1.0
         if isinstance(buffer, PrioritizedVectorReplayBuffer):
             weight = np.asarray(buffer.get_weight(indices))
-            weight = weight / np.max(weight) if buffer._weight_norm else weight
+            weight = weight / np.max(weight) if normalizes_weights(buffer) else weight
         returns_IA, target_q = _nstep_targets(buffer, indices, self._target_q, self.gamma, self.n_step)
         obs_arr = _rows(buffer, "obs", indices)[0]
         mode = self.training
         self.train(True)
         try:
-            self._periodically_update_lagged_network_weights()
+            sync_lagged_network(self)
             logits = self.policy.model(obs_arr, state=None, info=Batch())[0]
             rows = torch.arange(len(logits), device=logits.device)
             q = logits[rows, torch.as_tensor(buffer.act[indices], device=logits.device)]
