@@ -26,6 +26,7 @@ from rbtrainer.evaluation.baselines import (
     ConnectFourStrong,
     TicTacToeMinimax,
     tictactoe_best_moves,
+    tictactoe_is_win,
     tictactoe_planes,
     tictactoe_value,
 )
@@ -111,6 +112,20 @@ def wins_of(result: TestResult, seat: int) -> int:
 
 
 # --------------------------------------------------------------------------------- tic-tac-toe
+
+
+def test_tictactoe_is_win_agrees_with_the_rules_on_every_reachable_position() -> None:
+    seen: set[tuple[int, ...]] = set()
+    stack = [(TicTacToeRules(), 0)]
+    while stack:
+        rules, to_move = stack.pop()
+        for move in (i for i, s in enumerate(rules.squares) if s == 0):
+            after = ttt_after(rules, to_move, move)
+            assert (after.winner == to_move) == tictactoe_is_win(bits_of(after.squares, to_move)), after.squares
+            if not after.over and tuple(after.squares) not in seen:
+                seen.add(tuple(after.squares))
+                stack.append((after, 1 - to_move))
+    assert len(seen) > 4000  # the non-final positions of tic-tac-toe
 
 
 def test_tictactoe_values() -> None:

@@ -35,7 +35,7 @@ from games.robot_delivery.rules import (
     STAND_LIMIT,
     GameOverError,
     RobotDeliveryConfig,
-    _static_mask_table,
+    static_mask_table,
 )
 
 __all__ = ["BatchRobotDeliveryRules"]
@@ -61,7 +61,7 @@ class BatchRobotDeliveryRules:
         self.player_of = np.array([k // config.num_robots_per_player for k in range(n)], dtype=np.int64)
         self._features = f = config.features_per_robot
         self._num_mail = max(board.mail_numbers) + 1
-        self._table = np.array(_static_mask_table(board), dtype=np.int8)
+        self._table = np.array(static_mask_table(board), dtype=np.int8)
         self._neighbour = np.array(board.neighbour, dtype=np.int64)  # -1 off the board
         #: the four move targets of each cell, off-board ones as the occupant table's extra column
         self._neighbour_padded = np.where(self._neighbour[:, 1:] < 0, c, self._neighbour[:, 1:])

@@ -32,6 +32,7 @@ __all__ = [
     "RobotDeliveryConfig",
     "RobotDeliveryRules",
     "RobotState",
+    "static_mask_table",
 ]
 
 BATTERY_CAPACITY = 10
@@ -170,8 +171,11 @@ def _static_mask(board: Board, cell: int, mail: int, level: int) -> tuple[int, .
 
 
 @functools.lru_cache(maxsize=16)
-def _static_mask_table(board: Board) -> tuple[tuple[int, ...], ...]:
-    """Flat table indexed by ``(cell * (max_mail + 1) + mail) * 11 + level``."""
+def static_mask_table(board: Board) -> tuple[tuple[int, ...], ...]:
+    """The legal moves of a robot before the other robots and its stand counter are considered
+    (§5 without M5 and S6), for every cell, carried mail and battery level of ``board``: one entry
+    per ``(cell * (max_mail + 1) + mail) * (BATTERY_CAPACITY + 1) + level``, each the five moves
+    (stand, then the four directions) as 1 (legal) or 0."""
     num_mail = max(board.mail_numbers) + 1
     return tuple(
         _static_mask(board, c, m, b)
@@ -191,7 +195,7 @@ class RobotDeliveryRules:
         self.num_robots = n = config.num_robots
         self.player_of: list[int] = [i // config.num_robots_per_player for i in range(n)]
         self._required_mail = config.required_mail
-        self._table = _static_mask_table(board)
+        self._table = static_mask_table(board)
         self._num_mail = max(board.mail_numbers) + 1
         self._features = config.features_per_robot
         # observation gather order per robot: itself first, then the others in agent order

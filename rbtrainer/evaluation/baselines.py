@@ -23,22 +23,28 @@ from typing import ClassVar
 import gymnasium as gym
 import numpy as np
 
-from games.tictactoe import _LINES
 from rbtrainer.agents.base import Agent, check_discrete, flat_obs_dim
 
 __all__ = [
+    "CONNECT_FOUR_BIT_OF_CELL",
+    "CONNECT_FOUR_COLUMNS",
+    "CONNECT_FOUR_ROWS",
+    "TICTACTOE_FULL",
     "ConnectFourNegamax",
     "ConnectFourOpportunist",
     "ConnectFourStrong",
     "TicTacToeMinimax",
+    "bitboards",
+    "connect_four_wins",
     "tictactoe_best_moves",
     "tictactoe_is_win",
     "tictactoe_planes",
+    "tictactoe_squares",
     "tictactoe_value",
 ]
 
 
-def _bitboards(obs: np.ndarray, batch: int, bit_of_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bitboards(obs: np.ndarray, batch: int, bit_of_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bitboards of the player to move and of the opponent, one per row of ``obs`` (planes ``(H, W, 2)``
     per row, flattened or not); ``bit_of_cell``: the ``(H, W)`` bit each cell stands for."""
     height, width = bit_of_cell.shape
@@ -82,7 +88,7 @@ class _BoardBot(Agent):
         mask_BA = np.asarray(mask)
         if mask_BA.ndim != 2 or mask_BA.shape[1] != self.num_actions:
             raise ValueError(f"mask must have shape (B, {self.num_actions}), got {mask_BA.shape}")
-        own_B, opp_B = _bitboards(np.asarray(obs), len(mask_BA), self.bit_of_cell)
+        own_B, opp_B = bitboards(np.asarray(obs), len(mask_BA), self.bit_of_cell)
         act_B = np.zeros(len(mask_BA), dtype=np.int64)
         for i, row in enumerate(mask_BA):
             legal = np.flatnonzero(row > 0).tolist()
@@ -99,8 +105,14 @@ class _BoardBot(Agent):
 
 
 # ------------------------------------------------------------------------------------ tic-tac-toe
-_TTT_LINES = tuple(sum(1 << i for i in line) for line in _LINES)
-_TTT_FULL = (1 << 9) - 1
+_TTT_LINES = tuple(
+    sum(1 << i for i in line)
+    for line in ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
+)
+"""The rows, columns and diagonals as bitmasks: the lines of :mod:`games.tictactoe`'s rules
+(``tests/test_baselines.py`` checks :func:`tictactoe_is_win` against those rules)."""
+TICTACTOE_FULL = (1 << 9) - 1
+"""The tic-tac-toe bitboard with every square marked."""
 
 
 def tictactoe_is_win(bits: int) -> bool:
@@ -108,7 +120,8 @@ def tictactoe_is_win(bits: int) -> bool:
     return any(bits & line == line for line in _TTT_LINES)
 
 
-def _squares(bits: int) -> list[int]:
+def tictactoe_squares(bits: int) -> list[int]:
+    """The squares marked in the tic-tac-toe bitboard ``bits``, ascending."""
     return [i for i in range(9) if bits >> i & 1]
 
 
@@ -116,7 +129,7 @@ def _squares(bits: int) -> list[int]:
 def _ttt_score(own: int, opp: int) -> int:
     """Minimax score for the player to move: 0 for a draw, ``±(1 + empty squares)`` at the end of a
     won or lost game, so its sign is the game's value and a quicker win (a slower loss) scores more."""
-    free = _TTT_FULL & ~(own | opp)
+    free = TICTACTOE_FULL & ~(own | opp)
     empty = free.bit_count()
     if tictactoe_is_win(opp):  # the last move won
         return -1 - empty
@@ -124,7 +137,7 @@ def _ttt_score(own: int, opp: int) -> int:
         return 1 + empty
     if not free:
         return 0
-    return max(-_ttt_score(opp, own | 1 << i) for i in _squares(free))
+    return max(-_ttt_score(opp, own | 1 << i) for i in tictactoe_squares(free))
 
 
 def _ttt_value(own: int, opp: int) -> int:
@@ -141,10 +154,10 @@ def _ttt_best_among(own: int, opp: int, moves: list[int]) -> list[int]:
 
 def _check_ttt_position(own: int, opp: int) -> None:
     for argument, bits in (("own", own), ("opp", opp)):
-        if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 0 <= bits <= _TTT_FULL:
-            raise ValueError(f"{argument} must be a 9-bit board (int in 0..{_TTT_FULL}), got {bits!r}")
+        if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 0 <= bits <= TICTACTOE_FULL:
+            raise ValueError(f"{argument} must be a 9-bit board (int in 0..{TICTACTOE_FULL}), got {bits!r}")
     if own & opp:
-        raise ValueError(f"own and opp share squares {_squares(own & opp)}")
+        raise ValueError(f"own and opp share squares {tictactoe_squares(own & opp)}")
 
 
 def tictactoe_value(own: int, opp: int) -> int:
@@ -161,10 +174,10 @@ def tictactoe_best_moves(own: int, opp: int) -> list[int]:
     """All squares with the best value for the player to move (ascending; empty if the game is over)."""
     _check_ttt_position(own, opp)
     own, opp = int(own), int(opp)
-    free = _TTT_FULL & ~(own | opp)
+    free = TICTACTOE_FULL & ~(own | opp)
     if not free or tictactoe_is_win(own) or tictactoe_is_win(opp):
         return []
-    return _ttt_best_among(own, opp, _squares(free))
+    return _ttt_best_among(own, opp, tictactoe_squares(free))
 
 
 def tictactoe_planes(own: int, opp: int) -> np.ndarray:
@@ -192,24 +205,27 @@ class TicTacToeMinimax(_BoardBot):
 
 
 # ----------------------------------------------------------------------------------- connect four
-_C4_ROWS, _C4_COLS = 6, 7
-_BOTTOM = tuple(1 << (7 * c) for c in range(_C4_COLS))
-_COLUMN = tuple(((1 << _C4_ROWS) - 1) << (7 * c) for c in range(_C4_COLS))
-_TOP = tuple(1 << (7 * c + _C4_ROWS - 1) for c in range(_C4_COLS))
+CONNECT_FOUR_ROWS, CONNECT_FOUR_COLUMNS = 6, 7
+"""The connect-four board's rows and columns."""
+_BOTTOM = tuple(1 << (7 * c) for c in range(CONNECT_FOUR_COLUMNS))
+_COLUMN = tuple(((1 << CONNECT_FOUR_ROWS) - 1) << (7 * c) for c in range(CONNECT_FOUR_COLUMNS))
+_TOP = tuple(1 << (7 * c + CONNECT_FOUR_ROWS - 1) for c in range(CONNECT_FOUR_COLUMNS))
 _CENTRE_FIRST = (3, 2, 4, 1, 5, 0, 6)
-_C4_BIT_OF_CELL = np.array(
-    [[1 << (7 * c + _C4_ROWS - 1 - r) for c in range(_C4_COLS)] for r in range(_C4_ROWS)], dtype=np.int64
+CONNECT_FOUR_BIT_OF_CELL = np.array(
+    [[1 << (7 * c + CONNECT_FOUR_ROWS - 1 - r) for c in range(CONNECT_FOUR_COLUMNS)] for r in range(CONNECT_FOUR_ROWS)],
+    dtype=np.int64,
 )
+"""``(6, 7)`` int64: the bit each cell (row from the top, column) stands for in connect-four bitboards."""
 
 
 def _c4_windows() -> tuple[int, ...]:
     """Every 4-cell line of the board as a bitmask."""
     windows = []
-    for c in range(_C4_COLS):
-        for r in range(_C4_ROWS):
+    for c in range(CONNECT_FOUR_COLUMNS):
+        for r in range(CONNECT_FOUR_ROWS):
             for dc, dr in ((1, 0), (0, 1), (1, 1), (1, -1)):
                 cells = [(c + k * dc, r + k * dr) for k in range(4)]
-                if all(0 <= cc < _C4_COLS and 0 <= rr < _C4_ROWS for cc, rr in cells):
+                if all(0 <= cc < CONNECT_FOUR_COLUMNS and 0 <= rr < CONNECT_FOUR_ROWS for cc, rr in cells):
                     windows.append(sum(1 << (7 * cc + rr) for cc, rr in cells))
     return tuple(windows)
 
@@ -235,8 +251,9 @@ def _c4_drop(mask: int, col: int) -> int:
     return (mask + _BOTTOM[col]) & _COLUMN[col]
 
 
-def _c4_wins(bits: int, mask: int, col: int) -> bool:
-    """Whether the owner of ``bits`` wins by dropping a piece in ``col``."""
+def connect_four_wins(bits: int, mask: int, col: int) -> bool:
+    """Whether the owner of ``bits`` wins by dropping a piece in ``col`` of the board ``mask``
+    (both players' pieces; connect-four bitboards, see the module docstring)."""
     drop = _c4_drop(mask, col)
     return drop != 0 and _c4_won(bits | drop)
 
@@ -249,9 +266,9 @@ def _c4_opens_win(opp: int, mask: int, col: int) -> bool:
 
 class _ConnectFourBot(_BoardBot):
     game = "connect four"
-    shape = (_C4_ROWS, _C4_COLS)
-    num_actions = _C4_COLS
-    bit_of_cell = _C4_BIT_OF_CELL
+    shape = (CONNECT_FOUR_ROWS, CONNECT_FOUR_COLUMNS)
+    num_actions = CONNECT_FOUR_COLUMNS
+    bit_of_cell = CONNECT_FOUR_BIT_OF_CELL
 
 
 class ConnectFourStrong(_ConnectFourBot):
@@ -266,7 +283,7 @@ class ConnectFourStrong(_ConnectFourBot):
     def _choose(self, own: int, opp: int, legal: list[int]) -> int:
         mask = own | opp
         for bits in (own, opp):  # our win first, then the opponent's win to block
-            hits = [c for c in legal if _c4_wins(bits, mask, c)]
+            hits = [c for c in legal if connect_four_wins(bits, mask, c)]
             if hits:
                 return self._central(hits)
         safe = [c for c in legal if not _c4_opens_win(opp, mask, c)]
@@ -289,7 +306,7 @@ class ConnectFourOpportunist(_ConnectFourBot):
         super().__init__(seed, name)
 
     def _choose(self, own: int, opp: int, legal: list[int]) -> int:
-        wins = [c for c in legal if _c4_wins(own, own | opp, c)]
+        wins = [c for c in legal if connect_four_wins(own, own | opp, c)]
         return self._pick(wins or legal)
 
 
@@ -316,7 +333,7 @@ def _negamax(pos: int, mask: int, depth: int, alpha: int, beta: int, ply: int) -
     moves = [c for c in _CENTRE_FIRST if not mask & _TOP[c]]
     if not moves:
         return 0
-    if any(_c4_wins(pos, mask, c) for c in moves):
+    if any(connect_four_wins(pos, mask, c) for c in moves):
         return _WIN - ply - 1
     if depth == 0:
         return _c4_evaluate(pos, mask)

@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 from rbtrainer.agents.base import Agent, Learner, check_discrete, flat_obs_dim
-from rbtrainer.evaluation.baselines import _C4_BIT_OF_CELL, _C4_COLS, _bitboards, _c4_wins
+from rbtrainer.evaluation.baselines import CONNECT_FOUR_BIT_OF_CELL, CONNECT_FOUR_COLUMNS, bitboards, connect_four_wins
 from rbtrainer.evaluation.tournament import TournamentResult, tournament
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class TacticsRecorder(Agent):
 
     def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:
         actions, values = check_discrete(action_space), flat_obs_dim(observation_space)
-        if (actions, values) != (_C4_COLS, _C4_BIT_OF_CELL.size * 2):
+        if (actions, values) != (CONNECT_FOUR_COLUMNS, CONNECT_FOUR_BIT_OF_CELL.size * 2):
             raise ValueError(
                 "tactics are counted in connect four only (7 actions, observations of 6x7x2 values); got "
                 f"{actions} actions and {values} observation values"
@@ -124,7 +124,7 @@ class TacticsRecorder(Agent):
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
         action_B = self.agent.act(obs, mask, explore)
         mask_BA = np.asarray(mask)
-        own_B, opp_B = _bitboards(np.asarray(obs), len(mask_BA), _C4_BIT_OF_CELL)
+        own_B, opp_B = bitboards(np.asarray(obs), len(mask_BA), CONNECT_FOUR_BIT_OF_CELL)
         for i, row in enumerate(mask_BA):
             legal = np.flatnonzero(row > 0).tolist()
             if legal:
@@ -135,12 +135,12 @@ class TacticsRecorder(Agent):
         board = own | opp
         row = self._tallies[board.bit_count() % 2]  # the first mover always moves on an even number of pieces
         row[0] += 1
-        wins = [c for c in legal if _c4_wins(own, board, c)]
+        wins = [c for c in legal if connect_four_wins(own, board, c)]
         if wins:
             row[1] += 1
             row[2] += action in wins
             return
-        threats = [c for c in legal if _c4_wins(opp, board, c)]
+        threats = [c for c in legal if connect_four_wins(opp, board, c)]
         if len(threats) == 1:
             row[3] += 1
             row[4] += action == threats[0]
