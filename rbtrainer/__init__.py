@@ -25,9 +25,12 @@ from rbtrainer.epoch_callbacks import (
 )
 from rbtrainer.league import League, LeagueConfig, LeagueCurve
 from rbtrainer.metrics import TestResult, mean_reward
+from rbtrainer.params import TrainerHooks, TrainerParams
+from rbtrainer.run.hooks import ProgressHook, progress_hook
+from rbtrainer.run.loop import TrainingRun
+from rbtrainer.run.stats import GroupCurve, Progress, TrainStats
 from rbtrainer.seating import EnvGroup
-from rbtrainer.trainer import DecentralizedTrainer, GroupCurve, TrainerConfig, TrainStats
-from rbtrainer.training_run import Progress, TrainingRun
+from rbtrainer.trainer import DecentralizedTrainer, TrainerConfig
 
 __version__ = "0.1.0"
 
@@ -52,15 +55,19 @@ __all__ = [
     "OnPolicyLearner",
     "PPOConfig",
     "Progress",
+    "ProgressHook",
     "RandomAgent",
     "ScriptedAgent",
     "TestResult",
     "TrainStats",
     "TrainerCallbacks",
     "TrainerConfig",
+    "TrainerHooks",
+    "TrainerParams",
     "TrainingContext",
     "TrainingRun",
     "dqn_agent",
     "mean_reward",
     "ppo_agent",
+    "progress_hook",
 ]

@@ -1,24 +1,25 @@
-"""Callback objects, in the shape of Tianshou's ``TrainerCallbacks``, beside the plain hooks.
+"""Callback objects, in the shape of Tianshou's ``TrainerCallbacks``.
 
-The plain hooks (``train_fn(episodes, env_steps)``, ``test_fn``, ``stop_fn(metric, episodes)``)
-see two numbers. A callback object sees a :class:`TrainingContext`: the trainer, the agents and
-learners of the run, and the statistics so far. Give them as
+They are the run's one hook mechanism (:mod:`rbtrainer.run.hooks`) in Tianshou's shape: a callback
+object sees the numbers of its event and a :class:`TrainingContext` (the trainer, the agents and
+learners of the run, and the statistics so far). Give them as
 ``DecentralizedTrainer(callbacks=TrainerCallbacks(...))`` (or assign ``trainer.callbacks``).
-Each fires right after its plain hook: the train callback before every collection phase, the
-test callback before every test round, the stop callback after it (training stops when the stop
-hook or the stop callback says so). Every callback's :meth:`EpochCallback.setup` runs once when a
-run starts, before any game is played, so a callback can refuse a game it cannot serve.
+Each fires right after the plain hook of its event: the train callback before every collection
+phase, the test callback before every test round, the stop callback after it (training stops
+when the stop hook or the stop callback says so). Every callback's :meth:`EpochCallback.setup`
+runs once when a run starts, before any game is played, so a callback can refuse a game it
+cannot serve.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from rbtrainer.agents.base import Agent, Learner
-    from rbtrainer.trainer import DecentralizedTrainer, TrainStats
+from rbtrainer.run.hooks import RunCallback, TrainingContext
+from rbtrainer.run.stats import Progress
 
 __all__ = [
     "EpochCallback",
@@ -30,32 +31,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class TrainingContext:
-    """What a callback object sees: the run's trainer, agents, learners and statistics so far."""
-
-    trainer: DecentralizedTrainer
-    agents: tuple[Agent, ...]
-    """Every distinct agent seated in the run's training envs."""
-    learners: tuple[Learner, ...]
-    """The agents that learn in this run."""
-    stats: TrainStats
-    """The run's statistics, updated as it goes (the object ``train()`` returns)."""
-
-    @property
-    def episodes(self) -> int:
-        return self.stats.collected_episodes
-
-    @property
-    def env_steps(self) -> int:
-        return self.stats.collected_steps
-
-
-class EpochCallback:
-    """What every callback object has: a check when a run starts."""
-
-    def setup(self, context: TrainingContext) -> None:
-        """Called once when a run starts, before any game is played (default: nothing)."""
+class EpochCallback(RunCallback):
+    """What every callback object has: a check when a run starts (:meth:`setup`)."""
 
 
 class EpochTrainCallback(EpochCallback, ABC):
@@ -78,6 +55,13 @@ class EpochStopCallback(EpochCallback, ABC):
     @abstractmethod
     def should_stop(self, reward_metric: float, context: TrainingContext) -> bool:
         """True to stop training; ``reward_metric`` is the test round's."""
+
+
+def _metric(progress: Progress) -> float:
+    """The metric of the test round a stop callback follows."""
+    if progress.reward_metric is None:
+        raise RuntimeError("a stop callback was asked before any test round")
+    return progress.reward_metric
 
 
 @dataclass
@@ -106,3 +90,15 @@ class TrainerCallbacks:
         return [
             c for c in (self.epoch_train_callback, self.epoch_test_callback, self.epoch_stop_callback) if c is not None
         ]
+
+    def as_hooks(self, context: TrainingContext) -> dict[str, list[tuple[str, Callable[[Progress], Any]]]]:
+        """The callbacks as progress callbacks by event (:class:`rbtrainer.run.hooks.RunHooks`), named for errors."""
+        out: dict[str, list[tuple[str, Callable[[Progress], Any]]]] = {}
+        train, test, stop = self.epoch_train_callback, self.epoch_test_callback, self.epoch_stop_callback
+        if train is not None:
+            out["train"] = [("epoch_train_callback", lambda p: train.callback(p.episodes, p.env_steps, context))]
+        if test is not None:
+            out["test"] = [("epoch_test_callback", lambda p: test.callback(p.episodes, p.env_steps, context))]
+        if stop is not None:
+            out["stop"] = [("epoch_stop_callback.should_stop", lambda p: stop.should_stop(_metric(p), context))]
+        return out

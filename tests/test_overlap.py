@@ -87,7 +87,7 @@ def test_a_stopped_and_resumed_overlapped_run_ends_like_an_uninterrupted_one(tmp
     with trainer.start(agents, [True, True], plot=False) as training:
         for _ in range(9):  # stop between test rounds, with an update owed
             progress = training.step()
-        assert not progress.tested and training._owed > 0
+        assert not progress.tested and training.position.owed_gradient_steps > 0
     stopped = training.stats
     assert stopped.interrupted
     trainer, agents = run(overlap=True)

@@ -32,7 +32,7 @@ from rbtrainer.callbacks import EpsilonSchedule, KeepBest
 from rbtrainer.checkpoint import save_agents
 from rbtrainer.evaluation import TicTacToeMinimax
 from rbtrainer.logs import CSVLogger, MultiLogger, TensorBoardLogger
-from rbtrainer.training_state import read_training_state
+from rbtrainer.run.state import read_training_state
 
 ROBOTS, SMALL, TIMING = SMALL_ROBOT_GAME, SMALL_RUN, TIMING_FIELDS
 
@@ -135,7 +135,7 @@ def test_states_every_n_test_rounds_resume_like_the_last_one(tmp_path: Any) -> N
     trainer, agents, mask = robots_run(state_path=state, state_every=2, episodes_per_train=30)
     trainer.train(agents, mask, plot=False)  # a shorter run stands for one that was killed
     saved = read_training_state(state)
-    assert saved["tests"] == 2 and saved["stats"]["collected_episodes"] == 20
+    assert saved.position.tests == 2 and saved.stats.collected_episodes == 20
     trainer, agents, mask = robots_run()
     assert fields(trainer.train(agents, mask, plot=False, resume=state)) == fields(whole)
 
@@ -173,8 +173,8 @@ def test_state_memory_false_leaves_the_memories_out(tmp_path: Any) -> None:
         trainer, agents, mask = robots_run(state_path=path, state_memory=keep)
         stop_after_tests(trainer, 2)
         trainer.train(agents, mask, plot=False)
-    assert "memory" in read_training_state(with_memory)["learners"][0]
-    assert "memory" not in read_training_state(without)["learners"][0]
+    assert "memory" in read_training_state(with_memory).learners[0]
+    assert "memory" not in read_training_state(without).learners[0]
     assert os.path.getsize(without) < os.path.getsize(with_memory)
     trainer, agents, mask = robots_run()
     resumed = trainer.train(agents, mask, plot=False, resume=without)  # continues, with an empty memory

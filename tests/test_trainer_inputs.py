@@ -271,8 +271,18 @@ def test_non_positive_count(name: str, value: int) -> None:
 @pytest.mark.parametrize("name", COUNTS)
 @pytest.mark.parametrize("value", [1.5, 2.0, "4", True, None])
 def test_non_int_count(name: str, value: Any) -> None:
+    if name == "episodes_per_train" and value is None:  # None: no episode budget, so a step budget is needed
+        with pytest.raises(ValueError, match=r"^episodes_per_train and max_env_steps are both None"):
+            DecentralizedTrainer({"game": "tictactoe"}, **{**TINY, name: value})
+        return
     with pytest.raises(TypeError, match=rf"^{name} must be an int"):
         DecentralizedTrainer({"game": "tictactoe"}, **{**TINY, name: value})
+
+
+@pytest.mark.parametrize("value", [0, -3, 1.5, True])
+def test_bad_max_env_steps(value: Any) -> None:
+    with pytest.raises((TypeError, ValueError), match=r"^max_env_steps must be"):
+        DecentralizedTrainer({"game": "tictactoe"}, **{**TINY, "max_env_steps": value})
 
 
 def test_bad_backend() -> None:

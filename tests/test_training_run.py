@@ -22,7 +22,8 @@ from rbtrainer import (
     dqn_agent,
 )
 from rbtrainer.callbacks import EpsilonSchedule, RewardThreshold
-from rbtrainer.training_run import Progress, TrainingRun
+from rbtrainer.run.loop import TrainingRun
+from rbtrainer.run.stats import Progress
 
 TINY: dict[str, Any] = {
     "num_train_envs": 4,
@@ -247,7 +248,7 @@ class _Answers(EpochStopCallback):
 def test_progress_bar_none_shows_only_on_a_terminal(monkeypatch, setting, tty, shown) -> None:
     import sys
 
-    import rbtrainer.training_run as training_run
+    import rbtrainer.run.loop as training_run
 
     seen: list[bool] = []
 
