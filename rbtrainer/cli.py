@@ -2,21 +2,20 @@
 
 `tyro <https://brentyi.github.io/tyro/>`_ builds the command line from dataclasses: the options of
 ``train`` and ``test`` are the fields of :class:`~rbtrainer.trainer.TrainerConfig`,
-:class:`~rbtrainer.agents.DQNConfig` and :class:`ScheduleConfig`, and their help texts are the
-docstrings under those fields, so defaults and help have one source. A TOML file given with
-``--config`` (``train`` without one: :data:`DEFAULT_TRAIN_CONFIG`) may hold tables ``[env]`` (game
-arguments, ``game`` naming the game), ``[trainer]``, ``[dqn]``, ``[schedule]`` and ``[league]``
-(league self-play, :mod:`rbtrainer.league`); its values become the defaults (``--help`` shows
-them) and command-line flags override them.
+:class:`~rbtrainer.agents.DQNConfig` and :class:`~rbtrainer.recipes.ScheduleConfig`, and their help
+texts are the docstrings under those fields, so defaults and help have one source. A TOML file given
+with ``--config`` (``train`` without one: :data:`DEFAULT_TRAIN_CONFIG`) is a recipe
+(:mod:`rbtrainer.recipes`): tables ``[env]`` (game arguments, ``game`` naming the game),
+``[trainer]``, ``[dqn]``, ``[schedule]``, ``[league]`` (league self-play, :mod:`rbtrainer.league`)
+and ``[opponents]`` (fixed opponents beside self-play, file only); its values become the defaults
+(``--help`` shows them) and command-line flags override them. ``train`` runs the recipe.
 """
 
 # No ``from __future__ import annotations``: tyro reads the annotations of the classes that
 # ``_command_line`` defines inside a function, which string annotations would hide.
 
-import ast
 import contextlib
 import dataclasses
-import functools
 import io
 import logging
 import os
@@ -28,52 +27,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 if TYPE_CHECKING:
     from rbtrainer.agents import DQNConfig
     from rbtrainer.metrics import TestResult
+    from rbtrainer.recipes import Recipe
     from rbtrainer.trainer import DecentralizedTrainer, TrainerConfig
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-__all__ = ["DEFAULT_TRAIN_CONFIG", "ScheduleConfig", "main"]
+__all__ = ["DEFAULT_TRAIN_CONFIG", "main"]
 
 #: Base configuration of ``rbtrainer train`` when no ``--config`` is given.
 DEFAULT_TRAIN_CONFIG = os.path.join(os.path.dirname(__file__), "default_train.toml")
 
-#: The tables a ``--config`` file may hold.
-_TABLES = ("env", "trainer", "dqn", "schedule", "league")
-
 _C = TypeVar("_C")
-
-
-@dataclass(kw_only=True)
-class ScheduleConfig:
-    """Exploration schedule and outputs of a ``train`` run."""
-
-    eps_start: float = 1.0
-    """Epsilon at the start of training."""
-    eps_end: float = 0.05
-    """Final epsilon."""
-    eps_episodes: int = 1000
-    """Episodes over which epsilon falls linearly from eps_start to eps_end."""
-    checkpoint: str = "checkpoints/{game}_dqn.pt"
-    """Where the agents of the best test round go ({game}: the game name); the final ones: same name + _last."""
-
-    def __post_init__(self) -> None:
-        from rbtrainer.validation import number_in, positive_int
-
-        number_in("eps_start", self.eps_start, 0.0, 1.0)
-        number_in("eps_end", self.eps_end, 0.0, 1.0)
-        positive_int("eps_episodes", self.eps_episodes)
-        if not isinstance(self.checkpoint, str) or not self.checkpoint:
-            raise TypeError(f"checkpoint must be a non-empty path, got {self.checkpoint!r}")
-        try:
-            self.checkpoint.format(game="game")
-        except (KeyError, IndexError, ValueError) as err:
-            raise ValueError(
-                f"checkpoint {self.checkpoint!r} is not a valid path template ({type(err).__name__}: {err}); "
-                "the only field it may use is {game} (write {{ and }} for literal braces)"
-            ) from None
 
 
 @dataclass(kw_only=True)
@@ -161,37 +123,6 @@ class DemoCommand:
         return 0
 
 
-@functools.cache
-def league_options() -> type:
-    """The ``[league]`` table and ``--league.*`` flags: :class:`~rbtrainer.league.LeagueConfig` plus
-    ``enabled`` and ``opponents`` (built on first use: the league module imports NumPy)."""
-    from rbtrainer.league import LeagueConfig
-
-    @dataclass(kw_only=True)
-    class LeagueOptions(LeagueConfig):
-        """League self-play for train: the learner against frozen snapshots of itself and fixed opponents."""
-
-        enabled: bool = False
-        """Train in a league instead of plain self-play (a [league] table turns it on unless enabled = false)."""
-        opponents: tuple[str, ...] = ("random",)
-        """Fixed pool members: baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar) or
-        checkpoint paths."""
-
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            from rbtrainer.validation import boolean
-
-            boolean("enabled", self.enabled)
-            if isinstance(self.opponents, str) or not all(isinstance(o, str) and o for o in self.opponents):
-                raise TypeError(f'opponents must be a list of agent specs (e.g. ["random"]), got {self.opponents!r}')
-            self.opponents = tuple(self.opponents)
-
-        def config(self) -> LeagueConfig:
-            return LeagueConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(LeagueConfig)})
-
-    return LeagueOptions
-
-
 def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
@@ -217,17 +148,6 @@ def _unchecked(cls: type[_C], table: str) -> type[_C]:
     return Unchecked
 
 
-def _env_pair(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise ValueError(f"--env expects KEY=VALUE, got {text!r}")
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        parsed = value  # a bare word is a string
-    return key.strip(), parsed
-
-
 def _config_path(command: str, argv: Sequence[str]) -> str | None:
     """The ``--config`` file named on the command line (the last one wins, as in argparse)."""
     if command not in ("train", "test", "eval"):
@@ -241,59 +161,20 @@ def _config_path(command: str, argv: Sequence[str]) -> str | None:
     return path
 
 
-def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A config file's TOML, its errors as one-line ``ValueError`` naming the file."""
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"--config {path}: {err}") from None
-    except OSError as err:
-        raise ValueError(f"--config {path}: cannot read it ({err.strerror or err})") from None
-
-
-def check_train_tables(tables: dict[str, dict[str, Any]], where: str) -> dict[str, dict[str, Any]]:
-    """The ``[trainer]``, ``[dqn]`` and ``[schedule]`` tables checked by their dataclasses, with every field."""
-    from rbtrainer.agents import DQNConfig
-    from rbtrainer.trainer import TrainerConfig
-
-    out = dict(tables)
-    checked: list[tuple[str, type]] = [("trainer", TrainerConfig), ("dqn", DQNConfig), ("schedule", ScheduleConfig)]
-    if "league" in tables:
-        checked.append(("league", league_options()))
-    for name, cls in checked:
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(tables.get(name, {})) - set(known))
-        if unknown:
-            raise ValueError(f"{where}: [{name}] has unknown key(s) {unknown}; its keys are {known}")
-        try:
-            out[name] = _fields(cls(**tables.get(name, {})))
-        except (ValueError, TypeError) as err:
-            raise ValueError(f"{where}: [{name}] {err}") from None
-    return out
-
-
 def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
-    """The tables of the TOML file at ``path`` (all empty without one), each checked by its dataclass."""
-    tables: dict[str, dict[str, Any]] = {name: {} for name in _TABLES}
+    """The tables of the recipe file at ``path`` (all empty without one), each checked by its dataclass."""
+    from rbtrainer.recipes import TABLES, read_tables
+
     if path is None:
-        return tables
-    data = read_toml(path)
-    unknown = sorted(set(data) - set(_TABLES))
-    if unknown:
-        raise ValueError(f"--config {path}: unknown table(s) {unknown}; use {sorted(_TABLES)}")
-    for name, table in data.items():
-        if not isinstance(table, dict):
-            raise ValueError(f"--config {path}: [{name}] must be a table")
-        tables[name] = table
-    if "league" in data:
-        tables["league"] = {"enabled": True, **data["league"]}  # the table turns the league on
-    return check_train_tables(tables, f"--config {path}")
+        return {name: {} for name in TABLES}
+    return read_tables(path, f"--config {path}")
 
 
 def _env_args(table: dict[str, Any], pairs: Sequence[str], config: str | None) -> dict[str, Any]:
     """Game arguments: the ``[env]`` table updated by the ``--env`` pairs."""
-    cli_env = dict(_env_pair(text) for text in pairs)
+    from rbtrainer.recipes import parse_env_pair
+
+    cli_env = dict(parse_env_pair(text) for text in pairs)
     env = dict(table)
     if config == DEFAULT_TRAIN_CONFIG and cli_env.get("game", env.get("game")) != env.get("game"):
         env = {}  # the built-in defaults describe the robot game only
@@ -310,14 +191,14 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
     from tyro.conf import CascadeSubcommandArgs, FlagCreatePairsOff, OmitArgPrefixes, UseAppendAction, arg, subcommand
 
     from rbtrainer.agents import DQNConfig
+    from rbtrainer.recipes import LeagueOptions, OpponentMix, Recipe, ScheduleConfig
     from rbtrainer.trainer import TrainerConfig
     from rbtrainer.watch import PlayCommand
 
     trainer_options = _unchecked(TrainerConfig, "trainer")
     dqn_options = _unchecked(DQNConfig, "dqn")
     schedule_options = _unchecked(ScheduleConfig, "schedule")
-    league_table = league_options()
-    league_flags: type = _unchecked(league_table, "league")
+    league_flags: type = _unchecked(LeagueOptions, "league")
 
     @dataclass(kw_only=True)
     class GameOptions:
@@ -344,7 +225,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         schedule: Annotated[ScheduleConfig, OmitArgPrefixes, arg(constructor=schedule_options)] = field(
             default_factory=lambda: schedule_options(**tables["schedule"])
         )
-        league: Annotated[league_table, arg(constructor=league_flags)] = field(  # type: ignore[valid-type]
+        league: Annotated[LeagueOptions, arg(constructor=league_flags)] = field(
             default_factory=lambda: league_flags(**tables["league"])
         )
         """League self-play (rbtrainer.league): on with --league.enabled or a [league] table in --config."""
@@ -357,12 +238,15 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Replace an earlier run's checkpoints, training state and logs (otherwise refused)."""
 
         def run(self) -> int:
-            trainer_cfg = TrainerConfig(**_fields(self.trainer))
-            dqn_cfg = DQNConfig(**_fields(self.dqn))
-            schedule = ScheduleConfig(**_fields(self.schedule))
-            league = league_table(**_fields(self.league))
-            outputs = _RunOutputs(self.resume, self.logdir, self.overwrite)
-            return _train(trainer_cfg, dqn_cfg, schedule, self.game_args(), outputs, league)
+            recipe = Recipe(
+                env=self.game_args(),
+                trainer=TrainerConfig(**_fields(self.trainer)),
+                dqn=DQNConfig(**_fields(self.dqn)),
+                schedule=ScheduleConfig(**_fields(self.schedule)),
+                league=LeagueOptions(**_fields(self.league)),
+                opponents=OpponentMix(**tables["opponents"]),  # [opponents]: from the file only
+            )
+            return _train(recipe, _RunOutputs(self.resume, self.logdir, self.overwrite))
 
     @dataclass(kw_only=True)
     class Test(GameOptions):
@@ -427,12 +311,9 @@ def _trainer(trainer_cfg: "TrainerConfig", env_args: dict[str, Any]) -> "Decentr
 
 
 def _self_play_agents(trainer: "DecentralizedTrainer", dqn_cfg: "DQNConfig", seed: int) -> list[Any]:
-    from rbtrainer.agents import dqn_agent
+    from rbtrainer.recipes import self_play_agents
 
-    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=dqn_cfg, seed=seed)
-    for seat in range(1, trainer.num_seats):
-        learner.check_spaces(trainer.observation_space(seat), trainer.action_space(seat))
-    return [learner] * trainer.num_seats
+    return self_play_agents(trainer, dqn_cfg, seed)
 
 
 def _random_baseline(trainer: "DecentralizedTrainer") -> "TestResult":
@@ -449,11 +330,6 @@ def _print_result(label: str, result: "TestResult") -> None:
     )
 
 
-def _last_path(path: str) -> str:
-    stem, ext = os.path.splitext(path)
-    return f"{stem}_last{ext or '.pt'}"
-
-
 @dataclass(frozen=True)
 class _RunOutputs:
     """Where a ``train`` run writes besides its checkpoints, and whether it may replace an earlier run."""
@@ -461,10 +337,6 @@ class _RunOutputs:
     resume: str | None
     logdir: str
     overwrite: bool
-
-
-def _state_path(checkpoint: str) -> str:
-    return f"{os.path.splitext(checkpoint)[0]}.state"
 
 
 def _claim_outputs(paths: Sequence[str], log_dir: str | None, outputs: _RunOutputs) -> None:
@@ -535,46 +407,27 @@ class _StopOnSignals:
             signal.signal(signum, handler)
 
 
-def _train(
-    trainer_cfg: "TrainerConfig",
-    dqn_cfg: "DQNConfig",
-    schedule: ScheduleConfig,
-    env_args: dict[str, Any],
-    outputs: _RunOutputs | None = None,
-    league_opts: Any = None,
-) -> int:
-    from rbtrainer.callbacks import EpsilonSchedule
-    from rbtrainer.checkpoint import checkpoint_metadata, load_agents, save_agents
+def _train(recipe: "Recipe", outputs: _RunOutputs | None = None) -> int:
+    from rbtrainer.checkpoint import load_agents
     from rbtrainer.logs import CSVLogger, MultiLogger, TensorBoardLogger
 
     outputs = outputs or _RunOutputs(None, "", False)
-    game = env_args.get("game", "robot_delivery")
-    path = schedule.checkpoint.format(game=game)
-    last_path = _last_path(path)
-    if trainer_cfg.state_path is None:
-        trainer_cfg = dataclasses.replace(trainer_cfg, state_path=_state_path(path))
-    state_path = trainer_cfg.state_path
+    path, last_path = recipe.checkpoint_path, recipe.last_checkpoint_path
+    if recipe.trainer.state_path is None:
+        recipe = recipe.replace(trainer={"state_path": recipe.default_state_path})
+    state_path = recipe.trainer.state_path
     log_dir = os.path.join(outputs.logdir, os.path.splitext(os.path.basename(path))[0]) if outputs.logdir else None
-    metadata = checkpoint_metadata({"env": env_args, "dqn": _fields(dqn_cfg)})  # what the checkpoints will hold
+    metadata = recipe.checkpoint_metadata()  # what the checkpoints will hold
     _claim_outputs([path, last_path, state_path or ""], log_dir, outputs)  # before anything is built
 
-    with _trainer(trainer_cfg, env_args) as trainer:
-        agents = _self_play_agents(trainer, dqn_cfg, seed=trainer.seed)
-        league = _league(trainer, agents[0], league_opts)
-        trainer.train_fn = EpsilonSchedule(
-            learners=[agents[0]], start=schedule.eps_start, end=schedule.eps_end, episodes=schedule.eps_episodes
-        )
-
-        def saved(extra: dict[str, Any]) -> dict[str, Any]:  # the league's pool and scores travel with the agents
-            return {**metadata, **extra, **({} if league is None else {"league": league.state_dict()})}
-
-        trainer.save_best_fn = lambda episodes: save_agents(path, agents, saved({"episodes": episodes}))
-        trainer.save_last_fn = lambda: save_agents(last_path, agents, saved({}))
+    with recipe.build() as run:
+        trainer, agents, league = run.trainer, run.agents, run.league
+        run.save_checkpoints(path, last_path, metadata)  # the league's pool and scores travel with the agents
         if log_dir is not None:
             trainer.logger = MultiLogger([CSVLogger(log_dir), TensorBoardLogger(log_dir)])
         try:
             with _StopOnSignals(trainer) as signals:
-                stats = trainer.train(league or agents, [True] * trainer.num_seats, resume=outputs.resume)
+                stats = run.train(resume=outputs.resume)
         finally:
             if trainer.logger is not None:
                 trainer.logger.close()
@@ -606,19 +459,6 @@ def _train(
         if log_dir is not None:
             print(f"logs: {log_dir} (tensorboard --logdir {outputs.logdir})")
     return 0
-
-
-def _league(trainer: "DecentralizedTrainer", learner: Any, options: Any) -> Any:
-    """The League of a ``train`` run (None: plain self-play), its opponents built from their specs."""
-    if options is None or not options.enabled:
-        return None
-    from rbtrainer.evaluation import agent_from_spec
-    from rbtrainer.league import League
-    from rbtrainer.rng import spawn_seeds
-
-    seeds = spawn_seeds(trainer.seed, len(options.opponents), stream=12)
-    opponents = [agent_from_spec(spec, trainer, seed=s) for spec, s in zip(options.opponents, seeds)]
-    return League(learner, opponents, options.config())
 
 
 def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any], device: str = "cpu") -> int:

@@ -212,7 +212,7 @@ class SearchSpec:
 
 def load_search(path: str | os.PathLike[str], **overrides: Any) -> SearchSpec:
     """Read a search file (see the module docstring); ``overrides`` replace ``[search]`` settings."""
-    from rbtrainer.cli import check_train_tables, read_toml
+    from rbtrainer.recipes import check_train_tables, read_toml
 
     data = read_toml(path)
     unknown = sorted(set(data) - {"search", "space", *_TRAIN_TABLES})
@@ -282,20 +282,14 @@ def _score_vs(trainer: DecentralizedTrainer, agent: Agent, spec: str, games: int
 def train_trial(
     config: Config, settings: SearchSettings, reporter: _Reporter | None = None
 ) -> tuple[TrainStats, float]:
-    """Train ``config`` as ``rbtrainer train`` would (no files written); returns its stats and fitness measure."""
-    from rbtrainer.agents import DQNConfig
-    from rbtrainer.callbacks import EpsilonSchedule
-    from rbtrainer.cli import ScheduleConfig, _self_play_agents, _trainer  # the same run as ``rbtrainer train``
-    from rbtrainer.trainer import TrainerConfig
+    """Train ``config`` as ``rbtrainer train`` would (its :class:`~rbtrainer.recipes.Recipe`, no files
+    written); returns its stats and fitness measure."""
+    from rbtrainer.recipes import Recipe
 
-    trainer_cfg = TrainerConfig(**{**config["trainer"], "progress_bar": False})
-    seed = trainer_cfg.seed if trainer_cfg.seed is not None else 0
-    schedule = ScheduleConfig(**config["schedule"])
-    with _trainer(trainer_cfg, config["env"]) as trainer:
-        agents = _self_play_agents(trainer, DQNConfig(**config["dqn"]), seed=seed)
-        trainer.train_fn = EpsilonSchedule(
-            learners=[agents[0]], start=schedule.eps_start, end=schedule.eps_end, episodes=schedule.eps_episodes
-        )
+    recipe = Recipe.from_tables(config, "trial", trainer={"progress_bar": False})
+    with recipe.build() as run:
+        trainer, agents = run.trainer, run.agents
+        seed = trainer.seed  # the config's seed (the agents' seed too)
         spec = settings.fitness.partition(":")[2]
 
         def measure(context: TrainingContext) -> float:
@@ -306,7 +300,7 @@ def train_trial(
         if reporter is not None:
             reporter.measure = measure
             trainer.callbacks = TrainerCallbacks(epoch_stop_callback=reporter)
-        stats = trainer.train(agents, [True] * trainer.num_seats, plot=False)
+        stats = run.train(plot=False)
         final = (
             stats.best_reward_metric if not spec else _score_vs(trainer, agents[0], spec, settings.fitness_games, seed)
         )
@@ -377,7 +371,7 @@ def _study(settings: SearchSettings, storage: str | None) -> optuna.Study:
 def _default_params(spec: SearchSpec) -> dict[str, Any]:
     """The searched settings as the file (or the config classes' defaults) sets them, where in the space."""
     from rbtrainer.agents import DQNConfig
-    from rbtrainer.cli import ScheduleConfig
+    from rbtrainer.recipes import ScheduleConfig
     from rbtrainer.trainer import TrainerConfig
 
     classes: dict[str, Any] = {"trainer": TrainerConfig, "dqn": DQNConfig, "schedule": ScheduleConfig}

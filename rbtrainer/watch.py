@@ -55,10 +55,10 @@ class PlayCommand:
     """Where checkpoint learners live: cpu, cuda, cuda:N, mps or auto (the best available)."""
 
     def run(self) -> int:
-        from rbtrainer.cli import _env_pair
+        from rbtrainer.recipes import parse_env_pair
         from rbtrainer.validation import non_negative_int, number_in
 
-        env_args = dict(_env_pair(text) for text in self.env)
+        env_args = dict(parse_env_pair(text) for text in self.env)
         if self.seed is not None:
             non_negative_int("seed", self.seed)
         if self.fps is not None:

@@ -190,8 +190,9 @@ TRAIN_CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.toml") if not p.nam
 
 @pytest.mark.parametrize("config", TRAIN_CONFIGS, ids=lambda p: p.name)
 def test_example_configs_run(config, tmp_path, capsys):
-    argv = ["train", "--config", str(config), "--num-train-envs", "2", "--num-test-envs", "2"]
-    argv += ["--episodes-per-train", "2", "--episodes-per-test", "2", "--no-progress-bar"]
+    envs = "6" if "[opponents]" in config.read_text() else "2"  # an env and a test game for each env group
+    argv = ["train", "--config", str(config), "--num-train-envs", envs, "--num-test-envs", envs]
+    argv += ["--episodes-per-train", "2", "--episodes-per-test", envs, "--no-progress-bar"]
     argv += ["--plot-dir", str(tmp_path), "--checkpoint", str(tmp_path / "agents.pt")]
     assert main(argv) == 0
     assert (tmp_path / "agents.pt").exists()

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rbtrainer.cli import _read_tables, main
+from rbtrainer.cli import main
+from rbtrainer.recipes import read_tables
 from rbtrainer.search import Param, SearchSettings, load_search, run_search, train_trial
 
 pytest.importorskip("optuna")
@@ -50,7 +51,7 @@ def test_test_mode_runs_a_search_end_to_end_in_seconds(tmp_path) -> None:
     assert result.best_value == max(v for _, s, v in result.trials if s == "COMPLETE")
     # trial 0 is the file's own settings (hidden [16]; lr and batch_size from DQNConfig / TrainerConfig)
     assert result.trials[0][1] == "COMPLETE"
-    written = _read_tables(result.config_path)  # a config 'rbtrainer train --config' accepts
+    written = read_tables(result.config_path)  # a config 'rbtrainer train --config' accepts
     assert written["dqn"]["lr"] == pytest.approx(result.best_params["dqn.lr"])
     assert list(written["dqn"]["hidden_sizes"]) == result.best_params["dqn.hidden_sizes"]
     assert written["trainer"]["batch_size"] % 16 == 0 and Path(result.plot_path).stat().st_size > 0
@@ -85,7 +86,7 @@ def test_a_real_search_of_tictactoe_dqn_with_pruning(tmp_path) -> None:
     default = result.trials[0]
     assert default[1] == "COMPLETE" and result.best_value >= default[2]  # never worse than the file's settings
     # the written best config trains again to the same fitness (its seed is in it)
-    config = _read_tables(result.config_path)
+    config = read_tables(result.config_path)
     config["env"] = dict(spec.base["env"])
     _, again = train_trial(config, spec.settings)
     assert again == pytest.approx(result.best_value)
@@ -146,7 +147,7 @@ def test_cli_search(tmp_path, capsys, monkeypatch) -> None:
 @pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("search_*.toml")), ids=lambda p: p.name)
 def test_example_search_configs_run_in_test_mode(config, tmp_path) -> None:
     result = run_search(load_search(config, test=True, trials=3, out_dir=str(tmp_path)))
-    assert len(result.trials) == 3 and _read_tables(result.config_path)["env"] == load_search(config).base["env"]
+    assert len(result.trials) == 3 and read_tables(result.config_path)["env"] == load_search(config).base["env"]
 
 
 def test_param_positions_and_settings() -> None:

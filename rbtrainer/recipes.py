@@ -1,0 +1,558 @@
+"""The self-play recipe as data: a TOML file's tables -> trainer, DQN learner, epsilon schedule.
+
+A recipe file (what ``rbtrainer train --config`` reads) holds up to six tables, each checked by its
+dataclass (an unknown key is an error naming it):
+
+* ``[env]``: the game's arguments, ``game`` naming a registry game (default robot delivery);
+* ``[trainer]``: :class:`~rbtrainer.trainer.TrainerConfig`;
+* ``[dqn]``: :class:`~rbtrainer.agents.DQNConfig`, the one learner that takes every seat;
+* ``[schedule]``: :class:`ScheduleConfig`, its epsilon schedule and where checkpoints go;
+* ``[league]``: :class:`LeagueOptions`, league self-play (the table turns it on unless
+  ``enabled = false``);
+* ``[opponents]``: :class:`OpponentMix`, fixed opponents the learner also meets in each seat of a
+  two-seat game, beside self-play.
+
+:class:`Recipe` holds them; :meth:`Recipe.from_toml` reads a file (``overrides`` replace keys of
+its tables), :meth:`Recipe.build` builds the trainer, the learner, its opponents and schedule as a
+:class:`SelfPlayRun`, and :meth:`Recipe.run` trains it. ``rbtrainer train``, the search
+(:mod:`rbtrainer.search`) and the benchmarks all build their runs here::
+
+    recipe = Recipe.from_toml("configs/tictactoe_selfplay.toml", trainer={"seed": 1})
+    stats = recipe.run(plot=False)
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import itertools
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rbtrainer import DQNConfig, LeagueConfig, TrainerConfig
+from rbtrainer.validation import boolean, number_in, positive_int
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+if TYPE_CHECKING:
+    from rbtrainer.agents.base import Agent
+    from rbtrainer.agents.learners import OffPolicyLearner
+    from rbtrainer.callbacks import EpsilonSchedule
+    from rbtrainer.league import League
+    from rbtrainer.seating import EnvGroup
+    from rbtrainer.trainer import DecentralizedTrainer, TrainStats
+
+__all__ = [
+    "TABLES",
+    "BestSnapshot",
+    "LeagueOptions",
+    "Opponent",
+    "OpponentMix",
+    "Recipe",
+    "ScheduleConfig",
+    "SelfPlayRun",
+    "check_train_tables",
+    "parse_env_pair",
+    "read_tables",
+    "read_toml",
+    "self_play_agents",
+]
+
+logger = logging.getLogger(__name__)
+
+TABLES = ("env", "trainer", "dqn", "schedule", "league", "opponents")
+"""The tables a recipe file may hold."""
+
+_DEFAULT_GAME = "robot_delivery"
+"""The game of an ``[env]`` table without ``game`` (the trainer's default)."""
+
+
+@dataclass(kw_only=True)
+class ScheduleConfig:
+    """Exploration schedule and outputs of a ``train`` run."""
+
+    eps_start: float = 1.0
+    """Epsilon at the start of training."""
+    eps_end: float = 0.05
+    """Final epsilon."""
+    eps_episodes: int = 1000
+    """Episodes over which epsilon falls linearly from eps_start to eps_end."""
+    checkpoint: str = "checkpoints/{game}_dqn.pt"
+    """Where the agents of the best test round go ({game}: the game name); the final ones: same name + _last."""
+
+    def __post_init__(self) -> None:
+        number_in("eps_start", self.eps_start, 0.0, 1.0)
+        number_in("eps_end", self.eps_end, 0.0, 1.0)
+        positive_int("eps_episodes", self.eps_episodes)
+        if not isinstance(self.checkpoint, str) or not self.checkpoint:
+            raise TypeError(f"checkpoint must be a non-empty path, got {self.checkpoint!r}")
+        try:
+            self.checkpoint.format(game="game")
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"checkpoint {self.checkpoint!r} is not a valid path template ({type(err).__name__}: {err}); "
+                "the only field it may use is {game} (write {{ and }} for literal braces)"
+            ) from None
+
+
+@dataclass(kw_only=True)
+class LeagueOptions(LeagueConfig):
+    """League self-play for train: the learner against frozen snapshots of itself and fixed opponents."""
+
+    enabled: bool = False
+    """Train in a league instead of plain self-play (a [league] table turns it on unless enabled = false)."""
+    opponents: tuple[str, ...] = ("random",)
+    """Fixed pool members: baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar) or
+    checkpoint paths."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        boolean("enabled", self.enabled)
+        if isinstance(self.opponents, str) or not all(isinstance(o, str) and o for o in self.opponents):
+            raise TypeError(f'opponents must be a list of agent specs (e.g. ["random"]), got {self.opponents!r}')
+        self.opponents = tuple(self.opponents)
+
+    def config(self) -> LeagueConfig:
+        """The :class:`~rbtrainer.league.LeagueConfig` part."""
+        return LeagueConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(LeagueConfig)})
+
+
+@dataclass(kw_only=True)
+class Opponent:
+    """A fixed opponent of an :class:`OpponentMix`, met with the learner in either seat."""
+
+    spec: str
+    """Agent spec: a baseline (random, minimax, strong, opportunist, negamax[:DEPTH]) or a checkpoint path."""
+    epsilon: float = 0.0
+    """Chance of a random legal move instead of the opponent's own (a noisy opponent; 0: none)."""
+    first: float = 1.0
+    """Share of the envs where the learner takes the first seat against it (0: none)."""
+    second: float = 1.0
+    """Share of the envs where the learner takes the second seat against it (0: none)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.spec, str) or not self.spec:
+            raise TypeError(f"spec must be an agent spec such as 'random', got {self.spec!r}")
+        number_in("epsilon", self.epsilon, 0.0, 1.0)
+        number_in("first", self.first, 0.0, 1e6)
+        number_in("second", self.second, 0.0, 1e6)
+
+
+@dataclass(kw_only=True)
+class OpponentMix:
+    """The ``[opponents]`` table: env groups of the learner against fixed opponents beside self-play.
+
+    Two-seat games only. Each opponent plays in two groups, the learner first and the learner
+    second, with the shares ``first`` and ``second``; the learner learns in its own seat there.
+    Opponent ``k``'s agents are seeded ``1000 * seed + 1, + 2, ...`` in order (its noise after it).
+    """
+
+    self_play: float = 1.0
+    """Share of the envs where the learner takes both seats (0: none)."""
+    against: tuple[Opponent, ...] = ()
+    """The fixed opponents, e.g. [{ spec = "minimax", epsilon = 0.3, first = 2.0, second = 2.0 }]."""
+
+    def __post_init__(self) -> None:
+        number_in("self_play", self.self_play, 0.0, 1e6)
+        if isinstance(self.against, (str, Mapping)) or not isinstance(self.against, (list, tuple)):
+            raise TypeError(f"against must be a list of opponent tables, got {self.against!r}")
+        opponents = []
+        for k, entry in enumerate(self.against):
+            if isinstance(entry, Opponent):
+                opponents.append(entry)
+                continue
+            if not isinstance(entry, Mapping):
+                raise TypeError(f"against[{k}] must be a table such as {{ spec = 'random' }}, got {entry!r}")
+            known = [f.name for f in dataclasses.fields(Opponent)]
+            unknown = sorted(set(entry) - set(known))
+            if unknown:
+                raise ValueError(f"against[{k}] has unknown key(s) {unknown}; its keys are {known}")
+            try:
+                opponents.append(Opponent(**entry))
+            except TypeError as err:
+                raise TypeError(f"against[{k}]: {err}") from None
+        self.against = tuple(opponents)
+        if self.against and self.self_play + sum(o.first + o.second for o in self.against) <= 0:
+            raise ValueError("the opponent mix gives no env a share: make self_play, first or second positive")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the mix names any opponent (otherwise the run is plain self-play)."""
+        return bool(self.against)
+
+
+def read_toml(path: str | os.PathLike[str], where: str | None = None) -> dict[str, Any]:
+    """A config file's TOML, its errors as one-line ``ValueError`` naming the file (or ``where``)."""
+    where = where or f"--config {os.fspath(path)}"
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{where}: {err}") from None
+    except OSError as err:
+        raise ValueError(f"{where}: cannot read it ({err.strerror or err})") from None
+
+
+def parse_env_pair(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` (a game argument given on the command line) as ``(key, value)``; VALUE is a
+    Python literal or, failing that, a bare word (a string)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--env expects KEY=VALUE, got {text!r}")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value  # a bare word is a string
+    return key.strip(), parsed
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+_CLASSES: dict[str, type] = {
+    "trainer": TrainerConfig,
+    "dqn": DQNConfig,
+    "schedule": ScheduleConfig,
+    "league": LeagueOptions,
+    "opponents": OpponentMix,
+}
+
+
+def _checked(name: str, table: Mapping[str, Any], where: str) -> Any:
+    """The dataclass of table ``name`` built from ``table``; errors name the table and the key."""
+    cls = _CLASSES[name]
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{where}: [{name}] must be a table")
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: [{name}] has unknown key(s) {unknown}; its keys are {known}")
+    try:
+        return cls(**copy.deepcopy(dict(table)))
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{where}: [{name}] {err}") from None
+
+
+def _table(obj: Any) -> dict[str, Any]:
+    """A checked table as plain values (the opponent mix's opponents as tables)."""
+    if isinstance(obj, OpponentMix):
+        return {"self_play": obj.self_play, "against": [dataclasses.asdict(o) for o in obj.against]}
+    return _fields(obj)
+
+
+def check_train_tables(tables: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, dict[str, Any]]:
+    """The ``[trainer]``, ``[dqn]`` and ``[schedule]`` tables (and ``[league]``, ``[opponents]`` when
+    there) checked by their dataclasses, with every field; other tables are copied as they are."""
+    out = {name: dict(table) for name, table in tables.items()}
+    for name in _CLASSES:
+        if name in ("trainer", "dqn", "schedule") or name in tables:
+            out[name] = _table(_checked(name, tables.get(name, {}), where))
+    return out
+
+
+def read_tables(path: str | os.PathLike[str], where: str | None = None) -> dict[str, dict[str, Any]]:
+    """The tables of the recipe file at ``path``, each checked by its dataclass (every table in the
+    result: empty ``[env]``, defaults elsewhere; a ``[league]`` table has ``enabled`` true unless it
+    says otherwise)."""
+    where = where or f"--config {os.fspath(path)}"
+    data = read_toml(path, where)
+    unknown = sorted(set(data) - set(TABLES))
+    if unknown:
+        raise ValueError(f"{where}: unknown table(s) {unknown}; use {sorted(TABLES)}")
+    tables: dict[str, dict[str, Any]] = {name: {} for name in TABLES}
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise ValueError(f"{where}: [{name}] must be a table")
+        tables[name] = table
+    if "league" in data:
+        tables["league"] = {"enabled": True, **data["league"]}  # the table turns the league on
+    return check_train_tables(tables, where)
+
+
+def self_play_agents(trainer: DecentralizedTrainer, dqn: DQNConfig, seed: int | None) -> list[Agent]:
+    """One DQN learner (``dqn``, seeded ``seed``) in every seat of ``trainer``'s game (checked to fit each)."""
+    from rbtrainer.agents import dqn_agent
+
+    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=dqn, seed=seed)
+    for seat in range(1, trainer.num_seats):
+        learner.check_spaces(trainer.observation_space(seat), trainer.action_space(seat))
+    return [learner] * trainer.num_seats
+
+
+@dataclass(kw_only=True)
+class Recipe:
+    """Self-play DQN as data: the game, the trainer's settings, the learner, its schedule and opponents.
+
+    Nothing given is kept by reference: the tables are copied, so changing a recipe (use
+    :meth:`replace`) never changes what the caller holds, and the other way round.
+    """
+
+    env: dict[str, Any] = field(default_factory=dict)
+    """Game arguments (the ``[env]`` table); ``game`` names the game (default robot_delivery)."""
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    """Settings of the :class:`~rbtrainer.trainer.DecentralizedTrainer` (the ``[trainer]`` table)."""
+    dqn: DQNConfig = field(default_factory=DQNConfig)
+    """The learner that takes every seat (the ``[dqn]`` table)."""
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    """Its epsilon schedule and the checkpoint path (the ``[schedule]`` table)."""
+    league: LeagueOptions = field(default_factory=LeagueOptions)
+    """League self-play (the ``[league]`` table; off unless ``enabled``)."""
+    opponents: OpponentMix = field(default_factory=OpponentMix)
+    """Fixed opponents beside self-play (the ``[opponents]`` table; none by default)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.env, Mapping) or not all(isinstance(k, str) for k in self.env):
+            raise TypeError(f"env must be a mapping of game arguments (str keys), got {self.env!r}")
+        self.env = copy.deepcopy(dict(self.env))
+        for name, cls in _CLASSES.items():
+            value = getattr(self, name)
+            if not isinstance(value, cls):
+                raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+            setattr(self, name, copy.deepcopy(value))
+        if self.league.enabled and self.opponents.enabled:
+            raise ValueError("a recipe trains in a league or against an opponent mix, not both")
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def from_tables(
+        cls, tables: Mapping[str, Mapping[str, Any]], where: str = "recipe", **overrides: Mapping[str, Any]
+    ) -> Recipe:
+        """The recipe of ``tables`` (table name -> settings, as in a TOML file); each of ``overrides``
+        (``trainer={"seed": 3}``) replaces keys of the table it names. Neither is mutated."""
+        unknown = sorted((set(tables) | set(overrides)) - set(TABLES))
+        if unknown:
+            raise ValueError(f"{where}: unknown table(s) {unknown}; use {sorted(TABLES)}")
+        merged: dict[str, dict[str, Any]] = {}
+        for name in TABLES:
+            table = tables.get(name, {})
+            change = overrides.get(name, {})
+            for what, value in ((f"[{name}]", table), (f"override {name}", change)):
+                if not isinstance(value, Mapping):
+                    raise ValueError(f"{where}: {what} must be a table (a mapping), got {value!r}")
+            merged[name] = {**table, **change}
+        if "league" in tables or "league" in overrides:
+            merged["league"] = {"enabled": True, **merged["league"]}  # the table turns the league on
+        return cls(
+            env=merged["env"],
+            **{name: _checked(name, merged[name], where) for name in _CLASSES},
+        )
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str], **overrides: Mapping[str, Any]) -> Recipe:
+        """The recipe of a TOML file (see the module docstring); each of ``overrides``
+        (``trainer={"seed": 3}``) replaces keys of the table it names."""
+        where = os.fspath(path)
+        data = read_toml(path, where)
+        return cls.from_tables(data, where, **overrides)
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        """The recipe as TOML-style tables, every field given (a new dict; ``from_tables`` reads it back)."""
+        return {"env": copy.deepcopy(self.env), **{name: _table(getattr(self, name)) for name in _CLASSES}}
+
+    def replace(self, **changes: Mapping[str, Any]) -> Recipe:
+        """A new recipe with the keys of ``changes`` (table name -> settings) replaced; ``env`` keys are
+        updated like the others (give the whole table to drop keys: build a Recipe instead)."""
+        return Recipe.from_tables(self.tables(), "replace", **changes)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def game(self) -> str:
+        """The game's registry name."""
+        return str(self.env.get("game", _DEFAULT_GAME))
+
+    @property
+    def checkpoint_path(self) -> str:
+        """Where the best test round's agents go (the schedule's template, ``{game}`` filled in)."""
+        return self.schedule.checkpoint.format(game=self.game)
+
+    @property
+    def last_checkpoint_path(self) -> str:
+        """Where the final agents go: the checkpoint path + ``_last``."""
+        stem, ext = os.path.splitext(self.checkpoint_path)
+        return f"{stem}_last{ext or '.pt'}"
+
+    @property
+    def default_state_path(self) -> str:
+        """The training state beside the checkpoint (what ``rbtrainer train`` writes without ``state_path``)."""
+        return f"{os.path.splitext(self.checkpoint_path)[0]}.state"
+
+    def checkpoint_metadata(self) -> dict[str, Any]:
+        """What the checkpoints record: the game arguments and the learner's settings (checked for saving)."""
+        from rbtrainer.checkpoint import checkpoint_metadata
+
+        return checkpoint_metadata({"env": self.env, "dqn": _fields(self.dqn)})
+
+    # ------------------------------------------------------------------ building
+    def build_trainer(self) -> DecentralizedTrainer:
+        """The trainer of the game with the ``[trainer]`` settings."""
+        from rbtrainer.trainer import DecentralizedTrainer
+
+        return DecentralizedTrainer(self.env, **_fields(self.trainer))
+
+    def self_play_agents(self, trainer: DecentralizedTrainer, seed: int | None = None) -> list[Agent]:
+        """The learner in every seat (seeded ``seed``, default the trainer's seed)."""
+        return self_play_agents(trainer, self.dqn, trainer.seed if seed is None else seed)
+
+    def epsilon_schedule(self, learner: OffPolicyLearner) -> EpsilonSchedule:
+        """``train_fn`` lowering the learner's epsilon as the ``[schedule]`` says."""
+        from rbtrainer.callbacks import EpsilonSchedule
+
+        s = self.schedule
+        return EpsilonSchedule(learners=[learner], start=s.eps_start, end=s.eps_end, episodes=s.eps_episodes)
+
+    def build_league(self, trainer: DecentralizedTrainer, learner: OffPolicyLearner) -> League | None:
+        """The league of the ``[league]`` table (None when it is off), its opponents built from their specs."""
+        if not self.league.enabled:
+            return None
+        from rbtrainer.evaluation import agent_from_spec
+        from rbtrainer.league import League
+        from rbtrainer.rng import spawn_seeds
+
+        seeds = spawn_seeds(trainer.seed, len(self.league.opponents), stream=12)
+        opponents = [agent_from_spec(spec, trainer, seed=s) for spec, s in zip(self.league.opponents, seeds)]
+        return League(learner, opponents, self.league.config())
+
+    def build_groups(self, trainer: DecentralizedTrainer, learner: Agent) -> list[EnvGroup] | None:
+        """The env groups of the ``[opponents]`` mix (None when it names no opponent)."""
+        if not self.opponents.enabled:
+            return None
+        from rbtrainer.agents import EpsilonAgent
+        from rbtrainer.evaluation import agent_from_spec
+        from rbtrainer.seating import EnvGroup
+
+        if trainer.num_seats != 2:
+            raise ValueError(
+                f"[opponents] seats the learner against an opponent in two-seat games; "
+                f"{trainer.game_name} has {trainer.num_seats} seats"
+            )
+        seeds = itertools.count(1000 * trainer.seed + 1)
+        groups = [EnvGroup("self-play", [learner, learner], self.opponents.self_play, [True, True])]
+        for opponent in self.opponents.against:
+            label = opponent.spec if opponent.epsilon == 0 else f"noisy {opponent.spec}"
+            seated: list[Agent] = []
+            for _ in range(2):  # one for each seat order
+                agent = agent_from_spec(opponent.spec, trainer, seed=next(seeds))
+                if opponent.epsilon > 0:
+                    agent = EpsilonAgent(agent, opponent.epsilon, seed=next(seeds))
+                seated.append(agent)
+            groups += [
+                EnvGroup(f"vs {label} (first)", [learner, seated[0]], opponent.first, [True, False]),
+                EnvGroup(f"vs {label} (second)", [seated[1], learner], opponent.second, [False, True]),
+            ]
+        return [group for group in groups if group.weight > 0]
+
+    def build(self) -> SelfPlayRun:
+        """The trainer, the learner in every seat, its league or opponent groups, and the epsilon
+        schedule as the trainer's ``train_fn``; close the run (or use it as a context manager)."""
+        trainer = self.build_trainer()
+        try:
+            agents = self.self_play_agents(trainer)
+            learner: OffPolicyLearner = agents[0]  # type: ignore[assignment]
+            league = self.build_league(trainer, learner)
+            groups = self.build_groups(trainer, learner)
+            trainer.train_fn = self.epsilon_schedule(learner)
+        except BaseException:
+            trainer.close()
+            raise
+        return SelfPlayRun(recipe=self, trainer=trainer, learner=learner, league=league, groups=groups)
+
+    def run(self, *, plot: bool = False, checkpoints: bool = False, resume: str | None = None) -> TrainStats:
+        """Build and train the recipe; returns the statistics. ``checkpoints``: save the best test
+        round's agents and the final ones (:attr:`checkpoint_path`, :attr:`last_checkpoint_path`)."""
+        with self.build() as run:
+            if checkpoints:
+                run.save_checkpoints()
+            return run.train(plot=plot, resume=resume)
+
+
+class BestSnapshot:
+    """``save_best_fn`` keeping a frozen snapshot of the learner at its best test round."""
+
+    def __init__(self, learner: OffPolicyLearner) -> None:
+        self.learner = learner
+        self.agent: Agent = learner.frozen()
+        """The snapshot (the learner as it was built until a test round is the best)."""
+        self.episodes = 0
+        """Collected training episodes at the best test round."""
+
+    def __call__(self, episodes: int) -> None:
+        self.agent, self.episodes = self.learner.frozen(), episodes
+
+
+@dataclass(slots=True, eq=False)
+class SelfPlayRun:
+    """A built recipe: the trainer and the learner with its opponents, ready to train."""
+
+    recipe: Recipe
+    """What it was built from."""
+    trainer: DecentralizedTrainer
+    """The trainer (``train_fn``: the epsilon schedule)."""
+    learner: OffPolicyLearner
+    """The learner that takes every seat."""
+    league: League | None = None
+    """Its league (``[league]`` on), else None."""
+    groups: list[EnvGroup] | None = None
+    """Its env groups (``[opponents]`` names opponents), else None."""
+
+    @property
+    def agents(self) -> list[Agent]:
+        """The learner in every seat (what a checkpoint holds)."""
+        return [self.learner] * self.trainer.num_seats
+
+    @property
+    def train_agents(self) -> Any:
+        """What ``train()`` is given: the league, the groups or the self-play agents."""
+        if self.league is not None:
+            return self.league
+        if self.groups is not None:
+            return self.groups
+        return self.agents
+
+    def save_checkpoints(
+        self, path: str | None = None, last_path: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Save the best test round's agents at ``path`` and the final ones at ``last_path`` (default:
+        the recipe's paths) with ``metadata`` (default: the recipe's); the league's state travels along."""
+        best_path = self.recipe.checkpoint_path if path is None else path
+        final_path = self.recipe.last_checkpoint_path if last_path is None else last_path
+        base = dict(self.recipe.checkpoint_metadata() if metadata is None else metadata)  # checked now
+        self.trainer.save_best_fn = lambda episodes: self.save(best_path, {"episodes": episodes}, base)
+        self.trainer.save_last_fn = lambda: self.save(final_path, {}, base)
+
+    def save(self, path: str, extra: Mapping[str, Any] | None = None, metadata: Mapping[str, Any] | None = None) -> str:
+        """Write the learner in every seat to ``path`` now, with ``metadata`` (default: the recipe's),
+        ``extra`` and the league's state; returns the path."""
+        from rbtrainer.checkpoint import save_agents
+
+        base = self.recipe.checkpoint_metadata() if metadata is None else metadata
+        league = {} if self.league is None else {"league": self.league.state_dict()}
+        save_agents(path, self.agents, {**base, **(extra or {}), **league})
+        return path
+
+    def keep_best_snapshot(self) -> BestSnapshot:
+        """Keep a frozen snapshot of the learner at its best test round (it becomes ``save_best_fn``)."""
+        best = BestSnapshot(self.learner)
+        self.trainer.save_best_fn = best
+        return best
+
+    def train(self, *, plot: bool = True, resume: str | os.PathLike[str] | None = None) -> TrainStats:
+        """Train the learner in every seat (in its league or groups when it has them)."""
+        return self.trainer.train(self.train_agents, [True] * self.trainer.num_seats, plot=plot, resume=resume)
+
+    def close(self) -> None:
+        self.trainer.close()
+
+    def __enter__(self) -> SelfPlayRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
