@@ -35,36 +35,34 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from rbtrainer import DecentralizedTrainer, DQNConfig, EnvGroup, EpsilonAgent, RandomAgent, dqn_agent
+from rbtrainer import DecentralizedTrainer, EnvGroup, EpsilonAgent, RandomAgent, dqn_agent
 from rbtrainer.agents.base import Agent
 from rbtrainer.callbacks import EpsilonSchedule
 from rbtrainer.checkpoint import load_agents, save_agents
 from rbtrainer.evaluation import ConnectFourNegamax, ConnectFourStrong, tournament
 from rbtrainer.league import League, LeagueConfig
 from rbtrainer.plotting import plot_crossplay
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the benchmarks share their recipes
-from strong_agents import BOARD_RECIPES
+from rbtrainer.recipes import Recipe
 
 KINDS = ("league", "self-play", "vs-random")
 
 # The connect-four recipe of strong_agents.py (network, optimiser, returns, update schedule), 16 envs each.
-TRAINER: dict[str, Any] = {"num_train_envs": 16, "num_test_envs": 16, **BOARD_RECIPES["connect_four"]["trainer"]}
-DQN: dict[str, Any] = BOARD_RECIPES["connect_four"]["dqn"]
+CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "connect_four_strong.toml")
+RECIPE = Recipe.from_toml(CONFIG)
+DQN = RECIPE.dqn
 
 
 def _trainer(seed: int, test_freq: int, plot_dir: str, plot_name: str | None = None) -> DecentralizedTrainer:
-    return DecentralizedTrainer(
-        {"game": "connect_four"},
-        episodes_per_train=10**7,  # the env-step budget ends the run
-        episodes_per_test=32,
-        test_freq=test_freq,
-        seed=seed,
-        progress_bar=False,
-        plot_dir=plot_dir,
-        plot_name=plot_name,
-        **TRAINER,
-    )
+    settings = {
+        "episodes_per_train": 10**7,  # the env-step budget ends the run
+        "episodes_per_test": 32,
+        "test_freq": test_freq,
+        "seed": seed,
+        "progress_bar": False,
+        "plot_dir": plot_dir,
+        "plot_name": plot_name,
+    }
+    return RECIPE.replace(trainer=settings).build_trainer()
 
 
 def league_opponent(name: str, seed: int) -> Agent:
@@ -78,7 +76,7 @@ def league_opponent(name: str, seed: int) -> Agent:
 def train(kind: str, seed: int, settings: dict[str, Any], out_dir: str, plot_dir: str) -> dict:
     """Train one learner of ``kind`` for ``env_steps``; save it, return its figures (league: plot its curve)."""
     trainer = _trainer(seed, 500, plot_dir, f"league_connect_four_training_seed{seed}.png")
-    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**DQN), seed=seed)
+    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=DQN, seed=seed)
     env_steps = settings["env_steps"]
     trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=0.02, episodes=settings["eps_episodes"])
     agents: Any
@@ -147,7 +145,7 @@ def evaluate(seed: int, runs: list[dict], games: int, plot_dir: str, heat_map: b
     trainer = _trainer(seed, 1, plot_dir)
     entrants: dict[str, Any] = {}
     for run in runs:
-        learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**DQN), seed=0)
+        learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=DQN, seed=0)
         load_agents(run["checkpoint"], [learner, learner])
         entrants[run["kind"]] = learner
     entrants.update({"random": RandomAgent(), "strong": ConnectFourStrong(), "negamax:2": ConnectFourNegamax(2)})

@@ -13,19 +13,12 @@ time), keeps training to the budget to show the plateau, and saves the curve und
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
-import sys
 import time
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-from rbtrainer import DecentralizedTrainer, DQNConfig, dqn_agent
-from rbtrainer.callbacks import EpsilonSchedule
+from rbtrainer.files import atomic_write
+from rbtrainer.recipes import Recipe
 
 CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "robot_delivery_3p.toml")
 
@@ -40,23 +33,19 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
-    with open(CONFIG, "rb") as config_file:
-        config = tomllib.load(config_file)
-    env_args = config["env"]
-    trainer_args = {**config["trainer"], "seed": args.seed, "plot_dir": args.plot_dir, "progress_bar": False}
-    trainer_args["plot_name"] = "reproduce_3robots.png"
-    trainer_args["episodes_per_train"] = 100_000  # the step budget below ends the run
+    trainer_args = {
+        "seed": args.seed,
+        "plot_dir": args.plot_dir,
+        "progress_bar": False,
+        "plot_name": "reproduce_3robots.png",
+        "episodes_per_train": 100_000,  # the step budget below ends the run
+    }
+    recipe = Recipe.from_toml(CONFIG, trainer=trainer_args)
     reached: dict[str, float] = {}
     start = time.perf_counter()
 
-    trainer = DecentralizedTrainer(env_args, **trainer_args)
-    learner = dqn_agent(
-        trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**config["dqn"]), seed=args.seed
-    )
-    schedule = config["schedule"]
-    trainer.train_fn = EpsilonSchedule(
-        learners=[learner], start=schedule["eps_start"], end=schedule["eps_end"], episodes=schedule["eps_episodes"]
-    )
+    run = recipe.build()
+    trainer = run.trainer
     steps_seen = {"steps": 0}
 
     def track(episodes: int, steps: int) -> None:
@@ -72,7 +61,8 @@ def main() -> None:
         return (args.stop_at_target and bool(reached)) or steps_seen["steps"] >= args.max_steps
 
     trainer.stop_fn = stop
-    stats = trainer.train([learner] * trainer.num_seats, [True] * trainer.num_seats)
+    stats = run.train()
+    run.close()
     result = {
         "reached": reached or None,
         "collected_steps": stats.collected_steps,
@@ -81,7 +71,7 @@ def main() -> None:
         "best_reward_metric": stats.best_reward_metric,
         "history": list(zip(stats.test_episodes, stats.test_steps, stats.reward_metric_history)),
         "plot": stats.plot_path,
-        "config": {"env": env_args, "trainer": trainer_args, "dqn": dataclasses.asdict(DQNConfig(**config["dqn"]))},
+        "config": {name: recipe.tables()[name] for name in ("env", "trainer", "dqn", "schedule")},
     }
     if reached:
         print(
@@ -92,8 +82,8 @@ def main() -> None:
         print(f"target {args.target} not reached within {stats.collected_steps} env steps")
     print(f"best {stats.best_reward_metric:.2f}; curve: {stats.plot_path}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2)
+        with atomic_write(args.json) as handle:
+            handle.write(json.dumps(result, indent=2).encode())
 
 
 if __name__ == "__main__":

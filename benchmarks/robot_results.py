@@ -35,15 +35,12 @@ import argparse
 import json
 import multiprocessing
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from rbtrainer.files import atomic_write
+from rbtrainer.recipes import Recipe
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
 REFERENCE: dict[str, tuple[float, int]] = {
@@ -60,22 +57,22 @@ REFERENCE: dict[str, tuple[float, int]] = {
 CROSSPLAY = ("2", "2b", "3", "3b")
 
 
-def _config(row: str) -> dict[str, Any]:
-    with open(os.path.join(CONFIGS, f"robots_{row}.toml"), "rb") as handle:
-        return tomllib.load(handle)
+def _recipe(row: str, **trainer: Any) -> Recipe:
+    """The recipe of ``row`` (``configs/robots_<row>.toml``), ``trainer`` settings replaced."""
+    return Recipe.from_toml(os.path.join(CONFIGS, f"robots_{row}.toml"), trainer=trainer)
 
 
 def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir: str) -> dict[str, Any]:
     """Train one row; returns (and writes) its figures."""
-    from strong_agents import selfplay_run  # benchmarks/ is this script's directory
-
     from rbtrainer import AStarDeliveryAgent
     from rbtrainer.evaluation import tournament
 
     plateau, reference_episodes = REFERENCE[row]
-    config = _config(row)
-    env_args = config["env"]
-    trainer, learner, best = selfplay_run(config, seed, reference_episodes)
+    recipe = _recipe(row, seed=seed, progress_bar=False, episodes_per_train=reference_episodes, plot_name=None)
+    env_args = recipe.env
+    run = recipe.build()
+    trainer = run.trainer
+    best = run.keep_best_snapshot()
     seen = {"steps": 0}
     reached: dict[str, float] = {}
     began = time.perf_counter()
@@ -92,7 +89,7 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
         return elapsed >= minutes * 60
 
     trainer.test_fn, trainer.stop_fn = before_test, stop
-    stats = trainer.train([learner] * trainer.num_seats, [True] * trainer.num_seats, plot=False)
+    stats = run.train(plot=False)
     result: dict[str, Any] = {
         "row": row,
         "seed": seed,
@@ -121,12 +118,9 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
             }
             for e in table.entrants
         }
-    trainer.close()
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, f"robots_{row}_seed{seed}.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2)
-    os.replace(path + ".tmp", path)
+    run.close()
+    with atomic_write(os.path.join(out_dir, f"robots_{row}_seed{seed}.json")) as handle:
+        handle.write(json.dumps(result, indent=2).encode())
     return result
 
 
@@ -134,10 +128,12 @@ def astar_selfplay(row: str, seed: int) -> float:
     """The test metric of the A* agent in every seat of the row's game (32 games): strong play's level."""
     from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer
 
-    config = _config(row)
-    trainer_args = {k: v for k, v in config["trainer"].items() if k in ("num_test_envs", "episodes_per_test")}
-    with DecentralizedTrainer(config["env"], **trainer_args, seed=seed, progress_bar=False) as trainer:
-        astar = AStarDeliveryAgent(trainer.num_seats, with_battery=config["env"].get("with_battery", False), seed=seed)
+    recipe = _recipe(row)
+    test_envs, test_episodes = recipe.trainer.num_test_envs, recipe.trainer.episodes_per_test
+    with DecentralizedTrainer(
+        recipe.env, num_test_envs=test_envs, episodes_per_test=test_episodes, seed=seed, progress_bar=False
+    ) as trainer:
+        astar = AStarDeliveryAgent(trainer.num_seats, with_battery=recipe.env.get("with_battery", False), seed=seed)
         return float(trainer.test([astar] * trainer.num_seats).reward_metric)
 
 
@@ -204,8 +200,6 @@ def _plot(results: list[dict[str, Any]], path: str) -> str:
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from rbtrainer.files import atomic_write
 
     cols = 4
     rows = math.ceil(len(results) / cols)

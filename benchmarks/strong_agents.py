@@ -4,11 +4,16 @@
     python benchmarks/strong_agents.py connect_four [--seeds 0 1 2]
     python benchmarks/strong_agents.py robots [--seeds 0 1 2]
 
+The training settings are recipes in ``configs/`` (:class:`rbtrainer.recipes.Recipe`):
+``tictactoe_strong.toml``, ``connect_four_strong.toml`` (``--config`` names another), and
+``robot_delivery_2p.toml`` / ``robot_delivery_3p.toml``; this script adds what only it does: the
+measures that keep the best snapshot and the evaluation.
+
 * ``tictactoe``: one DQN learner trained by self-play and against noisy minimax and random
-  opponents, in both seats (env groups). Every 250 episodes ``KeepBest`` measures its greedy policy exactly
-  (exploitability from both seats first, then the weaker seat's win probability against random as a
-  ratio to its target, 99 % first and 90 % second) and keeps the
-  best snapshot; that snapshot's exact figures are printed, and it plays 200 games per seat
+  opponents, in both seats (the recipe's ``[opponents]``). Every 250 episodes ``KeepBest``
+  measures its greedy policy exactly (exploitability from both seats first, then the weaker seat's
+  win probability against random as a ratio to its target, 99 % first and 90 % second) and keeps
+  the best snapshot; that snapshot's exact figures are printed, and it plays 200 games per seat
   against minimax and 1000 games per seat against random.
 * ``connect_four``: the same recipe against the rule-based bot, which plays a random move half of the
   time (gamma 0.95, 3-step returns, every transition also stored mirrored, 60,000 episodes, more
@@ -23,8 +28,9 @@
   agent in every seat order: win shares and the mean game clock of wins.
 
 ``--save-dir DIR`` also saves the board games' kept snapshot as the checkpoint ``DIR/GAME_seedN.pt``,
-which ``rbtrainer eval`` and ``rbtrainer play`` load. ``--recipe JSON`` changes a board game's recipe
-for one run, e.g. ``--recipe '{"weights": {"random": [1, 2], "opportunist": [2, 6]}}'``.
+which ``rbtrainer eval`` and ``rbtrainer play`` load. ``--recipe JSON`` changes keys of a board
+game's recipe tables for one run, e.g. ``--recipe '{"dqn": {"prioritized": true}}'``; the
+opponents are one key, ``--recipe '{"opponents": {"against": [{"spec": "opportunist"}]}}'``.
 
 Each prints one line per seed and a summary; ``--json FILE`` also writes the figures.
 """
@@ -36,34 +42,17 @@ import dataclasses
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-from rbtrainer import (
-    AStarDeliveryAgent,
-    DecentralizedTrainer,
-    DQNConfig,
-    EnvGroup,
-    EpsilonAgent,
-    RandomAgent,
-    dqn_agent,
-)
+from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, RandomAgent
 from rbtrainer.agents.base import Agent
-from rbtrainer.agents.learners import Learner, OffPolicyLearner
-from rbtrainer.callbacks import EpsilonSchedule, KeepBest
-from rbtrainer.checkpoint import save_agents
+from rbtrainer.callbacks import KeepBest
 from rbtrainer.evaluation import (
     ConnectFourNegamax,
-    ConnectFourOpportunist,
     ConnectFourStrong,
     TicTacToeMinimax,
     TournamentResult,
@@ -73,51 +62,18 @@ from rbtrainer.evaluation import (
     tournament,
 )
 from rbtrainer.plotting import plot_crossplay
+from rbtrainer.recipes import Recipe
 
-CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
 
-# The recipe of the two board games: one learner in every group, learning in its own seats.
-# Weights are the env groups' shares: self-play, and (first seat, second seat) against each opponent
-# (connect four may add "opportunist": ConnectFourOpportunist, random play that never misses a win).
-BOARD_RECIPES: dict[str, dict[str, Any]] = {
-    "tictactoe": {
-        "episodes": 30_000,
-        "trainer": {"update_freq": 64, "update_per_step": 1.0, "batch_size": 128},
-        "dqn": {
-            "hidden_sizes": (256, 256),
-            "lr": 5e-4,
-            "gamma": 0.9,
-            "target_update_freq": 500,
-            "buffer_size": 200_000,
-        },
-        "bot": TicTacToeMinimax,
-        "bot_epsilon": 0.3,
-        "eps_end": 0.05,
-        "eps_episodes": 15_000,
-        "weights": {"self": 1.0, "random": (2.0, 2.0), "bot": (2.0, 2.0)},
-        "test_freq": 250,
-    },
-    "connect_four": {
-        "episodes": 60_000,
-        "trainer": {"update_freq": 128, "update_per_step": 0.5, "batch_size": 128},
-        "dqn": {
-            "hidden_sizes": (256, 256),
-            "lr": 5e-4,
-            "gamma": 0.95,
-            "n_step": 3,
-            "target_update_freq": 1000,
-            "buffer_size": 800_000,
-            "mirror": True,
-        },
-        "bot": ConnectFourStrong,
-        "bot_epsilon": 0.5,
-        "eps_end": 0.02,
-        "eps_episodes": 15_000,
-        "weights": {"self": 1.0, "random": (3.0, 8.0), "bot": (4.0, 8.0)},
-        "test_freq": 1000,
-        "validation_games": {"random": 200, "bot": 50},
-    },
+BOARD_CONFIGS = {
+    "tictactoe": os.path.join(CONFIGS, "tictactoe_strong.toml"),
+    "connect_four": os.path.join(CONFIGS, "connect_four_strong.toml"),
 }
+"""The recipe of each board game: one learner in every env group, learning in its own seats."""
+
+VALIDATION_GAMES = {"random": 200, "bot": 50}
+"""Connect four's KeepBest: validation games per seat against random and the rule-based bot."""
 
 
 def tictactoe_measure(agent: Agent) -> float:
@@ -134,7 +90,7 @@ def connect_four_measure(trainer: DecentralizedTrainer, seed: int) -> Callable[[
 
     def measure(agent: Agent) -> float:
         validation_seed = 10**6 * (seed + 1) + next(rounds)
-        games = BOARD_RECIPES["connect_four"]["validation_games"]
+        games = VALIDATION_GAMES
         vs_random = tournament(trainer, {"dqn": agent, "random": RandomAgent()}, games["random"], seed=validation_seed)
         vs_strong = tournament(
             trainer, {"dqn": agent, "strong": ConnectFourStrong()}, games["bot"], seed=validation_seed
@@ -146,67 +102,33 @@ def connect_four_measure(trainer: DecentralizedTrainer, seed: int) -> Callable[[
     return measure
 
 
+def board_recipe(game: str, seed: int, episodes: int | None, config: str | None = None) -> Recipe:
+    """The recipe of ``game`` (``config``: another file) for ``seed``; ``episodes`` shortens it
+    (epsilon then falls over at most half of them)."""
+    recipe = Recipe.from_toml(config or BOARD_CONFIGS[game], trainer={"seed": seed, "progress_bar": False})
+    if episodes:
+        eps_episodes = min(recipe.schedule.eps_episodes, episodes // 2)
+        recipe = recipe.replace(trainer={"episodes_per_train": episodes}, schedule={"eps_episodes": eps_episodes})
+    return recipe
+
+
 def train_board_agent(
-    game: str,
-    seed: int,
-    episodes: int | None,
+    recipe: Recipe,
     keep: Callable[[DecentralizedTrainer, int], Callable[[Agent], float]] | None = None,
     save_dir: str | None = None,
 ) -> tuple[DecentralizedTrainer, Agent, dict]:
-    """Train the recipe of ``game``; returns the trainer, the agent and training figures.
+    """Train ``recipe``; returns the trainer (open: the caller closes it), the agent and training figures.
 
     With ``keep`` (given the trainer and the seed, it returns the measure), the agent is the
     learner's snapshot of best measure over the test rounds;
     otherwise the learner as training left it. With ``save_dir``, that agent is also written there
     as the checkpoint ``{game}_seed{seed}.pt`` (``rbtrainer eval`` / ``play`` load it).
     """
-    recipe = BOARD_RECIPES[game]
-    total = episodes or recipe["episodes"]
-    trainer = DecentralizedTrainer(
-        {"game": game},
-        num_train_envs=16,
-        num_test_envs=16,
-        episodes_per_train=total,
-        episodes_per_test=16,
-        test_freq=recipe.get("test_freq", max(1, total // 10)),
-        seed=seed,
-        progress_bar=False,
-        **recipe["trainer"],
-    )
-    config = DQNConfig(**recipe["dqn"])
-    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=config, seed=seed)
-    bot, noise, weights = recipe["bot"], recipe["bot_epsilon"], recipe["weights"]
-    seeds = iter(range(1000 * seed + 1, 1000 * seed + 100))
-    groups = [
-        EnvGroup("self-play", [learner, learner], weights["self"], [True, True]),
-        EnvGroup("vs random (first)", [learner, RandomAgent(seed=next(seeds))], weights["random"][0], [True, False]),
-        EnvGroup("vs random (second)", [RandomAgent(seed=next(seeds)), learner], weights["random"][1], [False, True]),
-        EnvGroup(
-            "vs noisy bot (first)",
-            [learner, EpsilonAgent(bot(seed=next(seeds)), noise, seed=next(seeds))],
-            weights["bot"][0],
-            [True, False],
-        ),
-        EnvGroup(
-            "vs noisy bot (second)",
-            [EpsilonAgent(bot(seed=next(seeds)), noise, seed=next(seeds)), learner],
-            weights["bot"][1],
-            [False, True],
-        ),
-    ]
-    if "opportunist" in weights:  # connect four: random play that never misses a win
-        first, second = weights["opportunist"]
-        ahead, behind = ConnectFourOpportunist(seed=next(seeds)), ConnectFourOpportunist(seed=next(seeds))
-        groups += [
-            EnvGroup("vs opportunist (first)", [learner, behind], first, [True, False]),
-            EnvGroup("vs opportunist (second)", [ahead, learner], second, [False, True]),
-        ]
-    trainer.train_fn = EpsilonSchedule(
-        learners=[learner], start=1.0, end=recipe["eps_end"], episodes=min(recipe["eps_episodes"], total // 2)
-    )
-    keeper = KeepBest(learner, keep(trainer, seed)) if keep is not None else None
+    run = recipe.build()
+    trainer, learner = run.trainer, run.learner
+    keeper = KeepBest(learner, keep(trainer, trainer.seed)) if keep is not None else None
     trainer.test_fn = keeper
-    stats = trainer.train(groups, [True, True], plot=False)
+    stats = run.train(plot=False)
     figures: dict[str, Any] = {
         "episodes": stats.collected_episodes,
         "env_steps": stats.collected_steps,
@@ -221,16 +143,9 @@ def train_board_agent(
         if save_dir is not None:  # the learner is done training: it takes the kept weights to be saved
             learner.load_state_dict(keeper.state_dict()["best"])
     if save_dir is not None:
-        path = os.path.join(save_dir, f"{game}_seed{seed}.pt")
-        figures["checkpoint"] = save_self_play(path, learner, {"game": game}, config)
+        path = os.path.join(save_dir, f"{recipe.game}_seed{trainer.seed}.pt")
+        figures["checkpoint"] = run.save(path)  # with the recipe's game and learner settings
     return trainer, agent, figures
-
-
-def save_self_play(path: str, learner: Learner, env: dict[str, Any], config: DQNConfig) -> str:
-    """Write ``learner`` as a self-play checkpoint of ``env`` with the configuration that rebuilds it."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    metadata = {"env": env, "dqn": dataclasses.asdict(config)}
-    return save_agents(path, [learner, learner], metadata)
 
 
 def seat_scores(result: TournamentResult, name: str) -> dict[str, dict[str, float]]:
@@ -240,14 +155,14 @@ def seat_scores(result: TournamentResult, name: str) -> dict[str, dict[str, floa
     }
 
 
-def tictactoe(seed: int, episodes: int | None, plot_dir: str, save_dir: str | None) -> dict[str, Any]:
-    trainer, agent, figures = train_board_agent(
-        "tictactoe", seed, episodes, keep=lambda *_: tictactoe_measure, save_dir=save_dir
-    )
+def tictactoe(recipe: Recipe, plot_dir: str, save_dir: str | None) -> dict[str, Any]:
+    seed = recipe.trainer.seed
+    trainer, agent, figures = train_board_agent(recipe, keep=lambda *_: tictactoe_measure, save_dir=save_dir)
     exploit = tictactoe_exploitability(agent)
     exact_first, exact_second = tictactoe_vs_random(agent)
     vs_minimax = tournament(trainer, {"dqn": agent, "minimax": TicTacToeMinimax()}, 200, seed=seed)
     vs_random = tournament(trainer, {"dqn": agent, "random": RandomAgent()}, 1000, seed=seed)
+    trainer.close()
     return {
         **figures,
         "exploitability_first": exploit.first,
@@ -259,10 +174,10 @@ def tictactoe(seed: int, episodes: int | None, plot_dir: str, save_dir: str | No
     }
 
 
-def connect_four(seed: int, episodes: int | None, plot_dir: str, save_dir: str | None) -> dict[str, Any]:
-    trainer, learner, figures = train_board_agent(
-        "connect_four", seed, episodes, keep=connect_four_measure, save_dir=save_dir
-    )
+def connect_four(recipe: Recipe, plot_dir: str, save_dir: str | None) -> dict[str, Any]:
+    seed = recipe.trainer.seed
+    assert seed is not None  # board_recipe sets it
+    trainer, learner, figures = train_board_agent(recipe, keep=connect_four_measure, save_dir=save_dir)
     tactics = connect_four_tactics(trainer, learner, RandomAgent(), 1000, seed=seed)
     print(tactics.table())
     vs_random = tactics.result
@@ -275,6 +190,7 @@ def connect_four(seed: int, episodes: int | None, plot_dir: str, save_dir: str |
         "negamax:4": ConnectFourNegamax(4),
     }
     cross = tournament(trainer, entrants, 50, seed=seed, anchor="random")
+    trainer.close()
     print(cross.table())
     heat_map = plot_crossplay(
         os.path.join(plot_dir, f"crossplay_connect_four_seed{seed}.png"),
@@ -296,52 +212,21 @@ def connect_four(seed: int, episodes: int | None, plot_dir: str, save_dir: str |
     }
 
 
-class BestSnapshot:
-    """``save_best_fn`` keeping a frozen snapshot of the learner at its best test round."""
-
-    def __init__(self, learner: OffPolicyLearner) -> None:
-        self.learner = learner
-        self.agent: Agent = learner.frozen()
-        self.episodes = 0
-
-    def __call__(self, episodes: int) -> None:
-        self.agent, self.episodes = self.learner.frozen(), episodes
-
-
-def selfplay_run(
-    config: dict[str, Any], seed: int, episodes: int
-) -> tuple[DecentralizedTrainer, OffPolicyLearner, BestSnapshot]:
-    """The trainer and DQN learner of a ``rbtrainer train`` TOML config (its ``[env]``, ``[trainer]``,
-    ``[dqn]`` and ``[schedule]`` tables) for ``episodes`` episodes, with the epsilon schedule and a
-    :class:`BestSnapshot` as ``save_best_fn``."""
-    trainer_args = {**config["trainer"], "seed": seed, "progress_bar": False, "episodes_per_train": episodes}
-    trainer_args.pop("plot_name", None)
-    trainer = DecentralizedTrainer(config["env"], **trainer_args)
-    learner = dqn_agent(
-        trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(**config["dqn"]), seed=seed
-    )
-    schedule = config["schedule"]
-    trainer.train_fn = EpsilonSchedule(
-        learners=[learner], start=schedule["eps_start"], end=schedule["eps_end"], episodes=schedule["eps_episodes"]
-    )
-    trainer.save_best_fn = best = BestSnapshot(learner)
-    return trainer, learner, best
-
-
-def robots(seed: int, episodes: int | None, plot_dir: str, save_dir: str | None) -> dict[str, Any]:
-    del save_dir  # main() refuses --save-dir here: ``rbtrainer train`` saves robot checkpoints
+def robots(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, config_name, default_episodes in (
         ("2p", "robot_delivery_2p.toml", 600),
         ("3p", "robot_delivery_3p.toml", 800),
     ):
-        with open(os.path.join(CONFIGS, config_name), "rb") as handle:
-            config = tomllib.load(handle)
-        trainer, learner, best = selfplay_run(config, seed, episodes or default_episodes)
-        stats = trainer.train([learner] * trainer.num_seats, [True] * trainer.num_seats, plot=False)
-        env = config["env"]
-        astar = AStarDeliveryAgent(len(env["robot_colors"]), with_battery=env.get("with_battery", False), seed=seed)
-        result = tournament(trainer, {"dqn": best.agent, "astar": astar}, 50, seed=seed)
+        trainer_settings = {"seed": seed, "progress_bar": False, "episodes_per_train": episodes or default_episodes}
+        recipe = Recipe.from_toml(os.path.join(CONFIGS, config_name), trainer=trainer_settings)
+        with recipe.build() as run:
+            trainer = run.trainer
+            best = run.keep_best_snapshot()
+            stats = run.train(plot=False)
+            env = recipe.env
+            astar = AStarDeliveryAgent(len(env["robot_colors"]), with_battery=env.get("with_battery", False), seed=seed)
+            result = tournament(trainer, {"dqn": best.agent, "astar": astar}, 50, seed=seed)
         print(result.table())
         out[label] = {
             "episodes": stats.collected_episodes,
@@ -364,35 +249,28 @@ def robots(seed: int, episodes: int | None, plot_dir: str, save_dir: str | None)
     return out
 
 
-MODES: dict[str, Callable[[int, int | None, str, str | None], dict[str, Any]]] = {
+BOARD_MODES: dict[str, Callable[[Recipe, str, str | None], dict[str, Any]]] = {
     "tictactoe": tictactoe,
     "connect_four": connect_four,
-    "robots": robots,
 }
 
 
-def changed_recipe(recipe: dict[str, Any], changes: dict[str, Any], parser: argparse.ArgumentParser) -> dict[str, Any]:
-    """``recipe`` with ``changes`` (a new dict): tables (dicts) are merged, other values replaced;
-    JSON lists become tuples. An unknown key is a parser error."""
-    out = dict(recipe)
-    for key, value in changes.items():
-        if key not in recipe:
-            parser.error(f"--recipe: unknown key {key!r}; the recipe has {sorted(recipe)}")
-        if isinstance(value, dict):
-            if not isinstance(recipe.get(key), dict):
-                parser.error(f"--recipe: {key!r} is not a table of the recipe")
-            value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
-            out[key] = {**recipe[key], **value}
-        else:
-            out[key] = tuple(value) if isinstance(value, list) else value
-    return out
+def changed_recipe(recipe: Recipe, changes: Any, parser: argparse.ArgumentParser) -> Recipe:
+    """``recipe`` with ``changes`` (JSON: table name -> keys to replace); a bad table or key is a parser error."""
+    if not isinstance(changes, dict) or not all(isinstance(v, dict) for v in changes.values()):
+        parser.error('--recipe takes a JSON object of tables, e.g. \'{"dqn": {"prioritized": true}}\'')
+    try:
+        return recipe.replace(**changes)
+    except (TypeError, ValueError) as err:
+        parser.error(f"--recipe: {err}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=sorted(MODES))
+    parser.add_argument("mode", choices=sorted([*BOARD_MODES, "robots"]))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, help="training episodes (default: the recipe's)")
+    parser.add_argument("--config", help="board games: the recipe file (default: configs/<game>_strong.toml)")
     parser.add_argument("--plot-dir", default="plots")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument(
@@ -409,35 +287,37 @@ def main() -> None:
         "--recipe",
         type=json.loads,
         metavar="JSON",
-        help='board games: change the recipe, e.g. \'{"dqn": {"prioritized": true}}\' (tables merged one level deep)',
+        help='board games: change the recipe\'s tables, e.g. \'{"dqn": {"prioritized": true}}\'',
     )
     parser.add_argument("--verbose", action="store_true", help="log each new best test round")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.verbose:
         logging.getLogger("rbtrainer.callbacks").setLevel(logging.INFO)
-    if args.save_dir and args.mode not in BOARD_RECIPES:
-        parser.error(
-            f"--save-dir applies to {sorted(BOARD_RECIPES)}; rbtrainer train saves the robot game's checkpoints"
-        )
-    if args.recipe is not None:
-        if args.mode not in BOARD_RECIPES or not isinstance(args.recipe, dict):
-            parser.error(f"--recipe takes a JSON object and applies to {sorted(BOARD_RECIPES)}")
-        BOARD_RECIPES[args.mode] = changed_recipe(BOARD_RECIPES[args.mode], args.recipe, parser)
-    if args.conv_channels:
-        if args.mode not in BOARD_RECIPES:
-            parser.error(f"--conv-channels applies to {sorted(BOARD_RECIPES)}, not {args.mode}")
-        recipe = BOARD_RECIPES[args.mode]
-        BOARD_RECIPES[args.mode] = {**recipe, "dqn": {**recipe["dqn"], "conv_channels": tuple(args.conv_channels)}}
+    board = args.mode in BOARD_MODES
+    for flag in ("save_dir", "recipe", "conv_channels", "config"):
+        if getattr(args, flag) is not None and not board:
+            parser.error(f"--{flag.replace('_', '-')} applies to {sorted(BOARD_MODES)}, not {args.mode}")
     figures: dict[str, Any] = {}
     for seed in args.seeds:
         start = time.perf_counter()
-        figures[str(seed)] = result = MODES[args.mode](seed, args.episodes, args.plot_dir, args.save_dir)
+        if board:
+            recipe = board_recipe(args.mode, seed, args.episodes, args.config)
+            if args.recipe is not None:
+                recipe = changed_recipe(recipe, args.recipe, parser)
+            if args.conv_channels:
+                recipe = recipe.replace(dqn={"conv_channels": tuple(args.conv_channels)})
+            result = BOARD_MODES[args.mode](recipe, args.plot_dir, args.save_dir)
+        else:
+            result = robots(seed, args.episodes, args.plot_dir)
+        figures[str(seed)] = result
         result["wall_seconds"] = round(time.perf_counter() - start, 1)
         print(f"seed {seed}: {json.dumps(result, default=float)}", flush=True)
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(figures, handle, indent=2, default=float)
+        from rbtrainer.files import atomic_write
+
+        with atomic_write(args.json) as handle:
+            handle.write(json.dumps(figures, indent=2, default=float).encode())
 
 
 if __name__ == "__main__":
