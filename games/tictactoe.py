@@ -14,7 +14,8 @@ from games.two_player import TwoPlayerBoardEnv
 
 __all__ = ["TicTacToeEnv", "TicTacToeRules", "env", "raw_env"]
 
-_LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
+LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
+"""The rows, columns and diagonals of the board, as square indices (row-major)."""
 
 
 class TicTacToeRules:
@@ -48,7 +49,7 @@ class TicTacToeRules:
         mark = player + 1
         self.squares[action] = mark
         self.last_cell = divmod(action, 3)
-        if any(all(self.squares[i] == mark for i in line) for line in _LINES):
+        if any(all(self.squares[i] == mark for i in line) for line in LINES):
             self.winner, self.over = player, True
         elif 0 not in self.squares:
             self.over = True

@@ -23,6 +23,7 @@ from typing import ClassVar
 import gymnasium as gym
 import numpy as np
 
+from games.tictactoe import LINES as TICTACTOE_LINES
 from rbtrainer.agents.base import Agent, check_discrete, flat_obs_dim
 
 __all__ = [
@@ -105,12 +106,8 @@ class _BoardBot(Agent):
 
 
 # ------------------------------------------------------------------------------------ tic-tac-toe
-_TTT_LINES = tuple(
-    sum(1 << i for i in line)
-    for line in ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
-)
-"""The rows, columns and diagonals as bitmasks: the lines of :mod:`games.tictactoe`'s rules
-(``tests/test_baselines.py`` checks :func:`tictactoe_is_win` against those rules)."""
+_TTT_LINES = tuple(sum(1 << i for i in line) for line in TICTACTOE_LINES)
+"""The rows, columns and diagonals as bitmasks (the lines of :mod:`games.tictactoe`'s rules)."""
 TICTACTOE_FULL = (1 << 9) - 1
 """The tic-tac-toe bitboard with every square marked."""
 
