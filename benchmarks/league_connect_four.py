@@ -52,9 +52,13 @@ RECIPE = Recipe.from_toml(CONFIG)
 DQN = RECIPE.dqn
 
 
-def _trainer(seed: int, test_freq: int, plot_dir: str, plot_name: str | None = None) -> DecentralizedTrainer:
+def _trainer(
+    seed: int, test_freq: int, plot_dir: str, plot_name: str | None = None, env_steps: int | None = None
+) -> DecentralizedTrainer:
+    """The recipe's trainer for ``seed``; ``env_steps``: a training run's step budget (no episode budget)."""
+    budget = {} if env_steps is None else {"episodes_per_train": None, "max_env_steps": env_steps}
     settings = {
-        "episodes_per_train": 10**7,  # the env-step budget ends the run
+        **budget,
         "episodes_per_test": 32,
         "test_freq": test_freq,
         "seed": seed,
@@ -75,9 +79,9 @@ def league_opponent(name: str, seed: int) -> Agent:
 
 def train(kind: str, seed: int, settings: dict[str, Any], out_dir: str, plot_dir: str) -> dict:
     """Train one learner of ``kind`` for ``env_steps``; save it, return its figures (league: plot its curve)."""
-    trainer = _trainer(seed, 500, plot_dir, f"league_connect_four_training_seed{seed}.png")
+    plot_name = f"league_connect_four_training_seed{seed}.png"
+    trainer = _trainer(seed, 500, plot_dir, plot_name, env_steps=settings["env_steps"])
     learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=DQN, seed=seed)
-    env_steps = settings["env_steps"]
     trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=0.02, episodes=settings["eps_episodes"])
     agents: Any
     if kind == "league":
@@ -98,11 +102,7 @@ def train(kind: str, seed: int, settings: dict[str, Any], out_dir: str, plot_dir
             EnvGroup("as second", [RandomAgent(seed=20_000 + seed), learner], learning_mask=[False, True]),
         ]
     began = time.perf_counter()
-    with trainer.start(agents, [True, True], plot=kind == "league") as run:
-        for progress in run:
-            if progress.env_steps >= env_steps:
-                break
-    stats = run.stats
+    stats = trainer.train(agents, [True, True], plot=kind == "league")  # until the env-step budget
     path = os.path.join(out_dir, f"league_seed{seed}_{kind}.pt")
     save_agents(path, [learner, learner], {"kind": kind, "seed": seed})
     trainer.close()

@@ -17,6 +17,7 @@ import json
 import os
 import time
 
+from rbtrainer import Progress, progress_hook
 from rbtrainer.files import atomic_write
 from rbtrainer.recipes import Recipe
 
@@ -38,7 +39,8 @@ def main() -> None:
         "plot_dir": args.plot_dir,
         "progress_bar": False,
         "plot_name": "reproduce_3robots.png",
-        "episodes_per_train": 100_000,  # the step budget below ends the run
+        "episodes_per_train": None,
+        "max_env_steps": args.max_steps,  # the step budget ends the run
     }
     recipe = Recipe.from_toml(CONFIG, trainer=trainer_args)
     reached: dict[str, float] = {}
@@ -46,21 +48,19 @@ def main() -> None:
 
     run = recipe.build()
     trainer = run.trainer
-    steps_seen = {"steps": 0}
 
-    def track(episodes: int, steps: int) -> None:
-        steps_seen["steps"] = steps
-
-    trainer.test_fn = track
-
-    def stop(metric: float, episodes: int) -> bool:
-        if metric >= args.target and not reached:
+    def stop(progress: Progress) -> bool:  # after each test round
+        metric = progress.reward_metric
+        if metric is not None and metric >= args.target and not reached:
             reached.update(
-                episodes=episodes, steps=steps_seen["steps"], seconds=time.perf_counter() - start, metric=metric
+                episodes=progress.episodes,
+                steps=progress.env_steps,
+                seconds=time.perf_counter() - start,
+                metric=metric,
             )
-        return (args.stop_at_target and bool(reached)) or steps_seen["steps"] >= args.max_steps
+        return args.stop_at_target and bool(reached)
 
-    trainer.stop_fn = stop
+    trainer.stop_fn = progress_hook(stop)
     stats = run.train()
     run.close()
     result = {
