@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from conftest import SMALL_ROBOT_GAME, SMALL_RUN
 
 from rbtrainer import (
     DecentralizedTrainer,
@@ -40,16 +41,7 @@ OLD_STATE = os.path.join(HERE, "data", "state_format1.pt")
 """A training state written by the code before the change (format 1), at the second test round of
 ``tictactoe_dqn``."""
 
-SETTINGS: dict[str, Any] = {
-    "num_train_envs": 4,
-    "num_test_envs": 4,
-    "episodes_per_train": 40,
-    "episodes_per_test": 8,
-    "test_freq": 10,
-    "update_freq": 64,
-    "progress_bar": False,
-    "seed": 3,
-}
+SETTINGS: dict[str, Any] = SMALL_RUN
 TIMING = ("training_time", "test_time", "state_path", "plot_path")
 
 
@@ -91,7 +83,7 @@ def first_seat(rewards: np.ndarray) -> float:
 
 def robots_selfplay(tmp: str) -> tuple[DecentralizedTrainer, list[Any], list[bool]]:
     """Prioritized 3-step DQN in self-play on a short 2-robot game (the batch-native path)."""
-    trainer = DecentralizedTrainer({"robot_colors": ["r", "b"], "max_step": 60}, plot_dir=tmp, **SETTINGS)
+    trainer = DecentralizedTrainer(SMALL_ROBOT_GAME, plot_dir=tmp, **SETTINGS)
     config = DQNConfig(buffer_size=4096, n_step=3, prioritized=True, target_update_freq=20)
     learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=config, seed=4)
     trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=0.1, episodes=30)
