@@ -92,7 +92,7 @@ def test_the_opponent_mix_seats_the_learner_against_its_opponents(tmp_path) -> N
         stats = run.train(plot=False)
     assert set(stats.groups) == {g.name for g in run.groups}
     with pytest.raises(ValueError, match="two-seat games"):
-        Recipe(env={"robot_colors": ["r", "b", "gr"]}, opponents=OpponentMix(against=[{"spec": "random"}])).build()
+        Recipe(env={"robot_colors": ["r", "b", "gr"]}, opponents=OpponentMix(against=[{"spec": "random"}])).build()  # type: ignore[arg-type]
 
 
 def test_unknown_tables_and_keys_are_refused_by_name(tmp_path) -> None:
@@ -152,7 +152,7 @@ def test_bad_values_name_their_field() -> None:
     with pytest.raises(ValueError, match="epsilon must be in"):
         Opponent(spec="random", epsilon=2.0)
     with pytest.raises(ValueError, match="gives no env a share"):
-        OpponentMix(self_play=0.0, against=[{"spec": "random", "first": 0.0, "second": 0.0}])
+        OpponentMix(self_play=0.0, against=[{"spec": "random", "first": 0.0, "second": 0.0}])  # type: ignore[arg-type]
     assert parse_env_pair("max_step=40") == ("max_step", 40) and parse_env_pair("game=tictactoe")[1] == "tictactoe"
     with pytest.raises(ValueError, match="--env expects KEY=VALUE"):
         parse_env_pair("tictactoe")
