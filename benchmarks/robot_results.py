@@ -64,7 +64,7 @@ def _recipe(row: str, **trainer: Any) -> Recipe:
 
 def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir: str) -> dict[str, Any]:
     """Train one row; returns (and writes) its figures."""
-    from rbtrainer import AStarDeliveryAgent
+    from rbtrainer import AStarDeliveryAgent, Progress, progress_hook
     from rbtrainer.evaluation import tournament
 
     plateau, reference_episodes = REFERENCE[row]
@@ -73,22 +73,18 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
     run = recipe.build()
     trainer = run.trainer
     best = run.keep_best_snapshot()
-    seen = {"steps": 0}
     reached: dict[str, float] = {}
     began = time.perf_counter()
 
-    def before_test(episodes: int, steps: int) -> None:
-        seen["steps"] = steps
-
-    def stop(metric: float, episodes: int) -> bool:
-        elapsed = time.perf_counter() - began
-        if metric >= plateau and not reached:
-            reached.update(episodes=episodes, steps=seen["steps"], seconds=elapsed, metric=metric)
+    def stop(progress: Progress) -> bool:
+        elapsed, metric, episodes = time.perf_counter() - began, progress.reward_metric, progress.episodes
+        if metric is not None and metric >= plateau and not reached:
+            reached.update(episodes=episodes, steps=progress.env_steps, seconds=elapsed, metric=metric)
         if reached:
             return episodes >= reached["episodes"] + hold
         return elapsed >= minutes * 60
 
-    trainer.test_fn, trainer.stop_fn = before_test, stop
+    trainer.stop_fn = progress_hook(stop)
     stats = run.train(plot=False)
     result: dict[str, Any] = {
         "row": row,
