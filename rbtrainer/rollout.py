@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from rbtrainer.envs import Decision, Episode, GamePool, StepReport
+from rbtrainer.envs import Decision, Episode, GamePool, Pool, StepReport
 from rbtrainer.envs.adapters import ReplayPoint
 from rbtrainer.envs.batch_pool import BatchGamePool, BatchStep
 from rbtrainer.seating import SeatPlan
@@ -169,10 +169,10 @@ def _checked_actions(
 
 
 class RolloutEngine:
-    """Steps a :class:`~rbtrainer.envs.GamePool` with a :class:`~rbtrainer.seating.SeatPlan`."""
+    """Steps a :class:`~rbtrainer.envs.Pool` with a :class:`~rbtrainer.seating.SeatPlan`."""
 
-    def __init__(self, pool: GamePool | BatchGamePool, num_seats: int) -> None:
-        self.pool = pool
+    def __init__(self, pool: Pool, num_seats: int) -> None:
+        self.pool: Pool = pool
         self.num_envs = pool.num_envs
         self.num_seats = num_seats
         self._decisions: list[Decision] = []

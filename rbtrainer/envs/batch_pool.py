@@ -21,7 +21,7 @@ from typing import Any, NoReturn, Protocol
 import numpy as np
 
 from rbtrainer.envs.adapters import ReplayPoint, episode_seed
-from rbtrainer.envs.pool import GameError
+from rbtrainer.envs.base import GameError
 from rbtrainer.envs.reports import Decision, Episode
 
 __all__ = ["BatchGame", "BatchGamePool", "BatchStep"]

@@ -29,81 +29,24 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
 
 from rbtrainer.envs.adapters import ReplayPoint, seat_game
-from rbtrainer.envs.factory import batch_twin
+from rbtrainer.envs.base import BACKENDS, GameError
 from rbtrainer.envs.reports import Decision, StepReport
 
-if TYPE_CHECKING:
-    from rbtrainer.envs.batch_pool import BatchGamePool
-
-__all__ = ["BACKENDS", "GameError", "GamePool", "SeatEnv", "make_pool"]
+__all__ = ["GamePool", "SeatEnv", "game_pool"]
 
 logger = logging.getLogger(__name__)
-
-BACKENDS = ("dummy", "subproc", "ray")
 
 _REPORTS = "rbtrainer_reports"
 """The info key under which a worker returns its typed reports (or a :class:`_GameFailure`)."""
 
 _EXIT_WAIT = 2.0
 """Seconds to wait for a worker process whose pipe broke to be seen as exited."""
-
-
-class GameError(RuntimeError):
-    """A game raised inside an env pool worker, or a worker died; the pool has been closed.
-
-    The message names the env(s), the operation and the game's exception type and message (or
-    the worker's exit); the game's traceback as the worker printed it is in
-    :attr:`worker_traceback` and is also attached as a note (shown under the error's own
-    traceback). The pool that raised it is closed; a trainer builds a fresh one on its next call.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        env_ids: Sequence[int],
-        operation: str,
-        error_type: str | None,
-        error_message: str,
-        worker_traceback: str,
-    ) -> None:
-        super().__init__(message)
-        self.env_ids: tuple[int, ...] = tuple(env_ids)
-        """The game that raised, or every game of a worker that died (global env indices)."""
-        self.operation = operation
-        """What the pool was doing: ``"step"``, ``"reset"``, ``"restore"`` or ``"replay_points"``."""
-        self.error_type = error_type
-        """The game's exception type (``"ValueError"``, ``"module.Error"``); ``None`` if the worker died."""
-        self.error_message = error_message
-        """``str()`` of the game's exception (for a dead worker: how it ended)."""
-        self.worker_traceback = worker_traceback
-        """The game's traceback, formatted inside the worker (empty if the worker died)."""
-
-    @property
-    def worker_exited(self) -> bool:
-        """Whether the worker process died (rather than a game raising in a live worker)."""
-        return self.error_type is None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # the keyword-only arguments need their own reduce (BaseException's passes only args)
-        kwargs = {
-            "env_ids": self.env_ids,
-            "operation": self.operation,
-            "error_type": self.error_type,
-            "error_message": self.error_message,
-            "worker_traceback": self.worker_traceback,
-        }
-        return (_rebuild_game_error, (str(self), kwargs), dict(self.__dict__))  # keeps the notes
-
-
-def _rebuild_game_error(message: str, kwargs: dict[str, Any]) -> GameError:
-    return GameError(message, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,26 +338,16 @@ def _blocks(num_envs: int, num_workers: int) -> list[range]:
     return blocks
 
 
-def make_pool(
-    factory: Callable[[], Any], num_envs: int, backend: str, num_workers: int | None = None, batch: bool = False
-) -> GamePool | BatchGamePool:
-    """A :class:`GamePool` of ``num_envs`` games on ``backend``.
+def game_pool(factory: Callable[[], Any], num_envs: int, backend: str, num_workers: int | None = None) -> GamePool:
+    """A :class:`GamePool` of ``num_envs`` games of ``factory`` on ``backend`` (see :func:`~rbtrainer.envs.make_pool`).
 
     ``dummy`` keeps every game in one in-process worker; ``subproc`` and ``ray`` spread them over
-    ``num_workers`` workers (default: one per CPU core, at most one per game). With ``batch`` on
-    the ``dummy`` backend, a game with a batch-native twin (:func:`~rbtrainer.envs.factory.batch_twin`)
-    gets a :class:`~rbtrainer.envs.batch_pool.BatchGamePool` instead.
+    ``num_workers`` workers (default: one per CPU core, at most one per game).
     """
     from tianshou.env import DummyVectorEnv, SubprocVectorEnv
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
-    if batch and backend == "dummy":
-        twin = batch_twin(factory, num_envs)
-        if twin is not None:
-            from rbtrainer.envs.batch_pool import BatchGamePool  # it imports GameError from here
-
-            return BatchGamePool(twin)
     if num_workers is None:
         num_workers = 1 if backend == "dummy" else min(num_envs, os.cpu_count() or 1)
     blocks = _blocks(num_envs, max(1, min(num_workers, num_envs)))
