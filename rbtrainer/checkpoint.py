@@ -22,6 +22,8 @@ written atomically (``rbtrainer.files.atomic_write``: temporary file, then renam
   shares with the saved one, which carries the skill over when observations grow at the end.
   See :func:`load_agents` for the optimiser rule.
 * **Damaged files** (empty, truncated, not a checkpoint) raise ``ValueError`` naming the file.
+* **Reading one**: :class:`Checkpoint` answers which game a checkpoint holds, with which
+  arguments and metadata, and rebuilds its learners.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+import games
 from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.files import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "Checkpoint",
     "LoadResult",
     "MismatchedTensor",
     "checkpoint_metadata",
@@ -434,9 +438,8 @@ def _merge(current: Any, saved: Any, load_optimizers: bool, overlap: bool) -> An
         out: dict[Any, Any] = OrderedDict() if isinstance(current, OrderedDict) else {}
         for key, item in current.items():
             out[key] = _merge(item, saved[key], load_optimizers, overlap) if key in saved else item
-        version = getattr(saved, "_metadata", getattr(current, "_metadata", None))  # torch's module versions
-        if version is not None:
-            out._metadata = version  # type: ignore[attr-defined]
+        if isinstance(out, OrderedDict):  # torch keeps its module versions as attributes of its state dicts
+            vars(out).update({**getattr(current, "__dict__", {}), **getattr(saved, "__dict__", {})})
         return out
     if isinstance(current, list | tuple):
         if not isinstance(saved, list | tuple) or len(saved) != len(current):
@@ -573,6 +576,153 @@ def load_agents(
     )
 
 
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """A checkpoint file, read and checked once: which game it holds, its metadata and its learners.
+
+    ``rbtrainer train`` records its ``[env]`` table under the metadata key ``"env"`` (no
+    ``"game"`` there means :data:`games.DEFAULT_GAME`) and the learners' configuration under
+    ``"dqn"`` or ``"ppo"``; checkpoints saved by other code may hold neither.
+    """
+
+    path: str
+    """The file it was read from."""
+    seat_to_learner: tuple[int, ...]
+    """Seat -> learner index (-1: a fixed policy when it was saved)."""
+    metadata: dict[str, Any]
+    """The metadata it was saved with."""
+    learner_states: tuple[dict[str, Any], ...] = dataclasses.field(repr=False)
+    """Each learner's ``name``, ``kind`` and ``state``, as saved."""
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Checkpoint:
+        """Read and check a checkpoint file (errors as :func:`read_checkpoint` raises them)."""
+        payload = read_checkpoint(path)
+        return cls(
+            path=os.fspath(path),
+            seat_to_learner=tuple(payload["seat_to_learner"]),
+            metadata=dict(payload.get("metadata", {})),
+            learner_states=tuple(payload["learners"]),
+        )
+
+    @property
+    def num_learners(self) -> int:
+        """Distinct learners saved."""
+        return len(self.learner_states)
+
+    @property
+    def env_args(self) -> dict[str, Any] | None:
+        """The recorded game arguments (a copy of metadata ``"env"``); ``None`` if none were recorded."""
+        env = self.metadata.get("env")
+        if env is None:
+            return None
+        if not isinstance(env, dict):
+            raise ValueError(f"checkpoint {self.path}: its metadata 'env' is not a table of game arguments")
+        return dict(env)
+
+    @property
+    def game(self) -> str | None:
+        """The registry game the learners were trained on; ``None`` if the checkpoint does not say."""
+        env = self.env_args
+        return None if env is None else env.get("game", games.DEFAULT_GAME)
+
+    def check_game(self, game: str, hint: str = "") -> None:
+        """``ValueError`` naming both games (and the recorded arguments) if the checkpoint was trained on another game.
+
+        A checkpoint that records no game fits every game. ``hint`` is appended to the message.
+        """
+        trained_on = self.game
+        if trained_on is not None and game != trained_on:
+            raise ValueError(
+                f"checkpoint {self.path} holds agents trained on {trained_on!r} (env {self.env_args}), "
+                f"not on {game!r}{hint}"
+            )
+
+    def env_args_for(self, env_args: Mapping[str, Any], hint: str = "") -> dict[str, Any]:
+        """The recorded game arguments updated by ``env_args`` (not mutated), which may not name another game."""
+        recorded = self.env_args or {}
+        if self.game is not None:
+            self.check_game(env_args.get("game", self.game), hint)
+        return {**recorded, **env_args}
+
+    def learner(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        *,
+        index: int = 0,
+        name: str | None = None,
+        device: str = "cpu",
+    ) -> Learner:
+        """Rebuild learner ``index`` for a seat with these spaces and load its weights.
+
+        ``device``: where the rebuilt learner lives, whatever device it was trained on. The metadata
+        must hold the learner's configuration under ``"dqn"`` (a :class:`~rbtrainer.agents.DQNConfig`,
+        as ``rbtrainer train`` writes) or ``"ppo"``.
+        """
+        from rbtrainer.agents.builders import DQNConfig, PPOConfig, dqn_agent, ppo_agent
+
+        path, metadata = self.path, self.metadata
+        if not 0 <= index < self.num_learners:
+            raise ValueError(f"{path} holds {self.num_learners} learner(s); index {index} is out of range")
+        label = name or os.path.basename(path)
+        learner: Learner
+        if "dqn" in metadata:
+            config = DQNConfig(**{**metadata["dqn"], "device": device})
+            learner = dqn_agent(observation_space, action_space, config=config, name=label)
+        elif "ppo" in metadata:
+            ppo_config = PPOConfig(**{**metadata["ppo"], "device": device})
+            learner = ppo_agent(observation_space, action_space, config=ppo_config, name=label)
+        else:
+            raise ValueError(
+                f"{path} does not record its learner's configuration (metadata 'dqn' or 'ppo'); build the learner "
+                "yourself and call load_agents"
+            )
+        entry = self.learner_states[index]
+        if type(learner).__name__ != entry["kind"]:
+            raise ValueError(f"{path} holds a {entry['kind']}, but its metadata describes a {type(learner).__name__}")
+        plan = _plan(learner, index, entry["state"])
+        if plan.problems:  # the network was built for other spaces
+            raise ValueError(
+                f"{path} was trained on a game with other observations or actions (env {metadata.get('env', {})}): "
+                f"{_too_many(plan.problems)}"
+            )
+        _load_all([learner], [plan.state])
+        return learner
+
+    def agents(
+        self,
+        seats: Sequence[str],
+        observation_spaces: Sequence[gym.Space],
+        action_spaces: Sequence[gym.Space],
+        *,
+        device: str = "cpu",
+    ) -> list[Learner]:
+        """The saved learners in the seats they were saved for, one object per distinct learner
+        (the seats are checked by :meth:`check_seats`)."""
+        self.check_seats(seats)
+        learners: dict[int, Learner] = {}
+        for seat, index in enumerate(self.seat_to_learner):
+            if index not in learners:
+                learners[index] = self.learner(
+                    observation_spaces[seat], action_spaces[seat], index=index, device=device
+                )
+        return [learners[index] for index in self.seat_to_learner]
+
+    def check_seats(self, seats: Sequence[str]) -> None:
+        """``ValueError`` unless the checkpoint has a learner for each of ``seats`` (the game's seats)."""
+        if len(self.seat_to_learner) != len(seats):
+            raise ValueError(
+                f"checkpoint {self.path} holds agents for {len(self.seat_to_learner)} seats, but the game has "
+                f"{len(seats)} seats {list(seats)}"
+            )
+        missing = [seat for seat, index in zip(seats, self.seat_to_learner) if index < 0]
+        if missing:
+            raise ValueError(
+                f"checkpoint {self.path} has no learner for seat(s) {missing} (fixed policies when it was saved)"
+            )
+
+
 def learner_from_checkpoint(
     path: str | os.PathLike[str],
     observation_space: gym.Space,
@@ -582,41 +732,6 @@ def learner_from_checkpoint(
     name: str | None = None,
     device: str = "cpu",
 ) -> Learner:
-    """Rebuild learner ``index`` of a checkpoint for a seat with these spaces and load its weights.
-
-    ``device``: where the rebuilt learner lives, whatever device it was trained on.
-
-    The checkpoint's metadata must hold the learner's configuration under ``"dqn"`` (a
-    :class:`~rbtrainer.agents.DQNConfig`, as ``rbtrainer train`` writes) or ``"ppo"``.
-    """
-    from rbtrainer.agents.builders import DQNConfig, PPOConfig, dqn_agent, ppo_agent
-
-    payload = read_checkpoint(path)
-    learners = payload["learners"]
-    if not 0 <= index < len(learners):
-        raise ValueError(f"{path} holds {len(learners)} learner(s); index {index} is out of range")
-    metadata = payload.get("metadata", {})
-    label = name or os.path.basename(os.fspath(path))
-    learner: Learner
-    if "dqn" in metadata:
-        config = DQNConfig(**{**metadata["dqn"], "device": device})
-        learner = dqn_agent(observation_space, action_space, config=config, name=label)
-    elif "ppo" in metadata:
-        ppo_config = PPOConfig(**{**metadata["ppo"], "device": device})
-        learner = ppo_agent(observation_space, action_space, config=ppo_config, name=label)
-    else:
-        raise ValueError(
-            f"{path} does not record its learner's configuration (metadata 'dqn' or 'ppo'); build the learner "
-            "yourself and call load_agents"
-        )
-    entry = learners[index]
-    if type(learner).__name__ != entry["kind"]:
-        raise ValueError(f"{path} holds a {entry['kind']}, but its metadata describes a {type(learner).__name__}")
-    plan = _plan(learner, index, entry["state"])
-    if plan.problems:  # the network was built for other spaces
-        raise ValueError(
-            f"{path} was trained on a game with other observations or actions (env {metadata.get('env', {})}): "
-            f"{_too_many(plan.problems)}"
-        )
-    _load_all([learner], [plan.state])
-    return learner
+    """Rebuild learner ``index`` of a checkpoint for a seat with these spaces and load its weights
+    (:meth:`Checkpoint.learner` of the file)."""
+    return Checkpoint.read(path).learner(observation_space, action_space, index=index, name=name, device=device)

@@ -463,29 +463,22 @@ def _train(recipe: "Recipe", outputs: _RunOutputs | None = None) -> int:
 
 def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any], device: str = "cpu") -> int:
     from rbtrainer.agents import DQNConfig
-    from rbtrainer.checkpoint import load_agents, read_checkpoint
+    from rbtrainer.checkpoint import Checkpoint, load_agents
 
-    metadata = read_checkpoint(checkpoint).get("metadata", {})
-    saved_env = metadata.get("env", {})
-    if not isinstance(saved_env, dict):
-        raise ValueError(f"checkpoint {checkpoint}: its metadata 'env' is not a table of game arguments")
-    # ``rbtrainer train`` records its [env] table, where no "game" means the default game
-    saved_game = saved_env.get("game", "robot_delivery")
-    game = env_args.get("game", saved_game)
-    if "env" in metadata and game != saved_game:
-        raise ValueError(
-            f"checkpoint {checkpoint} holds agents trained on {saved_game!r} (env {saved_env}), not on {game!r} "
-            f"(the game of --env / --config): leave the game out to test them on {saved_game!r}, "
-            f"or give a checkpoint trained on {game!r}"
-        )
-    env_args = {**saved_env, **env_args}
-    dqn_cfg = DQNConfig(**{**metadata.get("dqn", {}), "device": device})  # not the device it was trained on
+    saved = Checkpoint.read(checkpoint)
+    asked = env_args.get("game", saved.game)
+    hint = (
+        f" (the game of --env / --config): leave the game out to test them on {saved.game!r}, "
+        f"or give a checkpoint trained on {asked!r}"
+    )
+    env_args = saved.env_args_for(env_args, hint)
+    dqn_cfg = DQNConfig(**{**saved.metadata.get("dqn", {}), "device": device})  # not the device it was trained on
     with _trainer(trainer_cfg, env_args) as trainer:
         agents = _self_play_agents(trainer, dqn_cfg, seed=0)
         try:
             load_agents(checkpoint, agents)
         except ValueError as err:
-            origin = f"was trained on {saved_game!r} with env {saved_env}" if "env" in metadata else "records no game"
+            origin = f"was trained on {saved.game!r} with env {saved.env_args}" if saved.game else "records no game"
             raise ValueError(
                 f"checkpoint {checkpoint} {origin}; its agents do not fit {trainer.game_name!r} with env {env_args} "
                 f"(use the game arguments it was trained with): {err}"

@@ -142,42 +142,27 @@ def _spec_agents(
 
 def _checkpoint_env(path: str, env_args: Mapping[str, Any]) -> dict[str, Any]:
     """The checkpoint's recorded game arguments updated by ``--env`` (which may not change the game)."""
-    from rbtrainer.checkpoint import read_checkpoint
+    from rbtrainer.checkpoint import Checkpoint
 
-    recorded = read_checkpoint(path).get("metadata", {}).get("env", {})
-    recorded = dict(recorded) if isinstance(recorded, dict) else {}
-    trained_on = recorded.get("game", "robot_delivery")  # ``rbtrainer train``: no "game" is the default game
-    asked = env_args.get("game", trained_on)
-    if asked != trained_on:
-        raise ValueError(f"checkpoint {path} was trained on {trained_on!r}, not on --env game={asked}")
-    return {**recorded, **env_args}
+    return Checkpoint.read(path).env_args_for(env_args, hint="; leave game out of --env to play it")
 
 
 def _checkpoint_agents(path: str, trainer: "DecentralizedTrainer", device: str) -> tuple[list["Agent"], list[str]]:
     """The checkpoint's learners in the seats it saved them for (one object per distinct learner)."""
-    from rbtrainer.checkpoint import learner_from_checkpoint, read_checkpoint
+    from rbtrainer.checkpoint import Checkpoint
 
-    seat_to_learner = list(read_checkpoint(path)["seat_to_learner"])
-    seats = trainer.seats
-    if len(seat_to_learner) != len(seats):
-        raise ValueError(
-            f"checkpoint {path} holds agents for {len(seat_to_learner)} seats, but {trainer.game_name} with these "
-            f"arguments has {len(seats)} seats {list(seats)}; use --agents {path} ... to seat it yourself"
-        )
-    missing = [seat for seat, index in zip(seats, seat_to_learner) if index < 0]
-    if missing:
-        raise ValueError(
-            f"checkpoint {path} has no learner for seat(s) {missing} (fixed policies when it was saved); "
-            f"use --agents {path} SPEC ... to name an agent for every seat"
-        )
-    learners: dict[int, Agent] = {}
-    agents = []
-    for seat, index in enumerate(seat_to_learner):
-        if index not in learners:
-            learners[index] = learner_from_checkpoint(
-                path, trainer.observation_space(seat), trainer.action_space(seat), index=index, device=device
-            )
-        agents.append(learners[index])
+    checkpoint = Checkpoint.read(path)
+    try:
+        checkpoint.check_seats(trainer.seats)
+    except ValueError as err:
+        raise ValueError(f"{err}; use --agents {path} SPEC ... to name an agent for every seat") from None
+    seats = range(trainer.num_seats)
+    observation_spaces = [trainer.observation_space(s) for s in seats]
+    agents: list[Agent] = list(
+        checkpoint.agents(trainer.seats, observation_spaces, [trainer.action_space(s) for s in seats], device=device)
+    )
+    seat_to_learner = checkpoint.seat_to_learner
+    learners = set(seat_to_learner)
     name = os.path.basename(path)
     labels = [name if len(learners) == 1 else f"{name}[{index}]" for index in seat_to_learner]
     return agents, labels

@@ -23,7 +23,7 @@ from conftest import RecordingLearner
 
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent, ppo_agent
 from rbtrainer.callbacks import EpsilonSchedule
-from rbtrainer.checkpoint import LoadResult, load_agents, read_checkpoint, save_agents
+from rbtrainer.checkpoint import Checkpoint, LoadResult, load_agents, read_checkpoint, save_agents
 from rbtrainer.cli import main
 from rbtrainer.files import atomic_write
 
@@ -504,3 +504,42 @@ def test_cli_test_with_a_damaged_checkpoint(tmp_path, capsys):
     empty.write_bytes(b"")
     err = _cli_error(["test", "--checkpoint", str(empty), *TEST_FLAGS], capsys)
     assert f"checkpoint '{empty}' is empty" in err
+
+
+# ------------------------------------------------------------------------- Checkpoint (the reader)
+def test_checkpoint_reader_answers_game_env_metadata_and_agents(tmp_path):
+    learner = _robot_learner(3)
+    dqn = {"hidden_sizes": (16, 16)}
+    path = save_agents(tmp_path / "robots.pt", [learner, RandomAgent(), learner], {"env": ROBOTS_3, "dqn": dqn})
+    saved = Checkpoint.read(path)
+    assert saved.path == path and saved.seat_to_learner == (0, -1, 0) and saved.num_learners == 1
+    assert saved.game == "robot_delivery" and saved.env_args == ROBOTS_3  # no "game": the default game
+    assert saved.metadata["dqn"] == dqn
+    # the recorded arguments updated by the caller's; another game is refused, naming both
+    assert saved.env_args_for({"max_step": 7}) == {**ROBOTS_3, "max_step": 7}
+    with pytest.raises(ValueError, match=r"trained on 'robot_delivery' \(env \{'robot_colors'.*'tictactoe'; hint"):
+        saved.env_args_for({"game": "tictactoe"}, hint="; hint")
+    saved.check_game("robot_delivery")
+    space = gym.spaces.Box(0.0, 1.0, shape=(9,), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"has no learner for seat\(s\) \['b1'\]"):
+        saved.agents(["r1", "b1", "gr1"], [space] * 3, [gym.spaces.Discrete(5)] * 3)
+    with pytest.raises(ValueError, match=r"holds agents for 3 seats, but the game has 2 seats"):
+        saved.check_seats(["r1", "b1"])
+    rebuilt = saved.learner(space, gym.spaces.Discrete(5))
+    assert _same(rebuilt.state_dict()["algorithm"], learner.state_dict()["algorithm"])
+
+    both = save_agents(tmp_path / "both.pt", [learner, learner], {"env": {"game": "tictactoe"}, "dqn": dqn})
+    agents = Checkpoint.read(both).agents(["a", "b"], [space] * 2, [gym.spaces.Discrete(5)] * 2)
+    assert agents[0] is agents[1]  # one object per saved learner
+    assert Checkpoint.read(both).game == "tictactoe"
+
+
+def test_checkpoint_reader_without_a_recorded_game(tmp_path):
+    learner = _robot_learner(3)
+    bare = Checkpoint.read(save_agents(tmp_path / "bare.pt", [learner]))
+    assert bare.game is None and bare.env_args is None and bare.metadata == {}
+    bare.check_game("connect_four")  # a checkpoint that records no game fits every game
+    assert bare.env_args_for({"game": "tictactoe"}) == {"game": "tictactoe"}
+    odd = Checkpoint.read(save_agents(tmp_path / "odd.pt", [learner], {"env": "robots"}))
+    with pytest.raises(ValueError, match="its metadata 'env' is not a table of game arguments"):
+        _ = odd.game

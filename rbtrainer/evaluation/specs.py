@@ -85,11 +85,9 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
 
 
 def _checkpoint_agent(path: str, trainer: DecentralizedTrainer, device: str) -> Agent:
-    from rbtrainer.checkpoint import learner_from_checkpoint, read_checkpoint
+    from rbtrainer.checkpoint import Checkpoint
 
-    env = read_checkpoint(path).get("metadata", {}).get("env")
-    # ``rbtrainer train`` records its [env] table, where no "game" means the default game
-    game = env.get("game", "robot_delivery") if isinstance(env, dict) else None
-    if trainer.from_registry and game is not None and game != trainer.game_name:
-        raise ValueError(f"checkpoint {path} was trained on {game!r}, not on this game ({trainer.game_name!r})")
-    return learner_from_checkpoint(path, trainer.observation_space(0), trainer.action_space(0), device=device)
+    checkpoint = Checkpoint.read(path)
+    if trainer.from_registry:
+        checkpoint.check_game(trainer.game_name, " (this game)")
+    return checkpoint.learner(trainer.observation_space(0), trainer.action_space(0), device=device)
