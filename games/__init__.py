@@ -1,6 +1,7 @@
 """Games shipped with rbtrainer, each a PettingZoo environment with no display dependency.
 
-``make(name, **kwargs)`` builds a game by its registry name; ``names()`` lists them. AEC games
+``make(name, **kwargs)`` builds a game by its registry name; ``names()`` lists them;
+:data:`DEFAULT_GAME` is the game meant where env args name none. AEC games
 come wrapped in PettingZoo's order-enforcing wrapper (``raw=True`` returns the bare env, which
 is what the trainer drives); the parallel game is returned as is.
 """
@@ -15,7 +16,10 @@ from typing import Any
 
 from pettingzoo import AECEnv, ParallelEnv
 
-__all__ = ["GameSpec", "check_arguments", "make", "names", "parameters", "spec"]
+__all__ = ["DEFAULT_GAME", "GameSpec", "check_arguments", "make", "names", "parameters", "spec"]
+
+DEFAULT_GAME = "robot_delivery"
+"""The game of env args without a ``"game"`` key (the trainer's, ``rbtrainer train``'s [env] table, ...)."""
 
 
 @dataclass(frozen=True)

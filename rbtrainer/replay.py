@@ -36,10 +36,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from pettingzoo import AECEnv
 
 import games
 from rbtrainer.agents.base import Agent, check_discrete, legal_actions
+from rbtrainer.envs.adapters import ParallelSeatGame, SeatGame, seat_game
+from rbtrainer.envs.factory import describe_game, game_factory, registry_game
+from rbtrainer.envs.reports import Episode
 from rbtrainer.files import atomic_write
 
 __all__ = [
@@ -430,11 +432,11 @@ class SeatView:
 
     seat: int
     observation: np.ndarray
-    """The observation (the ``observation`` entry of dict observations), copied."""
+    """The observation as the agents get it (float32; the ``observation`` entry of dict observations), copied."""
     action_mask: np.ndarray
     """int8 action mask (all ones for games without masks)."""
     reward: float
-    """Reward the seat received since it last saw the game (AEC: ``last()``'s reward)."""
+    """Reward the seat received since it last saw the game (AEC: what ``last()`` reports)."""
     terminated: bool
     truncated: bool
 
@@ -467,21 +469,27 @@ _Chooser = Callable[[int, list[int], list[np.ndarray], list[np.ndarray]], list[i
 
 @dataclass(slots=True)
 class _Tally:
+    """What one played game leaves behind: its action rows, trace, frames and how it ended."""
+
     seats: tuple[str, ...]
     trace_on: bool
-    returns: np.ndarray
+    unseen: np.ndarray
+    """Rewards each seat received since it last saw the game."""
     actions: list[tuple[int, ...]] = field(default_factory=list)
     masked_out: list[int] = field(default_factory=list)
     trace: list[SeatView] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)
-    infos: dict[str, Any] = field(default_factory=dict)
+    episode: Episode | None = None
 
-    def see(self, seat: int, obs: np.ndarray, mask: np.ndarray, reward: float, term: bool, trunc: bool) -> None:
+    def see(self, seat: int, obs: np.ndarray, mask: np.ndarray, terminated: bool, truncated: bool) -> None:
         if self.trace_on:
-            self.trace.append(SeatView(seat, obs.copy(), mask.copy(), float(reward), bool(term), bool(trunc)))
+            reward = float(self.unseen[seat])
+            self.trace.append(SeatView(seat, obs.copy(), mask.copy(), reward, terminated, truncated))
+        self.unseen[seat] = 0.0
 
-    def book(self, acting: list[int], chosen: list[int], masks: list[np.ndarray]) -> None:
-        row = [-1] * len(self.seats)
+    def book(self, acting: list[int], chosen: list[int], masks: list[np.ndarray]) -> np.ndarray:
+        """Record the step's actions; returns them as the adapter takes them (one per seat, -1: none)."""
+        row = np.full(len(self.seats), -1, dtype=np.int64)
         outside = False
         for seat, action, mask in zip(acting, chosen, masks):
             row[seat] = action
@@ -489,109 +497,57 @@ class _Tally:
             outside = outside or not (0 <= action < len(legal) and legal[action])
         if outside:
             self.masked_out.append(len(self.actions))
-        self.actions.append(tuple(row))
-
-    def add_rewards(self, rewards: Mapping[str, float]) -> None:
-        for agent, r in rewards.items():
-            if r:
-                self.returns[self.seats.index(agent)] += r
+        self.actions.append(tuple(row.tolist()))
+        return row
 
     def result(self) -> GameResult:
-        return GameResult(winner=self.winner(), returns=tuple(float(r) for r in self.returns), length=len(self.actions))
-
-    def winner(self) -> str | None:
-        for info in self.infos.values():
-            if isinstance(info, Mapping) and "winner" in info:
-                return info["winner"]
-        # games that do not report a winner: a unique best return wins, otherwise a draw
-        best = self.returns.max()
-        leaders = np.flatnonzero(self.returns == best)
-        if len(leaders) == 1 and np.any(self.returns != best):
-            return self.seats[int(leaders[0])]
-        return None
+        episode = self.episode
+        if episode is None:
+            raise RuntimeError("the game has not ended")
+        returns = tuple(float(r) for r in episode.returns)
+        return GameResult(winner=episode.winner, returns=returns, length=episode.length)
 
 
-def _split(raw: Any, info: Any, num_actions: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(observation, int8 mask)`` of a raw observation, as the trainer's adapters read it."""
-    mask = None
-    if isinstance(raw, Mapping) and "observation" in raw:
-        obs = np.asarray(raw["observation"])
-        mask = raw.get("action_mask")
-    else:
-        obs = np.asarray(raw)
-    if mask is None and isinstance(info, Mapping):
-        mask = info.get("action_mask")
-    if mask is None:
-        return obs, np.ones(num_actions, dtype=np.int8)
-    return obs, np.asarray(mask, dtype=np.int8)
+def _run(game: SeatGame, seed: int, choose: _Chooser, render: bool, trace: bool) -> _Tally:
+    """Play one game through its seat adapter from ``reset(seed)``; ``choose`` picks the actions.
 
-
-def _run(env: Any, seats: tuple[str, ...], seed: int, choose: _Chooser, render: bool, trace: bool) -> _Tally:
-    """Play one game on ``env`` from ``reset(seed)``; ``choose`` picks the actions."""
-    n_actions = [int(env.action_space(a).n) for a in seats]
-    seat_of = {a: k for k, a in enumerate(seats)}
-    tally = _Tally(seats=seats, trace_on=trace, returns=np.zeros(len(seats)))
-    if isinstance(env, AECEnv):
-        env.reset(seed=seed)
+    The trace is what every seat saw, in the order the game showed it: a turn-based game's seat
+    at each of its decisions and at its end; a parallel game's seats at the start and after
+    every step they acted in.
+    """
+    seats = tuple(game.seats)
+    tally = _Tally(seats=seats, trace_on=trace, unseen=np.zeros(len(seats)))
+    parallel = isinstance(game, ParallelSeatGame)
+    decision = game.reset(seed)
+    if render:
+        tally.frames.append(game.render())
+    if parallel:
+        for seat, obs, mask in zip(decision.seats, decision.obs, decision.masks):
+            tally.see(seat, obs, mask, False, False)
+    while tally.episode is None:
+        acting = list(decision.seats)
+        if not parallel:
+            tally.see(acting[0], decision.obs[0], decision.masks[0], False, False)
+        chosen = choose(len(tally.actions), acting, decision.obs, decision.masks)
+        report = game.step(tally.book(acting, chosen, decision.masks))
+        tally.unseen += report.rewards
+        closed = {c.seat: c for c in report.closed}
+        if parallel:
+            live = dict(zip(report.next.seats, zip(report.next.obs, report.next.masks)))
+            for seat in acting:
+                end = closed.get(seat)
+                if end is not None:
+                    tally.see(seat, end.obs, end.mask, end.terminated, end.truncated)
+                else:
+                    tally.see(seat, *live[seat], False, False)
+        else:
+            for end in report.closed:
+                tally.see(end.seat, end.obs, end.mask, end.terminated, end.truncated)
         if render:
-            tally.frames.append(env.render())
-        for agent in env.agent_iter():
-            raw, reward, term, trunc, info = env.last()
-            seat = seat_of[agent]
-            obs, mask = _split(raw, info, n_actions[seat])
-            tally.see(seat, obs, mask, reward, term, trunc)
-            if term or trunc:
-                tally.infos[agent] = info
-                env.step(None)
-                tally.add_rewards(env.rewards)
-                continue
-            (action,) = choose(len(tally.actions), [seat], [obs], [mask])
-            tally.book([seat], [action], [mask])
-            env.step(action)
-            tally.add_rewards(env.rewards)
-            if render:
-                tally.frames.append(env.render())
-    else:  # parallel
-        raw_obs, infos = env.reset(seed=seed)
-        if render:
-            tally.frames.append(env.render())
-        views = {}
-        for agent in env.agents:
-            views[agent] = _split(raw_obs[agent], infos.get(agent), n_actions[seat_of[agent]])
-            tally.see(seat_of[agent], *views[agent], 0.0, False, False)
-        while env.agents:
-            acting = [seat_of[a] for a in env.agents]
-            obs_list = [views[a][0] for a in env.agents]
-            masks = [views[a][1] for a in env.agents]
-            chosen = choose(len(tally.actions), acting, obs_list, masks)
-            tally.book(acting, chosen, masks)
-            joint = {seats[s]: a for s, a in zip(acting, chosen)}
-            raw_obs, rewards, terms, truncs, infos = env.step(joint)
-            tally.add_rewards(rewards)
-            for agent in joint:
-                views[agent] = _split(raw_obs[agent], infos.get(agent), n_actions[seat_of[agent]])
-                term, trunc = bool(terms.get(agent, False)), bool(truncs.get(agent, False))
-                tally.see(seat_of[agent], *views[agent], rewards.get(agent, 0.0), term, trunc)
-                if term or trunc:
-                    tally.infos[agent] = infos.get(agent, {})
-            if render:
-                tally.frames.append(env.render())
+            tally.frames.append(game.render())
+        tally.episode = report.episode
+        decision = report.next
     return tally
-
-
-def _game_and_args(env_args: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    if env_args is not None and not isinstance(env_args, Mapping):
-        raise TypeError(f"env_args must be a dict of game arguments, got {type(env_args).__name__}")
-    args = dict(env_args or {})
-    name = args.pop("game", "robot_delivery")
-    games.spec(name)  # unknown names fail here, listing the registered ones
-    if "render_mode" in args:
-        raise ValueError("env_args: leave out render_mode; play_game(render=True) draws rgb_array frames")
-    try:
-        games.check_arguments(name, args)
-    except ValueError as err:
-        raise ValueError(f"env_args: {err}") from None
-    return name, args
 
 
 def _render_fps(name: str, render: bool) -> float:
@@ -605,15 +561,9 @@ def _render_fps(name: str, render: bool) -> float:
     return float(metadata.get("render_fps", 4))
 
 
-def _make(name: str, args: Mapping[str, Any], render: bool) -> Any:
-    kwargs: dict[str, Any] = {**args, "render_mode": "rgb_array"} if render else dict(args)
-    return games.make(name, **kwargs)
-
-
-def _observation_part(space: gym.Space) -> gym.Space:
-    if isinstance(space, gym.spaces.Dict) and "observation" in space.spaces:
-        return space.spaces["observation"]
-    return space
+def _factory(name: str, args: Mapping[str, Any], render: bool) -> Callable[[], Any]:
+    """The trainer's factory of the game, drawing ``rgb_array`` frames with ``render``."""
+    return game_factory({"game": name, **args, **({"render_mode": "rgb_array"} if render else {})}, None)
 
 
 def play_game(
@@ -627,52 +577,55 @@ def play_game(
 ) -> PlayedGame:
     """Play one game of a registered game with ``agents[i]`` in seat ``i``; returns it recorded.
 
-    ``env_args`` (not mutated) name the game under ``"game"`` (default ``"robot_delivery"``) plus
+    ``env_args`` (not mutated) name the game under ``"game"`` (default :data:`games.DEFAULT_GAME`) plus
     its constructor arguments, as :class:`~rbtrainer.trainer.DecentralizedTrainer` takes them.
     ``seed`` seeds the game's ``reset`` (``None``: drawn at random, and recorded); agents carry
     their own seeds. Agents act greedily (``explore`` false). ``render``: collect ``rgb_array``
     frames; ``trace``: keep what every seat saw. ``labels`` name who sits where in the record
     (default: the agents' names).
     """
-    name, args = _game_and_args(env_args)
+    name, args = registry_game(env_args)
+    if "render_mode" in args:
+        raise ValueError("env_args: leave out render_mode; play_game(render=True) draws rgb_array frames")
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     elif not _is_int(seed) or seed < 0:
         raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
     fps = _render_fps(name, render)
-    env = _make(name, args, render)
+    factory = _factory(name, args, render)
+    info = describe_game(factory)
+    seats = info.seats
+    agents = list(agents)
+    if len(agents) != len(seats):
+        raise ValueError(
+            f"agents: game {name!r} has {len(seats)} seats {list(seats)}; give one agent per seat, got {len(agents)}"
+        )
+    for seat, agent, obs_space, action_space in zip(seats, agents, info.observation_spaces, info.action_spaces):
+        if not isinstance(agent, Agent):
+            raise TypeError(f"agents: seat {seat!r} holds {agent!r}, not an rbtrainer Agent")
+        agent.check_spaces(obs_space, action_space)
+    if labels is None:
+        labels = [agent.name for agent in agents]
+    elif isinstance(labels, str) or len(labels) != len(seats) or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"labels must name the agent of each of the {len(seats)} seats, got {labels!r}")
+    no_explore = np.zeros(1, dtype=bool)
+
+    def choose(step: int, acting: list[int], obs: list[np.ndarray], masks: list[np.ndarray]) -> list[int]:
+        chosen = []
+        for seat, o, m in zip(acting, obs, masks):
+            act = np.asarray(agents[seat].act(o.astype(np.float32)[None], m[None], no_explore))
+            if act.shape != (1,) or not np.issubdtype(act.dtype, np.integer) or act[0] < 0:
+                raise ValueError(
+                    f"{agents[seat]!r}.act returned {act!r}; expected one non-negative integer action, shape (1,)"
+                )
+            chosen.append(int(act[0]))
+        return chosen
+
+    game = seat_game(factory, 0, auto_reset=False)
     try:
-        seats = tuple(env.possible_agents)
-        agents = list(agents)
-        if len(agents) != len(seats):
-            raise ValueError(
-                f"agents: game {name!r} has {len(seats)} seats {list(seats)}; "
-                f"give one agent per seat, got {len(agents)}"
-            )
-        for seat, agent in zip(seats, agents):
-            if not isinstance(agent, Agent):
-                raise TypeError(f"agents: seat {seat!r} holds {agent!r}, not an rbtrainer Agent")
-            agent.check_spaces(_observation_part(env.observation_space(seat)), env.action_space(seat))
-        if labels is None:
-            labels = [agent.name for agent in agents]
-        elif isinstance(labels, str) or len(labels) != len(seats) or not all(isinstance(x, str) for x in labels):
-            raise ValueError(f"labels must name the agent of each of the {len(seats)} seats, got {labels!r}")
-        no_explore = np.zeros(1, dtype=bool)
-
-        def choose(step: int, acting: list[int], obs: list[np.ndarray], masks: list[np.ndarray]) -> list[int]:
-            chosen = []
-            for seat, o, m in zip(acting, obs, masks):
-                act = np.asarray(agents[seat].act(o.astype(np.float32)[None], m[None], no_explore))
-                if act.shape != (1,) or not np.issubdtype(act.dtype, np.integer) or act[0] < 0:
-                    raise ValueError(
-                        f"{agents[seat]!r}.act returned {act!r}; expected one non-negative integer action, shape (1,)"
-                    )
-                chosen.append(int(act[0]))
-            return chosen
-
-        tally = _run(env, seats, seed, choose, render, trace)
+        tally = _run(game, seed, choose, render, trace)
     finally:
-        env.close()
+        game.close()
     result = tally.result()
     if tally.masked_out:
         logger.warning("%d recorded action(s) were outside the acting seat's action mask", len(tally.masked_out))
@@ -705,9 +658,9 @@ def replay_game(record: GameRecord, *, render: bool = False, trace: bool = False
         games.check_arguments(record.game, record.env_args)
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
-    env = _make(record.game, record.env_args, render)
+    game = seat_game(_factory(record.game, record.env_args, render), 0, auto_reset=False)
     try:
-        seats = tuple(env.possible_agents)
+        seats = tuple(game.seats)
         if seats != record.seats:
             raise ValueError(
                 f"{where}: the record has {len(record.seats)} seats {list(record.seats)}, but {record.game} with "
@@ -732,9 +685,9 @@ def replay_game(record: GameRecord, *, render: bool = False, trace: bool = False
                     _check_legal(row[seat], mask, f"{where}: step {step}, {seats[seat]}")
             return [row[s] for s in acting]
 
-        tally = _run(env, seats, record.seed, choose, render, trace)
+        tally = _run(game, record.seed, choose, render, trace)
     finally:
-        env.close()
+        game.close()
     if len(tally.actions) != len(record.actions):
         raise ReplayDivergedError(
             f"{where}: the game ended after {len(tally.actions)} steps, but the record has {len(record.actions)}"

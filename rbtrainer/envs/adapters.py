@@ -11,6 +11,10 @@ played in that game so far), which is what training-state checkpoints save and
 :meth:`SeatGame.restore` plays back. :class:`AECSeatGame`
 drives turn-based games, :class:`ParallelSeatGame` simultaneous-move games; both share the
 observation split, reward bookkeeping and episode summaries of :class:`SeatGame`.
+
+The same adapters play single games (:mod:`rbtrainer.replay`): with ``auto_reset=False`` a game
+that ends stays ended (its last :class:`~rbtrainer.envs.reports.StepReport` has no next seat to
+act) and :meth:`SeatGame.render` draws it.
 """
 
 from __future__ import annotations
@@ -49,9 +53,11 @@ class ReplayPoint:
 class SeatGame(ABC):
     """What both adapters share: seats, observation split, returns and episode summaries."""
 
-    def __init__(self, game: Any, env_id: int) -> None:
+    def __init__(self, game: Any, env_id: int, auto_reset: bool = True) -> None:
         self._game = game
         self.env_id = env_id
+        self.auto_reset = auto_reset
+        """Start the next game as soon as one ends (else the ended game stays, and nobody acts next)."""
         self.seats: list[str] = list(game.possible_agents)
         self._seat_of = {a: i for i, a in enumerate(self.seats)}
         self._n_actions = [int(game.action_space(a).n) for a in self.seats]
@@ -110,10 +116,12 @@ class SeatGame(ABC):
         """Book the step; summarise and reset the game if it ended."""
         self._returns += rewards
         self._length += 1
-        episode = None
-        if not self._game.agents:
-            episode = self._episode(last_infos)
-            self._next_game()
+        if self._game.agents:
+            return StepReport(rewards, closed, None, self._decision())
+        episode = self._episode(last_infos)
+        if not self.auto_reset:
+            return StepReport(rewards, closed, episode, Decision([], [], []))
+        self._next_game()
         return StepReport(rewards, closed, episode, self._decision())
 
     def _next_game(self) -> None:
@@ -200,6 +208,10 @@ class SeatGame(ABC):
     def step(self, actions: np.ndarray) -> StepReport:
         """Play one env step with ``actions`` (one per seat, -1 for seats that do not act)."""
 
+    def render(self) -> Any:
+        """The game's ``render()`` (an ``rgb_array`` frame for games made with that render mode)."""
+        return self._game.render()
+
     def close(self) -> None:
         self._game.close()
 
@@ -247,8 +259,8 @@ class AECSeatGame(SeatGame):
 class ParallelSeatGame(SeatGame):
     """A simultaneous-move game: every live seat acts each step."""
 
-    def __init__(self, game: Any, env_id: int) -> None:
-        super().__init__(game, env_id)
+    def __init__(self, game: Any, env_id: int, auto_reset: bool = True) -> None:
+        super().__init__(game, env_id, auto_reset)
         self._obs: dict[str, Any] = {}
         self._infos: dict[str, Any] = {}
 
@@ -285,9 +297,9 @@ class ParallelSeatGame(SeatGame):
         return self._finish(rewards, closed, last_infos)
 
 
-def seat_game(factory: Callable[[], Any], env_id: int) -> SeatGame:
+def seat_game(factory: Callable[[], Any], env_id: int, auto_reset: bool = True) -> SeatGame:
     """The adapter for a fresh game from ``factory`` (beneath its check-only wrappers)."""
     game = strip_check_wrappers(factory())
     if isinstance(game, AECEnv):
-        return AECSeatGame(game, env_id)
-    return ParallelSeatGame(game, env_id)
+        return AECSeatGame(game, env_id, auto_reset)
+    return ParallelSeatGame(game, env_id, auto_reset)

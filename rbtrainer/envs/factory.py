@@ -17,7 +17,15 @@ from pettingzoo.utils import wrappers as pz_wrappers
 
 import games
 
-__all__ = ["GameInfo", "batch_twin", "describe_game", "game_factory", "strip_check_wrappers"]
+__all__ = [
+    "GameInfo",
+    "batch_twin",
+    "describe_game",
+    "game_factory",
+    "observation_part",
+    "registry_game",
+    "strip_check_wrappers",
+]
 
 # Wrappers that only check calls. TerminateIllegalWrapper is not among them: it is a rule.
 _CHECK_ONLY_WRAPPERS = (pz_wrappers.OrderEnforcingWrapper, pz_wrappers.AssertOutOfBoundsWrapper)
@@ -34,7 +42,7 @@ def game_factory(env_args: Mapping[str, Any] | None, env_fn: Callable[..., Any] 
     """A zero-argument factory of the game described by ``env_args`` / ``env_fn``.
 
     With ``env_fn`` the env args (if any) are passed to it as keywords; otherwise ``env_args``
-    names a registry game under ``"game"`` (default ``"robot_delivery"``) plus its arguments.
+    names a registry game under ``"game"`` (default :data:`games.DEFAULT_GAME`) plus its arguments.
     The caller's mapping is copied, never modified.
     """
     if env_args is not None and not isinstance(env_args, Mapping):
@@ -44,13 +52,26 @@ def game_factory(env_args: Mapping[str, Any] | None, env_fn: Callable[..., Any] 
         if not callable(env_fn):
             raise TypeError(f"env_fn must be a callable returning a PettingZoo env, got {env_fn!r}")
         return _EnvFnFactory(env_fn, args)
-    name = args.pop("game", "robot_delivery")
+    name, args = registry_game(args)
+    return _RegistryFactory(name, args)
+
+
+def registry_game(env_args: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """``(game name, constructor arguments)`` of registry-game ``env_args`` (a copy, without ``"game"``).
+
+    No ``"game"`` key means :data:`games.DEFAULT_GAME`. Unknown games or arguments raise
+    ``ValueError`` listing what exists.
+    """
+    if env_args is not None and not isinstance(env_args, Mapping):
+        raise TypeError(f"env_args must be a dict of game arguments, got {type(env_args).__name__}")
+    args = dict(env_args or {})
+    name = args.pop("game", games.DEFAULT_GAME)
     games.spec(name)  # unknown names fail here, listing the registered ones
     try:
         games.check_arguments(name, args)
     except ValueError as err:
         raise ValueError(f"env_args: {err}") from None
-    return _RegistryFactory(name, args)
+    return name, args
 
 
 def batch_twin(factory: Callable[[], Any], num_games: int) -> Any | None:
@@ -122,7 +143,8 @@ class GameInfo:
         )
 
 
-def _observation_part(space: gym.Space) -> gym.Space:
+def observation_part(space: gym.Space) -> gym.Space:
+    """The space agents learn from: the ``observation`` entry of a Dict space, else the space itself."""
     if isinstance(space, gym.spaces.Dict) and "observation" in space.spaces:
         return space.spaces["observation"]
     return space
@@ -143,7 +165,7 @@ def describe_game(factory: Callable[[], Any]) -> GameInfo:
         seats = tuple(env.possible_agents)
         if not seats:
             raise ValueError("the game has no possible_agents; a game needs at least one seat")
-        obs_spaces = [_observation_part(env.observation_space(agent)) for agent in seats]
+        obs_spaces = [observation_part(env.observation_space(agent)) for agent in seats]
         action_spaces = tuple(env.action_space(a) for a in seats)
         for agent, space in zip(seats, action_spaces):
             if not isinstance(space, gym.spaces.Discrete):
