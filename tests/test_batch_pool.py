@@ -17,7 +17,7 @@ from conftest import TIMING_FIELDS
 
 from games.robot_delivery import RobotDeliveryEnv
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent
-from rbtrainer.envs import BatchGamePool, GameError, GamePool, game_factory, make_pool
+from rbtrainer.envs import BatchGamePool, GameError, GamePool, Pool, game_factory, make_pool
 from rbtrainer.envs.adapters import ReplayPoint
 from rbtrainer.evaluation import tournament
 
@@ -88,6 +88,7 @@ def test_make_pool_uses_the_batch_twin_only_for_registry_robot_games_in_process(
     pool = make_pool(robot, 2, "subproc", batch=True)
     assert type(pool) is GamePool
     pool.close()
+    assert isinstance(pool, Pool) and isinstance(make_pool(robot, 3, "dummy", batch=True), Pool)  # one protocol
     assert type(make_pool(game_factory({"game": "tictactoe"}, None), 2, "dummy", batch=True)) is GamePool
 
     class Shaped(RobotDeliveryEnv):  # a subclass may change the rules: it keeps the per-game path
