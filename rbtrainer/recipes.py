@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from games import DEFAULT_GAME
 from rbtrainer import DQNConfig, LeagueConfig, TrainerConfig
 from rbtrainer.validation import boolean, number_in, positive_int
 
@@ -70,9 +71,6 @@ logger = logging.getLogger(__name__)
 
 TABLES = ("env", "trainer", "dqn", "schedule", "league", "opponents")
 """The tables a recipe file may hold."""
-
-_DEFAULT_GAME = "robot_delivery"
-"""The game of an ``[env]`` table without ``game`` (the trainer's default)."""
 
 
 @dataclass(kw_only=True)
@@ -367,7 +365,7 @@ class Recipe:
     @property
     def game(self) -> str:
         """The game's registry name."""
-        return str(self.env.get("game", _DEFAULT_GAME))
+        return str(self.env.get("game", DEFAULT_GAME))
 
     @property
     def checkpoint_path(self) -> str:

@@ -86,7 +86,7 @@ class DecentralizedTrainer:
     """Trains independent agents, one per seat, that play a game together.
 
     ``env_args`` (not mutated) name a registry game under ``"game"`` (default
-    ``"robot_delivery"``) plus its constructor arguments; or give ``env_fn``, any callable
+    ``games.DEFAULT_GAME``, robot delivery) plus its constructor arguments; or give ``env_fn``, any callable
     returning a PettingZoo AEC or Parallel env (called with ``env_args`` as keywords). The other
     arguments build :attr:`params`; the hooks and the logger may also be assigned later
     (``trainer.train_fn = ...``), and are checked when a run starts.

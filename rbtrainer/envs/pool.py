@@ -316,6 +316,8 @@ def _exit_code(worker: Any) -> int | None:
 
 
 def _actor_id(worker: Any) -> str | None:
+    """The id of a Ray worker's actor, as a ``RayActorError`` names it. Ray's ``ActorHandle`` offers no
+    public accessor, so its private ``_actor_id`` is read here and nowhere else (tests/test_structure.py)."""
     actor = getattr(getattr(worker, "env", None), "_actor_id", None)
     return None if actor is None else str(actor.hex())
 
