@@ -65,6 +65,7 @@ class TwoPlayerBoardEnv(AECEnv):
         "name": "",
         "is_parallelizable": False,
         "render_fps": 2,
+        "constant_sum": True,  # a win for one player is a loss for the other (returns +1 / -1, or 0 / 0)
     }
     agent_names: ClassVar[tuple[str, str]] = ("player_0", "player_1")
     piece_names: ClassVar[tuple[str, str]] = ("X", "O")

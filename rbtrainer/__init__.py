@@ -23,6 +23,7 @@ from rbtrainer.epoch_callbacks import (
     TrainerCallbacks,
     TrainingContext,
 )
+from rbtrainer.evaluation.panel import PanelConfig, PanelRound
 from rbtrainer.league import League, LeagueConfig, LeagueCurve
 from rbtrainer.metrics import TestResult, mean_reward
 from rbtrainer.params import TrainerHooks, TrainerParams
@@ -54,6 +55,8 @@ __all__ = [
     "OffPolicyLearner",
     "OnPolicyLearner",
     "PPOConfig",
+    "PanelConfig",
+    "PanelRound",
     "Progress",
     "ProgressHook",
     "RandomAgent",

@@ -73,6 +73,17 @@ def test_values(result: Any, seats: Sequence[str], episodes: int) -> dict[str, f
     return values
 
 
+def panel_values(round_: Any) -> dict[str, float]:
+    """The values of a test round's :class:`~rbtrainer.evaluation.panel.PanelRound` as the loggers name them."""
+    values = {"panel/score": float(round_.score)}
+    for learner, score in round_.scores.items():
+        values[f"panel/{learner}/score"] = float(score)
+        values[f"panel/{learner}/rating"] = float(round_.ratings[learner])
+    for line in round_.lines:
+        values[f"panel/{line.learner}/{line.opponent}/{line.seat}/score"] = float(line.score)
+    return values
+
+
 class MultiLogger(TrainingLogger):
     """Several loggers as one."""
 

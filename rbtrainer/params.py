@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from rbtrainer.envs import BACKENDS
 from rbtrainer.epoch_callbacks import TrainerCallbacks
+from rbtrainer.evaluation.panel import PanelConfig
 from rbtrainer.logs import TrainingLogger
 from rbtrainer.metrics import RewardMetric, mean_reward
 from rbtrainer.validation import (
@@ -28,7 +29,7 @@ from rbtrainer.validation import (
     positive_int,
 )
 
-__all__ = ["HOOK_NAMES", "TrainerConfig", "TrainerHooks", "TrainerParams"]
+__all__ = ["HOOK_NAMES", "TrainerConfig", "TrainerHooks", "TrainerParams", "as_panel"]
 
 HOOK_NAMES = ("train_fn", "test_fn", "save_best_fn", "save_last_fn", "stop_fn", "reward_metric")
 """The seed's hooks, in the order a training state lists their own states."""
@@ -205,6 +206,10 @@ class TrainerParams:
     """The hooks and callback objects."""
     logger: TrainingLogger | None = None
     """Where test rounds and update phases are logged (:mod:`rbtrainer.logs`; None: nowhere)."""
+    panel: PanelConfig | Literal[False] | None = None
+    """The evaluation panel of every test round (:mod:`rbtrainer.evaluation.panel`); ``None``: the game's
+    default panel when every seat is one learner in self-play and no reward metric is given, else none;
+    ``False``: no panel, not even the default one."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.settings, TrainerConfig):
@@ -217,3 +222,16 @@ class TrainerParams:
         """The checks across parts, run at construction and again when a run or a test starts."""
         self.hooks.check()
         _check_logger(self.logger)
+        self.panel = as_panel(self.panel)
+
+
+def as_panel(value: Any) -> PanelConfig | Literal[False] | None:
+    """A panel setting: a :class:`PanelConfig`, a list of agent specs (a panel with default settings), ``None``
+    (the game's default panel where it applies) or ``False`` (none)."""
+    if value is None or value is False or isinstance(value, PanelConfig):
+        return value
+    if isinstance(value, (list, tuple)):
+        return PanelConfig(opponents=tuple(value))
+    raise TypeError(
+        f"panel must be a PanelConfig, a list of agent specs such as ['random'], None or False, got {value!r}"
+    )

@@ -19,6 +19,7 @@ from rbtrainer.files import atomic_write
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from rbtrainer.evaluation.panel import PanelRound
     from rbtrainer.league import LeagueCurve
 
 __all__ = [
@@ -41,18 +42,22 @@ def plot_training_curves(
     metric_name: str = "test reward metric",
     groups: Mapping[str, Sequence[float]] | None = None,
     league: LeagueCurve | None = None,
+    panel: Sequence[PanelRound] = (),
 ) -> str:
     """Reward metric (top) and each seat's mean test return (middle) against collected episodes.
 
     ``groups``: each env group's reward metric, drawn as dashed lines beside the overall one.
     ``league``: a third panel with the learner's score against each pool member in the training
     games between test rounds, and against the whole pool in the test rounds.
+    ``panel``: the evaluation panel's rounds (one per test round): a panel with the score against
+    each opponent and the rating on the panel's scale.
 
     Written atomically (a temporary file renamed into place); returns the path.
     """
-    fig = Figure(figsize=(8, 9.5 if league is not None else 6.5), dpi=110)
+    extra = (league is not None) + bool(panel)
+    fig = Figure(figsize=(8, 6.5 + 3 * extra), dpi=110)
     FigureCanvasAgg(fig)
-    panels = fig.subplots(3 if league is not None else 2, 1, sharex=True)
+    panels = fig.subplots(2 + extra, 1, sharex=True)
     top, bottom = panels[0], panels[1]
     x = np.asarray(episodes)
     top.plot(x, reward_metric, marker="o", ms=3, color="#1f77b4", label="all envs" if groups else None)
@@ -81,7 +86,39 @@ def plot_training_curves(
     if league is not None:
         bottom.set_xlabel("")
         _league_panel(panels[2], x, league)
+    if panel:
+        for axes in panels[1:-1]:
+            axes.set_xlabel("")
+        _evaluation_panel(panels[-1], x, panel)
     return _save(fig, path)
+
+
+def _evaluation_panel(axes: Axes, x: np.ndarray, rounds: Sequence[PanelRound]) -> None:
+    """The learners' score against each panel opponent, and their rating on the panel's scale (right axis)."""
+    opponents = list(rounds[0].opponent_scores())
+    for name in opponents:
+        axes.plot(
+            x[: len(rounds)],
+            [r.opponent_scores().get(name, np.nan) for r in rounds],
+            marker=".",
+            ms=3,
+            label=f"vs {name}",
+        )
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_xlabel("collected training episodes")
+    axes.set_ylabel("panel score (win 1, draw 1/2)")
+    axes.grid(alpha=0.3)
+    rating = axes.twinx()
+    learners = list(rounds[0].ratings)
+    for name in learners:
+        label = "rating" if len(learners) == 1 else f"rating {name}"
+        rating.plot(
+            x[: len(rounds)], [r.ratings.get(name, np.nan) for r in rounds], color="black", lw=1, ls=":", label=label
+        )
+    rating.set_ylabel(f"rating ({opponents[0] if opponents else 'first member'} = 0)")
+    lines, labels = axes.get_legend_handles_labels()
+    more, more_labels = rating.get_legend_handles_labels()
+    axes.legend(lines + more, labels + more_labels, loc="lower right", fontsize=8)
 
 
 def _league_panel(axes: Axes, x: np.ndarray, league: LeagueCurve) -> None:

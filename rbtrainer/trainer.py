@@ -30,9 +30,10 @@ logs, plots and training states.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -40,15 +41,16 @@ import numpy as np
 from rbtrainer.agents.base import Agent
 from rbtrainer.envs import Episode, GameInfo, describe_game, game_factory, make_pool
 from rbtrainer.epoch_callbacks import TrainerCallbacks
+from rbtrainer.evaluation.panel import EvaluationPanel, PanelConfig, default_panel
 from rbtrainer.league import League
 from rbtrainer.logs import TrainingLogger
-from rbtrainer.metrics import RewardMetric, TestResult, summarize
+from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
 from rbtrainer.overlap import check_overlap
-from rbtrainer.params import TrainerConfig, TrainerHooks, TrainerParams
+from rbtrainer.params import TrainerConfig, TrainerHooks, TrainerParams, as_panel
 from rbtrainer.rng import spawn_seeds
 from rbtrainer.rollout import RolloutEngine, RolloutResult
 from rbtrainer.run.loop import RunSetup, StopRequest, TrainingRun, torch_threads
-from rbtrainer.run.state import RunKey, RunSettings, read_training_state
+from rbtrainer.run.state import RunKey, read_training_state
 from rbtrainer.run.stats import GroupCurve, TrainStats
 from rbtrainer.seat_checks import SeatChecker, as_mask, enough_envs, plan_of
 from rbtrainer.seating import EnvGroup, Seating, SeatPlan, split_counts
@@ -58,6 +60,8 @@ __all__ = ["AgentsOrGroups", "DecentralizedTrainer", "GroupCurve", "TrainStats",
 
 AgentsOrGroups = Sequence[Agent] | Sequence[EnvGroup]
 """One agent per seat for every env, or :class:`~rbtrainer.seating.EnvGroup` objects."""
+
+logger = logging.getLogger(__name__)
 
 TrainAgents = AgentsOrGroups | League
 """What ``train()`` seats: agents, env groups, or a :class:`~rbtrainer.league.League`."""
@@ -100,6 +104,7 @@ class DecentralizedTrainer:
     reward_metric = _Part("hooks")
     callbacks = _Part("hooks")
     logger = _Part(None)
+    panel = _Part(None)
 
     def __init__(
         self,
@@ -135,6 +140,7 @@ class DecentralizedTrainer:
         max_env_steps: int | None = None,
         logger: TrainingLogger | None = None,
         callbacks: TrainerCallbacks | None = None,
+        panel: PanelConfig | Sequence[str] | Literal[False] | None = None,
     ) -> None:
         settings = {name: value for name, value in locals().items() if name in _SETTINGS}
         self.params = TrainerParams(
@@ -149,8 +155,9 @@ class DecentralizedTrainer:
                 callbacks=callbacks,
             ),
             logger=logger,
+            panel=as_panel(panel),
         )
-        """Settings, hooks and logger (:class:`~rbtrainer.params.TrainerParams`)."""
+        """Settings, hooks, logger and panel (:class:`~rbtrainer.params.TrainerParams`)."""
         self.env_args = dict(env_args or {})
         self._factory = game_factory(env_args, env_fn)
         self.game: GameInfo = describe_game(self._factory)
@@ -378,7 +385,7 @@ class DecentralizedTrainer:
         if cfg.overlap:
             check_overlap(learners, league is not None)
         if state is not None:
-            problem = self._run_key(plan, learners, league is not None).mismatch(
+            problem = RunKey.of(self, plan, learners, league is not None).mismatch(
                 state.key, os.fspath(resume or ""), seed_given=cfg.seed is not None
             )
             if problem is not None:
@@ -388,6 +395,8 @@ class DecentralizedTrainer:
         for learner in learners:
             learner.attach_memory(plan.streams.streams_of(learner), cfg.update_freq, cfg.batch_size)
         test_plan = plan_of(seatings, cfg.num_test_envs, grouped)
+        self_play = league is None and not grouped and bool(learning.all()) and len(learners) == 1
+        panel = self._panel(self_play)  # its opponents built and checked before any game
         if league is not None:
             league.bind(plan, test_plan, self.game, self.seed)
         self._stop.requested = False
@@ -397,7 +406,7 @@ class DecentralizedTrainer:
                 params=self.params,
                 game=self.game,
                 game_name=self.game_name,
-                key=self._run_key(plan, learners, league is not None),
+                key=RunKey.of(self, plan, learners, league is not None),
                 train_seeds=self._train_seeds,
                 engine=self._engine(train=True),
                 test_round=self._test_round,
@@ -407,23 +416,26 @@ class DecentralizedTrainer:
                 test_plan=test_plan,
                 state=state,
                 plot=plot,
+                panel=panel,
+                constant_sum_self_play=self_play and bool(self.game.metadata.get("constant_sum")),
             )
         )
 
-    def _run_key(self, plan: SeatPlan, learners: Sequence[Any], league: bool) -> RunKey:
-        """What identifies a run of this trainer with this plan in its training states."""
-        return RunKey(
-            game=self.game_name,
-            seats=list(self.game.seats),
-            env_args=repr(self.env_args),
-            seed=self.seed,
-            settings=RunSettings.of(self.config),
-            groups=list(plan.group_names),
-            agents=[f"{type(a).__name__}:{a.name}" for a in plan.agents[: plan.num_given]],
-            learners=[plan.agents.index(learner) for learner in learners],
-            league=league,
-            hooks=list(self.params.hooks.stateful()),
-        )
+    def _panel(self, self_play: bool) -> EvaluationPanel | None:
+        """The run's panel: the one given, else the game's default one in self-play without a reward metric."""
+        config = self.params.panel
+        if config is False:
+            return None
+        if config is None and self_play and self.params.hooks.reward_metric is mean_reward and self.from_registry:
+            opponents = default_panel(self.game_name)
+            if opponents is not None:
+                config = PanelConfig(opponents=opponents)
+                logger.info(
+                    "self-play on %s without a reward metric: test rounds score the learner against %s",
+                    self.game_name,
+                    ", ".join(opponents),
+                )
+        return None if config is None else EvaluationPanel(config, self)
 
 
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(TrainerConfig))

@@ -81,6 +81,10 @@ def first_seat(rewards: np.ndarray) -> float:
     return float(np.mean(rewards[:, 0]))
 
 
+def all_seats(rewards: np.ndarray) -> float:
+    return float(np.mean(rewards))
+
+
 def robots_selfplay(tmp: str) -> tuple[DecentralizedTrainer, list[Any], list[bool]]:
     """Prioritized 3-step DQN in self-play on a short 2-robot game (the batch-native path)."""
     trainer = DecentralizedTrainer(SMALL_ROBOT_GAME, plot_dir=tmp, **SETTINGS)
@@ -115,6 +119,7 @@ def overlap_connect_four(tmp: str) -> tuple[DecentralizedTrainer, list[Any], lis
     )
     best: list[int] = []
     trainer.save_best_fn = best.append
+    trainer.reward_metric = all_seats  # the default metric, given: no evaluation panel replaces it
     trainer.stop_fn = lambda metric, episodes: episodes >= 30
     return trainer, [learner, learner], [True, True]
 

@@ -15,14 +15,26 @@ def pinned() -> dict:
         return json.load(handle)
 
 
+NEWER = {"panel": []}
+"""Statistics added since the values were recorded, with their value in runs without the feature."""
+
+
+def same(got: dict, recorded: dict) -> bool:
+    """``got`` holds the recorded statistics, and the newer ones at their value in runs without them."""
+    return got == {**recorded, **{key: value for key, value in NEWER.items() if key in got}} and set(got) <= {
+        *recorded,
+        *NEWER,
+    }
+
+
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_same_seed_same_statistics_as_before(name: str, pinned: dict, tmp_path) -> None:
-    assert run(name, str(tmp_path)) == pinned[name]
+    assert same(run(name, str(tmp_path)), pinned[name])
 
 
 def test_a_format_1_training_state_resumes_to_the_recorded_statistics(pinned: dict, tmp_path) -> None:
     trainer, agents, learning = tictactoe_dqn(str(tmp_path), state_memory=True)
     with trainer:
         stats = trainer.train(agents, learning, plot=False, resume=OLD_STATE)
-    assert statistics(stats) == pinned["tictactoe_dqn"]
+    assert same(statistics(stats), pinned["tictactoe_dqn"])
     assert len(pinned["tictactoe_dqn"]["reward_metric_history"]) > 2  # resumed past the stop, not at it

@@ -11,6 +11,8 @@
 * :func:`connect_four_tactics` / :class:`TacticsRecorder`: how often an agent takes an immediate
   win and blocks the opponent's, per seat, in the games it plays.
 * :class:`RatingTracker`: a learner's rating against a fixed pool over training (a test hook).
+* :class:`PanelConfig` / :class:`EvaluationPanel`: the panel every test round plays the learners
+  against (its score can be the round's metric; see :mod:`~rbtrainer.evaluation.panel`).
 * :func:`agent_from_spec`: the agents ``rbtrainer eval --agents`` names.
 """
 
@@ -26,6 +28,7 @@ from rbtrainer.evaluation.exploitability import (
     tictactoe_exploitability,
     tictactoe_vs_random,
 )
+from rbtrainer.evaluation.panel import EvaluationPanel, PanelConfig, PanelLine, PanelRound, default_panel
 from rbtrainer.evaluation.ratings import (
     MultiplayerRatings,
     bradley_terry_elo,
@@ -50,8 +53,12 @@ __all__ = [
     "ConnectFourStrong",
     "ConnectFourTactics",
     "EntrantResult",
+    "EvaluationPanel",
     "GameRecord",
     "MultiplayerRatings",
+    "PanelConfig",
+    "PanelLine",
+    "PanelRound",
     "RatingPoint",
     "RatingTracker",
     "TacticsCount",
@@ -63,6 +70,7 @@ __all__ = [
     "agent_from_spec",
     "bradley_terry_elo",
     "connect_four_tactics",
+    "default_panel",
     "plackett_luce_ratings",
     "seatings",
     "tactics_table",

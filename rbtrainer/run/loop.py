@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import math
 import os
 import sys
 import time
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 
 from rbtrainer.agents.base import Learner, unique_name
 from rbtrainer.league import League
-from rbtrainer.logs import test_values
+from rbtrainer.logs import panel_values, test_values
 from rbtrainer.overlap import OverlappedUpdates
 from rbtrainer.plotting import plot_training_curves
 from rbtrainer.rng import generator_states, set_generator_states
@@ -42,6 +43,7 @@ from rbtrainer.run.stats import GroupCurve, Progress, TrainStats
 
 if TYPE_CHECKING:
     from rbtrainer.envs import GameInfo
+    from rbtrainer.evaluation.panel import EvaluationPanel
     from rbtrainer.logs import TrainingLogger
     from rbtrainer.metrics import TestResult
     from rbtrainer.params import TrainerParams
@@ -55,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 MEMORY_IN_STATE_LIMIT = 2**30
 """Replay memories above this many bytes (together) are left out of training states by default."""
+
+CONSTANT_ROUNDS = 3
+"""Test rounds after which a constant metric of constant-sum self-play is warned about."""
 
 
 @contextlib.contextmanager
@@ -104,6 +109,10 @@ class RunSetup:
     state: RunState | None
     """The training state to resume from (``None``: a new run)."""
     plot: bool
+    panel: EvaluationPanel | None = None
+    """The evaluation panel of every test round (``None``: none)."""
+    constant_sum_self_play: bool = False
+    """One learner fills every seat of a constant-sum game (a mean-return metric stays constant)."""
 
 
 class TrainingRun:
@@ -145,6 +154,8 @@ class TrainingRun:
             self._restore(state)
         self._overlap = OverlappedUpdates(self._plan, self._learners, setup.key.seed) if self._cfg.overlap else None
         self._first_test_due = state is None
+        self._untrained_best: Progress | None = None
+        """With a panel metric, the round before training: "best" only if no other round follows."""
         self.context = TrainingContext(setup.trainer, tuple(self._plan.agents), tuple(self._learners), self.stats)
         """What callback objects see (:mod:`rbtrainer.epoch_callbacks`)."""
         self._hooks = RunHooks.build(setup.params.hooks, self.context)
@@ -319,13 +330,24 @@ class TrainingRun:
         """The ``test`` hooks, a test round on the test plan, its records and the ``save_best`` hooks."""
         stats, setup = self.stats, self._setup
         self._hooks.fire("test", self._progress(None))
-        log = setup.params.logger
+        log, panel = setup.params.logger, setup.panel
         t0 = time.perf_counter()
         result = setup.test_round(setup.test_plan, log is not None)
+        metric = result.reward_metric
+        if panel is not None:  # its games count as test time, not as collected steps or episodes
+            round_ = panel.play(
+                dict(zip(self._log_names, self._learners)), stats.collected_episodes, stats.collected_steps
+            )
+            stats.panel.append(round_)
+            if panel.config.metric:
+                metric = round_.score
+            logger.info(
+                "panel at %d episodes: score %.3f, ratings %s", stats.collected_episodes, round_.score, round_.ratings
+            )
         stats.test_time += time.perf_counter() - t0
         if log is not None:
-            log.log_test(stats.collected_steps, test_values(result, setup.game.seats, stats.collected_episodes))
-        metric = result.reward_metric
+            values = test_values(result, setup.game.seats, stats.collected_episodes)
+            log.log_test(stats.collected_steps, {**values, **(panel_values(stats.panel[-1]) if panel else {})})
         stats.reward_metric_history.append(metric)
         stats.test_episodes.append(stats.collected_episodes)
         stats.test_steps.append(stats.collected_steps)
@@ -339,11 +361,37 @@ class TrainingRun:
         if setup.test_plan.rotation is not None:
             setup.test_plan.rotation.round_ended()
         logger.info("test at %d episodes: metric %.4f", stats.collected_episodes, metric)
-        if metric > stats.best_reward_metric:
+        self._check_constant_metric()
+        if stats.collected_episodes == 0 and self._panel_metric:
+            self._untrained_best = self._progress(metric)
+        elif metric > stats.best_reward_metric:
             stats.best_reward_metric = metric
             stats.best_episode = stats.collected_episodes
             self._hooks.fire("save_best", self._progress(metric))
         return metric
+
+    @property
+    def _panel_metric(self) -> bool:
+        """The panel's score is the test rounds' metric."""
+        return self._setup.panel is not None and self._setup.panel.config.metric
+
+    def _check_constant_metric(self) -> None:
+        """Warn once when a constant-sum self-play run's metric has not moved in its first test rounds."""
+        history = self.stats.reward_metric_history
+        if (
+            self._setup.constant_sum_self_play
+            and self._setup.panel is None
+            and len(history) == CONSTANT_ROUNDS
+            and len(set(history)) == 1
+        ):
+            logger.warning(
+                "the test reward metric has been %s in all of the first %d test rounds: one learner plays every seat "
+                "of a constant-sum game, so a metric over all seats' returns cannot change and no later round can "
+                "beat the first (save_best_fn keeps the untrained agent); give a panel (panel=['random', ...]) or a "
+                "metric of one seat",
+                history[0],
+                CONSTANT_ROUNDS,
+            )
 
     # --------------------------------------------------------- training state
     def _save_state(self) -> None:
@@ -388,6 +436,10 @@ class TrainingRun:
             return self.stats
         self._closed = True
         cfg, stats, log = self._cfg, self.stats, self._setup.params.logger
+        untrained = self._untrained_best
+        if untrained is not None and untrained.reward_metric is not None and math.isinf(stats.best_reward_metric):
+            stats.best_reward_metric = untrained.reward_metric  # the only round (the agents saved are today's)
+            self._hooks.fire("save_best", untrained)
         try:
             if not failed and not self._budget_reached and not stats.stopped_early:
                 stats.interrupted = True
@@ -426,6 +478,8 @@ class TrainingRun:
             title=f"{game.name}: {len(game.seats)} seats, {stats.collected_steps} env steps",
             groups={name: curve.reward_metric_history for name, curve in stats.groups.items()},
             league=stats.league,
+            metric_name="panel score" if self._panel_metric else "test reward metric",
+            panel=stats.panel,
         )
 
     def __enter__(self) -> TrainingRun:

@@ -18,15 +18,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from rbtrainer.evaluation.panel import PanelRound
 from rbtrainer.files import atomic_write
 from rbtrainer.params import TrainerConfig
 from rbtrainer.run.stats import GroupCurve, TrainStats
+
+if TYPE_CHECKING:
+    from rbtrainer.agents.base import Learner
+    from rbtrainer.seating import SeatPlan
+    from rbtrainer.trainer import DecentralizedTrainer
 
 __all__ = [
     "STATE_FORMAT",
@@ -122,6 +129,22 @@ class RunKey:
     hooks: list[str] = field(default_factory=list)
     """Names of the hooks whose own state the state holds."""
 
+    @classmethod
+    def of(cls, trainer: DecentralizedTrainer, plan: SeatPlan, learners: Sequence[Learner], league: bool) -> RunKey:
+        """The key of a run of ``trainer`` with this training plan."""
+        return cls(
+            game=trainer.game_name,
+            seats=list(trainer.game.seats),
+            env_args=repr(trainer.env_args),
+            seed=trainer.seed,
+            settings=RunSettings.of(trainer.config),
+            groups=list(plan.group_names),
+            agents=[f"{type(a).__name__}:{a.name}" for a in plan.agents[: plan.num_given]],
+            learners=[plan.agents.index(learner) for learner in learners],
+            league=league,
+            hooks=list(trainer.params.hooks.stateful()),
+        )
+
     def mismatch(self, saved: RunKey, path: str, seed_given: bool) -> str | None:
         """Why a run with this key cannot resume the ``saved`` one (``None``: it can)."""
         if saved.game != self.game or saved.seats != self.seats:
@@ -210,6 +233,7 @@ class RunState:
         fields = dict(data["stats"])
         groups = {name: GroupCurve(**curve) for name, curve in fields.pop("groups").items()}
         fields.pop("league", None)
+        fields["panel"] = [PanelRound.from_summary(round_) for round_ in fields.get("panel", [])]
         return cls(
             key=RunKey(**key),
             position=LoopPosition(**data["position"]),

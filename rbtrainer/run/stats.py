@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from rbtrainer.evaluation.panel import PanelRound
 from rbtrainer.league import LeagueCurve
 
 __all__ = ["GroupCurve", "Progress", "TrainStats"]
@@ -58,6 +59,8 @@ class TrainStats:
     """Per env group (when ``train()`` was given :class:`~rbtrainer.seating.EnvGroup` objects)."""
     league: LeagueCurve | None = None
     """The league's pool and per-opponent scores (when ``train()`` was given a :class:`~rbtrainer.league.League`)."""
+    panel: list[PanelRound] = field(default_factory=list)
+    """The evaluation panel's results at each test round (when the run has a panel)."""
 
     @property
     def per_agent_rewards(self) -> list[list[float]]:
