@@ -16,55 +16,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import logging
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from typing import Any
 
 from rbtrainer.files import atomic_write
+from rbtrainer.provenance import provenance
 from rbtrainer.recipes import Recipe, parse_env_pair
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-
-
-def git_commit() -> dict[str, Any]:
-    """The checkout's commit and whether it has uncommitted changes (None outside a git checkout)."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
-
-
-def machine() -> dict[str, Any]:
-    import numpy
-    import tianshou
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "tianshou": tianshou.__version__,
-        "numpy": numpy.__version__,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
 
 
 def overrides(settings: list[str], parser: argparse.ArgumentParser) -> dict[str, dict[str, Any]]:
@@ -127,13 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             Recipe.from_toml(config, **changes)
         except (TypeError, ValueError) as err:
             parser.error(str(err))
-    report: dict[str, Any] = {
-        "command": " ".join([os.path.basename(sys.executable), *sys.argv]) if argv is None else " ".join(argv),
-        "git": git_commit(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "runs": [],
-    }
+    report: dict[str, Any] = {**provenance(ROOT), "runs": []}
+    if argv is not None:
+        report["command"] = " ".join(argv)
     for config in args.configs:
         for seed in args.seeds:
             run = run_one(config, seed, changes)

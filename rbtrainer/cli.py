@@ -191,7 +191,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
     from tyro.conf import CascadeSubcommandArgs, FlagCreatePairsOff, OmitArgPrefixes, UseAppendAction, arg, subcommand
 
     from rbtrainer.agents import DQNConfig
-    from rbtrainer.recipes import LeagueOptions, OpponentMix, Recipe, ScheduleConfig
+    from rbtrainer.recipes import LeagueOptions, OpponentMix, PanelOptions, Recipe, ScheduleConfig
     from rbtrainer.trainer import TrainerConfig
     from rbtrainer.watch import PlayCommand
 
@@ -199,6 +199,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
     dqn_options = _unchecked(DQNConfig, "dqn")
     schedule_options = _unchecked(ScheduleConfig, "schedule")
     league_flags: type = _unchecked(LeagueOptions, "league")
+    panel_flags: type = _unchecked(PanelOptions, "panel")
 
     @dataclass(kw_only=True)
     class GameOptions:
@@ -229,6 +230,10 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
             default_factory=lambda: league_flags(**tables["league"])
         )
         """League self-play (rbtrainer.league): on with --league.enabled or a [league] table in --config."""
+        panel: Annotated[PanelOptions, arg(constructor=panel_flags)] = field(
+            default_factory=lambda: panel_flags(**tables["panel"])
+        )
+        """Evaluation panel of every test round (rbtrainer.evaluation.panel): its score picks the best checkpoint."""
 
         resume: Annotated[str | None, arg(metavar="STATE")] = None
         """Continue the run whose training state is STATE (written beside the checkpoint, and on Ctrl-C/SIGTERM)."""
@@ -245,6 +250,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
                 schedule=ScheduleConfig(**_fields(self.schedule)),
                 league=LeagueOptions(**_fields(self.league)),
                 opponents=OpponentMix(**tables["opponents"]),  # [opponents]: from the file only
+                panel=PanelOptions(**_fields(self.panel)),
             )
             return _train(recipe, _RunOutputs(self.resume, self.logdir, self.overwrite))
 
@@ -440,6 +446,9 @@ def _train(recipe: "Recipe", outputs: _RunOutputs | None = None) -> int:
             print(f"interrupted: training state {stats.state_path}, last agents {last_path}, curve {stats.plot_path}")
             print(f"resume with the same options plus: --resume {stats.state_path}")
             return 128 + (signals.received or 0) if signals.received else 1
+        best_round = [r for r in stats.panel if r.episodes == stats.best_episode]
+        if best_round:  # the panel's score is the metric, or reported beside it
+            print(f"best test round at {stats.best_episode} episodes, against the panel:\n{best_round[-1].table()}")
         print(f"best test reward metric {stats.best_reward_metric:.3f} at {stats.best_episode} episodes")
         if league is not None and stats.league is not None:
             print(

@@ -32,11 +32,12 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from games import DEFAULT_GAME
-from rbtrainer import DQNConfig, LeagueConfig, TrainerConfig
-from rbtrainer.validation import boolean, number_in, positive_int
+from rbtrainer import DQNConfig, LeagueConfig, TrainerConfig, progress_hook
+from rbtrainer.evaluation.panel import PanelConfig, default_panel
+from rbtrainer.validation import boolean, non_negative_int, number_in, positive_int
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from rbtrainer.agents.learners import OffPolicyLearner
     from rbtrainer.callbacks import EpsilonSchedule
     from rbtrainer.league import League
+    from rbtrainer.run.stats import Progress
     from rbtrainer.seating import EnvGroup
     from rbtrainer.trainer import DecentralizedTrainer, TrainStats
 
@@ -57,6 +59,7 @@ __all__ = [
     "LeagueOptions",
     "Opponent",
     "OpponentMix",
+    "PanelOptions",
     "Recipe",
     "ScheduleConfig",
     "SelfPlayRun",
@@ -69,7 +72,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-TABLES = ("env", "trainer", "dqn", "schedule", "league", "opponents")
+TABLES = ("env", "trainer", "dqn", "schedule", "league", "opponents", "panel")
 """The tables a recipe file may hold."""
 
 
@@ -216,12 +219,55 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
+@dataclass(kw_only=True)
+class PanelOptions:
+    """The evaluation panel every test round plays the learner against (the ``[panel]`` table;
+    :mod:`rbtrainer.evaluation.panel`)."""
+
+    opponents: tuple[str, ...] = ()
+    """Agent specs as 'rbtrainer eval --agents' takes them; empty: the game's default panel (random plus its
+    strongest quick baseline: tic-tac-toe minimax, connect-four strong), none for other games."""
+    games_per_seat: int = 50
+    """Games against each opponent from each seat, every test round."""
+    seed: int = 0
+    """Seed of the opponents' generators."""
+    metric: bool = True
+    """The panel score is the test rounds' metric (the best checkpoint is the best-scoring round)."""
+    off: bool = False
+    """No panel at all: test rounds use the mean return over all seats."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.opponents, str):
+            raise TypeError(f"opponents must be a list of agent specs, got {self.opponents!r}")
+        self.opponents = tuple(self.opponents)
+        boolean("off", self.off)
+        if self.off and self.opponents:
+            raise ValueError("[panel] off = true leaves no panel; drop opponents or off")
+        if self.opponents:
+            PanelConfig(
+                opponents=self.opponents, games_per_seat=self.games_per_seat, seed=self.seed, metric=self.metric
+            )
+        positive_int("games_per_seat", self.games_per_seat)
+        non_negative_int("seed", self.seed)
+        boolean("metric", self.metric)
+
+    def config(self, game: str) -> PanelConfig | Literal[False] | None:
+        """The trainer's ``panel`` setting for ``game``: off, the given opponents, its default panel, or none."""
+        if self.off:
+            return False
+        opponents = self.opponents or default_panel(game)
+        if not opponents:
+            return None
+        return PanelConfig(opponents=opponents, games_per_seat=self.games_per_seat, seed=self.seed, metric=self.metric)
+
+
 _CLASSES: dict[str, type] = {
     "trainer": TrainerConfig,
     "dqn": DQNConfig,
     "schedule": ScheduleConfig,
     "league": LeagueOptions,
     "opponents": OpponentMix,
+    "panel": PanelOptions,
 }
 
 
@@ -306,6 +352,8 @@ class Recipe:
     """League self-play (the ``[league]`` table; off unless ``enabled``)."""
     opponents: OpponentMix = field(default_factory=OpponentMix)
     """Fixed opponents beside self-play (the ``[opponents]`` table; none by default)."""
+    panel: PanelOptions = field(default_factory=PanelOptions)
+    """The evaluation panel of the test rounds (the ``[panel]`` table; the game's default one by default)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.env, Mapping) or not all(isinstance(k, str) for k in self.env):
@@ -394,7 +442,7 @@ class Recipe:
         """The trainer of the game with the ``[trainer]`` settings."""
         from rbtrainer.trainer import DecentralizedTrainer
 
-        return DecentralizedTrainer(self.env, **_fields(self.trainer))
+        return DecentralizedTrainer(self.env, **_fields(self.trainer), panel=self.panel.config(self.game))
 
     def self_play_agents(self, trainer: DecentralizedTrainer, seed: int | None = None) -> list[Agent]:
         """The learner in every seat (seeded ``seed``, default the trainer's seed)."""
@@ -472,6 +520,13 @@ class Recipe:
             return run.train(plot=plot, resume=resume)
 
 
+def _best_round(progress: Progress) -> dict[str, Any]:
+    """What a best checkpoint records of its round: the episodes, and the panel's results when there is one."""
+    stats = progress.stats
+    panel = {"panel": stats.panel[-1].summary()} if stats is not None and stats.panel else {}
+    return {"episodes": progress.episodes, **panel}
+
+
 class BestSnapshot:
     """``save_best_fn`` keeping a frozen snapshot of the learner at its best test round."""
 
@@ -523,7 +578,7 @@ class SelfPlayRun:
         best_path = self.recipe.checkpoint_path if path is None else path
         final_path = self.recipe.last_checkpoint_path if last_path is None else last_path
         base = dict(self.recipe.checkpoint_metadata() if metadata is None else metadata)  # checked now
-        self.trainer.save_best_fn = lambda episodes: self.save(best_path, {"episodes": episodes}, base)
+        self.trainer.save_best_fn = progress_hook(lambda p: self.save(best_path, _best_round(p), base))
         self.trainer.save_last_fn = lambda: self.save(final_path, {}, base)
 
     def save(self, path: str, extra: Mapping[str, Any] | None = None, metadata: Mapping[str, Any] | None = None) -> str:

@@ -177,3 +177,48 @@ def test_resume_with_a_panel_is_exact(tmp_path) -> None:
     skip = {"training_time", "test_time", "state_path", "plot_path"}
     fields = lambda s: {k: v for k, v in dataclasses.asdict(s).items() if k not in skip}  # noqa: E731
     assert fields(resumed) == fields(whole) and len(whole.panel) >= 4
+
+
+# ------------------------------------------------------------------------ recipes and the CLI
+def test_the_panel_table_of_a_recipe() -> None:
+    from rbtrainer.recipes import Recipe
+
+    recipe = Recipe.from_tables({"env": {"game": "tictactoe"}})
+    assert recipe.panel.config("tictactoe") == PanelConfig(opponents=("random", "minimax"))  # the game's default
+    assert recipe.panel.config("robot_delivery") is None
+    recipe = Recipe.from_tables(
+        {"env": {"game": "connect_four"}, "panel": {"opponents": ["random"], "games_per_seat": 4, "metric": False}}
+    )
+    assert recipe.panel.config("connect_four") == PanelConfig(opponents=("random",), games_per_seat=4, metric=False)
+    assert Recipe.from_tables({"panel": {"off": True}}).panel.config("tictactoe") is False
+    with pytest.raises(ValueError, match=r"\[panel\] has unknown key\(s\) \['games'\]"):
+        Recipe.from_tables({"panel": {"games": 3}})
+    with pytest.raises(ValueError, match="games_per_seat must be a positive int"):
+        Recipe.from_tables({"panel": {"games_per_seat": 0}})
+    with pytest.raises(ValueError, match="off = true leaves no panel"):
+        Recipe.from_tables({"panel": {"off": True, "opponents": ["random"]}})
+
+
+CLI_TINY = [
+    "--num-train-envs", "2", "--num-test-envs", "2", "--episodes-per-train", "12", "--episodes-per-test", "4",
+    "--test-freq", "6", "--update-freq", "32", "--no-progress-bar", "--hidden-sizes", "16", "--buffer-size", "2000",
+    "--panel.games-per-seat", "4", "--logdir", "",
+]  # fmt: skip
+
+
+def test_rbtrainer_train_scores_self_play_by_its_panel(tmp_path, capsys, monkeypatch) -> None:
+    from rbtrainer.checkpoint import Checkpoint
+    from rbtrainer.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    checkpoint = tmp_path / "ttt.pt"
+    argv = ["train", "--env", "game=tictactoe", *CLI_TINY, "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "against the panel" in out and "minimax" in out and "random" in out
+    saved = Checkpoint.read(checkpoint).metadata
+    assert saved["episodes"] > 0 and saved["panel"]["episodes"] == saved["episodes"]
+    assert {line["opponent"] for line in saved["panel"]["lines"]} == {"random", "minimax"}
+    assert main([*argv, "--overwrite", "--panel.off"]) == 0
+    assert "against the panel" not in capsys.readouterr().out
+    assert "panel" not in Checkpoint.read(checkpoint).metadata

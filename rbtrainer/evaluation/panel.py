@@ -145,8 +145,8 @@ class PanelRound:
         return "\n".join(rows)
 
     def summary(self) -> dict[str, Any]:
-        """Plain values (for checkpoint metadata and logs)."""
-        return dataclasses.asdict(self)
+        """Plain values: dicts, lists, strings and numbers (checkpoint metadata, training states)."""
+        return {**dataclasses.asdict(self), "lines": [dataclasses.asdict(line) for line in self.lines]}
 
     @classmethod
     def from_summary(cls, data: Mapping[str, Any]) -> PanelRound:

@@ -1,0 +1,61 @@
+"""Where a measured figure comes from: the command, the git commit, the date and the machine.
+
+Benchmarks write these beside their figures, so that a table rendered from the JSON says what was
+run, on which code and on what kind of machine.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from typing import Any
+
+__all__ = ["git_commit", "machine", "provenance"]
+
+
+def git_commit(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checkout's commit at ``root`` and whether it has uncommitted changes (None outside a git checkout)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def machine() -> dict[str, Any]:
+    """Python, torch, Tianshou and NumPy versions, the platform and the CPU count."""
+    import numpy
+    import tianshou
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "tianshou": tianshou.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def provenance(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """The command line, the git commit of ``root``, the UTC date and the machine, as one dict."""
+    return {
+        "command": " ".join([os.path.relpath(sys.argv[0], root), *sys.argv[1:]]) if sys.argv else "",
+        "git": git_commit(root),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
