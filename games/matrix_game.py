@@ -7,7 +7,8 @@ that is 1 in the first round (no previous actions), so memory-one strategies (ti
 win-stay/lose-shift) are expressible.
 
 Built-in games (``preset=``): ``prisoners_dilemma``, ``rock_paper_scissors``,
-``matching_pennies``, ``stag_hunt``; or pass ``payoffs[a0][a1] = (r0, r1)`` directly.
+``matching_pennies``, ``stag_hunt``; or pass ``payoffs[a0][a1] = (r0, r1)`` directly (finite numbers:
+a NaN or infinite payoff raises ``ValueError`` naming it).
 
 Errors (a refused step changes nothing): ``step`` takes a dict with exactly one action per live
 agent (``TypeError`` if it is not a dict, ``ValueError`` naming missing or unknown agents); an
@@ -19,6 +20,7 @@ randomness; the seed is checked, then ignored), see :mod:`games.inputs`.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -59,6 +61,13 @@ class MatrixGameRules:
         if isinstance(num_rounds, bool) or not isinstance(num_rounds, (int, np.integer)) or num_rounds < 1:
             raise ValueError(f"num_rounds must be an int >= 1, got {num_rounds!r}")
         self.payoffs = tuple(tuple((float(c[0]), float(c[1])) for c in row) for row in payoffs)
+        for a0, row in enumerate(self.payoffs):
+            for a1, cell in enumerate(row):
+                if not (math.isfinite(cell[0]) and math.isfinite(cell[1])):
+                    raise ValueError(
+                        f"payoffs[{a0}][{a1}] = {cell} is not finite; every payoff must be a finite number "
+                        "(NaN or inf rewards would poison a learner's memory and weights)"
+                    )
         self.num_actions = (rows, len(payoffs[0]))
         self.num_rounds = int(num_rounds)
         self.reset()
