@@ -117,6 +117,17 @@ class TrainerConfig:
             non_negative_int("seed", self.seed)
         if self.torch_threads is not None:
             positive_int("torch_threads", self.torch_threads)
+            cores = os.cpu_count() or 1
+            # Threads beyond the cores only time-share them (8 per core is far past any speed-up), and a count
+            # far beyond the machine aborts the whole process inside OpenMP at the first update. The floor of 64
+            # keeps a config written on a larger machine usable here: 64 idle-ish threads cost only their stacks.
+            most = max(64, 8 * cores)
+            if self.torch_threads > most:
+                raise ValueError(
+                    f"torch_threads must be at most {most} on this machine ({cores} CPU cores: at most "
+                    f"max(64, 8 per core)), got {self.torch_threads:,}; use about one per core, or None to leave "
+                    "torch's own setting"
+                )
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
         for name in ("num_train_envs", "num_test_envs"):

@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
 from games.matrix_game import MatrixGameEnv
+from rbtrainer.params import TrainerConfig
 
 # --------------------------------------------------------------------------------------------
 # 2. matrix_game payoffs
@@ -26,3 +28,15 @@ def test_matrix_game_refuses_non_finite_payoffs(bad: float) -> None:
     payoffs = [[(1, 1), (0, 2)], [(2, 0), (0, bad)]]
     with pytest.raises(ValueError, match=rf"payoffs\[1\]\[1\] = \(0.0, {bad}\).*finite"):
         MatrixGameEnv(payoffs=payoffs)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. torch_threads
+# --------------------------------------------------------------------------------------------
+
+
+def test_torch_threads_is_bounded_by_the_machine() -> None:
+    cores = os.cpu_count() or 1
+    with pytest.raises(ValueError, match=rf"torch_threads must be at most .*{cores} CPU cores.*got 1,000,000,000"):
+        TrainerConfig(torch_threads=10**9)
+    assert TrainerConfig(torch_threads=cores).torch_threads == cores
