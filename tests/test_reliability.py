@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
+import numpy as np
 import pytest
 
 from games.matrix_game import MatrixGameEnv
+from rbtrainer.agents.fixed import ScriptedAgent
 from rbtrainer.params import TrainerConfig
 
 # --------------------------------------------------------------------------------------------
@@ -40,3 +43,22 @@ def test_torch_threads_is_bounded_by_the_machine() -> None:
     with pytest.raises(ValueError, match=rf"torch_threads must be at most .*{cores} CPU cores.*got 1,000,000,000"):
         TrainerConfig(torch_threads=10**9)
     assert TrainerConfig(torch_threads=cores).torch_threads == cores
+
+
+# --------------------------------------------------------------------------------------------
+# 4. ScriptedAgent
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("returned", [2.7, None, "1", True, math.nan, np.float32(0.5)], ids=repr)
+def test_scripted_agent_refuses_actions_that_are_not_integers(returned: Any) -> None:
+    agent = ScriptedAgent(lambda obs, mask: returned, name="mine")
+    with pytest.raises(TypeError, match=r"agent 'mine': its script returned .* for row 0; .*integer action"):
+        agent.act(np.zeros((2, 3), np.float32), np.ones((2, 4), np.int8), np.zeros(2, bool))
+
+
+def test_scripted_agent_takes_ints_and_whole_floats() -> None:
+    answers = iter([1, np.int64(2), 3.0, np.float64(0.0)])
+    agent = ScriptedAgent(lambda obs, mask: next(answers))
+    acted = agent.act(np.zeros((4, 3), np.float32), np.ones((4, 4), np.int8), np.zeros(4, bool))
+    assert acted.tolist() == [1, 2, 3, 0] and acted.dtype == np.int64

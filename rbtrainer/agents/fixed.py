@@ -3,6 +3,7 @@ noisy version of any agent."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -30,7 +31,12 @@ class RandomAgent(Agent):
 
 
 class ScriptedAgent(Agent):
-    """A fixed policy from a per-observation function ``fn(obs, mask) -> action``."""
+    """A fixed policy from a per-observation function ``fn(obs, mask) -> action``.
+
+    ``fn`` returns an integer action (a Python or NumPy int, or a float without a fraction such as
+    ``2.0``); anything else (``2.7``, ``None``, a string, a bool, NaN) raises ``TypeError`` naming the
+    agent, the row and the value. The range is checked where every agent's actions are (the rollout engine).
+    """
 
     def __init__(self, fn: Callable[[np.ndarray, np.ndarray], int], name: str = "scripted") -> None:
         if not callable(fn):
@@ -39,7 +45,21 @@ class ScriptedAgent(Agent):
         self.name = name
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
-        return np.array([int(self.fn(o, m)) for o, m in zip(obs, mask)], dtype=np.int64)
+        return np.array([self._action(row, self.fn(o, m)) for row, (o, m) in enumerate(zip(obs, mask))], dtype=np.int64)
+
+    def _action(self, row: int, value: object) -> int:
+        """What the script returned for ``row``, as an int action (refused unless it is an integer)."""
+        integer = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+        whole = isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer()
+        if not (integer or whole):
+            raise TypeError(
+                f"agent {self.name!r}: its script returned {value!r} for row {row}; fn(observation, action_mask) "
+                "must return an integer action (an int, or a float without a fraction such as 2.0)"
+            )
+        action = int(value)  # type: ignore[call-overload]  # an int or a whole float (checked above)
+        if not -(2**63) <= action < 2**63:
+            raise ValueError(f"agent {self.name!r}: its script returned action {action} for row {row}, out of range")
+        return action
 
 
 class AStarDeliveryAgent(Agent):
