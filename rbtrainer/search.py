@@ -211,7 +211,12 @@ class SearchSpec:
 
 
 def load_search(path: str | os.PathLike[str], **overrides: Any) -> SearchSpec:
-    """Read a search file (see the module docstring); ``overrides`` replace ``[search]`` settings."""
+    """Read a search file (see the module docstring); ``overrides`` replace ``[search]`` settings.
+
+    Everything a trial would refuse is refused here, naming the file and the table: the settings of every
+    trial's end of each range and of every choice, and the agent spec of a ``score_vs:SPEC`` fitness
+    (against the game of each of those trials).
+    """
     from rbtrainer.recipes import check_train_tables, read_toml
 
     data = read_toml(path)
@@ -231,13 +236,40 @@ def load_search(path: str | os.PathLike[str], **overrides: Any) -> SearchSpec:
         raise ValueError(f"--config {path}: [space] names no setting to search")
     train_file = {name: data[name] for name in _TRAIN_TABLES if name in data}
     spec = SearchSpec(settings, {name: dict(t) for name, t in train_file.items()}, space)
-    # every trial's settings are train settings: both ends of each range, every choice
-    for end in (0, -1):
-        check_train_tables(spec.config({p.name: p.ends[end] for p in space}), f"--config {path}")
-    for p in space:
-        for choice in p.choices or ():
-            check_train_tables(spec.config({p.name: _plain(choice)}), f"--config {path}")
+    # every trial's settings are train settings (both ends of each range, every choice), and every agent
+    # spec the file names plays the game of each of those trials
+    configs = [spec.config({p.name: p.ends[end] for p in space}) for end in (0, -1)]
+    configs += [spec.config({p.name: _plain(choice)}) for p in space for choice in p.choices or ()]
+    for config in configs:
+        check_train_tables(config, f"--config {path}")
+    envs = [config["env"] for config in configs]
+    _check_agent_specs(spec.settings, envs, f"--config {path}")
     return spec
+
+
+def _check_agent_specs(settings: SearchSettings, envs: list[dict[str, Any]], where: str) -> None:
+    """Every agent spec of the search (the ``score_vs:SPEC`` fitness) names an agent that plays the game of
+    every ``[env]`` table a trial can have, so a bad spec is found when the file loads, not in trial 0."""
+    from rbtrainer.evaluation import agent_from_spec
+    from rbtrainer.trainer import DecentralizedTrainer
+
+    kind, _, agent = settings.fitness.partition(":")
+    if kind != "score_vs":
+        return
+    seen: list[dict[str, Any]] = []
+    for env in envs:
+        if env in seen:
+            continue
+        seen.append(env)
+        try:
+            trainer = DecentralizedTrainer(env, progress_bar=False)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: [env] {env}: {err}") from None
+        with trainer:
+            try:
+                agent_from_spec(agent, trainer, seed=0)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{where}: [search] fitness = {settings.fitness!r}: {err}") from None
 
 
 @dataclass

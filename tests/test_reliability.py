@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,3 +63,35 @@ def test_scripted_agent_takes_ints_and_whole_floats() -> None:
     agent = ScriptedAgent(lambda obs, mask: next(answers))
     acted = agent.act(np.zeros((4, 3), np.float32), np.ones((4, 4), np.int8), np.zeros(4, bool))
     assert acted.tolist() == [1, 2, 3, 0] and acted.dtype == np.int64
+
+
+# --------------------------------------------------------------------------------------------
+# 5. search files: agent specs checked when the file loads
+# --------------------------------------------------------------------------------------------
+
+SEARCH = """
+[search]
+trials = 2
+test = true
+fitness = "score_vs:{spec}"
+[env]
+game = "tictactoe"
+[space.dqn]
+lr = {{ low = 1e-4, high = 1e-2, log = true }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [("nosuchbot", "unknown agent spec 'nosuchbot'"), ("strong", "cannot play seat"), ("negamax:x", "must be an int")],
+)
+def test_search_files_check_their_agent_specs_when_they_load(tmp_path: Path, spec: str, why: str) -> None:
+    pytest.importorskip("optuna")
+    from rbtrainer.search import load_search
+
+    path = tmp_path / "search.toml"
+    path.write_text(SEARCH.format(spec=spec))
+    with pytest.raises(ValueError, match=rf"search.toml: \[search\] fitness = 'score_vs:{spec}'.*{why}"):
+        load_search(path)
+    path.write_text(SEARCH.format(spec="minimax"))
+    assert load_search(path).settings.fitness == "score_vs:minimax"
