@@ -30,10 +30,14 @@ if TYPE_CHECKING:
     from rbtrainer.recipes import Recipe
     from rbtrainer.trainer import DecentralizedTrainer, TrainerConfig
 
-__all__ = ["DEFAULT_TRAIN_CONFIG", "main"]
+__all__ = ["DEFAULT_TRAIN_CONFIG", "GAME_DEFAULT_CONFIGS", "main"]
 
 #: Base configuration of ``rbtrainer train`` when no ``--config`` is given.
 DEFAULT_TRAIN_CONFIG = os.path.join(os.path.dirname(__file__), "default_train.toml")
+#: Game-specific base configurations of ``rbtrainer train --env game=NAME`` without ``--config``.
+GAME_DEFAULT_CONFIGS = {
+    name: os.path.join(os.path.dirname(__file__), "defaults", f"{name}.toml") for name in ("tictactoe", "connect_four")
+}
 
 _C = TypeVar("_C")
 
@@ -152,13 +156,26 @@ def _config_path(command: str, argv: Sequence[str]) -> str | None:
     """The ``--config`` file named on the command line (the last one wins, as in argparse)."""
     if command not in ("train", "test", "eval"):
         return None
-    path = DEFAULT_TRAIN_CONFIG if command == "train" else None
+    path = _default_config(argv) if command == "train" else None
     for i, arg in enumerate(argv):
         if arg == "--config" and i + 1 < len(argv):
             path = argv[i + 1]
         elif arg.startswith("--config="):
             path = arg.partition("=")[2]
     return path
+
+
+def _default_config(argv: Sequence[str]) -> str:
+    """The base configuration of ``train`` without ``--config``: the named game's own, or the robot game's."""
+    game = None
+    for i, arg in enumerate(argv):
+        if arg == "--env" and i + 1 < len(argv):
+            text = argv[i + 1]
+        else:
+            text = arg.partition("=")[2] if arg.startswith("--env=") else ""
+        if text.startswith("game="):
+            game = text.partition("=")[2]
+    return GAME_DEFAULT_CONFIGS.get(game or "", DEFAULT_TRAIN_CONFIG)
 
 
 def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
@@ -536,6 +553,14 @@ def _eval(
         for k, name in enumerate(names):
             cells = "".join("      -" if k == j else f" {v:6.3f}" for j, v in enumerate(result.score_matrix[k]))
             print(f"{name:<{width}}{cells}   ({k})")
+        print("\nscore by seat (games where the entrant sat in that seat; 95% CI):")
+        for name in names:
+            by_seat = result.seat_results(name)
+            cells = "   ".join(
+                f"{seat} {r.score:.3f} [{r.score_low:.3f}, {r.score_high:.3f}] of {r.games}"
+                for seat, r in by_seat.items()
+            )
+            print(f"{name:<{width}}  {cells}")
         recorders = {name: agent for name, agent in entrants.items() if isinstance(agent, TacticsRecorder)}
         if recorders:
             print("\ntactics (immediate wins taken, single threats blocked; double threats cannot be blocked):")

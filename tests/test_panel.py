@@ -222,3 +222,17 @@ def test_rbtrainer_train_scores_self_play_by_its_panel(tmp_path, capsys, monkeyp
     assert main([*argv, "--overwrite", "--panel.off"]) == 0
     assert "against the panel" not in capsys.readouterr().out
     assert "panel" not in Checkpoint.read(checkpoint).metadata
+
+
+def test_train_without_a_config_takes_the_game_s_own_defaults() -> None:
+    from rbtrainer.cli import DEFAULT_TRAIN_CONFIG, GAME_DEFAULT_CONFIGS, _config_path
+    from rbtrainer.recipes import Recipe
+
+    for game, path in GAME_DEFAULT_CONFIGS.items():
+        recipe = Recipe.from_toml(path)
+        assert recipe.game == game and recipe.panel.config(game) is not None  # scored by the game's panel
+        assert _config_path("train", ["--env", f"game={game}", "--seed", "1"]) == path
+        assert _config_path("train", [f"--env=game={game}"]) == path
+        assert _config_path("train", ["--env", f"game={game}", "--config", "mine.toml"]) == "mine.toml"
+    assert _config_path("train", ["--env", "game=matrix_game"]) == DEFAULT_TRAIN_CONFIG
+    assert _config_path("train", []) == DEFAULT_TRAIN_CONFIG

@@ -12,7 +12,7 @@ and updates itself. Fixed policies (random, scripted, frozen) are plain :class:`
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -27,6 +27,33 @@ __all__ = [
     "random_legal_actions",
     "unique_name",
 ]
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    """The shape of a tensor or array (``None`` for other state entries: counters, optimiser settings)."""
+    shape = getattr(value, "shape", None)
+    return None if shape is None else tuple(int(n) for n in shape)
+
+
+def _compare_shapes(current: Mapping[str, Any], saved: Mapping[str, Any], prefix: str, out: list[str]) -> None:
+    """Append to ``out`` how the tensors of ``saved`` differ from those of ``current`` (names, shapes), recursing
+    into nested mappings; entries that are not tensors are not compared."""
+    for key, value in current.items():
+        name = f"{prefix}{key}"
+        if key not in saved:
+            if isinstance(value, Mapping) or _shape(value) is not None:
+                out.append(f"parameter {name} of this learner is not in the state")
+            continue
+        other = saved[key]
+        if isinstance(value, Mapping) and isinstance(other, Mapping):
+            _compare_shapes(value, other, f"{name}.", out)
+            continue
+        mine, theirs = _shape(value), _shape(other)
+        if mine is not None and theirs != mine:
+            out.append(f"parameter {name} has shape {theirs} in the state but {mine} in this learner")
+    for key, other in saved.items():
+        if key not in current and (isinstance(other, Mapping) or _shape(other) is not None):
+            out.append(f"parameter {prefix}{key} of the state is not in this learner")
 
 
 def legal_actions(mask: np.ndarray) -> np.ndarray:
@@ -140,8 +167,26 @@ class Learner(Agent):
         return {"weights": self.state_dict()}
 
     def load_training_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`training_state` (the memory must be attached first when it holds one)."""
+        """Restore :meth:`training_state` (the memory must be attached first when it holds one).
+
+        Raises ``ValueError`` (see :meth:`check_saved_weights`) when the saved weights are of other shapes.
+        """
+        self.check_saved_weights(state["weights"])
         self.load_state_dict(dict(state["weights"]))
+
+    def check_saved_weights(self, saved: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` unless ``saved`` (a :meth:`state_dict` from a training state) holds tensors of
+        the names and shapes of this learner's own, naming the learner, the first parameter that differs
+        and both shapes (the saved one and this learner's): the learner was built with other network sizes."""
+        differences: list[str] = []
+        _compare_shapes(self.state_dict(), saved, "", differences)
+        if not differences:
+            return
+        more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+        raise ValueError(
+            f"training state of learner {self.name!r}: {differences[0]}{more}; this learner was built with other "
+            "network sizes (hidden_sizes, layers) than the one that wrote the state: build it as that run did"
+        )
 
     def memory_bytes(self) -> int:
         """Bytes the memory holds (decides whether training states include it by default)."""

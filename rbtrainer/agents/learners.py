@@ -171,6 +171,7 @@ class _TianshouLearner(Learner):
         return state
 
     def load_training_state(self, state: dict[str, Any]) -> None:
+        self.check_saved_weights(state["weights"])
         self.load_state_dict(dict(state["weights"]))
         set_update_counters(self.algorithm, state["counters"])
         if "memory" in state:
