@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from games.matrix_game import MatrixGameEnv
+from rbtrainer import DecentralizedTrainer, dqn_agent
 from rbtrainer.agents.fixed import ScriptedAgent
 from rbtrainer.params import TrainerConfig
 
@@ -95,3 +96,32 @@ def test_search_files_check_their_agent_specs_when_they_load(tmp_path: Path, spe
         load_search(path)
     path.write_text(SEARCH.format(spec="minimax"))
     assert load_search(path).settings.fitness == "score_vs:minimax"
+
+
+# --------------------------------------------------------------------------------------------
+# 6. resume with other network shapes
+# --------------------------------------------------------------------------------------------
+
+
+def test_resume_with_other_network_shapes_names_the_learner_and_both_shapes(tmp_path: Path) -> None:
+    state = tmp_path / "run.state"
+    settings = {"num_train_envs": 2, "num_test_envs": 2, "episodes_per_train": 20, "episodes_per_test": 2,
+                "test_freq": 4, "update_freq": 16, "batch_size": 8, "progress_bar": False, "seed": 3}  # fmt: skip
+
+    def run(hidden: tuple[int, ...], **kw: Any) -> tuple[DecentralizedTrainer, list[Any]]:
+        trainer = DecentralizedTrainer({"game": "tictactoe"}, **settings, **kw)
+        learner = dqn_agent(
+            trainer.observation_space(0), trainer.action_space(0), seed=1, hidden_sizes=hidden, buffer_size=256
+        )
+        return trainer, [learner, learner]
+
+    trainer, agents = run((16,), state_path=state)
+    trainer.test_fn = lambda episodes, steps: trainer.request_stop()
+    assert trainer.train(agents, [True, True], plot=False).interrupted
+    trainer, agents = run((24,))
+    with pytest.raises(ValueError) as caught:
+        trainer.train(agents, [True, True], plot=False, resume=state)
+    message = str(caught.value)
+    assert "training state of learner 'dqn'" in message
+    assert "(16, 18)" in message and "(24, 18)" in message  # the first layer's weight: saved, then this learner's
+    assert "hidden_sizes" in message
