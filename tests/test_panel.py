@@ -236,3 +236,21 @@ def test_train_without_a_config_takes_the_game_s_own_defaults() -> None:
         assert _config_path("train", ["--env", f"game={game}", "--config", "mine.toml"]) == "mine.toml"
     assert _config_path("train", ["--env", "game=matrix_game"]) == DEFAULT_TRAIN_CONFIG
     assert _config_path("train", []) == DEFAULT_TRAIN_CONFIG
+
+
+def test_panels_with_env_groups_and_a_league() -> None:
+    from rbtrainer import EnvGroup, League, LeagueConfig
+
+    learner = RecordingLearner(name="learner")
+    groups = [
+        EnvGroup("self", [learner, learner]),
+        EnvGroup("vs random", [learner, RandomAgent(seed=1)], learning_mask=[True, False]),
+    ]
+    with tictactoe(panel=SMALL_PANEL) as trainer:
+        stats = trainer.train(groups, [True, True], plot=False)
+    assert len(stats.panel) == len(stats.reward_metric_history) and set(stats.panel[-1].scores) == {"learner"}
+    assert set(stats.groups) == {"self", "vs random"}
+    league = League(learner, [RandomAgent(seed=3, name="random")], LeagueConfig(snapshot_every=10, seed=5))
+    with tictactoe(panel=SMALL_PANEL, num_train_envs=6) as trainer:
+        stats = trainer.train(league, [True, False], plot=False)
+    assert stats.league is not None and len(stats.panel) == len(stats.reward_metric_history) >= 3
