@@ -476,7 +476,8 @@ class TrainingRun:
             np.array(stats.per_seat_rewards),
             list(game.seats),
             title=f"{game.name}: {len(game.seats)} seats, {stats.collected_steps} env steps",
-            groups={name: curve.reward_metric_history for name, curve in stats.groups.items()},
+            # a group's own metric is its reward metric, not on the panel score's scale
+            groups={} if self._panel_metric else {n: c.reward_metric_history for n, c in stats.groups.items()},
             league=stats.league,
             metric_name="panel score" if self._panel_metric else "test reward metric",
             panel=stats.panel,
