@@ -17,17 +17,24 @@ with arrays: each tick's acting seats, observations and masks come as one array 
 rows are picked by a comparison over the tick's games, rewards and endings come back as arrays
 and open transitions live in (env, seat) slots. Rows, ``act`` calls, transitions and episodes are
 those of the per-game path, in the same order within each (env, seat) stream.
+
+Non-finite values: with ``check_finite`` (the default) every reward and observation a game reports
+(at a reset and after every step, on both paths) is checked right where the engine takes it from the
+pool, before it is acted on or stored. A NaN or infinite value closes the pool and raises
+:class:`~rbtrainer.envs.GameError` naming the game, the env, the seat and the step of that env's game,
+so no learner's memory ever holds one (and a test round blames the game, not the reward metric).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import numpy as np
 
-from rbtrainer.envs import Decision, Episode, GamePool, Pool, StepReport
+from rbtrainer.envs import Decision, Episode, GameError, GamePool, Pool, StepReport
 from rbtrainer.envs.adapters import ReplayPoint
 from rbtrainer.envs.batch_pool import BatchGamePool, BatchStep
 from rbtrainer.seating import SeatPlan
@@ -168,13 +175,124 @@ def _checked_actions(
     )
 
 
-class RolloutEngine:
-    """Steps a :class:`~rbtrainer.envs.Pool` with a :class:`~rbtrainer.seating.SeatPlan`."""
+def _sum_is_finite(values: np.ndarray) -> bool:
+    """The quick test of the non-finite check: one reduction instead of an element-wise test. A sum of finite
+    entries that overflows is not finite either; the rows are then searched and nothing is refused."""
+    return math.isfinite(float(values.sum()))
 
-    def __init__(self, pool: Pool, num_seats: int) -> None:
+
+def _first_non_finite(values: np.ndarray) -> tuple[int, ...] | None:
+    """The index of the first NaN or infinite entry of ``values`` (``None`` when all are finite)."""
+    bad = np.argwhere(~np.isfinite(values))
+    return None if len(bad) == 0 else tuple(int(i) for i in bad[0])
+
+
+def _check_views(
+    pool: Pool,
+    env_ids: Sequence[int] | np.ndarray,
+    seats: Sequence[int] | np.ndarray,
+    obs: Sequence[np.ndarray] | np.ndarray,
+) -> None:
+    """Refuse the first of these observations (what seat ``seats[i]`` of env ``env_ids[i]`` sees now) that
+    holds NaN or inf."""
+    for env_id, seat, view in zip(env_ids, seats, obs):
+        if not _sum_is_finite(view) and _first_non_finite(view) is not None:
+            _refuse(pool, int(env_id), int(seat), observation=view)
+
+
+def _check_reports(pool: Pool, env_ids: Sequence[int], reports: Sequence[StepReport]) -> None:
+    """Refuse the first report (in env order) with a NaN or infinite reward or final view of a seat.
+
+    The observations of the seats to act next are checked where they are acted on (or stored)."""
+    finals = [c.obs for r in reports for c in r.closed]
+    if _sum_is_finite(np.concatenate([r.rewards for r in reports])) and all(_sum_is_finite(o) for o in finals):
+        return
+    for env_id, report in zip(env_ids, reports):
+        ended = None if report.episode is None else report.episode.length
+        hit = _first_non_finite(report.rewards)
+        if hit is not None:
+            _refuse(pool, env_id, hit[0], reward=float(report.rewards[hit]), ended=ended)
+        for closed in report.closed:
+            if _first_non_finite(closed.obs) is not None:
+                _refuse(pool, env_id, closed.seat, observation=closed.obs, ended=ended)
+
+
+def _check_batch_step(pool: BatchGamePool, active: np.ndarray, step: BatchStep) -> None:
+    """:func:`_check_reports` on a batch step: its rewards and the final views of the games it ended."""
+    if _sum_is_finite(step.rewards) and (not step.episodes or _sum_is_finite(step.final_obs)):
+        return
+    lengths = {episode.env_id: episode.length for episode in step.episodes}
+    hit = _first_non_finite(step.rewards)
+    if hit is not None:
+        env_id = int(active[hit[0]])
+        _refuse(pool, env_id, hit[1], reward=float(step.rewards[hit]), ended=lengths.get(env_id))
+    hit = _first_non_finite(step.final_obs)
+    if hit is not None:
+        env_id = int(active[step.ended][hit[0]])
+        _refuse(pool, env_id, hit[1], observation=step.final_obs[hit[0], hit[1]], ended=lengths[env_id])
+
+
+def _refuse(
+    pool: Pool,
+    env_id: int,
+    seat: int,
+    *,
+    reward: float | None = None,
+    observation: np.ndarray | None = None,
+    ended: int | None = None,
+) -> NoReturn:
+    """Close the pool and raise GameError for a NaN or infinite ``reward`` or ``observation`` of ``seat``.
+
+    ``ended``: the length of the game the value belongs to when the step ended it (the env has
+    already started its next game); otherwise the value belongs to the env's current game, as it
+    stands (a reward: of the step just taken; an observation: what the seat sees now).
+    """
+    name, seats = pool.game_names()
+    point = pool.replay_points()[env_id]
+    operation = "step"
+    if point is None:
+        when = "in a game started without a seed"
+    else:
+        game, step = (point.game - 1, ended) if ended is not None else (point.game, len(point.actions))
+        if reward is not None:
+            when = f"at step {step} of its game {game}"
+        elif step == 0:
+            when, operation = f"at the start of its game {game}", "reset"
+        else:
+            when = f"after step {step} of its game {game}"
+        when += f" (start seed {point.seed})"
+    if reward is not None:
+        what = f"reward {reward}"
+    else:
+        values = np.asarray(observation)
+        what = f"an observation holding {values[_first_non_finite(values)]}"
+    seat_name = seats[seat] if 0 <= seat < len(seats) else f"#{seat}"
+    pool.close()
+    raise GameError(
+        f"env {env_id} of game {name!r}, seat {seat_name!r} (seat {seat}): the game reported {what} {when}; "
+        "rewards and observations must be finite numbers, since NaN or inf would poison the learners' memories "
+        "and weights (nothing of it was stored; the env pool has been closed). Fix the game",
+        env_ids=[env_id],
+        operation=operation,
+        error_type="non-finite value",
+        error_message=what,
+        worker_traceback="",
+    )
+
+
+class RolloutEngine:
+    """Steps a :class:`~rbtrainer.envs.Pool` with a :class:`~rbtrainer.seating.SeatPlan`.
+
+    ``check_finite``: refuse NaN or infinite rewards and observations from the games (see the module
+    docstring); False skips the check.
+    """
+
+    def __init__(self, pool: Pool, num_seats: int, check_finite: bool = True) -> None:
         self.pool: Pool = pool
         self.num_envs = pool.num_envs
         self.num_seats = num_seats
+        self.check_finite = check_finite
+        """Refuse NaN or infinite rewards and observations from the games with a GameError."""
         self._decisions: list[Decision] = []
         self._open: list[dict[int, _Open]] = []
         #: a batch-native pool: each tick's decisions and results travel as arrays (see _run_batch)
@@ -305,6 +423,8 @@ class RolloutEngine:
             active_ids: list[int] = active.tolist()
             actions = self._choose_actions(plan, active_ids, explore, store, result)
             reports = cast(GamePool, self.pool).step(actions, active_ids)
+            if self.check_finite:
+                _check_reports(self.pool, active_ids, reports)
             result.steps += len(active_ids)
             for env_id, report in zip(active_ids, reports):
                 self._absorb(env_id, report, closed)
@@ -314,6 +434,9 @@ class RolloutEngine:
                     if plan.rotation is not None:
                         plan.rotation.episode_ended(plan, report.episode)
         if closed:
+            if self.check_finite:  # the views that closed transitions in the last tick were not acted on yet
+                for env_id, decision in enumerate(self._decisions):
+                    _check_views(self.pool, [env_id] * len(decision.seats), decision.seats, decision.obs)
             if before_store is not None:
                 before_store()
             self._store(plan, closed)
@@ -343,6 +466,8 @@ class RolloutEngine:
             if len(active) == 0:
                 break
             seat_G, obs_GD, mask_GA = pool.decisions(active)
+            if self.check_finite and not _sum_is_finite(obs_GD):
+                _check_views(pool, active, seat_G, obs_GD)
             agent_G = agent_ES[active, seat_G]
             act_G = self._batch_actions(plan, agent_G, active, seat_G, obs_GD, mask_GA, explore, result)
             if routed_ES is not None and opens is not None:
@@ -350,6 +475,8 @@ class RolloutEngine:
                 if opening.any():
                     opens.open(active[opening], seat_G[opening], obs_GD[opening], mask_GA[opening], act_G[opening])
             step = pool.step_batch(active, act_G)
+            if self.check_finite:
+                _check_batch_step(pool, active, step)
             result.steps += len(active)
             if opens is not None and store:
                 self._absorb_batch(pool, opens, active, step, closed)
@@ -361,6 +488,10 @@ class RolloutEngine:
                     agent_ES = np.array(plan.agent_of, dtype=np.int64)
                     routed_ES = self._routed(plan) if store else None
         if closed:
+            if self.check_finite:  # the views that closed transitions in the last tick were not acted on yet
+                seat_E, obs_ED, _ = pool.decisions(all_envs)
+                if not _sum_is_finite(obs_ED):
+                    _check_views(pool, all_envs, seat_E, obs_ED)
             if before_store is not None:
                 before_store()
             self._store(plan, closed)
@@ -452,11 +583,12 @@ class RolloutEngine:
             if not n:
                 continue
             seat_B = np.array(r.seats, dtype=np.int64)
+            obs_B = np.stack(r.obs)
+            if self.check_finite and not _sum_is_finite(obs_B):
+                _check_views(self.pool, r.env_ids, r.seats, obs_B)
             mask_BA = np.stack(r.masks)
             explore_B = plan.explore_ES[r.env_ids, seat_B] if explore else np.zeros(n, dtype=bool)
-            act_B = _checked_actions(
-                agent, agent.act(np.stack(r.obs), mask_BA, explore_B), mask_BA.shape[1], r.seats, r.env_ids
-            )
+            act_B = _checked_actions(agent, agent.act(obs_B, mask_BA, explore_B), mask_BA.shape[1], r.seats, r.env_ids)
             illegal_B = (mask_BA[np.arange(n), act_B] == 0) & mask_BA.any(axis=1)
             if illegal_B.any():
                 np.add.at(result.illegal_E, np.array(r.env_ids)[illegal_B], 1)

@@ -17,11 +17,141 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import RecordingLearner
 
 from games.matrix_game import MatrixGameEnv
-from rbtrainer import DecentralizedTrainer, dqn_agent
+from games.tictactoe import TicTacToeEnv
+from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent
 from rbtrainer.agents.fixed import ScriptedAgent
+from rbtrainer.envs import BatchGamePool, GameError, game_factory, make_pool
 from rbtrainer.params import TrainerConfig
+from rbtrainer.rollout import RolloutEngine
+from rbtrainer.seating import Seating, SeatPlan
+
+# --------------------------------------------------------------------------------------------
+# 1. non-finite rewards and observations
+# --------------------------------------------------------------------------------------------
+
+
+class PoisonedTicTacToe(TicTacToeEnv):
+    """Tic-tac-toe that reports ``value`` as the reward of ``player_1`` (seat 0, X) or as every feature of
+    the observations right after move ``at`` of every game."""
+
+    def __init__(self, at: int = 3, what: str = "reward", value: float = math.nan) -> None:
+        super().__init__()
+        self.at, self.what, self.value = at, what, value
+        self.moves = 0
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        super().reset(seed, options)
+        self.moves = 0
+
+    def step(self, action: int | None) -> None:
+        super().step(action)
+        if action is None:
+            return
+        self.moves += 1
+        if self.what == "reward" and self.moves == self.at:
+            self.rewards["player_1"] = self.value
+
+    def observe(self, agent: str) -> dict[str, np.ndarray]:
+        seen = super().observe(agent)
+        if self.what == "observation" and self.moves == self.at:
+            seen = {**seen, "observation": np.full(seen["observation"].shape, self.value, dtype=np.float32)}
+        return seen
+
+
+def first_legal(obs: np.ndarray, mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def engine_and_plan(pool: Any, num_seats: int, **engine_kw: Any) -> tuple[RolloutEngine, SeatPlan, RecordingLearner]:
+    """An engine on ``pool`` and a plan with one recording learner in every seat, storing every seat."""
+    engine = RolloutEngine(pool, num_seats, **engine_kw)
+    engine.start([100 + i for i in range(pool.num_envs)])
+    learner = RecordingLearner(fn=first_legal)
+    agents = tuple([learner] * num_seats)
+    flags = np.zeros(num_seats, bool)
+    plan = SeatPlan([Seating("all", agents, 1.0, flags, flags)], [pool.num_envs])
+    plan.streams.add(learner, [(env, seat) for env in range(pool.num_envs) for seat in range(num_seats)])
+    return engine, plan, learner
+
+
+def stored_values(learner: RecordingLearner) -> list[np.ndarray]:
+    return [call[key] for call in learner.stored for key in ("rew", "obs", "obs_next")]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_reward_is_a_game_error_and_never_reaches_a_memory(value: float) -> None:
+    pool = make_pool(lambda: PoisonedTicTacToe(at=3, value=value), 2, "dummy")
+    engine, plan, learner = engine_and_plan(pool, 2)
+    engine.run(plan, max_steps=4, store=True)  # two moves per env: stored, all finite
+    assert learner.stored_count > 0
+    with pytest.raises(GameError) as caught:
+        engine.run(plan, max_steps=40, store=True)
+    message = str(caught.value)
+    assert "'tictactoe_v0'" in message and "env 0" in message and "seat 'player_1'" in message
+    assert f"reward {value}" in message and "step 3 of its game 0" in message
+    assert caught.value.env_ids == (0,) and caught.value.operation == "step" and not caught.value.worker_exited
+    assert pool.closed  # like any game failure: the trainer builds a fresh pool
+    assert all(np.isfinite(values).all() for values in stored_values(learner))
+
+
+def test_a_non_finite_observation_is_a_game_error_naming_the_seat_that_saw_it() -> None:
+    pool = make_pool(lambda: PoisonedTicTacToe(at=2, what="observation"), 1, "dummy")
+    engine, plan, learner = engine_and_plan(pool, 2)
+    with pytest.raises(GameError, match=r"seat 'player_1' \(seat 0\).*observation .*nan.* after step 2 of its game 0"):
+        engine.run(plan, max_steps=40, store=True)
+    assert learner.stored == []
+
+
+@pytest.mark.parametrize(
+    ("at", "steps", "seat"),
+    [(2, 2, "'player_1' \\(seat 0\\)"), (7, 40, "'player_\\d' \\(seat \\d\\)")],
+    ids=["seen-only-as-obs_next-in-the-last-tick", "final-view-at-the-end-of-a-game"],
+)
+def test_views_that_only_close_transitions_are_checked_too(at: int, steps: int, seat: str) -> None:
+    """A view never acted on still ends up as ``obs_next``: after the last tick of a collection phase,
+    or as a seat's final view of a game (first legal moves: X wins with its fourth move, step 7)."""
+    pool = make_pool(lambda: PoisonedTicTacToe(at=at, what="observation"), 1, "dummy")
+    engine, plan, learner = engine_and_plan(pool, 2)
+    with pytest.raises(GameError, match=rf"seat {seat}: .*observation holding nan after step {at} of its game 0"):
+        engine.run(plan, max_steps=steps, store=True)
+    assert learner.stored == []
+
+
+def test_check_finite_false_lets_the_values_through() -> None:
+    pool = make_pool(lambda: PoisonedTicTacToe(at=3), 1, "dummy")
+    engine, plan, learner = engine_and_plan(pool, 2, check_finite=False)
+    engine.run(plan, max_steps=20, store=True)
+    assert any(np.isnan(call["rew"]).any() for call in learner.stored)
+
+
+def test_a_non_finite_reward_on_the_batch_path_is_a_game_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    game = {"robot_colors": ["r", "b"], "max_step": 60}
+    pool = make_pool(game_factory(game, None), 3, "dummy", batch=True)
+    assert isinstance(pool, BatchGamePool)
+    play, calls = pool.game.play, []
+
+    def poisoned_play(games: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        rewards = np.array(play(games, actions), dtype=np.float64)
+        calls.append(len(games))
+        if len(calls) == 5:
+            rewards[1, 0] = math.inf  # env 1, seat 0, at its 5th step
+        return rewards
+
+    monkeypatch.setattr(pool.game, "play", poisoned_play)
+    engine, plan, learner = engine_and_plan(pool, 2)
+    with pytest.raises(GameError, match=r"env 1 of game 'robot_delivery\w*'.*seat 'r1' \(seat 0\).*reward inf.*step 5"):
+        engine.run(plan, max_steps=200, store=True)
+    assert learner.stored == [] and pool.closed
+
+
+def test_test_rounds_blame_the_game_not_the_reward_metric() -> None:
+    trainer = DecentralizedTrainer(None, env_fn=PoisonedTicTacToe, num_test_envs=2, episodes_per_test=4, seed=1)
+    with pytest.raises(GameError, match=r"game 'tictactoe_v0'.*reward nan"):
+        trainer.test([RandomAgent(seed=1), RandomAgent(seed=2)])
+
 
 # --------------------------------------------------------------------------------------------
 # 2. matrix_game payoffs

@@ -100,6 +100,11 @@ class SeatGame(ABC):
             return obs, np.ones(self._n_actions[self._seat_of[agent]], dtype=np.int8)
         return obs, np.asarray(mask, dtype=np.int8)
 
+    @property
+    def name(self) -> str:
+        """The game's ``metadata["name"]`` (its class name without one), for messages."""
+        return self._game_name()
+
     def _game_name(self) -> str:
         """The game's ``metadata["name"]`` (its class name without one), for messages."""
         metadata = getattr(self._game, "metadata", None)

@@ -32,5 +32,5 @@ def make_pool(
     if batch and backend == "dummy":
         twin = batch_twin(factory, num_envs)
         if twin is not None:
-            return BatchGamePool(twin)
+            return BatchGamePool(twin, factory)
     return game_pool(factory, num_envs, backend, num_workers)

@@ -48,13 +48,18 @@ class Pool(Protocol):
         """Where every game stands, in env order (``None`` for a game reset without a seed)."""
         ...
 
+    def game_names(self) -> tuple[str, tuple[str, ...]]:
+        """The game's name and its seat names, in seat order (for messages)."""
+        ...
+
     def close(self) -> None:
         """Release the games (a no-op on a closed pool)."""
         ...
 
 
 class GameError(RuntimeError):
-    """A game raised inside an env pool worker, or a worker died; the pool has been closed.
+    """A game raised inside an env pool worker, a worker died, or a game reported a NaN or infinite
+    reward or observation (found by the rollout engine); the pool has been closed.
 
     The message names the env(s), the operation and the game's exception type and message (or
     the worker's exit); the game's traceback as the worker printed it is in
@@ -78,7 +83,8 @@ class GameError(RuntimeError):
         self.operation = operation
         """What the pool was doing: ``"step"``, ``"reset"``, ``"restore"`` or ``"replay_points"``."""
         self.error_type = error_type
-        """The game's exception type (``"ValueError"``, ``"module.Error"``); ``None`` if the worker died."""
+        """The game's exception type (``"ValueError"``, ``"module.Error"``); ``None`` if the worker died;
+        ``"non-finite value"`` if the game reported NaN or inf (the rollout engine's check)."""
         self.error_message = error_message
         """``str()`` of the game's exception (for a dead worker: how it ended)."""
         self.worker_traceback = worker_traceback

@@ -22,6 +22,7 @@ import numpy as np
 
 from rbtrainer.envs.adapters import ReplayPoint, episode_seed
 from rbtrainer.envs.base import GameError
+from rbtrainer.envs.factory import describe_game
 from rbtrainer.envs.reports import Decision, Episode
 
 __all__ = ["BatchGame", "BatchGamePool", "BatchStep"]
@@ -74,8 +75,10 @@ class BatchGamePool:
 
     batch_native = True
 
-    def __init__(self, game: BatchGame) -> None:
+    def __init__(self, game: BatchGame, factory: Callable[[], Any] | None = None) -> None:
         self.game = game
+        self._factory = factory
+        """The factory of the game's PettingZoo env (names the game and its seats in messages)."""
         self.num_envs = n = int(game.num_games)
         self.num_seats = int(game.num_seats)
         self.closed = False
@@ -136,6 +139,14 @@ class BatchGamePool:
                 rows.append(tuple(row))
             points.append(ReplayPoint(seed, self._game_index[env_id], tuple(rows)))
         return points
+
+    def game_names(self) -> tuple[str, tuple[str, ...]]:
+        """The game's name and its seat names (from the PettingZoo env of ``factory``; without one, the
+        batch game's class name and the seat numbers)."""
+        if self._factory is None:
+            return type(self.game).__name__, tuple(str(seat) for seat in range(self.num_seats))
+        info = describe_game(self._factory)
+        return info.name, info.seats
 
     def decision(self, env_id: int) -> Decision:
         """Who acts next in game ``env_id``, as the per-game pools report it."""

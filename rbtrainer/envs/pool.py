@@ -127,6 +127,12 @@ class SeatEnv(gym.Env):
         return np.zeros(1, dtype=np.float32), {_REPORTS: decision}
 
     @property
+    def game_names(self) -> tuple[str, tuple[str, ...]]:
+        """The game's name and its seat names (see :meth:`GamePool.game_names`)."""
+        game = self.games[0]
+        return game.name, tuple(game.seats)
+
+    @property
     def replay_points(self) -> list[ReplayPoint | None]:
         """Where each game of the block stands (see :meth:`GamePool.replay_points`)."""
         return [game.replay_point for game in self.games]
@@ -203,6 +209,15 @@ class GamePool:
         except self._lost_worker as exc:
             self._worker_lost(workers, "replay_points", exc)
         return [point for block in per_worker for point in block]
+
+    def game_names(self) -> tuple[str, tuple[str, ...]]:
+        """The game's name and its seat names, in seat order (asked of the first worker; for messages)."""
+        self._check_open()
+        try:
+            names: tuple[str, tuple[str, ...]] = self.venv.get_env_attr("game_names", id=[0])[0]
+        except self._lost_worker as exc:
+            self._worker_lost([0], "game_names", exc)
+        return names
 
     def step(self, actions: np.ndarray, env_ids: Sequence[int]) -> list[StepReport]:
         """Step games ``env_ids`` with ``actions[i]`` (one row per game, one column per seat)."""
