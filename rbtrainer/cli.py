@@ -259,6 +259,12 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         overwrite: bool = False
         """Replace an earlier run's checkpoints, training state and logs (otherwise refused)."""
 
+        def opponents(self) -> OpponentMix:
+            """The [opponents] table (from the file only); a game's built-in defaults drop theirs for a league."""
+            if self.league.enabled and config in GAME_DEFAULT_CONFIGS.values():
+                return OpponentMix()
+            return OpponentMix(**tables["opponents"])
+
         def run(self) -> int:
             recipe = Recipe(
                 env=self.game_args(),
@@ -266,7 +272,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
                 dqn=DQNConfig(**_fields(self.dqn)),
                 schedule=ScheduleConfig(**_fields(self.schedule)),
                 league=LeagueOptions(**_fields(self.league)),
-                opponents=OpponentMix(**tables["opponents"]),  # [opponents]: from the file only
+                opponents=self.opponents(),
                 panel=PanelOptions(**_fields(self.panel)),
             )
             return _train(recipe, _RunOutputs(self.resume, self.logdir, self.overwrite))

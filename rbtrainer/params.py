@@ -219,7 +219,7 @@ class TrainerParams:
     """Where test rounds and update phases are logged (:mod:`rbtrainer.logs`; None: nowhere)."""
     panel: PanelConfig | Literal[False] | None = None
     """The evaluation panel of every test round (:mod:`rbtrainer.evaluation.panel`); ``None``: the game's
-    default panel when every seat is one learner in self-play and no reward metric is given, else none;
+    default panel when one learner plays every seat (self-play, or a league) and no reward metric is given, else none;
     ``False``: no panel, not even the default one."""
 
     def __post_init__(self) -> None:

@@ -494,7 +494,14 @@ class Recipe:
                 EnvGroup(f"vs {label} (first)", [learner, seated[0]], opponent.first, [True, False]),
                 EnvGroup(f"vs {label} (second)", [seated[1], learner], opponent.second, [False, True]),
             ]
-        return [group for group in groups if group.weight > 0]
+        groups = [group for group in groups if group.weight > 0]
+        for setting in ("num_train_envs", "num_test_envs", "episodes_per_test"):
+            if getattr(self.trainer, setting) < len(groups):
+                raise ValueError(
+                    f"[opponents] seats the learner in {len(groups)} env groups (self-play and each opponent in either "
+                    f"seat), so {setting} must be at least {len(groups)}, got {getattr(self.trainer, setting)}"
+                )
+        return groups
 
     def build(self) -> SelfPlayRun:
         """The trainer, the learner in every seat, its league or opponent groups, and the epsilon

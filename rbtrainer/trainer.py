@@ -395,7 +395,8 @@ class DecentralizedTrainer:
         for learner in learners:
             learner.attach_memory(plan.streams.streams_of(learner), cfg.update_freq, cfg.batch_size)
         test_plan = plan_of(seatings, cfg.num_test_envs, grouped)
-        self_play = league is None and not grouped and bool(learning.all()) and len(learners) == 1
+        # one learner against itself, or a league's learner against its own snapshots and fixed members
+        self_play = league is not None or (not grouped and bool(learning.all()) and len(learners) == 1)
         panel = self._panel(self_play)  # its opponents built and checked before any game
         if league is not None:
             league.bind(plan, test_plan, self.game, self.seed)
@@ -431,7 +432,7 @@ class DecentralizedTrainer:
             if opponents is not None:
                 config = PanelConfig(opponents=opponents)
                 logger.info(
-                    "self-play on %s without a reward metric: test rounds score the learner against %s",
+                    "self-play on %s without a reward metric: test rounds play it against %s (panel=False: not)",
                     self.game_name,
                     ", ".join(opponents),
                 )

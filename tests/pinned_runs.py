@@ -131,6 +131,7 @@ def league_tictactoe(tmp: str) -> tuple[DecentralizedTrainer, Any, list[bool]]:
     )
     config = DQNConfig(hidden_sizes=(32,), buffer_size=4096, target_update_freq=20)
     learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=config, seed=1)
+    trainer.reward_metric = all_seats  # the default metric, given: no evaluation panel replaces it
     league = League(
         learner,
         [RandomAgent(seed=3, name="random")],

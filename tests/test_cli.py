@@ -12,7 +12,7 @@ from rbtrainer.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY = [
-    "--num-train-envs", "2", "--num-test-envs", "2", "--episodes-per-train", "12", "--episodes-per-test", "4",
+    "--num-train-envs", "3", "--num-test-envs", "3", "--episodes-per-train", "12", "--episodes-per-test", "4",
     "--test-freq", "6", "--update-freq", "32", "--no-progress-bar",
     "--hidden-sizes", "16", "16", "--buffer-size", "2000",
 ]  # fmt: skip

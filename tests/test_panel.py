@@ -98,7 +98,7 @@ def test_constant_sum_self_play_without_a_metric_is_scored_by_the_default_panel(
     learner = RecordingLearner(seed=3)
     with caplog.at_level(logging.INFO, logger="rbtrainer.trainer"), trainer:
         stats = trainer.train([learner, learner], [True, True], plot=False)
-    assert "test rounds score the learner against random, minimax" in caplog.text
+    assert "test rounds play it against random, minimax" in caplog.text
     assert len(stats.panel) == len(stats.reward_metric_history) >= 3
     assert stats.reward_metric_history == [r.score for r in stats.panel]
     assert stats.best_episode > 0 and 0 not in best  # the round before training is never "best"
@@ -200,7 +200,7 @@ def test_the_panel_table_of_a_recipe() -> None:
 
 
 CLI_TINY = [
-    "--num-train-envs", "2", "--num-test-envs", "2", "--episodes-per-train", "12", "--episodes-per-test", "4",
+    "--num-train-envs", "3", "--num-test-envs", "3", "--episodes-per-train", "12", "--episodes-per-test", "4",
     "--test-freq", "6", "--update-freq", "32", "--no-progress-bar", "--hidden-sizes", "16", "--buffer-size", "2000",
     "--panel.games-per-seat", "4", "--logdir", "",
 ]  # fmt: skip
@@ -254,3 +254,13 @@ def test_panels_with_env_groups_and_a_league() -> None:
     with tictactoe(panel=SMALL_PANEL, num_train_envs=6) as trainer:
         stats = trainer.train(league, [True, False], plot=False)
     assert stats.league is not None and len(stats.panel) == len(stats.reward_metric_history) >= 3
+
+
+def test_a_league_without_a_metric_is_scored_by_the_default_panel() -> None:
+    from rbtrainer import League, LeagueConfig
+
+    league = League(RecordingLearner(), [RandomAgent(seed=3, name="random")], LeagueConfig(snapshot_every=10, seed=5))
+    with tictactoe(num_train_envs=6) as trainer:
+        stats = trainer.train(league, [True, False], plot=False)
+    assert stats.panel and {line.opponent for line in stats.panel[-1].lines} == {"random", "minimax"}
+    assert stats.reward_metric_history == [r.score for r in stats.panel] and stats.best_episode > 0
