@@ -137,6 +137,7 @@ class DecentralizedTrainer:
         state_memory: bool | None = None,
         overlap: bool = False,
         batch_games: bool = True,
+        check_finite: bool = True,
         max_env_steps: int | None = None,
         logger: TrainingLogger | None = None,
         callbacks: TrainerCallbacks | None = None,
@@ -227,10 +228,12 @@ class DecentralizedTrainer:
             if self._train_engine is None or self._train_engine.pool.closed:
                 pool = make_pool(self._factory, cfg.num_train_envs, cfg.backend, batch=cfg.batch_games)
                 self._train_engine = RolloutEngine(pool, self.num_seats)
+            self._train_engine.check_finite = cfg.check_finite
             return self._train_engine
         if self._test_engine is None or self._test_engine.pool.closed:
             pool = make_pool(self._factory, cfg.num_test_envs, cfg.backend, batch=cfg.batch_games)
             self._test_engine = RolloutEngine(pool, self.num_seats)
+        self._test_engine.check_finite = cfg.check_finite
         return self._test_engine
 
     def close(self) -> None:

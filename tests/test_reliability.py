@@ -153,6 +153,17 @@ def test_test_rounds_blame_the_game_not_the_reward_metric() -> None:
         trainer.test([RandomAgent(seed=1), RandomAgent(seed=2)])
 
 
+def test_check_finite_is_a_checked_setting_the_trainer_passes_on() -> None:
+    assert TrainerConfig().check_finite is True and TrainerConfig(check_finite=False).check_finite is False
+    with pytest.raises(TypeError, match="check_finite must be True or False"):
+        TrainerConfig(check_finite="no")  # type: ignore[arg-type]
+    trainer = DecentralizedTrainer(
+        None, env_fn=PoisonedTicTacToe, num_test_envs=2, episodes_per_test=4, seed=1, check_finite=False
+    )
+    with pytest.raises(ValueError, match="reward_metric returned nan"):  # unchecked: the NaN reaches the metric
+        trainer.test([RandomAgent(seed=1), RandomAgent(seed=2)])
+
+
 # --------------------------------------------------------------------------------------------
 # 2. matrix_game payoffs
 # --------------------------------------------------------------------------------------------
