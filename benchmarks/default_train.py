@@ -82,8 +82,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         )
         met = all(s["fresh"] >= TARGET[r["game"]] for s in r["vs_random"].values())
         lines.append(
-            f"| {r['game']} | {r['seed']} | {r['best_episode']} | {r['panel_score']:.3f} | {r['rating']:.0f} | {cells} | "
-            f">= {TARGET[r['game']]}: {'met' if met else 'not met'} | {r['wall_seconds']:.0f} |"
+            f"| {r['game']} | {r['seed']} | {r['best_episode']} | {r['panel_score']:.3f} | {r['rating']:.0f} | "
+            f"{cells} | >= {TARGET[r['game']]}: {'met' if met else 'not met'} | {r['wall_seconds']:.0f} |"
         )
     return "\n".join(lines)
 
