@@ -257,7 +257,11 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         logdir: str = "runs"
         """TensorBoard and CSV logs go to LOGDIR/<checkpoint name>; '' for none."""
         overwrite: bool = False
-        """Replace an earlier run's checkpoints, training state and logs (otherwise refused)."""
+        """Replace an earlier run's checkpoints, training state and logs (otherwise refused); they are kept aside
+        until the new run has saved a checkpoint, and put back if it fails before."""
+        resume_changed: bool = False
+        """With --resume: accept [dqn]/[schedule] settings other than the state's (refused otherwise); the resume
+        is then no longer exact, and the checkpoints record the changes."""
 
         def opponents(self) -> OpponentMix:
             """The [opponents] table (from the file only); a game's built-in defaults drop theirs for a league."""
@@ -275,7 +279,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
                 opponents=self.opponents(),
                 panel=PanelOptions(**_fields(self.panel)),
             )
-            return _train(recipe, _RunOutputs(self.resume, self.logdir, self.overwrite))
+            return _train(recipe, _RunOutputs(self.resume, self.logdir, self.overwrite, self.resume_changed))
 
     @dataclass(kw_only=True)
     class Test(GameOptions):
@@ -366,32 +370,225 @@ class _RunOutputs:
     resume: str | None
     logdir: str
     overwrite: bool
+    resume_changed: bool = False
 
 
-def _claim_outputs(paths: Sequence[str], log_dir: str | None, outputs: _RunOutputs) -> None:
-    """Refuse to replace an earlier run's files unless ``--overwrite`` (or ``--resume``, which continues it)."""
+_BACKUP = ".overwritten"
+"""Suffix of the name an earlier run's file has while ``--overwrite`` keeps it aside (``.<name>.overwritten``)."""
+
+
+def _backup_name(path: str) -> str:
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}{_BACKUP}")
+
+
+@dataclass(frozen=True)
+class _OutputPaths:
+    """Every file and folder a ``train`` run writes (besides its figure)."""
+
+    checkpoint: str
+    last: str
+    state: str
+    log_dir: str | None
+
+    @property
+    def files(self) -> list[str]:
+        return [self.checkpoint, self.last, self.state]
+
+    @property
+    def locked(self) -> list[str]:
+        """The paths whose lock files (``<path>.lock``) guard the run: checkpoint, state, log folder."""
+        paths = [self.checkpoint, self.state]
+        return [*paths, self.log_dir] if self.log_dir else paths
+
+    def earlier(self) -> list[str]:
+        """The files of an earlier run in the way of this one."""
+        logs = [os.path.join(self.log_dir, n) for n in ("tests.csv", "updates.csv")] if self.log_dir else []
+        found = [p for p in [*self.files, *logs] if os.path.exists(p)]
+        if self.log_dir and os.path.isdir(self.log_dir):
+            found += sorted(os.path.join(self.log_dir, n) for n in os.listdir(self.log_dir) if _is_events(n))
+        return found
+
+
+def _is_events(name: str) -> bool:
+    return name.startswith("events.out.tfevents")
+
+
+def _check_outputs(paths: _OutputPaths, outputs: _RunOutputs) -> None:
+    """Every check of the outputs that needs no file touched: names, locks, the resumed state, earlier results."""
+    from rbtrainer.files import lock_holder, name_too_long
+
+    for what, path in (("--checkpoint", paths.checkpoint), ("--checkpoint", paths.last), ("--state-path", paths.state)):
+        problem = name_too_long(path)
+        if problem is not None:
+            raise ValueError(f"{what}: {problem}; choose a shorter name")
+    for path in paths.locked:
+        pid = lock_holder(f"{os.path.abspath(path)}.lock")
+        if pid is not None:
+            who = f"PID {pid}" if pid > 0 else "another process"
+            raise OSError(
+                f"{path} is in use by another rbtrainer train ({who}, lock {os.path.abspath(path)}.lock); wait for "
+                "it to end, or give --checkpoint another path"
+            )
+    leftovers = [_backup_name(p) for p in paths.files if os.path.exists(_backup_name(p))]
+    if leftovers:
+        raise FileExistsError(
+            f"an interrupted --overwrite left the earlier run's files aside: {', '.join(leftovers)}; "
+            "move them back (drop the leading '.' and the .overwritten suffix) or remove them"
+        )
+    if outputs.resume_changed and outputs.resume is None:
+        raise ValueError("--resume-changed accepts changed settings of a resumed run; give --resume STATE too")
     if outputs.resume is not None:
+        if outputs.overwrite:
+            raise ValueError("--overwrite and --resume: a resumed run continues its own files; drop --overwrite")
         if not os.path.exists(outputs.resume):
             raise FileNotFoundError(f"--resume {outputs.resume}: no such training state")
+        if os.path.realpath(outputs.resume) != os.path.realpath(paths.state):
+            raise ValueError(
+                f"--resume {outputs.resume} is not the training state of this run's files (--checkpoint "
+                f"{paths.checkpoint} keeps its state in {paths.state}): give the --checkpoint of the run that "
+                f"wrote {outputs.resume} (or its --state-path); a resumed run never writes into another run's files"
+            )
         return
-    logs = [os.path.join(log_dir, n) for n in ("tests.csv", "updates.csv")] if log_dir else []
-    earlier = [p for p in [*paths, *logs] if os.path.exists(p)]
-    if log_dir and os.path.isdir(log_dir) and any(n.startswith("events.out.tfevents") for n in os.listdir(log_dir)):
-        earlier.append(os.path.join(log_dir, "events.out.tfevents.*"))
-    if not earlier:
-        return
-    if not outputs.overwrite:
+    earlier = paths.earlier()
+    if earlier and not outputs.overwrite:
         raise FileExistsError(
             f"an earlier run's results are in the way: {', '.join(earlier)}; pass --overwrite to replace them, "
             "--resume STATE to continue that run, or --checkpoint another path"
         )
-    for path in earlier:
-        if "*" not in path:
-            os.remove(path)
-    if log_dir and os.path.isdir(log_dir):
-        for name in os.listdir(log_dir):
-            if name.startswith("events.out.tfevents"):
-                os.remove(os.path.join(log_dir, name))
+
+
+class _OutputClaim:
+    """A run's hold on its output paths: the lock, and with ``--overwrite`` the earlier run kept aside.
+
+    :meth:`move_aside` renames the earlier run's files to ``.<name>.overwritten`` beside them, once
+    the new run is built and checked. They are deleted when the new run has saved something of its
+    own (a test round's checkpoint or a training state) or ends without an error (finished or
+    interrupted); if it fails before that, its own files are removed and the earlier ones put back.
+    """
+
+    def __init__(self, paths: _OutputPaths) -> None:
+        from rbtrainer.files import OutputLock
+
+        self.paths = paths
+        self.lock = OutputLock(paths.locked)
+        self.moved: list[tuple[str, str]] = []
+        self.saved = False
+
+    def __enter__(self) -> "_OutputClaim":
+        from rbtrainer.files import LockedError
+
+        try:
+            self.lock.acquire()
+        except LockedError as err:
+            who = f"PID {err.pid}" if err.pid else "another process"
+            raise OSError(
+                f"the outputs of this run are in use by another rbtrainer train ({who}, lock {err.lock}); wait for "
+                "it to end, or give --checkpoint another path"
+            ) from None
+        return self
+
+    def move_aside(self) -> None:
+        try:
+            for path in self.paths.earlier():
+                backup = _backup_name(path)
+                os.replace(path, backup)
+                self.moved.append((path, backup))
+        except OSError:
+            self._put_back()
+            raise
+
+    def mark_saved(self) -> None:
+        """The new run saved a file of its own: the earlier run's files are no longer needed."""
+        if not self.saved:
+            self.saved = True
+            self._drop_backups()
+
+    def _drop_backups(self) -> None:
+        for _, backup in self.moved:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(backup)
+        self.moved.clear()
+
+    def _put_back(self) -> None:
+        paths = self.paths
+        if paths.log_dir and os.path.isdir(paths.log_dir):  # the new run's logs first
+            for name in os.listdir(paths.log_dir):
+                if name in ("tests.csv", "updates.csv") or _is_events(name):
+                    os.remove(os.path.join(paths.log_dir, name))
+        for path in paths.files:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        for path, backup in reversed(self.moved):
+            os.replace(backup, path)
+        self.moved.clear()
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        try:
+            if not self.moved:
+                return
+            if exc_type is None or self.saved or os.path.exists(self.paths.state):
+                self._drop_backups()  # the new run stands: finished, interrupted, or resumable from its state
+            else:
+                logging.getLogger(__name__).warning("the run failed before saving anything: earlier run put back")
+                self._put_back()
+        finally:
+            self.lock.release()
+
+
+def _deferred_logger(log_dir: str) -> Any:
+    """The trainer's logger until the run holds its outputs: it remembers ``begin`` and opens the
+    CSV and TensorBoard loggers (which create the log files) only when its ``open()`` is called."""
+    from rbtrainer.logs import CSVLogger, MultiLogger, TensorBoardLogger, TrainingLogger
+
+    class DeferredLogger(TrainingLogger):
+        def __init__(self) -> None:
+            self.real: TrainingLogger | None = None
+            self.begun: tuple[int | None] | None = None
+
+        def open(self) -> None:
+            self.real = MultiLogger([CSVLogger(log_dir), TensorBoardLogger(log_dir)])
+            if self.begun is not None:
+                self.real.begin(*self.begun)
+
+        def _opened(self) -> TrainingLogger:
+            if self.real is None:
+                raise RuntimeError(f"the logs in {log_dir} are not open yet")
+            return self.real
+
+        def begin(self, resumed_at_step: int | None) -> None:
+            self.begun = (resumed_at_step,)
+            if self.real is not None:
+                self.real.begin(resumed_at_step)
+
+        def log_test(self, step: int, values: Any) -> None:
+            self._opened().log_test(step, values)
+
+        def log_update(self, step: int, values: Any) -> None:
+            self._opened().log_update(step, values)
+
+        def flush(self) -> None:
+            if self.real is not None:
+                self.real.flush()
+
+        def close(self) -> None:
+            if self.real is not None:
+                self.real.close()
+
+    return DeferredLogger()
+
+
+def _resume_changes(recipe: "Recipe", state_path: str) -> dict[str, dict[str, Any]]:
+    """The recorded settings of the state at ``state_path`` that ``recipe`` changes: name -> saved, now."""
+    from rbtrainer.run.state import read_training_state
+
+    saved = read_training_state(state_path).key.recorded
+    now = recipe.recorded_settings()
+    plain = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+    return {
+        name: {"saved": saved[name], "now": value}
+        for name, value in now.items()
+        if name in saved and plain(saved[name]) != plain(value)
+    }
 
 
 class _StopOnSignals:
@@ -437,29 +634,48 @@ class _StopOnSignals:
 
 
 def _train(recipe: "Recipe", outputs: _RunOutputs | None = None) -> int:
+    """Run ``recipe``. Every check comes before the first file is touched: the output names and
+    locks, the resumed state's path, then the recipe built (game, learner, league, opponents) and
+    the run started (panel, the state's settings); only then does the run lock its outputs, move an
+    earlier run aside (``--overwrite``) and open its logs."""
     from rbtrainer.checkpoint import load_agents
-    from rbtrainer.logs import CSVLogger, MultiLogger, TensorBoardLogger
 
     outputs = outputs or _RunOutputs(None, "", False)
     path, last_path = recipe.checkpoint_path, recipe.last_checkpoint_path
     if recipe.trainer.state_path is None:
         recipe = recipe.replace(trainer={"state_path": recipe.default_state_path})
-    state_path = recipe.trainer.state_path
+    state_path = recipe.trainer.state_path or recipe.default_state_path
     log_dir = os.path.join(outputs.logdir, os.path.splitext(os.path.basename(path))[0]) if outputs.logdir else None
+    paths = _OutputPaths(path, last_path, state_path, log_dir)
     metadata = recipe.checkpoint_metadata()  # what the checkpoints will hold
-    _claim_outputs([path, last_path, state_path or ""], log_dir, outputs)  # before anything is built
+    _check_outputs(paths, outputs)  # before anything is built
+    if outputs.resume is not None and outputs.resume_changed:
+        changes = _resume_changes(recipe, outputs.resume)
+        if changes:
+            metadata["resumed_with_changes"] = changes
+            listed = ", ".join(f"{n} {c['saved']!r} -> {c['now']!r}" for n, c in changes.items())
+            print(f"rbtrainer train: resuming with changed settings ({listed}): the resume is no longer exact")
 
     with recipe.build() as run:
         trainer, agents, league = run.trainer, run.agents, run.league
-        run.save_checkpoints(path, last_path, metadata)  # the league's pool and scores travel with the agents
-        if log_dir is not None:
-            trainer.logger = MultiLogger([CSVLogger(log_dir), TensorBoardLogger(log_dir)])
-        try:
-            with _StopOnSignals(trainer) as signals:
-                stats = run.train(resume=outputs.resume)
-        finally:
-            if trainer.logger is not None:
-                trainer.logger.close()
+        run.check_outputs(path, last_path)
+        logs = _deferred_logger(log_dir) if log_dir is not None else None
+        trainer.logger = logs
+        with _OutputClaim(paths) as claim:
+            # the league's pool and scores travel with the agents; a test round's checkpoint: the new run stands
+            run.save_checkpoints(path, last_path, metadata, on_best=claim.mark_saved)
+            training = run.start(resume=outputs.resume, resume_changed=outputs.resume_changed)  # the last checks
+            claim.move_aside()
+            try:
+                with training, _StopOnSignals(trainer) as signals:
+                    if logs is not None:
+                        logs.open()
+                    for _ in training:
+                        pass
+            finally:
+                if trainer.logger is not None:
+                    trainer.logger.close()
+            stats = training.stats
         print(
             f"trained {stats.collected_episodes} episodes / {stats.collected_steps} env steps / "
             f"{stats.gradient_steps} gradient steps in {stats.training_time:.0f} s "

@@ -15,6 +15,13 @@ its temporary file until it is renamed, so the temporary file of a live writer (
 writing the same ``path`` at the same time) is recognised and kept (on file systems without
 ``flock`` nothing is removed); elsewhere a file another process still has open cannot be removed
 and is kept as well.
+
+``name_too_long(path)`` says, before anything is written, whether ``path`` or the longest
+temporary name ``atomic_write`` would create for it exceeds the file system's limit on one name
+(``NAME_MAX``, 255 bytes on most), and ``OutputLock`` is an exclusive lock on a set of output
+paths: a lock file ``<path>.lock`` holding the owner's PID, held with ``flock`` while the owner
+lives (the kernel releases it when the process dies, so a lock file left by a killed process is
+recognised as stale and taken over).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ try:  # POSIX only: advisory locks that tell live temporary files from stale one
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write"]
+__all__ = ["LockedError", "OutputLock", "atomic_write", "lock_holder", "name_too_long", "temporary_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -176,3 +183,152 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             os.remove(tmp)
         raise
     _fsync_directory(directory)
+
+
+# ---------------------------------------------------------------------------------------- names
+_DEFAULT_NAME_MAX = 255
+
+
+def temporary_name(path: str | os.PathLike[str]) -> str:
+    """The longest name ``atomic_write(path)`` gives a file: its temporary ``.<name>.<8 hex>.tmp``."""
+    return f".{os.path.basename(os.fspath(path))}.{'0' * 2 * _TOKEN_BYTES}.tmp"
+
+
+def _name_max(path: str) -> int:
+    """``NAME_MAX`` of the file system ``path`` would be on (its nearest existing ancestor's)."""
+    existing = os.path.abspath(os.path.dirname(path) or ".")
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    try:
+        return int(os.pathconf(existing, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # not reported (or not POSIX): the usual limit
+        return _DEFAULT_NAME_MAX
+
+
+def name_too_long(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be written atomically because of its name's length (``None``: it can).
+
+    Checks the name itself and the temporary name :func:`atomic_write` uses for it, in bytes of
+    the file system encoding, against the limit of the file system it would be written on.
+    """
+    final = os.fspath(path)
+    limit = _name_max(final)
+    for name in (os.path.basename(final), temporary_name(final)):
+        size = len(os.fsencode(name))
+        if size > limit:
+            return (
+                f"{final!r} is written through the file name {name!r} of {size} bytes; "
+                f"this file system allows at most {limit} bytes per name (NAME_MAX)"
+            )
+    return None
+
+
+# ---------------------------------------------------------------------------------------- locks
+class LockedError(OSError):
+    """An output path is locked by another live process (``pid``: its PID, ``None`` if unknown)."""
+
+    def __init__(self, message: str, lock: str, pid: int | None) -> None:
+        super().__init__(message)
+        self.lock, self.pid = lock, pid
+
+
+def _read_pid(fd: int) -> int | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 64).decode("ascii", "replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+def lock_holder(lock: str | os.PathLike[str]) -> int | None:
+    """The PID of the live process holding the lock file ``lock`` (``None``: no one holds it).
+
+    Only looks: nothing is created or changed. A lock file no process holds (left by a killed
+    process) counts as free.
+    """
+    if fcntl is None:  # pragma: no cover - Windows: no advisory locks, no lock
+        return None
+    try:
+        fd = os.open(os.fspath(lock), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _read_pid(fd) or -1
+        return None
+    finally:
+        os.close(fd)
+
+
+class OutputLock:
+    """An exclusive lock on output paths: ``<path>.lock`` for each, holding this process's PID.
+
+    :meth:`acquire` takes every lock or none (``LockedError`` naming the holder's PID when another
+    live process has one); a lock file left by a dead process is taken over with a warning.
+    :meth:`release` removes the lock files. The kernel drops the ``flock`` when the process dies,
+    whatever the way, so a crash never leaves a lock that blocks the next run.
+    """
+
+    def __init__(self, paths: list[str]) -> None:
+        self.locks = [f"{os.fspath(p)}.lock" for p in dict.fromkeys(os.path.abspath(p) for p in paths)]
+        self._held: list[tuple[str, int]] = []
+        self._created: list[str] = []
+
+    def acquire(self) -> OutputLock:
+        try:
+            for lock in self.locks:
+                self._held.append((lock, self._take(lock)))
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def _take(self, lock: str) -> int:
+        directory = os.path.dirname(lock)
+        missing = []
+        while directory and not os.path.exists(directory):
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        os.makedirs(os.path.dirname(lock), exist_ok=True)
+        self._created += missing  # removed again on release when empty
+        for _ in range(_MAX_NAME_ATTEMPTS):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            if fcntl is None:  # pragma: no cover - Windows: the file marks the paths, nothing more
+                return fd
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                pid = _read_pid(fd)
+                os.close(fd)
+                who = f"PID {pid}" if pid else "another process"
+                raise LockedError(f"locked by {who} ({lock})", lock, pid) from None
+            if not _same_file(lock, fd):  # removed by its releasing owner meanwhile: lock the new file
+                os.close(fd)
+                continue
+            stale = _read_pid(fd)
+            if stale is not None and stale != os.getpid():
+                logger.warning("took over the stale lock %s of PID %d, which no longer runs", lock, stale)
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        raise LockedError(f"could not lock {lock}: it keeps being replaced", lock, None)
+
+    def release(self) -> None:
+        """Remove the lock files (under the lock, so no other process sees them unlocked) and close them."""
+        for lock, fd in reversed(self._held):
+            with contextlib.suppress(OSError):
+                if _same_file(lock, fd):
+                    os.remove(lock)
+            os.close(fd)
+        self._held.clear()
+        for directory in self._created:  # innermost first
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        self._created.clear()
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -30,12 +30,13 @@ import itertools
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from games import DEFAULT_GAME
 from rbtrainer import DQNConfig, LeagueConfig, TrainerConfig, progress_hook
+from rbtrainer.callbacks import EpsilonSchedule
 from rbtrainer.evaluation.panel import PanelConfig, default_panel
 from rbtrainer.validation import boolean, non_negative_int, number_in, positive_int
 
@@ -47,8 +48,8 @@ else:  # pragma: no cover - Python 3.10
 if TYPE_CHECKING:
     from rbtrainer.agents.base import Agent
     from rbtrainer.agents.learners import OffPolicyLearner
-    from rbtrainer.callbacks import EpsilonSchedule
     from rbtrainer.league import League
+    from rbtrainer.run.loop import TrainingRun
     from rbtrainer.run.stats import Progress
     from rbtrainer.seating import EnvGroup
     from rbtrainer.trainer import DecentralizedTrainer, TrainStats
@@ -61,6 +62,7 @@ __all__ = [
     "OpponentMix",
     "PanelOptions",
     "Recipe",
+    "RecipeSchedule",
     "ScheduleConfig",
     "SelfPlayRun",
     "check_train_tables",
@@ -217,6 +219,55 @@ def parse_env_pair(text: str) -> tuple[str, Any]:
 
 def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+_NOT_RECORDED = frozenset({"device", "epsilon", "checkpoint"})
+"""Recipe settings a resume may change freely: where the learner lives, the initial epsilon (the
+schedule sets it before every phase) and where checkpoints go."""
+
+
+@dataclass(kw_only=True)
+class RecipeSchedule(EpsilonSchedule):
+    """A recipe's epsilon schedule (its trainer's ``train_fn``), which also tells training states
+    what the recipe trains: :meth:`run_settings` gives its ``[dqn]`` and ``[schedule]`` settings,
+    which :class:`~rbtrainer.run.state.RunKey` records and compares on resume."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The recipe's settings that change what is trained (``name -> value``)."""
+    lr: float | None = None
+    """The learning rate the learners' optimisers use: set before each phase where it differs (a
+    resumed optimiser would keep the saved one)."""
+    accept_changes: bool = False
+    """Resume even if :attr:`settings` differ from the training state's (the resume is no longer exact)."""
+
+    def run_settings(self) -> dict[str, Any]:
+        """What training states record of this recipe (see :attr:`RunKey.recorded`)."""
+        return copy.deepcopy(self.settings)
+
+    def __call__(self, episodes: int, steps: int) -> None:
+        if self.lr is not None:
+            for learner in self.learners:
+                _set_learning_rate(learner, self.lr)
+        super().__call__(episodes, steps)
+
+
+def _set_learning_rate(learner: OffPolicyLearner, lr: float) -> None:
+    """Set the learning rate of ``learner``'s optimiser (nothing is done where it already has it)."""
+    optim = getattr(learner.algorithm, "optim", None)
+    if optim is None or not callable(getattr(optim, "state_dict", None)):
+        return
+    state = optim.state_dict()
+    if all(group.get("lr") == lr for group in state["param_groups"]):
+        return
+    logger.info(
+        "%s: learning rate set to %g (the training state had %s)",
+        learner.name,
+        lr,
+        sorted({group.get("lr") for group in state["param_groups"]}),
+    )
+    for group in state["param_groups"]:
+        group["lr"] = lr
+    optim.load_state_dict(state)
 
 
 @dataclass(kw_only=True)
@@ -431,6 +482,13 @@ class Recipe:
         """The training state beside the checkpoint (what ``rbtrainer train`` writes without ``state_path``)."""
         return f"{os.path.splitext(self.checkpoint_path)[0]}.state"
 
+    def recorded_settings(self) -> dict[str, Any]:
+        """The settings that change what is trained beyond the trainer's: the ``[dqn]`` and
+        ``[schedule]`` values (not the device, the initial epsilon or the checkpoint path), which a
+        training state records and a resume compares (:class:`RecipeSchedule`)."""
+        values = {**_fields(self.dqn), **_fields(self.schedule)}
+        return {name: copy.deepcopy(value) for name, value in values.items() if name not in _NOT_RECORDED}
+
     def checkpoint_metadata(self) -> dict[str, Any]:
         """What the checkpoints record: the game arguments and the learner's settings (checked for saving)."""
         from rbtrainer.checkpoint import checkpoint_metadata
@@ -448,12 +506,18 @@ class Recipe:
         """The learner in every seat (seeded ``seed``, default the trainer's seed)."""
         return self_play_agents(trainer, self.dqn, trainer.seed if seed is None else seed)
 
-    def epsilon_schedule(self, learner: OffPolicyLearner) -> EpsilonSchedule:
-        """``train_fn`` lowering the learner's epsilon as the ``[schedule]`` says."""
-        from rbtrainer.callbacks import EpsilonSchedule
-
+    def epsilon_schedule(self, learner: OffPolicyLearner) -> RecipeSchedule:
+        """``train_fn`` lowering the learner's epsilon as the ``[schedule]`` says (and recording the
+        recipe's settings in training states)."""
         s = self.schedule
-        return EpsilonSchedule(learners=[learner], start=s.eps_start, end=s.eps_end, episodes=s.eps_episodes)
+        return RecipeSchedule(
+            learners=[learner],
+            start=s.eps_start,
+            end=s.eps_end,
+            episodes=s.eps_episodes,
+            settings=self.recorded_settings(),
+            lr=self.dqn.lr,
+        )
 
     def build_league(self, trainer: DecentralizedTrainer, learner: OffPolicyLearner) -> League | None:
         """The league of the ``[league]`` table (None when it is off), its opponents built from their specs."""
@@ -512,19 +576,31 @@ class Recipe:
             learner: OffPolicyLearner = agents[0]  # type: ignore[assignment]
             league = self.build_league(trainer, learner)
             groups = self.build_groups(trainer, learner)
-            trainer.train_fn = self.epsilon_schedule(learner)
+            schedule = self.epsilon_schedule(learner)
+            trainer.train_fn = schedule
         except BaseException:
             trainer.close()
             raise
-        return SelfPlayRun(recipe=self, trainer=trainer, learner=learner, league=league, groups=groups)
+        return SelfPlayRun(
+            recipe=self, trainer=trainer, learner=learner, league=league, groups=groups, schedule=schedule
+        )
 
-    def run(self, *, plot: bool = False, checkpoints: bool = False, resume: str | None = None) -> TrainStats:
+    def run(
+        self,
+        *,
+        plot: bool = False,
+        checkpoints: bool = False,
+        resume: str | None = None,
+        resume_changed: bool = False,
+    ) -> TrainStats:
         """Build and train the recipe; returns the statistics. ``checkpoints``: save the best test
-        round's agents and the final ones (:attr:`checkpoint_path`, :attr:`last_checkpoint_path`)."""
+        round's agents and the final ones (:attr:`checkpoint_path`, :attr:`last_checkpoint_path`).
+        ``resume_changed``: resume even with other ``[dqn]`` / ``[schedule]`` settings than the
+        state's (:meth:`SelfPlayRun.train`)."""
         with self.build() as run:
             if checkpoints:
                 run.save_checkpoints()
-            return run.train(plot=plot, resume=resume)
+            return run.train(plot=plot, resume=resume, resume_changed=resume_changed)
 
 
 def _best_round(progress: Progress) -> dict[str, Any]:
@@ -562,6 +638,8 @@ class SelfPlayRun:
     """Its league (``[league]`` on), else None."""
     groups: list[EnvGroup] | None = None
     """Its env groups (``[opponents]`` names opponents), else None."""
+    schedule: RecipeSchedule | None = None
+    """Its epsilon schedule (the trainer's ``train_fn`` as built)."""
 
     @property
     def agents(self) -> list[Agent]:
@@ -578,14 +656,27 @@ class SelfPlayRun:
         return self.agents
 
     def save_checkpoints(
-        self, path: str | None = None, last_path: str | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        path: str | None = None,
+        last_path: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        on_best: Callable[[], Any] | None = None,
     ) -> None:
         """Save the best test round's agents at ``path`` and the final ones at ``last_path`` (default:
-        the recipe's paths) with ``metadata`` (default: the recipe's); the league's state travels along."""
+        the recipe's paths) with ``metadata`` (default: the recipe's); the league's state travels along.
+        ``on_best``: called after each best checkpoint is written. The names are checked first
+        (:meth:`check_outputs`)."""
         best_path = self.recipe.checkpoint_path if path is None else path
         final_path = self.recipe.last_checkpoint_path if last_path is None else last_path
+        self.check_outputs(best_path, final_path)
         base = dict(self.recipe.checkpoint_metadata() if metadata is None else metadata)  # checked now
-        self.trainer.save_best_fn = progress_hook(lambda p: self.save(best_path, _best_round(p), base))
+
+        def save_best(progress: Progress) -> None:
+            self.save(best_path, _best_round(progress), base)
+            if on_best is not None:
+                on_best()
+
+        self.trainer.save_best_fn = progress_hook(save_best)
         self.trainer.save_last_fn = lambda: self.save(final_path, {}, base)
 
     def save(self, path: str, extra: Mapping[str, Any] | None = None, metadata: Mapping[str, Any] | None = None) -> str:
@@ -598,15 +689,51 @@ class SelfPlayRun:
         save_agents(path, self.agents, {**base, **(extra or {}), **league})
         return path
 
+    def check_outputs(self, path: str | None = None, last_path: str | None = None) -> None:
+        """``ValueError`` if a file the run will write has a name its file system cannot hold (the
+        checkpoints, the training state, and the temporary names they are written through)."""
+        from rbtrainer.files import name_too_long
+
+        best_path = self.recipe.checkpoint_path if path is None else path
+        final_path = self.recipe.last_checkpoint_path if last_path is None else last_path
+        for what, file in (
+            ("checkpoint", best_path),
+            ("final agents' checkpoint", final_path),
+            ("training state", self.trainer.config.state_path),
+        ):
+            problem = None if file is None else name_too_long(file)
+            if problem is not None:
+                raise ValueError(f"the {what} cannot be written: {problem}; choose a shorter checkpoint name")
+
     def keep_best_snapshot(self) -> BestSnapshot:
         """Keep a frozen snapshot of the learner at its best test round (it becomes ``save_best_fn``)."""
         best = BestSnapshot(self.learner)
         self.trainer.save_best_fn = best
         return best
 
-    def train(self, *, plot: bool = True, resume: str | os.PathLike[str] | None = None) -> TrainStats:
-        """Train the learner in every seat (in its league or groups when it has them)."""
-        return self.trainer.train(self.train_agents, [True] * self.trainer.num_seats, plot=plot, resume=resume)
+    def start(
+        self, *, plot: bool = True, resume: str | os.PathLike[str] | None = None, resume_changed: bool = False
+    ) -> TrainingRun:
+        """Check everything and begin the training run (nothing is played or written yet), to be
+        advanced by iterating over it; see :meth:`train`."""
+        if self.schedule is not None:
+            self.schedule.accept_changes = bool(resume_changed)
+        return self.trainer.start(self.train_agents, [True] * self.trainer.num_seats, plot=plot, resume=resume)
+
+    def train(
+        self, *, plot: bool = True, resume: str | os.PathLike[str] | None = None, resume_changed: bool = False
+    ) -> TrainStats:
+        """Train the learner in every seat (in its league or groups when it has them).
+
+        ``resume``: the training state to continue. Its ``[dqn]`` and ``[schedule]`` settings
+        must equal the recipe's (a ``ValueError`` names the setting, the saved and the new value)
+        unless ``resume_changed``: then the new values are used (the learning rate too) and a
+        warning says the resume is no longer exact.
+        """
+        with self.start(plot=plot, resume=resume, resume_changed=resume_changed) as run:
+            for _ in run:
+                pass
+        return run.stats
 
     def close(self) -> None:
         self.trainer.close()

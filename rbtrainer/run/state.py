@@ -17,6 +17,7 @@ package) is still read.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import torch
 
 from rbtrainer.evaluation.panel import PanelRound
 from rbtrainer.files import atomic_write
-from rbtrainer.params import TrainerConfig
+from rbtrainer.params import HOOK_NAMES, TrainerConfig
 from rbtrainer.run.stats import GroupCurve, TrainStats
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ STATE_FORMAT = 2
 _READS = (1, 2)
 _KIND = "rbtrainer-training-state"
 _ARRAY = "__ndarray__"
+
+logger = logging.getLogger(__name__)
 
 
 def to_saveable(value: Any) -> Any:
@@ -128,6 +131,15 @@ class RunKey:
     """The run was given a League."""
     hooks: list[str] = field(default_factory=list)
     """Names of the hooks whose own state the state holds."""
+    recorded: dict[str, Any] = field(default_factory=dict)
+    """Settings beyond :class:`RunSettings` that change what is trained (a learner's learning rate,
+    discount, n-step horizon, an exploration schedule...), ``name -> value``, as the run's hooks
+    describe them: every hook with a ``run_settings()`` method adds its dict (a recipe's epsilon
+    schedule gives its ``[dqn]`` and ``[schedule]`` settings). Empty in states written before it,
+    which are not compared."""
+    accept_changes: bool = False
+    """This run resumes even if ``recorded`` settings differ from the state's (a hook with
+    ``accept_changes`` true says so): the resume is then no longer exact, and a warning lists them."""
 
     @classmethod
     def of(cls, trainer: DecentralizedTrainer, plan: SeatPlan, learners: Sequence[Learner], league: bool) -> RunKey:
@@ -143,7 +155,23 @@ class RunKey:
             learners=[plan.agents.index(learner) for learner in learners],
             league=league,
             hooks=list(trainer.params.hooks.stateful()),
+            recorded=_recorded(trainer),
+            accept_changes=any(
+                bool(getattr(getattr(trainer.params.hooks, name), "accept_changes", False)) for name in HOOK_NAMES
+            ),
         )
+
+    def changed(self, saved: RunKey) -> list[tuple[str, Any, Any]]:
+        """The ``recorded`` settings whose value differs from ``saved``: ``(name, saved value, value now)``.
+
+        Only names both keys record are compared (a state written before a setting was recorded
+        does not know it).
+        """
+        return [
+            (name, saved.recorded[name], value)
+            for name, value in self.recorded.items()
+            if name in saved.recorded and _plain(saved.recorded[name]) != _plain(value)
+        ]
 
     def mismatch(self, saved: RunKey, path: str, seed_given: bool) -> str | None:
         """Why a run with this key cannot resume the ``saved`` one (``None``: it can)."""
@@ -177,7 +205,32 @@ class RunKey:
         missing = sorted(set(saved.hooks) - set(self.hooks))
         if missing:
             return f"{path} holds the state of hooks {missing}, which this trainer does not have"
+        changed = ", ".join(f"{name}={old!r} (now {new!r})" for name, old, new in self.changed(saved))
+        if changed and not self.accept_changes:
+            return (
+                f"{path} was trained with {changed}: resume with the saved values, or accept the change with "
+                "--resume-changed (library: resume_changed=True); the resume is then no longer exact"
+            )
+        if changed:
+            logger.warning("resuming %s with changed settings, the resume is no longer exact: %s", path, changed)
         return None
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with tuples as lists (a saved tuple may come back as either)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _recorded(trainer: DecentralizedTrainer) -> dict[str, Any]:
+    """The ``run_settings()`` of the trainer's hooks that have one, merged (see :attr:`RunKey.recorded`)."""
+    recorded: dict[str, Any] = {}
+    for name in HOOK_NAMES:
+        describe = getattr(getattr(trainer.params.hooks, name), "run_settings", None)
+        if callable(describe):
+            recorded.update(describe())
+    return recorded
 
 
 @dataclass(kw_only=True, slots=True)
