@@ -665,7 +665,8 @@ def _train(recipe: "Recipe", outputs: _RunOutputs | None = None) -> int:
             # the league's pool and scores travel with the agents; a test round's checkpoint: the new run stands
             run.save_checkpoints(path, last_path, metadata, on_best=claim.mark_saved)
             training = run.start(resume=outputs.resume, resume_changed=outputs.resume_changed)  # the last checks
-            claim.move_aside()
+            if outputs.resume is None:  # a resumed run continues its own files: nothing of it is "earlier"
+                claim.move_aside()
             try:
                 with training, _StopOnSignals(trainer) as signals:
                     if logs is not None:

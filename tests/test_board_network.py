@@ -139,8 +139,8 @@ def test_command_line_trains_and_evaluates_a_convolutional_learner(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     checkpoint = tmp_path / "ttt.pt"
     argv = [
-        "train", "--env", "game=tictactoe", "--num-train-envs", "2", "--num-test-envs", "2",
-        "--episodes-per-train", "8", "--episodes-per-test", "2", "--test-freq", "8", "--update-freq", "16",
+        "train", "--env", "game=tictactoe", "--num-train-envs", "3", "--num-test-envs", "3",
+        "--episodes-per-train", "8", "--episodes-per-test", "3", "--test-freq", "8", "--update-freq", "16",
         "--no-progress-bar", "--conv-channels", "4", "--conv-kernel", "2", "--conv-padding", "0", "--hidden-sizes", "8",
         "--buffer-size", "1000",
         "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint),

@@ -126,7 +126,7 @@ def test_cuda_training_and_a_checkpoint_read_on_the_cpu(trainer, tmp_path) -> No
 
 def test_cli_device(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    flags = ["--env", "game=tictactoe", "--num-train-envs", "2", "--num-test-envs", "2", "--episodes-per-test", "2"]
+    flags = ["--env", "game=tictactoe", "--num-train-envs", "3", "--num-test-envs", "3", "--episodes-per-test", "3"]
     train = ["train", *flags, "--episodes-per-train", "4", "--test-freq", "2", "--hidden-sizes", "8"]
     train += ["--no-progress-bar", "--logdir", "", "--checkpoint", "ck.pt"]
     assert main([*train, "--device", "auto"]) == 0

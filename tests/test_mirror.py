@@ -97,8 +97,8 @@ def test_the_cli_trains_with_mirror_and_the_checkpoint_keeps_it(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     checkpoint = tmp_path / "c4.pt"
     argv = [
-        "train", "--env", "game=connect_four", "--num-train-envs", "2", "--num-test-envs", "2",
-        "--episodes-per-train", "8", "--episodes-per-test", "2", "--test-freq", "8", "--update-freq", "16",
+        "train", "--env", "game=connect_four", "--num-train-envs", "3", "--num-test-envs", "3",
+        "--episodes-per-train", "8", "--episodes-per-test", "3", "--test-freq", "8", "--update-freq", "16",
         "--no-progress-bar", "--hidden-sizes", "8", "--buffer-size", "1000", "--mirror",
         "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint),
     ]  # fmt: skip

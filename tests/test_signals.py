@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 ARGS = [
-    "--env", "game=tictactoe", "--num-train-envs", "4", "--num-test-envs", "2", "--episodes-per-test", "2",
+    "--env", "game=tictactoe", "--num-train-envs", "4", "--num-test-envs", "3", "--episodes-per-test", "3",
     "--test-freq", "20", "--update-freq", "32", "--hidden-sizes", "16", "--buffer-size", "4000",
     "--no-progress-bar", "--seed", "1",
 ]  # fmt: skip
