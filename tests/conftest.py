@@ -120,3 +120,30 @@ class RecordingLearner(Learner):
 
     def stream(self, index: int) -> list[dict[str, Any]]:
         return [t for t in self.transitions() if t["stream"] == index]
+
+
+def statistics_without_timings(stats: Any) -> dict[str, Any]:
+    """A run's statistics as a dict, less the fields that differ between runs with the same statistics."""
+    import dataclasses
+
+    return {k: v for k, v in dataclasses.asdict(stats).items() if k not in TIMING_FIELDS}
+
+
+def stop_and_resume(
+    build: Callable[..., tuple[Any, list[Any]]], learning: list[bool], stop: Callable[[Any], bool], state: Any
+) -> tuple[Any, Any, Any]:
+    """The whole run of ``build(**settings)``, the same run stopped at the first test round where
+    ``stop(progress)`` holds (its training state at ``state``), and a fresh run resumed from that state."""
+    from rbtrainer import progress_hook
+
+    trainer, seats = build()
+    with trainer:
+        whole = trainer.train(seats, learning, plot=False)
+    trainer, seats = build(state_path=str(state), state_memory=True)
+    trainer.test_fn = progress_hook(lambda p: trainer.request_stop() if stop(p) else None)
+    with trainer:
+        stopped = trainer.train(seats, learning, plot=False)
+    trainer, seats = build()
+    with trainer:
+        resumed = trainer.train(seats, learning, plot=False, resume=state)
+    return whole, stopped, resumed

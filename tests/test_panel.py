@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import RecordingLearner
+from conftest import RecordingLearner, statistics_without_timings, stop_and_resume
 
 from rbtrainer import DecentralizedTrainer, DQNConfig, PanelConfig, RandomAgent, dqn_agent, progress_hook
 from rbtrainer.evaluation import EvaluationPanel, tournament
@@ -163,20 +163,9 @@ def test_resume_with_a_panel_is_exact(tmp_path) -> None:
         )
         return trainer, [learner, learner]
 
-    trainer, seats = run()
-    with trainer:
-        whole = trainer.train(seats, [True, True], plot=False)
-    state = tmp_path / "run.state"
-    trainer, seats = run(state_path=str(state), state_memory=True)
-    trainer.test_fn = progress_hook(lambda p: trainer.request_stop() if p.episodes >= 20 else None)
-    with trainer:
-        assert trainer.train(seats, [True, True], plot=False).interrupted
-    trainer, seats = run()
-    with trainer:
-        resumed = trainer.train(seats, [True, True], plot=False, resume=state)
-    skip = {"training_time", "test_time", "state_path", "plot_path"}
-    fields = lambda s: {k: v for k, v in dataclasses.asdict(s).items() if k not in skip}  # noqa: E731
-    assert fields(resumed) == fields(whole) and len(whole.panel) >= 4
+    whole, stopped, resumed = stop_and_resume(run, [True, True], lambda p: p.episodes >= 20, tmp_path / "run.state")
+    assert stopped.interrupted and statistics_without_timings(resumed) == statistics_without_timings(whole)
+    assert len(whole.panel) >= 4
 
 
 # ------------------------------------------------------------------------ recipes and the CLI
