@@ -89,6 +89,13 @@ class TrainerConfig:
     naming the game, the seat and the step, before anything reaches a memory (False: skip the check, about 3 %
     more env steps per second on robot delivery; see rbtrainer.rollout)."""
 
+    step_timeout: float | None = 60.0
+    """Seconds a worker of the ``subproc`` or ``ray`` backend may take to answer one step, reset or restore of its
+    games; a worker stuck longer is killed and its games raise a :class:`~rbtrainer.envs.GameError` naming the envs
+    and the worker (None: wait forever). Only worker backends honour it: on ``dummy`` the games run in this process,
+    where a stuck game cannot be interrupted. Also bounds how long closing a pool waits for its workers (at most
+    10 s)."""
+
     def __post_init__(self) -> None:
         for name in (
             "num_train_envs",
@@ -113,6 +120,9 @@ class TrainerConfig:
             boolean("state_memory", self.state_memory)
         boolean("overlap", self.overlap)
         boolean("check_finite", self.check_finite)
+        if self.step_timeout is not None:
+            week = 7 * 24 * 3600.0  # far past any game step
+            number_in("step_timeout (seconds; None waits forever)", self.step_timeout, 0.0, week, low_open=True)
         boolean("batch_games", self.batch_games)
         number_in("update_per_step", self.update_per_step, 0.0, 1000.0)
         boolean("shared_memory", self.shared_memory)

@@ -138,6 +138,7 @@ class DecentralizedTrainer:
         overlap: bool = False,
         batch_games: bool = True,
         check_finite: bool = True,
+        step_timeout: float | None = 60.0,
         max_env_steps: int | None = None,
         logger: TrainingLogger | None = None,
         callbacks: TrainerCallbacks | None = None,
@@ -224,14 +225,15 @@ class DecentralizedTrainer:
     def _engine(self, train: bool) -> RolloutEngine:
         # A pool closes itself when a game fails in it (rbtrainer.envs.GameError): build a fresh one.
         cfg = self.config
+        how = (cfg.backend, None, cfg.batch_games, cfg.step_timeout)  # make_pool's backend, workers, batch, timeout
         if train:
             if self._train_engine is None or self._train_engine.pool.closed:
-                pool = make_pool(self._factory, cfg.num_train_envs, cfg.backend, batch=cfg.batch_games)
+                pool = make_pool(self._factory, cfg.num_train_envs, *how)
                 self._train_engine = RolloutEngine(pool, self.num_seats)
             self._train_engine.check_finite = cfg.check_finite
             return self._train_engine
         if self._test_engine is None or self._test_engine.pool.closed:
-            pool = make_pool(self._factory, cfg.num_test_envs, cfg.backend, batch=cfg.batch_games)
+            pool = make_pool(self._factory, cfg.num_test_envs, *how)
             self._test_engine = RolloutEngine(pool, self.num_seats)
         self._test_engine.check_finite = cfg.check_finite
         return self._test_engine

@@ -851,6 +851,7 @@ def check_trainer_config(cfg: TrainerConfig) -> None:
     assert cfg.plot_name is None or (isinstance(cfg.plot_name, str) and cfg.plot_name)
     assert cfg.state_path is None or (isinstance(cfg.state_path, str) and cfg.state_path)
     assert cfg.state_memory is None or isinstance(cfg.state_memory, (bool, np.bool_))
+    assert cfg.step_timeout is None or 0.0 < float(cfg.step_timeout) <= 7 * 24 * 3600.0
 
 
 @examples(200)

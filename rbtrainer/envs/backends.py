@@ -18,12 +18,20 @@ __all__ = ["BACKENDS", "make_pool"]
 
 
 def make_pool(
-    factory: Callable[[], Any], num_envs: int, backend: str, num_workers: int | None = None, batch: bool = False
+    factory: Callable[[], Any],
+    num_envs: int,
+    backend: str,
+    num_workers: int | None = None,
+    batch: bool = False,
+    step_timeout: float | None = None,
 ) -> Pool:
     """A :class:`~rbtrainer.envs.pool.GamePool` of ``num_envs`` games on ``backend``.
 
     ``dummy`` keeps every game in one in-process worker; ``subproc`` and ``ray`` spread them over
-    ``num_workers`` workers (default: one per CPU core, at most one per game). With ``batch`` on
+    ``num_workers`` workers (default: one per CPU core, at most one per game). ``step_timeout``
+    (seconds, ``None``: wait forever): a worker that does not answer a step, reset or restore in
+    time is killed and the pool raises :class:`~rbtrainer.envs.GameError`; only ``subproc`` and
+    ``ray`` honour it (a game stuck in this process cannot be interrupted). With ``batch`` on
     the ``dummy`` backend, a game with a batch-native twin (:func:`~rbtrainer.envs.factory.batch_twin`)
     gets a :class:`~rbtrainer.envs.batch_pool.BatchGamePool` instead.
     """
@@ -33,4 +41,4 @@ def make_pool(
         twin = batch_twin(factory, num_envs)
         if twin is not None:
             return BatchGamePool(twin, factory)
-    return game_pool(factory, num_envs, backend, num_workers)
+    return game_pool(factory, num_envs, backend, num_workers, step_timeout=step_timeout)

@@ -58,8 +58,9 @@ class Pool(Protocol):
 
 
 class GameError(RuntimeError):
-    """A game raised inside an env pool worker, a worker died, or a game reported a NaN or infinite
-    reward or observation (found by the rollout engine); the pool has been closed.
+    """A game raised inside an env pool worker, a worker died, a worker did not answer within the
+    pool's ``step_timeout`` (it was killed), or a game reported a NaN or infinite reward or
+    observation (found by the rollout engine); the pool has been closed.
 
     The message names the env(s), the operation and the game's exception type and message (or
     the worker's exit); the game's traceback as the worker printed it is in
@@ -84,9 +85,10 @@ class GameError(RuntimeError):
         """What the pool was doing: ``"step"``, ``"reset"``, ``"restore"`` or ``"replay_points"``."""
         self.error_type = error_type
         """The game's exception type (``"ValueError"``, ``"module.Error"``); ``None`` if the worker died;
+        ``"timeout"`` if the worker did not answer within ``step_timeout`` (it was killed);
         ``"non-finite value"`` if the game reported NaN or inf (the rollout engine's check)."""
         self.error_message = error_message
-        """``str()`` of the game's exception (for a dead worker: how it ended)."""
+        """``str()`` of the game's exception (for a dead worker: how it ended; for a timeout: the time waited)."""
         self.worker_traceback = worker_traceback
         """The game's traceback, formatted inside the worker (empty if the worker died)."""
 
@@ -94,6 +96,11 @@ class GameError(RuntimeError):
     def worker_exited(self) -> bool:
         """Whether the worker process died (rather than a game raising in a live worker)."""
         return self.error_type is None
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether a worker did not answer within the pool's ``step_timeout`` (and was killed)."""
+        return self.error_type == "timeout"
 
     def __reduce__(self) -> tuple[Any, ...]:
         # the keyword-only arguments need their own reduce (BaseException's passes only args)

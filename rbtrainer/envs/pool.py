@@ -14,9 +14,14 @@ travel under one key, :data:`_REPORTS`, packed by :class:`SeatEnv` and unpacked 
 Failures: a game that raises inside a worker (during ``step``, ``reset`` or ``restore``) is caught
 by :class:`SeatEnv`, which sends a small picklable failure record back through the same channel
 instead of its reports; a worker that dies outright (killed, ``os._exit``) shows up as a pipe or
-actor error of the backend. Either way :class:`GamePool` closes itself (no worker process is left
-behind) and raises :class:`GameError`, on every backend alike. A closed pool cannot be used again;
-build a new one.
+actor error of the backend; a worker that does not answer a step, reset or restore within the
+pool's ``step_timeout`` is killed. Either way :class:`GamePool` closes itself (no worker process is
+left behind) and raises :class:`GameError`, on every backend alike. A closed pool cannot be used
+again; build a new one. An interrupt (Ctrl-C) while the pool waits for its workers closes it too:
+its workers' answers would no longer match its questions.
+
+Worker processes (see :mod:`rbtrainer.envs.workers`) die with the process that built the pool,
+leave Ctrl-C to it, and are closed in bounded time, also at interpreter exit.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import numpy as np
 from rbtrainer.envs.adapters import ReplayPoint, seat_game
 from rbtrainer.envs.base import BACKENDS, GameError
 from rbtrainer.envs.reports import Decision, StepReport
+from rbtrainer.envs.workers import CLOSE_GRACE, ParentBound, close_workers, describe_worker, kill_worker
 
 __all__ = ["GamePool", "SeatEnv", "game_pool"]
 
@@ -159,24 +165,37 @@ class GamePool:
     """``num_envs`` games spread over the workers of a Tianshou vector env, addressed per game.
 
     ``lost_worker`` lists the errors by which the backend reports a worker that died (pipe errors
-    for ``subproc``, Ray's actor error for ``ray``). When a game raises or a worker dies, the pool
-    closes itself and raises :class:`GameError`; :attr:`closed` then tells it apart from a usable one.
+    for ``subproc``, Ray's actor error for ``ray``). ``step_timeout``: seconds a worker may take to
+    answer a step, reset or restore before it is killed (``None``: wait forever; only for workers
+    that run apart from this process). When a game raises, a worker dies or a worker is killed,
+    the pool closes itself and raises :class:`GameError`; :attr:`closed` then tells it apart from
+    a usable one. :meth:`close` returns within about ``min(step_timeout, CLOSE_GRACE)`` seconds.
     """
 
-    def __init__(self, venv: Any, blocks: list[range], lost_worker: tuple[type[BaseException], ...] = ()) -> None:
+    def __init__(
+        self,
+        venv: Any,
+        blocks: list[range],
+        lost_worker: tuple[type[BaseException], ...] = (),
+        step_timeout: float | None = None,
+    ) -> None:
         self.venv = venv
         self.blocks = blocks
         self.num_envs = blocks[-1].stop
         self._where = [(w, k) for w, block in enumerate(blocks) for k in range(len(block))]
         self._widest = max(len(block) for block in blocks)
         self._lost_worker = lost_worker
+        self.step_timeout = step_timeout
+        """Seconds a worker may take to answer a step, reset or restore (``None``: wait forever)."""
+        self._close_grace = CLOSE_GRACE if step_timeout is None else min(step_timeout, CLOSE_GRACE)
         self.closed = False
         """The pool was closed (by :meth:`close`, or after a :class:`GameError`); it cannot be used again."""
         self._failure: str | None = None
         # A pool nobody closed is closed at interpreter exit, so the games' own close() runs in the
         # workers and no worker outlives the program. An atexit hook registered now runs before
         # multiprocessing's own (registered at its import), which would only terminate the workers.
-        self._close_at_exit = functools.partial(_close_at_exit, venv)
+        # It closes in bounded time, so a stuck game cannot hang the interpreter's exit (after Ctrl-C).
+        self._close_at_exit = functools.partial(_close_at_exit, venv, self._close_grace)
         atexit.register(self._close_at_exit)
 
     def reset(self, env_id: int, seed: int | None = None) -> Decision:
@@ -190,11 +209,7 @@ class GamePool:
     def _reset(self, env_id: int, options: dict[str, Any], operation: str) -> Decision:
         self._check_open()
         worker, k = self._where[env_id]
-        try:
-            _, infos = self.venv.reset(env_id=[worker], options={"game": k, **options})
-        except self._lost_worker as exc:
-            self._worker_lost([worker], operation, exc)
-        report = infos[0][_REPORTS]
+        report = self._exchange([worker], operation, None, {"game": k, **options})[0]
         if isinstance(report, _GameFailure):
             self._game_failed([report])
         decision: Decision = report
@@ -227,11 +242,7 @@ class GamePool:
         ids = list(env_ids)
         if len(self.blocks) == 1 and len(ids) == self.num_envs and ids == list(range(self.num_envs)):
             # one worker stepping all of its games (the dummy pool's usual tick)
-            try:
-                infos = self.venv.step(actions[None], id=[0])[4]
-            except self._lost_worker as exc:
-                self._worker_lost([0], "step", exc)
-            reports = infos[0][_REPORTS]
+            reports = self._exchange([0], "step", [actions])[0]
             if isinstance(reports, _GameFailure):
                 self._game_failed([reports])
             return reports
@@ -244,22 +255,44 @@ class GamePool:
                 block = per_worker[worker] = np.full((width, actions.shape[1]), -1, np.int64)
             block[k] = actions[row]
         workers = sorted(per_worker)
-        try:
-            infos = self.venv.step(np.stack([per_worker[w] for w in workers]), id=workers)[4]
-        except self._lost_worker as exc:
-            self._worker_lost(workers, "step", exc)
-        by_worker = {w: info[_REPORTS] for w, info in zip(workers, infos)}
+        by_worker = dict(zip(workers, self._exchange(workers, "step", [per_worker[w] for w in workers])))
         failures = [r for r in by_worker.values() if isinstance(r, _GameFailure)]
         if failures:
             self._game_failed(failures)
         return [by_worker[self._where[g][0]][self._where[g][1]] for g in ids]
 
     def close(self) -> None:
-        """Close the workers (a no-op on a closed pool)."""
+        """Close the workers (a no-op on a closed pool); a worker process that has not exited within
+        ``min(step_timeout, CLOSE_GRACE)`` seconds is terminated, then killed."""
         if not self.closed:
             self.closed = True
             atexit.unregister(self._close_at_exit)
-            self.venv.close()
+            self.venv.is_closed = True
+            close_workers(self.venv.workers, self._close_grace)
+
+    def _exchange(
+        self, workers: list[int], operation: str, actions: list[np.ndarray] | None, options: dict | None = None
+    ) -> list[Any]:
+        """Send ``workers`` their actions (or, with ``actions=None``, a reset with ``options``) and
+        return what each reported (``info[_REPORTS]``), waiting at most :attr:`step_timeout`."""
+        venv_workers = [self.venv.workers[w] for w in workers]
+        try:
+            for i, worker in enumerate(venv_workers):
+                if actions is None:
+                    worker.send(None, options=options)
+                else:
+                    worker.send(actions[i])
+            if self.step_timeout is not None:
+                ready = self.venv.worker_class.wait(venv_workers, len(venv_workers), self.step_timeout)
+                if len(ready) < len(venv_workers):
+                    self._timed_out([w for w, vw in zip(workers, venv_workers) if vw not in ready], operation)
+            return [worker.recv()[-1][_REPORTS] for worker in venv_workers]
+        except self._lost_worker as exc:
+            self._worker_lost(workers, operation, exc)
+        except (KeyboardInterrupt, SystemExit):
+            # the workers' answers to this call would reach the next one: the pool cannot be used again
+            self._fail(f"interrupted during {operation}")
+            raise
 
     # -------------------------------------------------------------- failures
     def _check_open(self) -> None:
@@ -273,6 +306,26 @@ class GamePool:
         for other in others:
             err.add_note(f"in the same call env {other.env_id} also raised {other.error_type}: {other.message}")
         self._fail(first.summary)
+        raise err
+
+    def _timed_out(self, stuck: list[int], operation: str) -> NoReturn:
+        held = [f"{_env_span(self.blocks[w])} ({describe_worker(self.venv.workers[w], w)})" for w in stuck]
+        for w in stuck:
+            kill_worker(self.venv.workers[w])
+        who = f"the worker holding {held[0]}" if len(held) == 1 else "the workers holding " + " and ".join(held)
+        killed = "The worker was" if len(held) == 1 else "The workers were"
+        timeout = self.step_timeout
+        summary = f"{who} did not answer {operation} within {timeout:g} s (step_timeout)"
+        err = GameError(
+            f"{summary}: a game stuck in its {operation}? {killed} killed and the env pool closed. If the game is "
+            "only slow, raise step_timeout (None waits forever)",
+            env_ids=[env_id for w in stuck for env_id in self.blocks[w]],
+            operation=operation,
+            error_type="timeout",
+            error_message=f"no answer within {timeout:g} s",
+            worker_traceback="",
+        )
+        self._fail(summary)
         raise err
 
     def _worker_lost(self, involved: list[int], operation: str, exc: BaseException) -> NoReturn:
@@ -313,12 +366,11 @@ class GamePool:
         self._failure = summary
         self.closed = True
         atexit.unregister(self._close_at_exit)
-        for worker in self.venv.workers:
-            try:
-                worker.close()
-            except Exception as close_exc:  # a broken game or dead worker may fail to close: the failure is the news
-                logger.debug("closing a worker of the failed env pool raised %r", close_exc)
         self.venv.is_closed = True
+        try:
+            close_workers(self.venv.workers, self._close_grace)
+        except Exception as close_exc:  # a broken game may fail to close: the failure is the news
+            logger.debug("closing a worker of the failed env pool raised %r", close_exc)
 
 
 def _env_span(block: range) -> str:
@@ -337,12 +389,13 @@ def _actor_id(worker: Any) -> str | None:
     return None if actor is None else str(actor.hex())
 
 
-def _close_at_exit(venv: Any) -> None:
-    """Close a pool its owner never closed (an ``atexit`` hook)."""
+def _close_at_exit(venv: Any, grace: float) -> None:
+    """Close a pool its owner never closed (an ``atexit`` hook), in bounded time."""
+    venv.is_closed = True
     try:
-        venv.close()
-    except (OSError, EOFError, RuntimeError) as err:  # workers already gone: nothing left to close
-        logger.debug("closing an abandoned env pool: %s", err)
+        close_workers(venv.workers, grace)
+    except Exception as err:  # a game's own close failed at exit: nothing left to do but say so
+        logger.warning("closing an abandoned env pool at exit: a game's close raised %r", err)
 
 
 def _blocks(num_envs: int, num_workers: int) -> list[range]:
@@ -355,11 +408,20 @@ def _blocks(num_envs: int, num_workers: int) -> list[range]:
     return blocks
 
 
-def game_pool(factory: Callable[[], Any], num_envs: int, backend: str, num_workers: int | None = None) -> GamePool:
+def game_pool(
+    factory: Callable[[], Any],
+    num_envs: int,
+    backend: str,
+    num_workers: int | None = None,
+    step_timeout: float | None = None,
+) -> GamePool:
     """A :class:`GamePool` of ``num_envs`` games of ``factory`` on ``backend`` (see :func:`~rbtrainer.envs.make_pool`).
 
     ``dummy`` keeps every game in one in-process worker; ``subproc`` and ``ray`` spread them over
-    ``num_workers`` workers (default: one per CPU core, at most one per game).
+    ``num_workers`` workers (default: one per CPU core, at most one per game). ``step_timeout``
+    (seconds, ``None``: wait forever) bounds a worker's step, reset or restore on ``subproc`` and
+    ``ray``; the ``dummy`` backend runs the games in this process, where a stuck game cannot be
+    interrupted, and ignores it.
     """
     from tianshou.env import DummyVectorEnv, SubprocVectorEnv
 
@@ -369,17 +431,21 @@ def game_pool(factory: Callable[[], Any], num_envs: int, backend: str, num_worke
         num_workers = 1 if backend == "dummy" else min(num_envs, os.cpu_count() or 1)
     blocks = _blocks(num_envs, max(1, min(num_workers, num_envs)))
     fns = [_SeatEnvFactory(factory, block) for block in blocks]
+    if step_timeout is not None and not step_timeout > 0:
+        raise ValueError(f"step_timeout must be a positive number of seconds or None, got {step_timeout!r}")
     if backend == "dummy":
         return GamePool(DummyVectorEnv(fns), blocks)
     if backend == "subproc":
-        return GamePool(SubprocVectorEnv(fns), blocks, lost_worker=(EOFError, BrokenPipeError, ConnectionResetError))
+        lost = (EOFError, BrokenPipeError, ConnectionResetError)
+        bound = [ParentBound.here(fn) for fn in fns]  # the worker processes die with this one
+        return GamePool(SubprocVectorEnv(bound), blocks, lost_worker=lost, step_timeout=step_timeout)
     try:
         import ray.exceptions
     except ImportError:
         raise ValueError("backend='ray' needs Ray: pip install 'rbtrainer[ray]'") from None
     from tianshou.env import RayVectorEnv
 
-    return GamePool(RayVectorEnv(fns), blocks, lost_worker=(ray.exceptions.RayActorError,))
+    return GamePool(RayVectorEnv(fns), blocks, lost_worker=(ray.exceptions.RayActorError,), step_timeout=step_timeout)
 
 
 @dataclass(frozen=True)
