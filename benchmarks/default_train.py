@@ -95,13 +95,14 @@ def main() -> None:
     parser.add_argument("--eval-games", type=int, default=500)
     parser.add_argument("--json", help="write the figures to this JSON file")
     args = parser.parse_args()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    origin = provenance(ROOT)  # the code the runs start from
     for game in args.games:
         for seed in args.seeds:
             rows.append(run(game, seed, args.eval_games))
             if args.json:  # rewritten after every run: an interrupted sweep keeps what it finished
                 with atomic_write(args.json) as handle:
-                    handle.write(json.dumps({**provenance(ROOT), "rows": rows}, indent=2).encode())
+                    handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
     print(table(rows))
 
 
