@@ -147,3 +147,20 @@ def stop_and_resume(
     with trainer:
         resumed = trainer.train(seats, learning, plot=False, resume=state)
     return whole, stopped, resumed
+
+
+RAY_OPT_IN = "RBTRAINER_RAY_TESTS"
+"""Environment variable that turns on the tests that start a local Ray runtime."""
+
+
+def ray_skip_reason() -> str | None:
+    """Why the Ray tests are skipped (Ray missing, or not opted in), or None."""
+    import os
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return "Ray is not installed"
+    if os.environ.get(RAY_OPT_IN) != "1":
+        return f"starting Ray and its actors takes 20-30 s on a 2-core machine; set {RAY_OPT_IN}=1 to run"
+    return None

@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import RecordingLearner
+from conftest import RecordingLearner, ray_skip_reason
 from pettingzoo import ParallelEnv
 
 from rbtrainer import DecentralizedTrainer, ScriptedAgent
@@ -282,21 +282,7 @@ def test_the_trainer_builds_a_fresh_pool_after_a_failure(backend: str, control: 
     assert _new_children(children) == set()
 
 
-RAY_OPT_IN = "RBTRAINER_RAY_TESTS"
-
-
-def _ray_skip_reason() -> str | None:
-    """Why the ray test is skipped, or None."""
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        return "Ray is not installed"
-    if os.environ.get(RAY_OPT_IN) != "1":
-        return f"starting Ray and its actors takes 20-30 s on a 2-core machine; set {RAY_OPT_IN}=1 to run"
-    return None
-
-
-@pytest.mark.skipif(_ray_skip_reason() is not None, reason=str(_ray_skip_reason()))
+@pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
 def test_ray_pool_reports_game_errors_and_dead_workers(control: Path) -> None:
     import ray
 

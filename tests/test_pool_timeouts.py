@@ -25,7 +25,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import RecordingLearner
+from conftest import RecordingLearner, ray_skip_reason
 from pettingzoo import ParallelEnv
 
 from rbtrainer import DecentralizedTrainer
@@ -334,20 +334,7 @@ def test_sigint_to_the_parent_never_hangs_its_exit(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ Ray (opt-in)
-RAY_OPT_IN = "RBTRAINER_RAY_TESTS"
-
-
-def _ray_skip_reason() -> str | None:
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        return "Ray is not installed"
-    if os.environ.get(RAY_OPT_IN) != "1":
-        return f"starting Ray and its actors takes 20-30 s on a 2-core machine; set {RAY_OPT_IN}=1 to run"
-    return None
-
-
-@pytest.mark.skipif(_ray_skip_reason() is not None, reason=str(_ray_skip_reason()))
+@pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
 def test_ray_pool_times_out_on_a_stuck_game(control: Path) -> None:
     import ray
 
