@@ -253,3 +253,19 @@ def test_a_league_without_a_metric_is_scored_by_the_default_panel() -> None:
         stats = trainer.train(league, [True, False], plot=False)
     assert stats.panel and {line.opponent for line in stats.panel[-1].lines} == {"random", "minimax"}
     assert stats.reward_metric_history == [r.score for r in stats.panel] and stats.best_episode > 0
+
+
+def test_a_run_stopped_before_its_second_round_resumes_exactly(tmp_path) -> None:
+    """Its only round is reported "best", but its training state leaves that out: the resumed run
+    then picks its best among trained rounds, as the uninterrupted run does."""
+
+    def run(**settings: Any) -> tuple[DecentralizedTrainer, list[Any]]:
+        trainer = tictactoe(panel=SMALL_PANEL, **settings)
+        learner = dqn_agent(
+            trainer.observation_space(0), trainer.action_space(0), config=DQNConfig(hidden_sizes=(16,)), seed=6
+        )
+        return trainer, [learner, learner]
+
+    whole, stopped, resumed = stop_and_resume(run, [True, True], lambda p: p.episodes == 0, tmp_path / "run.state")
+    assert stopped.interrupted and len(stopped.reward_metric_history) == 1 and stopped.best_episode == 0
+    assert statistics_without_timings(resumed) == statistics_without_timings(whole) and whole.best_episode > 0

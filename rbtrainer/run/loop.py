@@ -436,16 +436,16 @@ class TrainingRun:
             return self.stats
         self._closed = True
         cfg, stats, log = self._cfg, self.stats, self._setup.params.logger
-        untrained = self._untrained_best
-        if untrained is not None and untrained.reward_metric is not None and math.isinf(stats.best_reward_metric):
-            stats.best_reward_metric = untrained.reward_metric  # the only round (the agents saved are today's)
-            self._hooks.fire("save_best", untrained)
         try:
             if not failed and not self._budget_reached and not stats.stopped_early:
                 stats.interrupted = True
-                if cfg.state_path is not None:
+                if cfg.state_path is not None:  # before the untrained round below: a resumed run ignores it too
                     self._save_state()
                 logger.warning("training stopped on request after %d episodes", stats.collected_episodes)
+            untrained = self._untrained_best
+            if untrained is not None and untrained.reward_metric is not None and math.isinf(stats.best_reward_metric):
+                stats.best_reward_metric = untrained.reward_metric  # the only round (the agents saved are today's)
+                self._hooks.fire("save_best", untrained)
         finally:
             if self._overlap is not None:
                 self._overlap.close()
