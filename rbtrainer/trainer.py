@@ -421,6 +421,7 @@ class DecentralizedTrainer:
                 learners=learners,
                 test_plan=test_plan,
                 state=state,
+                state_file=None if resume is None else os.fspath(resume),
                 plot=plot,
                 panel=panel,
                 constant_sum_self_play=self_play and bool(self.game.metadata.get("constant_sum")),

@@ -263,6 +263,6 @@ def test_resume_with_other_network_shapes_names_the_learner_and_both_shapes(tmp_
     with pytest.raises(ValueError) as caught:
         trainer.train(agents, [True, True], plot=False, resume=state)
     message = str(caught.value)
-    assert "training state of learner 'dqn'" in message
+    assert message.startswith(f"{state}: ") and "training state of learner 'dqn'" in message
     assert "(16, 18)" in message and "(24, 18)" in message  # the first layer's weight: saved, then this learner's
     assert "hidden_sizes" in message

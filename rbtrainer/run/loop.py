@@ -108,6 +108,8 @@ class RunSetup:
     test_plan: SeatPlan
     state: RunState | None
     """The training state to resume from (``None``: a new run)."""
+    state_file: str | None
+    """The file ``state`` was read from (errors name it)."""
     plot: bool
     panel: EvaluationPanel | None = None
     """The evaluation panel of every test round (``None``: none)."""
@@ -178,7 +180,10 @@ class TrainingRun:
         for agent, saved in zip(plan.agents, state.generators):
             set_generator_states(agent, saved)
         for learner, saved in zip(self._learners, state.learners):
-            learner.load_training_state(saved)
+            try:
+                learner.load_training_state(saved)
+            except ValueError as err:  # e.g. other network shapes: say which file
+                raise ValueError(f"{self._setup.state_file}: {err}") from None
         hooks = self._setup.params.hooks.stateful()
         for name, saved in state.hooks.items():
             hooks[name].load_state_dict(saved)
