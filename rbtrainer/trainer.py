@@ -225,18 +225,17 @@ class DecentralizedTrainer:
     def _engine(self, train: bool) -> RolloutEngine:
         # A pool closes itself when a game fails in it (rbtrainer.envs.GameError): build a fresh one.
         cfg = self.config
-        how = (cfg.backend, None, cfg.batch_games, cfg.step_timeout)  # make_pool's backend, workers, batch, timeout
-        if train:
-            if self._train_engine is None or self._train_engine.pool.closed:
-                pool = make_pool(self._factory, cfg.num_train_envs, *how)
-                self._train_engine = RolloutEngine(pool, self.num_seats)
-            self._train_engine.check_finite = cfg.check_finite
-            return self._train_engine
-        if self._test_engine is None or self._test_engine.pool.closed:
-            pool = make_pool(self._factory, cfg.num_test_envs, *how)
-            self._test_engine = RolloutEngine(pool, self.num_seats)
-        self._test_engine.check_finite = cfg.check_finite
-        return self._test_engine
+        engine = self._train_engine if train else self._test_engine
+        if engine is None or engine.pool.closed:
+            envs = cfg.num_train_envs if train else cfg.num_test_envs
+            pool = make_pool(self._factory, envs, cfg.backend, None, cfg.batch_games, cfg.step_timeout)
+            engine = RolloutEngine(pool, self.num_seats)
+            if train:
+                self._train_engine = engine
+            else:
+                self._test_engine = engine
+        engine.check_finite = cfg.check_finite
+        return engine
 
     def close(self) -> None:
         """Close the env pools (worker processes for ``subproc`` / ``ray``)."""
