@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
+import tomllib
+
 if TYPE_CHECKING:
     from rbtrainer.agents import DQNConfig
     from rbtrainer.metrics import TestResult
@@ -131,25 +133,38 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-def _unchecked(cls: type[_C], table: str) -> type[_C]:
+def _unchecked(cls: type[_C], table: str, terminal_default: bool = False) -> type[_C]:
     """``cls`` without its ``__post_init__`` checks, for tyro to fill in.
 
     tyro shows a ``ValueError`` raised while it builds an object in a box of its own; parsing into
     this subclass and building the real ``cls`` afterwards keeps every bad value on one error path
     (:func:`_fail`). tyro finds the field docstrings on ``cls`` through the subclass.
     """
+    from tyro.conf import arg
 
     class Unchecked(cls):  # type: ignore[valid-type, misc]
         def __post_init__(self) -> None:
             pass
 
     if "progress_bar" in getattr(cls, "__annotations__", {}):
-        # A flag pair (--progress-bar / --no-progress-bar) on the command line; the library's
-        # None (a bar only on a terminal) is the TOML value's business.
-        Unchecked.__annotations__ = {"progress_bar": bool}
+        # A flag pair (--progress-bar / --no-progress-bar) forcing the bar on or off; without either
+        # (and without a TOML value) the default is the library's None, a bar only on a terminal,
+        # resolved here because a flag pair needs a bool default (_trainer_defaults).
+        hint = "(default: only when stderr is a terminal)" if terminal_default else None
+        help_ = "Show a tqdm progress bar while training."
+        Unchecked.__annotations__ = {"progress_bar": Annotated[bool, arg(help=help_, help_behavior_hint=hint)]}
 
     Unchecked.__doc__ = f"The [{table}] table of --config; flags override it."
     return Unchecked
+
+
+def _trainer_defaults(table: dict[str, Any]) -> dict[str, Any]:
+    """The ``[trainer]`` values as defaults of the options: without a ``progress_bar`` value (None),
+    the bar is drawn only when stderr is a terminal (a log file or CI gets none)."""
+    table = dict(table)
+    if table.get("progress_bar") is None:
+        table["progress_bar"] = sys.stderr.isatty()
+    return table
 
 
 def _config_path(command: str, argv: Sequence[str]) -> str | None:
@@ -184,7 +199,12 @@ def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
 
     if path is None:
         return {name: {} for name in TABLES}
-    return read_tables(path, f"--config {path}")
+    tables = read_tables(path, f"--config {path}")
+    with open(path, "rb") as file:  # read_tables filled in every default: which did the file give?
+        given = tomllib.load(file).get("trainer", {})
+    if "progress_bar" not in given:
+        tables["trainer"]["progress_bar"] = None  # the library's None: a bar only on a terminal
+    return tables
 
 
 def _env_args(table: dict[str, Any], pairs: Sequence[str], config: str | None) -> dict[str, Any]:
@@ -212,7 +232,10 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
     from rbtrainer.trainer import TrainerConfig
     from rbtrainer.watch import PlayCommand
 
-    trainer_options = _unchecked(TrainerConfig, "trainer")
+    trainer_table = _trainer_defaults(tables["trainer"])
+    trainer_options = _unchecked(
+        TrainerConfig, "trainer", terminal_default=tables["trainer"].get("progress_bar") is None
+    )
     dqn_options = _unchecked(DQNConfig, "dqn")
     schedule_options = _unchecked(ScheduleConfig, "schedule")
     league_flags: type = _unchecked(LeagueOptions, "league")
@@ -235,7 +258,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Train self-play DQN (default game: robot_delivery); save the learning curve and checkpoints."""
 
         trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
-            default_factory=lambda: trainer_options(**tables["trainer"])
+            default_factory=lambda: trainer_options(**trainer_table)
         )
         dqn: Annotated[DQNConfig, OmitArgPrefixes, arg(constructor=dqn_options)] = field(
             default_factory=lambda: dqn_options(**tables["dqn"])
@@ -290,7 +313,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         device: str = "cpu"
         """Where the checkpoint's learners live: cpu, cuda, cuda:N, mps or auto (whatever they were trained on)."""
         trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
-            default_factory=lambda: trainer_options(**tables["trainer"])
+            default_factory=lambda: trainer_options(**trainer_table)
         )
 
         def run(self) -> int:
@@ -311,7 +334,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         tactics: bool = False
         """Connect four: also count each entrant's immediate wins taken and single threats blocked, per seat."""
         trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
-            default_factory=lambda: trainer_options(**tables["trainer"])
+            default_factory=lambda: trainer_options(**trainer_table)
         )
 
         def run(self) -> int:

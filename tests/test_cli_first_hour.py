@@ -1,0 +1,37 @@
+"""What a new user meets in the first hour of the command line: the progress bar, errors, help, speed, version."""
+
+from __future__ import annotations
+
+import pytest
+
+from rbtrainer.cli import main
+
+TINY = [
+    "--env", "game=tictactoe", "--num-train-envs", "6", "--num-test-envs", "6", "--episodes-per-train", "6",
+    "--episodes-per-test", "6", "--test-freq", "6", "--update-freq", "16", "--hidden-sizes", "8",
+    "--buffer-size", "500", "--logdir", "",
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def _train(tmp_path, capsys, *flags: str) -> str:
+    argv = ["train", *TINY, "--plot-dir", str(tmp_path), "--checkpoint", str(tmp_path / "a.pt"), "--overwrite"]
+    assert main([*argv, *flags]) == 0
+    return capsys.readouterr().err
+
+
+def test_the_progress_bar_follows_the_terminal_unless_a_flag_forces_it(tmp_path, capsys):
+    assert "%|" not in _train(tmp_path, capsys)  # stderr is captured here: not a terminal, no bar
+    assert "%|" in _train(tmp_path, capsys, "--progress-bar")
+    assert "%|" not in _train(tmp_path, capsys, "--no-progress-bar")
+
+
+def test_help_says_when_the_bar_is_drawn(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "(default: only when stderr is a terminal)" in capsys.readouterr().out
