@@ -41,6 +41,9 @@ GAME_DEFAULT_CONFIGS = {
     name: os.path.join(os.path.dirname(__file__), "defaults", f"{name}.toml") for name in ("tictactoe", "connect_four")
 }
 
+#: The commands of ``rbtrainer``.
+COMMANDS = ("train", "test", "eval", "search", "demo", "play")
+
 _C = TypeVar("_C")
 
 
@@ -828,8 +831,13 @@ def _eval(
     return 0
 
 
+def _prog(command: str) -> str:
+    """``rbtrainer <command>`` for a known command, else ``rbtrainer`` (no stray space, no misspelt command)."""
+    return f"rbtrainer {command}" if command in COMMANDS else "rbtrainer"
+
+
 def _fail(command: str, err: Exception) -> NoReturn:
-    print(f"rbtrainer {command}: error: {err}", file=sys.stderr)
+    print(f"{_prog(command)}: error: {err}", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -844,30 +852,54 @@ def _parse(tyro: Any, spec: Any, command: str, args: list[str]) -> Any:
             sys.stderr.write(captured.getvalue())
             raise
         line = _tyro_error_line(captured.getvalue())
-        print(
-            f"rbtrainer {command}: error: {line} (see rbtrainer {command} --help)".replace("  ", " "), file=sys.stderr
-        )
+        if command not in COMMANDS and not all(name in line for name in COMMANDS):  # tyro names them sometimes
+            line += f"; the commands are {', '.join(COMMANDS)}"
+        print(f"{_prog(command)}: error: {line} (see {_prog(command)} --help)", file=sys.stderr)
         raise SystemExit(2) from None
 
 
 def _tyro_error_line(text: str) -> str:
     """The message of a tyro error box in one line.
 
-    tyro (1.x) prints a parse error as a box: a title line, the message (wrapped to the terminal
-    width), a rule, then help. This keeps the title and the message; text in any other shape is
-    returned whole, on one line.
+    tyro (1.x) prints a parse error as a box (borderless where stderr is not a terminal): a title, the
+    message, then sections between rules, each a head line and indented items with indented help.
+    This keeps the title, the message, the items by name (flags: "Unrecognized options: --x, 3",
+    "Missing from rbtrainer eval: --agents", "perhaps you meant --y or --z") and the available
+    subcommands, and drops help text and the "For full helptext" pointer (the line ends with its own).
+    Text in any other shape is returned whole, on one line.
     """
-    rows = [line.strip().strip("│╭╮╰╯").strip() for line in text.splitlines()]
-    rows = [row for row in rows if row]
-    message: list[str] = []
+    rows = [line.rstrip().strip("│╭╮╰╯").rstrip() for line in text.splitlines()]
+    sections: list[list[str]] = [[]]
     for row in rows:
-        if row and set(row) <= set("─ "):
-            if message:
-                break
-            continue
-        message.append(row.strip("─ ").strip() if row.startswith("─") else row)
-    title, *body = message or [" ".join(rows)]
-    return f"{title}: {' '.join(body)}" if body and title.lower() not in body[0].lower() else " ".join(body or [title])
+        if row.strip() and set(row.strip()) <= set("─- "):
+            sections.append([])
+        elif row.strip():
+            sections[-1].append(row)
+    sections = [section for section in sections if section]
+    if not sections:
+        return " ".join(text.split())
+    title = sections[0][0].strip().strip("─ ").strip()
+    body = sections[0][1:] or (sections.pop(1) if len(sections) > 1 else [])
+    message = _tyro_section(body) if body else ""
+    parts = [f"{title}: {message}" if message and title.lower() not in message.lower() else message or title]
+    parts += [part for section in sections[1:] if (part := _tyro_section(section))]
+    return "; ".join(parts)
+
+
+def _tyro_section(rows: list[str]) -> str:
+    """One section of a tyro error box in a line: the head and the names of its items ('' to drop it)."""
+    indent = [len(row) - len(row.lstrip()) for row in rows]
+    head = " ".join(row.strip() for row, n in zip(rows, indent) if n == indent[0])
+    deeper = [n for n in indent if n > indent[0]]
+    items = [row.split()[0] for row, n in zip(rows, indent) if deeper and n == min(deeper)]
+    items = list(dict.fromkeys(items))
+    if head.startswith(("For full helptext", "Argument helptext")):
+        return ""
+    if head.startswith("Perhaps you meant"):
+        return f"perhaps you meant {' or '.join(items)}" if items else ""
+    if head.startswith("Available subcommands"):
+        return head.replace("Available subcommands", "the commands are")
+    return f"{head} {', '.join(items)}" if items else head
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,3 +35,29 @@ def test_help_says_when_the_bar_is_drawn(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "(default: only when stderr is a terminal)" in capsys.readouterr().out
+
+
+def _error(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_misspelt_flag_keeps_tyros_suggestion(capsys):
+    err = _error(["train", "--episodes-per-trian", "3"], capsys)
+    assert err.startswith("rbtrainer train: error: Unrecognized options: --episodes-per-trian")
+    assert "perhaps you meant --episodes-per-train" in err and err.rstrip().endswith("(see rbtrainer train --help)")
+
+
+@pytest.mark.parametrize("argv", [["trian"], ["trian", "--seed", "3"], [], ["-v"]])
+def test_a_bad_or_missing_command_names_the_commands(argv, capsys):
+    err = _error(argv, capsys)
+    assert err.startswith("rbtrainer: error: ") and "train, test, eval, search, demo, play" in err, err
+    assert "rbtrainer :" not in err and "trian --help" not in err and err.rstrip().endswith("(see rbtrainer --help)")
+
+
+def test_a_failure_without_a_command_has_no_stray_space(tmp_path, capsys):
+    err = _error(["--config", str(tmp_path / "none.toml")], capsys)
+    assert err.startswith("rbtrainer: error: "), err
