@@ -346,7 +346,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
 
     @dataclass(kw_only=True)
     class CommandLine:
-        """Train independent agents that play games together."""
+        """Train independent agents that play games together (rbtrainer --version: the version)."""
 
         command: Annotated[
             Annotated[Train, subcommand("train")]
@@ -902,6 +902,18 @@ def _tyro_section(rows: list[str]) -> str:
     return f"{head} {', '.join(items)}" if items else head
 
 
+def _version() -> str:
+    """The installed package's version (without importing the package's heavy modules)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rbtrainer")
+    except PackageNotFoundError:  # a source tree on sys.path, not installed
+        from rbtrainer import __version__
+
+        return __version__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rbtrainer`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
@@ -911,6 +923,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tyro
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["--version"], ["-V"]):
+        print(f"rbtrainer {_version()}")
+        return 0
     # Only flags may precede the command, so it is the first word; the --config file must be read
     # before parsing because its values are the defaults of the options.
     command = next((a for a in args if not a.startswith("-")), "")

@@ -61,3 +61,10 @@ def test_a_bad_or_missing_command_names_the_commands(argv, capsys):
 def test_a_failure_without_a_command_has_no_stray_space(tmp_path, capsys):
     err = _error(["--config", str(tmp_path / "none.toml")], capsys)
     assert err.startswith("rbtrainer: error: "), err
+
+
+def test_version(capsys):
+    import rbtrainer
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"rbtrainer {rbtrainer.__version__}\n"
