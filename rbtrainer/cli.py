@@ -198,7 +198,7 @@ def _default_config(argv: Sequence[str]) -> str:
 
 def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
     """The tables of the recipe file at ``path`` (all empty without one), each checked by its dataclass."""
-    from rbtrainer.recipes import TABLES, read_tables
+    from rbtrainer.config import TABLES, read_tables
 
     if path is None:
         return {name: {} for name in TABLES}
@@ -212,7 +212,7 @@ def _read_tables(path: str | None) -> dict[str, dict[str, Any]]:
 
 def _env_args(table: dict[str, Any], pairs: Sequence[str], config: str | None) -> dict[str, Any]:
     """Game arguments: the ``[env]`` table updated by the ``--env`` pairs."""
-    from rbtrainer.recipes import parse_env_pair
+    from rbtrainer.config import parse_env_pair
 
     cli_env = dict(parse_env_pair(text) for text in pairs)
     env = dict(table)
@@ -225,14 +225,13 @@ def _env_args(table: dict[str, Any], pairs: Sequence[str], config: str | None) -
 def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
     """The dataclass tyro parses the command line into; ``tables`` give the defaults of the options.
 
-    Built here, not at module level, because the configuration classes import torch and tianshou,
-    which this module imports only when a command runs.
+    Built here, not at module level, because its defaults come from the ``--config`` file. The
+    classes come from :mod:`rbtrainer.config`, which imports neither torch nor tianshou: this
+    module imports them only when a command runs, so ``--help`` and parse errors are quick.
     """
     from tyro.conf import CascadeSubcommandArgs, FlagCreatePairsOff, OmitArgPrefixes, UseAppendAction, arg, subcommand
 
-    from rbtrainer.agents import DQNConfig
-    from rbtrainer.recipes import LeagueOptions, OpponentMix, PanelOptions, Recipe, ScheduleConfig
-    from rbtrainer.trainer import TrainerConfig
+    from rbtrainer.config import DQNConfig, LeagueOptions, OpponentMix, PanelOptions, ScheduleConfig, TrainerConfig
     from rbtrainer.watch import PlayCommand
 
     trainer_table = _trainer_defaults(tables["trainer"])
@@ -296,6 +295,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
             return OpponentMix(**tables["opponents"])
 
         def run(self) -> int:
+            from rbtrainer.recipes import Recipe
+
             recipe = Recipe(
                 env=self.game_args(),
                 trainer=TrainerConfig(**_fields(self.trainer)),

@@ -51,59 +51,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rbtrainer.agents.base import Agent, Learner, unique_name
+from rbtrainer.config import SAMPLINGS, LeagueConfig
 from rbtrainer.seating import Seating, SeatPlan, SeatRotation
-from rbtrainer.validation import boolean, non_negative_int, number_in, positive_int
 
 if TYPE_CHECKING:
     from rbtrainer.envs import Episode, GameInfo
 
 __all__ = ["SAMPLINGS", "League", "LeagueConfig", "LeagueCurve"]
 
-SAMPLINGS = ("uniform", "pfsp")
-"""How opponents are drawn from the pool (see the module docstring)."""
-
 _STATE_FORMAT = 1
-
-
-@dataclass(kw_only=True)
-class LeagueConfig:
-    """Settings of a :class:`League`."""
-
-    snapshot_every: int | None = 1000
-    """Training episodes between two snapshots of the learner joining the pool (None: not by count)."""
-    snapshot_score: float | None = None
-    """Add a snapshot when the learner's score over the last score_window games reaches this (None: off)."""
-    score_window: int = 200
-    """Recent games kept per member for its score (and since the last snapshot for snapshot_score)."""
-    max_snapshots: int = 8
-    """Snapshots kept in the pool; the oldest is evicted (fixed opponents are never evicted)."""
-    sampling: str = "pfsp"
-    """How each game's opponents are drawn: uniform or pfsp (prioritised by how often they beat the learner)."""
-    pfsp_power: float = 2.0
-    """PFSP weight of a member: (1 - learner's smoothed score against it) ** pfsp_power."""
-    self_play: float = 0.0
-    """Chance that a pool seat gets the learner itself instead of a member (AlphaStar's main agents: 0.35)."""
-    initial_snapshot: bool = True
-    """A snapshot of the learner joins the pool when training starts."""
-    seed: int | None = None
-    """Seed of the opponent sampler (None: derived from the trainer's seed)."""
-
-    def __post_init__(self) -> None:
-        if self.snapshot_every is not None:
-            positive_int("snapshot_every", self.snapshot_every)
-        if self.snapshot_score is not None:
-            number_in("snapshot_score", self.snapshot_score, 0.0, 1.0, low_open=True)
-        positive_int("score_window", self.score_window)
-        positive_int("max_snapshots", self.max_snapshots)
-        if self.sampling not in SAMPLINGS:
-            raise ValueError(f"sampling must be one of {list(SAMPLINGS)}, got {self.sampling!r}")
-        number_in("pfsp_power", self.pfsp_power, 0.0, 100.0)
-        number_in("self_play", self.self_play, 0.0, 1.0)
-        boolean("initial_snapshot", self.initial_snapshot)
-        if self.seed is not None:
-            non_negative_int("seed", self.seed)
-        if self.snapshot_every is None and self.snapshot_score is None:
-            raise ValueError("the league would never add a snapshot: set snapshot_every or snapshot_score")
 
 
 @dataclass

@@ -23,7 +23,6 @@ its tables), :meth:`Recipe.build` builds the trainer, the learner, its opponents
 
 from __future__ import annotations
 
-import ast
 import copy
 import dataclasses
 import itertools
@@ -32,18 +31,33 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from games import DEFAULT_GAME
-from rbtrainer import DQNConfig, LeagueConfig, TrainerConfig, progress_hook
+from rbtrainer import progress_hook
 from rbtrainer.callbacks import EpsilonSchedule
-from rbtrainer.evaluation.panel import PanelConfig, default_panel
-from rbtrainer.validation import boolean, non_negative_int, number_in, positive_int
+from rbtrainer.config import (  # the tables' classes and their reading live there, without torch
+    TABLE_CLASSES,
+    TABLES,
+    DQNConfig,
+    LeagueOptions,
+    Opponent,
+    OpponentMix,
+    PanelOptions,
+    ScheduleConfig,
+    TrainerConfig,
+    check_train_tables,
+    checked_table,
+    parse_env_pair,
+    read_tables,
+    read_toml,
+    table_values,
+)
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    pass
 
 if TYPE_CHECKING:
     from rbtrainer.agents.base import Agent
@@ -73,148 +87,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-TABLES = ("env", "trainer", "dqn", "schedule", "league", "opponents", "panel")
-"""The tables a recipe file may hold."""
-
-
-@dataclass(kw_only=True)
-class ScheduleConfig:
-    """Exploration schedule and outputs of a ``train`` run."""
-
-    eps_start: float = 1.0
-    """Epsilon at the start of training."""
-    eps_end: float = 0.05
-    """Final epsilon."""
-    eps_episodes: int = 1000
-    """Episodes over which epsilon falls linearly from eps_start to eps_end."""
-    checkpoint: str = "checkpoints/{game}_dqn.pt"
-    """Where the agents of the best test round go ({game}: the game name); the final ones: same name + _last."""
-
-    def __post_init__(self) -> None:
-        number_in("eps_start", self.eps_start, 0.0, 1.0)
-        number_in("eps_end", self.eps_end, 0.0, 1.0)
-        positive_int("eps_episodes", self.eps_episodes)
-        if not isinstance(self.checkpoint, str) or not self.checkpoint:
-            raise TypeError(f"checkpoint must be a non-empty path, got {self.checkpoint!r}")
-        try:
-            self.checkpoint.format(game="game")
-        except (KeyError, IndexError, ValueError) as err:
-            raise ValueError(
-                f"checkpoint {self.checkpoint!r} is not a valid path template ({type(err).__name__}: {err}); "
-                "the only field it may use is {game} (write {{ and }} for literal braces)"
-            ) from None
-
-
-@dataclass(kw_only=True)
-class LeagueOptions(LeagueConfig):
-    """League self-play for train: the learner against frozen snapshots of itself and fixed opponents."""
-
-    enabled: bool = False
-    """Train in a league instead of plain self-play (a [league] table turns it on unless enabled = false)."""
-    opponents: tuple[str, ...] = ("random",)
-    """Fixed pool members: baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar) or
-    checkpoint paths."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        boolean("enabled", self.enabled)
-        if isinstance(self.opponents, str) or not all(isinstance(o, str) and o for o in self.opponents):
-            raise TypeError(f'opponents must be a list of agent specs (e.g. ["random"]), got {self.opponents!r}')
-        self.opponents = tuple(self.opponents)
-
-    def config(self) -> LeagueConfig:
-        """The :class:`~rbtrainer.league.LeagueConfig` part."""
-        return LeagueConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(LeagueConfig)})
-
-
-@dataclass(kw_only=True)
-class Opponent:
-    """A fixed opponent of an :class:`OpponentMix`, met with the learner in either seat."""
-
-    spec: str
-    """Agent spec: a baseline (random, minimax, strong, opportunist, negamax[:DEPTH]) or a checkpoint path."""
-    epsilon: float = 0.0
-    """Chance of a random legal move instead of the opponent's own (a noisy opponent; 0: none)."""
-    first: float = 1.0
-    """Share of the envs where the learner takes the first seat against it (0: none)."""
-    second: float = 1.0
-    """Share of the envs where the learner takes the second seat against it (0: none)."""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.spec, str) or not self.spec:
-            raise TypeError(f"spec must be an agent spec such as 'random', got {self.spec!r}")
-        number_in("epsilon", self.epsilon, 0.0, 1.0)
-        number_in("first", self.first, 0.0, 1e6)
-        number_in("second", self.second, 0.0, 1e6)
-
-
-@dataclass(kw_only=True)
-class OpponentMix:
-    """The ``[opponents]`` table: env groups of the learner against fixed opponents beside self-play.
-
-    Two-seat games only. Each opponent plays in two groups, the learner first and the learner
-    second, with the shares ``first`` and ``second``; the learner learns in its own seat there.
-    Opponent ``k``'s agents are seeded ``1000 * seed + 1, + 2, ...`` in order (its noise after it).
-    """
-
-    self_play: float = 1.0
-    """Share of the envs where the learner takes both seats (0: none)."""
-    against: tuple[Opponent, ...] = ()
-    """The fixed opponents, e.g. [{ spec = "minimax", epsilon = 0.3, first = 2.0, second = 2.0 }]."""
-
-    def __post_init__(self) -> None:
-        number_in("self_play", self.self_play, 0.0, 1e6)
-        if isinstance(self.against, (str, Mapping)) or not isinstance(self.against, (list, tuple)):
-            raise TypeError(f"against must be a list of opponent tables, got {self.against!r}")
-        opponents = []
-        for k, entry in enumerate(self.against):
-            if isinstance(entry, Opponent):
-                opponents.append(entry)
-                continue
-            if not isinstance(entry, Mapping):
-                raise TypeError(f"against[{k}] must be a table such as {{ spec = 'random' }}, got {entry!r}")
-            known = [f.name for f in dataclasses.fields(Opponent)]
-            unknown = sorted(set(entry) - set(known))
-            if unknown:
-                raise ValueError(f"against[{k}] has unknown key(s) {unknown}; its keys are {known}")
-            try:
-                opponents.append(Opponent(**entry))
-            except TypeError as err:
-                raise TypeError(f"against[{k}]: {err}") from None
-        self.against = tuple(opponents)
-        if self.against and self.self_play + sum(o.first + o.second for o in self.against) <= 0:
-            raise ValueError("the opponent mix gives no env a share: make self_play, first or second positive")
-
-    @property
-    def enabled(self) -> bool:
-        """Whether the mix names any opponent (otherwise the run is plain self-play)."""
-        return bool(self.against)
-
-
-def read_toml(path: str | os.PathLike[str], where: str | None = None) -> dict[str, Any]:
-    """A config file's TOML, its errors as one-line ``ValueError`` naming the file (or ``where``)."""
-    where = where or f"--config {os.fspath(path)}"
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{where}: {err}") from None
-    except OSError as err:
-        raise ValueError(f"{where}: cannot read it ({err.strerror or err})") from None
-
-
-def parse_env_pair(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` (a game argument given on the command line) as ``(key, value)``; VALUE is a
-    Python literal or, failing that, a bare word (a string)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise ValueError(f"--env expects KEY=VALUE, got {text!r}")
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        parsed = value  # a bare word is a string
-    return key.strip(), parsed
 
 
 def _fields(obj: Any) -> dict[str, Any]:
@@ -270,109 +142,6 @@ def _set_learning_rate(learner: OffPolicyLearner, lr: float) -> None:
     optim.load_state_dict(state)
 
 
-@dataclass(kw_only=True)
-class PanelOptions:
-    """The evaluation panel every test round plays the learner against (the ``[panel]`` table;
-    :mod:`rbtrainer.evaluation.panel`)."""
-
-    opponents: tuple[str, ...] = ()
-    """Agent specs as 'rbtrainer eval --agents' takes them; empty: the game's default panel (random plus its
-    strongest quick baseline: tic-tac-toe minimax, connect-four strong), none for other games."""
-    games_per_seat: int = 50
-    """Games against each opponent from each seat, every test round."""
-    seed: int = 0
-    """Seed of the opponents' generators."""
-    metric: bool = True
-    """The panel score is the test rounds' metric (the best checkpoint is the best-scoring round)."""
-    off: bool = False
-    """No panel at all: test rounds use the mean return over all seats."""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.opponents, str):
-            raise TypeError(f"opponents must be a list of agent specs, got {self.opponents!r}")
-        self.opponents = tuple(self.opponents)
-        boolean("off", self.off)
-        if self.off and self.opponents:
-            raise ValueError("[panel] off = true leaves no panel; drop opponents or off")
-        if self.opponents:
-            PanelConfig(
-                opponents=self.opponents, games_per_seat=self.games_per_seat, seed=self.seed, metric=self.metric
-            )
-        positive_int("games_per_seat", self.games_per_seat)
-        non_negative_int("seed", self.seed)
-        boolean("metric", self.metric)
-
-    def config(self, game: str) -> PanelConfig | Literal[False] | None:
-        """The trainer's ``panel`` setting for ``game``: off, the given opponents, its default panel, or none."""
-        if self.off:
-            return False
-        opponents = self.opponents or default_panel(game)
-        if not opponents:
-            return None
-        return PanelConfig(opponents=opponents, games_per_seat=self.games_per_seat, seed=self.seed, metric=self.metric)
-
-
-_CLASSES: dict[str, type] = {
-    "trainer": TrainerConfig,
-    "dqn": DQNConfig,
-    "schedule": ScheduleConfig,
-    "league": LeagueOptions,
-    "opponents": OpponentMix,
-    "panel": PanelOptions,
-}
-
-
-def _checked(name: str, table: Mapping[str, Any], where: str) -> Any:
-    """The dataclass of table ``name`` built from ``table``; errors name the table and the key."""
-    cls = _CLASSES[name]
-    if not isinstance(table, Mapping):
-        raise ValueError(f"{where}: [{name}] must be a table")
-    known = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: [{name}] has unknown key(s) {unknown}; its keys are {known}")
-    try:
-        return cls(**copy.deepcopy(dict(table)))
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"{where}: [{name}] {err}") from None
-
-
-def _table(obj: Any) -> dict[str, Any]:
-    """A checked table as plain values (the opponent mix's opponents as tables)."""
-    if isinstance(obj, OpponentMix):
-        return {"self_play": obj.self_play, "against": [dataclasses.asdict(o) for o in obj.against]}
-    return _fields(obj)
-
-
-def check_train_tables(tables: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, dict[str, Any]]:
-    """The ``[trainer]``, ``[dqn]`` and ``[schedule]`` tables (and ``[league]``, ``[opponents]`` when
-    there) checked by their dataclasses, with every field; other tables are copied as they are."""
-    out = {name: dict(table) for name, table in tables.items()}
-    for name in _CLASSES:
-        if name in ("trainer", "dqn", "schedule") or name in tables:
-            out[name] = _table(_checked(name, tables.get(name, {}), where))
-    return out
-
-
-def read_tables(path: str | os.PathLike[str], where: str | None = None) -> dict[str, dict[str, Any]]:
-    """The tables of the recipe file at ``path``, each checked by its dataclass (every table in the
-    result: empty ``[env]``, defaults elsewhere; a ``[league]`` table has ``enabled`` true unless it
-    says otherwise)."""
-    where = where or f"--config {os.fspath(path)}"
-    data = read_toml(path, where)
-    unknown = sorted(set(data) - set(TABLES))
-    if unknown:
-        raise ValueError(f"{where}: unknown table(s) {unknown}; use {sorted(TABLES)}")
-    tables: dict[str, dict[str, Any]] = {name: {} for name in TABLES}
-    for name, table in data.items():
-        if not isinstance(table, dict):
-            raise ValueError(f"{where}: [{name}] must be a table")
-        tables[name] = table
-    if "league" in data:
-        tables["league"] = {"enabled": True, **data["league"]}  # the table turns the league on
-    return check_train_tables(tables, where)
-
-
 def self_play_agents(trainer: DecentralizedTrainer, dqn: DQNConfig, seed: int | None) -> list[Agent]:
     """One DQN learner (``dqn``, seeded ``seed``) in every seat of ``trainer``'s game (checked to fit each)."""
     from rbtrainer.agents import dqn_agent
@@ -410,7 +179,7 @@ class Recipe:
         if not isinstance(self.env, Mapping) or not all(isinstance(k, str) for k in self.env):
             raise TypeError(f"env must be a mapping of game arguments (str keys), got {self.env!r}")
         self.env = copy.deepcopy(dict(self.env))
-        for name, cls in _CLASSES.items():
+        for name, cls in TABLE_CLASSES.items():
             value = getattr(self, name)
             if not isinstance(value, cls):
                 raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
@@ -440,7 +209,7 @@ class Recipe:
             merged["league"] = {"enabled": True, **merged["league"]}  # the table turns the league on
         return cls(
             env=merged["env"],
-            **{name: _checked(name, merged[name], where) for name in _CLASSES},
+            **{name: checked_table(name, merged[name], where) for name in TABLE_CLASSES},
         )
 
     @classmethod
@@ -453,7 +222,7 @@ class Recipe:
 
     def tables(self) -> dict[str, dict[str, Any]]:
         """The recipe as TOML-style tables, every field given (a new dict; ``from_tables`` reads it back)."""
-        return {"env": copy.deepcopy(self.env), **{name: _table(getattr(self, name)) for name in _CLASSES}}
+        return {"env": copy.deepcopy(self.env), **{name: table_values(getattr(self, name)) for name in TABLE_CLASSES}}
 
     def replace(self, **changes: Mapping[str, Any]) -> Recipe:
         """A new recipe with the keys of ``changes`` (table name -> settings) replaced; ``env`` keys are

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any
@@ -11,9 +12,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DEVICES",
     "MAX_ENVS",
     "boolean",
     "check_allocation",
+    "check_device",
     "file_name",
     "hidden_sizes",
     "index",
@@ -147,3 +150,18 @@ def check_allocation(name: str, nbytes: float, what: str) -> None:
             f"{name} is too large: {what} would need {nbytes / 2**30:,.1f} GiB, "
             f"more than this machine's {total / 2**30:,.1f} GiB of memory"
         )
+
+
+DEVICES = ("cpu", "cuda", "cuda:N", "mps", "auto")
+"""The device strings accepted."""
+
+_CUDA_N = re.compile(r"cuda:(\d+)")
+
+
+def check_device(name: str, value: Any) -> str:
+    """``value`` if it is a device string of :data:`DEVICES` (whether or not this machine has it)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a device string ({', '.join(DEVICES)}), got {value!r}")
+    if value not in ("cpu", "cuda", "mps", "auto") and not _CUDA_N.fullmatch(value):
+        raise ValueError(f"{name} {value!r} is not a device; use one of {', '.join(DEVICES)}")
+    return value

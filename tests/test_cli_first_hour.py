@@ -68,3 +68,25 @@ def test_version(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"rbtrainer {rbtrainer.__version__}\n"
+
+
+HEAVY = """
+import sys
+from rbtrainer.cli import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+print(sorted(m for m in ("torch", "tianshou") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["train", "--help"], ["test", "--help"], ["train", "--episodes-per-trian", "3"]]
+)
+def test_help_and_parse_errors_import_neither_torch_nor_tianshou(argv, tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", HEAVY.format(argv=argv)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines()[-1] == "[]", done.stderr[-2000:]

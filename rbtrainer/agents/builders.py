@@ -23,73 +23,11 @@ from rbtrainer.agents.device import check_device
 from rbtrainer.agents.learners import OffPolicyLearner, OnPolicyLearner
 from rbtrainer.agents.networks import BoardQNet, MaskedActor, ValueCritic, board_qnet_parameters
 from rbtrainer.agents.stream_memory import ActorPolicy, QPolicy, StreamDQN
+from rbtrainer.config import DQNConfig
 from rbtrainer.rng import isolated_global_rng
-from rbtrainer.validation import boolean, check_allocation, hidden_sizes, non_negative_int, number_in, positive_int
+from rbtrainer.validation import check_allocation, hidden_sizes, number_in, positive_int
 
 __all__ = ["DQNConfig", "PPOConfig", "dqn_agent", "ppo_agent"]
-
-
-@dataclass(kw_only=True)
-class DQNConfig:
-    """Hyperparameters of a DQN-family learner."""
-
-    hidden_sizes: tuple[int, ...] = (128, 128)
-    """Widths of the Q-network's hidden layers."""
-    conv_channels: tuple[int, ...] = ()
-    """Channels of convolutions over a board observation of shape ``(height, width, planes)``
-    before the hidden layers, e.g. ``(64, 64)``; ``()``: an MLP over the flattened observation."""
-    conv_kernel: int = 3
-    """Side of the square convolution kernels (with ``conv_channels``)."""
-    conv_padding: int = 1
-    """Zero cells added on each side of the board before each convolution (with ``conv_channels``);
-    ``conv_kernel=4, conv_padding=0`` on connect four: one feature per 4x4 window of the board."""
-    lr: float = 1e-3
-    """Adam learning rate."""
-    gamma: float = 0.99
-    """Discount factor."""
-    n_step: int = 1
-    """n-step returns (computed per (env, seat) stream)."""
-    target_update_freq: int = 200
-    """Gradient steps between target-network syncs (0: no target network)."""
-    double: bool = True
-    """Double DQN targets."""
-    dueling: bool = False
-    """Dueling value/advantage heads."""
-    buffer_size: int = 50_000
-    """Total replay memory, split evenly over the (env, seat) streams."""
-    prioritized: bool = False
-    """Proportional prioritized replay."""
-    alpha: float = 0.6
-    """Prioritization exponent (with ``prioritized``)."""
-    beta: float = 0.4
-    """Initial importance-sampling exponent (with ``prioritized``)."""
-    epsilon: float = 0.1
-    """Initial exploration rate on exploring seats."""
-    mirror: bool = False
-    """Also store every transition mirrored left to right (boards of shape (height, width, planes)
-    with one action per column, as connect four, whose rules do not change under the mirror);
-    the mirror images share ``buffer_size`` with the games as played."""
-    device: str = "cpu"
-    """Where the networks live: cpu, cuda, cuda:N, mps or auto (the best available)."""
-
-    def __post_init__(self) -> None:
-        self.hidden_sizes = hidden_sizes("hidden_sizes", self.hidden_sizes)
-        self.conv_channels = hidden_sizes("conv_channels", self.conv_channels)
-        positive_int("conv_kernel", self.conv_kernel)
-        non_negative_int("conv_padding", self.conv_padding)
-        number_in("lr", self.lr, 0.0, 1.0, low_open=True)
-        number_in("gamma", self.gamma, 0.0, 1.0)
-        positive_int("n_step", self.n_step)
-        non_negative_int("target_update_freq", self.target_update_freq)
-        boolean("double", self.double)
-        boolean("dueling", self.dueling)
-        positive_int("buffer_size", self.buffer_size)
-        boolean("prioritized", self.prioritized)
-        number_in("alpha", self.alpha, 0.0, 1.0, low_open=True)
-        number_in("beta", self.beta, 0.0, 1.0)
-        number_in("epsilon", self.epsilon, 0.0, 1.0)
-        boolean("mirror", self.mirror)
-        check_device("device", self.device)
 
 
 @dataclass(kw_only=True)

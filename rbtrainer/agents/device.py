@@ -12,10 +12,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["DEVICES", "available_devices", "check_device", "resolve_device"]
+from rbtrainer.validation import DEVICES, check_device
 
-DEVICES = ("cpu", "cuda", "cuda:N", "mps", "auto")
-"""The device strings accepted."""
+__all__ = ["DEVICES", "available_devices", "check_device", "resolve_device"]
 
 _CUDA_N = re.compile(r"cuda:(\d+)")
 
@@ -33,15 +32,6 @@ def available_devices() -> list[str]:
     if _mps_available():
         found.append("mps")
     return found
-
-
-def check_device(name: str, value: Any) -> str:
-    """``value`` if it is a device string of :data:`DEVICES` (whether or not this machine has it)."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a device string ({', '.join(DEVICES)}), got {value!r}")
-    if value not in ("cpu", "cuda", "mps", "auto") and not _CUDA_N.fullmatch(value):
-        raise ValueError(f"{name} {value!r} is not a device; use one of {', '.join(DEVICES)}")
-    return value
 
 
 def resolve_device(value: Any, name: str = "device") -> torch.device:

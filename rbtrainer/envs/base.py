@@ -13,13 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from rbtrainer.config import BACKENDS
 from rbtrainer.envs.adapters import ReplayPoint
 from rbtrainer.envs.reports import Decision
 
 __all__ = ["BACKENDS", "GameError", "Pool"]
-
-BACKENDS = ("dummy", "subproc", "ray")
-"""Where a pool's games run: this process, one process per worker, or Ray actors."""
 
 
 @runtime_checkable

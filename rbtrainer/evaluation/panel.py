@@ -20,65 +20,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rbtrainer.agents.base import Agent
+from rbtrainer.config import DEFAULT_PANELS, PanelConfig, default_panel
 from rbtrainer.evaluation.ratings import wilson_interval
 from rbtrainer.evaluation.specs import agent_from_spec
 from rbtrainer.evaluation.tournament import GameRecord, TournamentResult, tournament
-from rbtrainer.validation import boolean, non_negative_int, positive_int
 
 if TYPE_CHECKING:
     from rbtrainer.trainer import DecentralizedTrainer
 
 __all__ = ["DEFAULT_PANELS", "EvaluationPanel", "PanelConfig", "PanelLine", "PanelRound", "default_panel"]
-
-DEFAULT_PANELS: dict[str, tuple[str, ...]] = {
-    "tictactoe": ("random", "minimax"),
-    "connect_four": ("random", "strong"),
-}
-"""The panel a constant-sum registry game gets by default in self-play: random play and the
-strongest built-in baseline that keeps a test round short (for connect four the rule-based
-``strong`` bot; ``negamax:4`` rates higher but costs several seconds a round)."""
-
-
-def default_panel(game_name: str) -> tuple[str, ...] | None:
-    """The default panel of a registry game (``None``: it has none)."""
-    return DEFAULT_PANELS.get(game_name)
-
-
-@dataclass(kw_only=True)
-class PanelConfig:
-    """An evaluation panel: which opponents, how many games, and whether its score is the metric."""
-
-    opponents: tuple[str, ...]
-    """Agent specs of the opponents (as ``rbtrainer eval --agents`` takes them)."""
-    games_per_seat: int = 50
-    """Games of each learner against each opponent in each seat assignment, every test round."""
-    seed: int = 0
-    """Seed of the opponents' generators (reseeded every round)."""
-    metric: bool = True
-    """The learners' mean panel score is the test round's metric (best, stop hooks, curves); ``False``:
-    the panel is reported beside the reward metric."""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.opponents, str) or not isinstance(self.opponents, Sequence):
-            raise TypeError(
-                f"opponents must be a list of agent specs, e.g. ['random', 'minimax'], got {self.opponents!r}"
-            )
-        self.opponents = tuple(self.opponents)
-        if not self.opponents:
-            raise ValueError("opponents is empty: name at least one agent spec, e.g. ['random']")
-        for spec in self.opponents:
-            if not isinstance(spec, str) or not spec:
-                raise TypeError(f"every opponent must be a non-empty agent spec string, got {spec!r}")
-        if len(set(self.opponents)) != len(self.opponents):
-            raise ValueError(f"opponents {list(self.opponents)} name a spec twice; name each once")
-        positive_int("games_per_seat", self.games_per_seat)
-        non_negative_int("seed", self.seed)
-        boolean("metric", self.metric)
 
 
 @dataclass(frozen=True, slots=True)
