@@ -426,6 +426,9 @@ class TrainingRun:
             engine=self._engine.state(),
             league=None if league is None else league.training_state(),
         )
+        log = self._setup.params.logger
+        if log is not None:  # what the state counts as logged is in the log files before the state says so
+            log.flush()
         write_training_state(path, state)
         stats.state_path = path
         logger.info("training state written to %s at %d episodes", path, stats.collected_episodes)
