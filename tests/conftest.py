@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.agents.fixed import RandomAgent
@@ -164,3 +165,18 @@ def ray_skip_reason() -> str | None:
     if os.environ.get(RAY_OPT_IN) != "1":
         return f"starting Ray and its actors takes 20-30 s on a 2-core machine; set {RAY_OPT_IN}=1 to run"
     return None
+
+
+def write_control(path: Any, **plan: Any) -> None:
+    """Write the plan a controllable test game reads from its control file (JSON)."""
+    import json
+
+    path.write_text(json.dumps(plan))
+
+
+@pytest.fixture
+def control(tmp_path: Any) -> Any:
+    """An empty control file for the controllable test games of the pool tests."""
+    path = tmp_path / "control.json"
+    write_control(path)
+    return path

@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from conftest import RecordingLearner, ray_skip_reason
+from conftest import write_control as _control
 from pettingzoo import ParallelEnv
 
 from rbtrainer import DecentralizedTrainer, ScriptedAgent
@@ -97,17 +98,6 @@ class FlakyGame(ParallelEnv):
 
     def close(self) -> None:
         pass
-
-
-def _control(path: Path, **plan: Any) -> None:
-    path.write_text(json.dumps(plan))
-
-
-@pytest.fixture
-def control(tmp_path: Path) -> Path:
-    path = tmp_path / "control.json"
-    _control(path)
-    return path
 
 
 def _pool(control: Path, backend: str, num_envs: int = 6) -> GamePool:

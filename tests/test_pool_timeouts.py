@@ -20,12 +20,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from conftest import RecordingLearner, ray_skip_reason
+from conftest import write_control as _control
 from pettingzoo import ParallelEnv
 
 from rbtrainer import DecentralizedTrainer
@@ -89,17 +89,6 @@ class StuckGame(ParallelEnv):
 
     def close(self) -> None:
         self._stick_in("close")
-
-
-def _control(path: Path, **plan: Any) -> None:
-    path.write_text(json.dumps(plan))
-
-
-@pytest.fixture
-def control(tmp_path: Path) -> Path:
-    path = tmp_path / "control.json"
-    _control(path)
-    return path
 
 
 def _pool(control: Path, backend: str = "subproc", step_timeout: float | None = 2.0) -> GamePool:
