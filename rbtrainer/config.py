@@ -396,10 +396,7 @@ class OpponentMix:
                 continue
             if not isinstance(entry, Mapping):
                 raise TypeError(f"against[{k}] must be a table such as {{ spec = 'random' }}, got {entry!r}")
-            known = [f.name for f in dataclasses.fields(Opponent)]
-            unknown = sorted(set(entry) - set(known))
-            if unknown:
-                raise ValueError(f"against[{k}] has unknown key(s) {unknown}; its keys are {known}")
+            refuse_unknown_keys(Opponent, entry, f"against[{k}]")
             try:
                 opponents.append(Opponent(**entry))
             except TypeError as err:
@@ -537,15 +534,20 @@ TABLE_CLASSES: dict[str, type] = {
 }
 
 
+def refuse_unknown_keys(cls: type, table: Mapping[str, Any], what: str) -> None:
+    """``ValueError`` naming ``what``, the keys of ``table`` that ``cls`` has no field for, and its fields."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ValueError(f"{what} has unknown key(s) {unknown}; its keys are {known}")
+
+
 def checked_table(name: str, table: Mapping[str, Any], where: str) -> Any:
     """The dataclass of table ``name`` built from ``table``; errors name the table and the key."""
     cls = TABLE_CLASSES[name]
     if not isinstance(table, Mapping):
         raise ValueError(f"{where}: [{name}] must be a table")
-    known = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: [{name}] has unknown key(s) {unknown}; its keys are {known}")
+    refuse_unknown_keys(cls, table, f"{where}: [{name}]")
     try:
         return cls(**copy.deepcopy(dict(table)))
     except (ValueError, TypeError) as err:
