@@ -506,10 +506,8 @@ class PanelOptions:
         boolean("off", self.off)
         if self.off and self.opponents:
             raise ValueError("[panel] off = true leaves no panel; drop opponents or off")
-        if self.opponents:
-            PanelConfig(
-                opponents=self.opponents, games_per_seat=self.games_per_seat, seed=self.seed, metric=self.metric
-            )
+        if self.opponents:  # the list of specs (each spec is checked against the game when a run starts)
+            PanelConfig(opponents=self.opponents)
         positive_int("games_per_seat", self.games_per_seat)
         non_negative_int("seed", self.seed)
         boolean("metric", self.metric)
