@@ -94,7 +94,14 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--eval-games", type=int, default=500)
     parser.add_argument("--json", help="write the figures to this JSON file")
+    parser.add_argument(
+        "--render", metavar="JSON", help="print the table of a JSON file this script wrote; train nothing"
+    )
     args = parser.parse_args()
+    if args.render:
+        with open(args.render) as handle:
+            print(table(json.load(handle)["rows"]))
+        return
     rows: list[dict[str, Any]] = []
     origin = provenance(ROOT)  # the code the runs start from
     for game in args.games:

@@ -57,19 +57,33 @@ def measure(game: str, opponents: tuple[str, ...], games: int, repeats: int) -> 
     }
 
 
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| game | panel | games per round | seconds per round, median (range) | first round (with round robin) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['game']} | {', '.join(r['opponents'])} x 2 seats x {r['games_per_seat']} | {r['games_per_round']} | "
+            f"{r['round_s_median']:.2f} ({r['round_s_min']:.2f}-{r['round_s_max']:.2f}) | {r['first_round_s']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--render", metavar="JSON", help="print the table of a JSON file this script wrote; time nothing"
+    )
     args = parser.parse_args()
+    if args.render:
+        with open(args.render) as handle:
+            print(table(json.load(handle)["rows"]))
+        return
     rows = [measure(game, opponents, games, args.repeats) for game, opponents, games in CASES]
-    print("| game | panel | games per round | seconds per round, median (range) | first round (with round robin) |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['game']} | {', '.join(r['opponents'])} x 2 seats x {r['games_per_seat']} | {r['games_per_round']} | "
-            f"{r['round_s_median']:.2f} ({r['round_s_min']:.2f}-{r['round_s_max']:.2f}) | {r['first_round_s']:.2f} |"
-        )
+    print(table(rows))
     if args.json:
         with atomic_write(args.json) as handle:
             handle.write(json.dumps({**provenance(ROOT), "rows": rows}, indent=2).encode())
