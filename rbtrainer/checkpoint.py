@@ -44,7 +44,7 @@ import torch
 
 import games
 from rbtrainer.agents.base import Agent, Learner
-from rbtrainer.files import atomic_write
+from rbtrainer.files import atomic_write, save_torch
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -255,7 +255,7 @@ def save_agents(
         "metadata": _saveable(dict(metadata or {}), "metadata", convert=True),
     }
     with atomic_write(path) as handle:
-        torch.save(payload, handle)
+        save_torch(payload, handle)
     return os.fspath(path)
 
 

@@ -837,9 +837,9 @@ def _prog(command: str) -> str:
     return f"rbtrainer {command}" if command in COMMANDS else "rbtrainer"
 
 
-def _fail(command: str, err: Exception) -> NoReturn:
+def _fail(command: str, err: Exception, status: int = 2) -> NoReturn:
     print(f"{_prog(command)}: error: {err}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(status)
 
 
 def _parse(tyro: Any, spec: Any, command: str, args: list[str]) -> Any:
@@ -919,7 +919,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rbtrainer`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
     Malformed command lines exit with tyro's message; bad values (checked by the configuration
-    dataclasses), bad config files and unreadable files exit with status 2 and a one-line message.
+    dataclasses), bad config files and unreadable files exit with status 2 and a one-line message;
+    a file that cannot be written (full disk) with status 1 and a one-line message; a second
+    SIGINT/SIGTERM while training with 128 + the signal's number.
     """
     import tyro
 
@@ -939,7 +941,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if parsed.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    from rbtrainer.files import WriteError
+
     try:
         return int(parsed.command.run())
+    except WriteError as err:  # a full disk or a file system error while writing: not a usage error
+        _fail(command, err, status=1)
     except (ValueError, TypeError, OSError, ImportError) as err:  # ImportError: a missing extra
         _fail(command, err)

@@ -16,6 +16,12 @@ writing the same ``path`` at the same time) is recognised and kept (on file syst
 ``flock`` nothing is removed); elsewhere a file another process still has open cannot be removed
 and is kept as well.
 
+A write that fails (a full disk, a file system error) raises :class:`WriteError`, an ``OSError``
+naming the file, its cause and that the earlier file is unchanged. ``save_torch(obj, handle)`` is
+``torch.save`` into such a handle with the cause kept: torch turns an exception raised by the
+handle's ``write`` (``OSError`` for a full disk, ``SystemExit`` from a signal handler) into its own
+``RuntimeError: ... unexpected pos``; ``save_torch`` raises the original exception instead.
+
 ``name_too_long(path)`` says, before anything is written, whether ``path`` or the longest
 temporary name ``atomic_write`` would create for it exceeds the file system's limit on one name
 (``NAME_MAX``, 255 bytes on most), and ``OutputLock`` is an exclusive lock on a set of output
@@ -39,7 +45,16 @@ try:  # POSIX only: advisory locks that tell live temporary files from stale one
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LockedError", "OutputLock", "atomic_write", "lock_holder", "name_too_long", "temporary_name"]
+__all__ = [
+    "LockedError",
+    "OutputLock",
+    "WriteError",
+    "atomic_write",
+    "lock_holder",
+    "name_too_long",
+    "save_torch",
+    "temporary_name",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +169,18 @@ def _fsync_directory(directory: str) -> None:
             os.close(fd)
 
 
+class WriteError(OSError):
+    """Writing ``path`` failed (full disk, file system error); the earlier ``path``, if any, is unchanged."""
+
+    def __init__(self, path: str, cause: OSError) -> None:
+        reason = cause.strerror or str(cause) or type(cause).__name__
+        super().__init__(cause.errno, f"could not write {path}: {reason} (the earlier file, if any, is unchanged)")
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Write ``path`` atomically: yield a binary file object, replace ``path`` on success.
@@ -161,7 +188,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     The parent directory is created if needed. The temporary file lives next to ``path`` (same
     file system, so the final rename is atomic) and is removed if anything raises. Stale
     temporary files of ``path`` left by killed writers are removed first (see the module
-    docstring). Callers that want the written path can use ``os.fspath(path)``.
+    docstring). An ``OSError`` while writing, flushing or renaming becomes :class:`WriteError`
+    naming ``path``. Callers that want the written path can use ``os.fspath(path)``.
     """
     final = os.fspath(path)
     directory = os.path.dirname(final) or "."
@@ -178,11 +206,50 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
                 os.replace(tmp, final)
         if fcntl is None:  # pragma: no cover - Windows cannot rename a file that is still open
             os.replace(tmp, final)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise WriteError(final, err) from err
         raise
     _fsync_directory(directory)
+
+
+class _RecordingWriter:
+    """A binary file object's ``write``, keeping the exception it raised (see :func:`save_torch`)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.error: BaseException | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.handle.write(data)
+        except BaseException as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def save_torch(obj: object, handle: BinaryIO) -> None:
+    """``torch.save(obj, handle)``, raising what ``handle.write`` raised rather than torch's wrapper.
+
+    Torch (2.x) writes through the file object's ``write`` from C++ and replaces any exception
+    raised there by ``RuntimeError: [enforce fail at inline_container.cc] ... unexpected pos``; a
+    full disk (``OSError``) or a signal handler's ``SystemExit`` during a checkpoint or
+    training-state write would reach the user as that traceback. Test: tests/test_reliability.py.
+    """
+    import torch
+
+    writer = _RecordingWriter(handle)
+    try:
+        torch.save(obj, writer)  # type: ignore[arg-type]
+    except RuntimeError as err:
+        if writer.error is not None:
+            raise writer.error from None
+        raise err
 
 
 # ---------------------------------------------------------------------------------------- names

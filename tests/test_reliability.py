@@ -5,25 +5,36 @@
 * ``matrix_game`` refuses non-finite payoffs; ``torch_threads`` is bounded by the machine;
 * :class:`~rbtrainer.agents.fixed.ScriptedAgent` refuses actions that are not integers;
 * a search file's ``score_vs:`` agent spec is checked when the file loads;
-* resuming with learners of other network shapes names the learner, the parameter and both shapes.
+* resuming with learners of other network shapes names the learner, the parameter and both shapes;
+* a checkpoint or training-state write that fails (full disk, a second signal) raises what failed,
+  and the CLI ends in one line with status 1 (full disk) or 128 + the signal's number.
 """
 
 from __future__ import annotations
 
+import errno
+import io
 import math
 import os
+import re
+import signal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from conftest import RecordingLearner
 
 from games.matrix_game import MatrixGameEnv
 from games.tictactoe import TicTacToeEnv
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent
+from rbtrainer import files as files_module
 from rbtrainer.agents.fixed import ScriptedAgent
+from rbtrainer.checkpoint import save_agents
+from rbtrainer.cli import main
 from rbtrainer.envs import BatchGamePool, GameError, game_factory, make_pool
+from rbtrainer.files import WriteError, save_torch
 from rbtrainer.params import TrainerConfig
 from rbtrainer.rollout import RolloutEngine
 from rbtrainer.seating import Seating, SeatPlan
@@ -266,3 +277,95 @@ def test_resume_with_other_network_shapes_names_the_learner_and_both_shapes(tmp_
     assert message.startswith(f"{state}: ") and "training state of learner 'dqn'" in message
     assert "(16, 18)" in message and "(24, 18)" in message  # the first layer's weight: saved, then this learner's
     assert "hidden_sizes" in message
+
+
+# --------------------------------------------------------------------------------------------
+# 7. a failing checkpoint or state write: one line, the right exit status, earlier files intact
+# --------------------------------------------------------------------------------------------
+
+
+class FailingFile(io.BytesIO):
+    """A file whose ``write`` raises ``error`` once ``after`` bytes are written."""
+
+    def __init__(self, error: BaseException, after: int = 100) -> None:
+        super().__init__()
+        self.error, self.after = error, after
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.after:
+            raise self.error
+        return super().write(data)
+
+
+@pytest.mark.parametrize(
+    "error", [OSError(errno.ENOSPC, "No space left on device"), SystemExit(143), KeyboardInterrupt()]
+)
+def test_save_torch_raises_what_the_write_raised_not_torchs_runtime_error(error: BaseException) -> None:
+    with pytest.raises(type(error)) as caught:
+        save_torch({"weights": torch.zeros(10_000)}, FailingFile(error))
+    assert caught.value is error
+
+
+def _fail_writes_of(monkeypatch: pytest.MonkeyPatch, suffix: str, error: BaseException) -> None:
+    """Every ``save_torch`` into a temporary file of a name ending ``suffix`` fails with ``error``."""
+    original = files_module._RecordingWriter.write
+
+    def write(self: Any, data: bytes) -> int:
+        if re.fullmatch(rf"\..*{re.escape(suffix)}\.[0-9a-f]{{8}}\.tmp", os.path.basename(self.handle.name)):
+            self.error = error
+            raise error
+        return original(self, data)
+
+    monkeypatch.setattr(files_module._RecordingWriter, "write", write)
+
+
+def test_a_full_disk_during_a_checkpoint_write_is_a_write_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "agents.pt"
+    path.write_bytes(b"the earlier checkpoint")
+    _fail_writes_of(monkeypatch, "agents.pt", OSError(errno.ENOSPC, "No space left on device"))
+    learner = dqn_agent(TicTacToeEnv().observation_space("player_1"), TicTacToeEnv().action_space("player_1"))
+    with pytest.raises(WriteError) as caught:
+        save_agents(path, [learner])
+    assert (
+        str(caught.value) == f"could not write {path}: No space left on device (the earlier file, if any, is unchanged)"
+    )
+    assert caught.value.errno == errno.ENOSPC
+    assert path.read_bytes() == b"the earlier checkpoint" and os.listdir(tmp_path) == ["agents.pt"]
+
+
+CLI_RUN = [
+    "train", "--env", "game=tictactoe", "--num-train-envs", "3", "--num-test-envs", "3", "--episodes-per-train",
+    "12", "--episodes-per-test", "6", "--test-freq", "6", "--update-freq", "32", "--no-progress-bar",
+    "--hidden-sizes", "16", "--buffer-size", "500",
+]  # fmt: skip
+
+
+def test_a_full_disk_during_a_state_write_ends_the_cli_in_one_line_with_status_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _fail_writes_of(monkeypatch, ".state", OSError(errno.ENOSPC, "No space left on device"))
+    with pytest.raises(SystemExit) as caught:
+        main([*CLI_RUN, "--checkpoint", "c.pt", "--plot-dir", str(tmp_path)])
+    assert caught.value.code == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == [
+        "rbtrainer train: error: could not write c.state: No space left on device "
+        "(the earlier file, if any, is unchanged)"
+    ]
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+def test_a_second_signal_during_a_state_write_exits_with_the_signals_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI's handler raises ``SystemExit(128 + signum)`` on a second SIGTERM; inside torch's write it
+    used to become ``RuntimeError: ... unexpected pos`` (a traceback, status 1)."""
+    monkeypatch.chdir(tmp_path)
+    _fail_writes_of(monkeypatch, ".state", SystemExit(128 + signal.SIGTERM))
+    with pytest.raises(SystemExit) as caught:
+        main([*CLI_RUN, "--checkpoint", "c.pt", "--plot-dir", str(tmp_path)])
+    assert caught.value.code == 128 + signal.SIGTERM
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from rbtrainer.evaluation.panel import PanelRound
-from rbtrainer.files import atomic_write
+from rbtrainer.files import atomic_write, save_torch
 from rbtrainer.params import HOOK_NAMES, TrainerConfig
 from rbtrainer.run.stats import GroupCurve, TrainStats
 
@@ -327,7 +327,7 @@ def write_training_state(path: str | os.PathLike[str], state: RunState) -> str:
     """Write ``state`` atomically to ``path``; returns the path."""
     payload = {"kind": _KIND, "format": STATE_FORMAT, "state": to_saveable(state.to_payload())}
     with atomic_write(path) as handle:
-        torch.save(payload, handle)
+        save_torch(payload, handle)
     return os.fspath(path)
 
 
