@@ -14,13 +14,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from conftest import RecordingLearner
 
 from games.connect_four import ConnectFourRules
 from games.tictactoe import TicTacToeRules
+from rbtrainer.agents import dqn_agent
 from rbtrainer.agents.base import Agent, Learner
 from rbtrainer.agents.fixed import RandomAgent, ScriptedAgent
-from rbtrainer.envs import GamePool, StepReport, describe_game, game_factory, make_pool
+from rbtrainer.agents.stream_memory import nstep_returns
+from rbtrainer.envs import BatchGamePool, GamePool, StepReport, describe_game, game_factory, make_pool
 from rbtrainer.rollout import RolloutEngine
 from rbtrainer.seating import Seating, SeatPlan
 
@@ -545,3 +548,62 @@ def test_legal_agents_count_no_illegal_actions() -> None:
     engine, _, _ = make_engine({"game": "robot_delivery"}, 2)
     result = engine.run(make_plan(engine, [RandomAgent(seed=0), ScriptedAgent(first_legal(range(5)))]), max_steps=60)
     assert result.illegal_actions == 0
+
+
+# --------------------------------------------------------------------------------------------
+# time-limit endings: truncated, never terminated, on both engine paths
+# --------------------------------------------------------------------------------------------
+
+TIME_LIMIT_GAME = {"robot_colors": ["r", "b", "gr"], "required_mail": 4, "max_step": 9}
+"""Three robots, one step per turn, and a limit of 9 steps: no team can deliver 4 letters in 3 moves,
+so every game ends by its time limit after each robot acted 3 times."""
+
+
+def _time_limit_run(batch: bool, learner: Learner, num_envs: int = 2, games: int = 2) -> Any:
+    factory = game_factory(TIME_LIMIT_GAME, None)
+    info = describe_game(factory)
+    pool = make_pool(factory, num_envs, "dummy", batch=batch)
+    assert isinstance(pool, BatchGamePool) == batch
+    engine = RolloutEngine(pool, len(info.seats))
+    engine.start([31 + env for env in range(num_envs)])
+    seats = list(range(len(info.seats)))
+    plan = make_plan(engine, [learner] * len(seats), [(learner, seats)], explore=[True] * len(seats))
+    learner.attach_memory(num_envs * len(seats), 64, 16)
+    result = engine.run(plan, episodes_per_env=[games] * num_envs, explore=True, store=True)
+    assert len(result.episodes) == num_envs * games
+    assert all(e.length == TIME_LIMIT_GAME["max_step"] for e in result.episodes)  # every game hit the limit
+    return info
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["per-game pool", "batch pool"])
+def test_a_time_limit_ending_is_stored_as_truncated_for_every_seat_it_closes(batch: bool) -> None:
+    """A game cut by its time limit did not terminate: every seat's last transition of it is stored with
+    ``truncated`` and without ``terminated`` (DQN then still bootstraps from its next observation)."""
+    recorder = Recorder(seed=4)
+    info = _time_limit_run(batch, recorder)
+    for stream in range(2 * len(info.seats)):
+        rows = recorder.stream(stream)
+        assert len(rows) == 6, stream  # 3 decisions per game, 2 games
+        assert [bool(t["terminated"]) for t in rows] == [False] * 6, stream
+        assert [bool(t["truncated"]) for t in rows] == [False, False, True] * 2, stream
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["per-game pool", "batch pool"])
+def test_a_dqn_memory_keeps_time_limit_endings_bootstrappable(batch: bool) -> None:
+    """The same through a DQN learner's stream memory: no stored row is terminated, the 12 rows that
+    close a game are truncated (done), and the n-step walk stops there without zeroing the bootstrap."""
+    factory = game_factory(TIME_LIMIT_GAME, None)
+    info = describe_game(factory)
+    learner = dqn_agent(info.observation_spaces[0], info.action_spaces[0], seed=1, hidden_sizes=(8,), buffer_size=600)
+    _time_limit_run(batch, learner)
+    memory = learner.memory
+    assert memory is not None and len(memory) == 2 * len(info.seats) * 6
+    rows = memory.sample_indices(0)  # every stored row
+    assert len(rows) == len(memory)
+    assert not memory.terminated[rows].any()
+    ends = rows[memory.truncated[rows]]
+    assert len(ends) == 2 * 2 * len(info.seats)
+    np.testing.assert_array_equal(memory.done[rows], memory.truncated[rows])
+    # a one-step target at a time-limit end still adds gamma * Q(obs_next)
+    batch = nstep_returns(memory[ends], memory, ends, lambda _, i: torch.ones(len(i)), gamma=0.5, n_step=1)
+    np.testing.assert_allclose(batch.returns.numpy().reshape(-1), memory.rew[ends] + 0.5)
