@@ -106,40 +106,12 @@ class RecipeSchedule(EpsilonSchedule):
 
     settings: dict[str, Any] = field(default_factory=dict)
     """The recipe's settings that change what is trained (``name -> value``)."""
-    lr: float | None = None
-    """The learning rate the learners' optimisers use: set before each phase where it differs (a
-    resumed optimiser would keep the saved one)."""
     accept_changes: bool = False
     """Resume even if :attr:`settings` differ from the training state's (the resume is no longer exact)."""
 
     def run_settings(self) -> dict[str, Any]:
         """What training states record of this recipe (see :attr:`RunKey.recorded`)."""
         return copy.deepcopy(self.settings)
-
-    def __call__(self, episodes: int, steps: int) -> None:
-        if self.lr is not None:
-            for learner in self.learners:
-                _set_learning_rate(learner, self.lr)
-        super().__call__(episodes, steps)
-
-
-def _set_learning_rate(learner: OffPolicyLearner, lr: float) -> None:
-    """Set the learning rate of ``learner``'s optimiser (nothing is done where it already has it)."""
-    optim = getattr(learner.algorithm, "optim", None)
-    if optim is None or not callable(getattr(optim, "state_dict", None)):
-        return
-    state = optim.state_dict()
-    if all(group.get("lr") == lr for group in state["param_groups"]):
-        return
-    logger.info(
-        "%s: learning rate set to %g (the training state had %s)",
-        learner.name,
-        lr,
-        sorted({group.get("lr") for group in state["param_groups"]}),
-    )
-    for group in state["param_groups"]:
-        group["lr"] = lr
-    optim.load_state_dict(state)
 
 
 def self_play_agents(trainer: DecentralizedTrainer, dqn: DQNConfig, seed: int | None) -> list[Agent]:
@@ -253,9 +225,15 @@ class Recipe:
 
     def recorded_settings(self) -> dict[str, Any]:
         """The settings that change what is trained beyond the trainer's: the ``[dqn]`` and
-        ``[schedule]`` values (not the device, the initial epsilon or the checkpoint path), which a
-        training state records and a resume compares (:class:`RecipeSchedule`)."""
+        ``[schedule]`` values (not the device, the initial epsilon or the checkpoint path) and the
+        ``[league]`` or ``[opponents]`` table when it is on, which a training state records and a
+        resume compares (:class:`RecipeSchedule`)."""
         values = {**_fields(self.dqn), **_fields(self.schedule)}
+        if self.league.enabled:
+            values.update({f"league.{name}": value for name, value in _fields(self.league).items()})
+        if self.opponents.enabled:
+            values["opponents.self_play"] = self.opponents.self_play
+            values["opponents.against"] = [_fields(opponent) for opponent in self.opponents.against]
         return {name: copy.deepcopy(value) for name, value in values.items() if name not in _NOT_RECORDED}
 
     def checkpoint_metadata(self) -> dict[str, Any]:
@@ -285,7 +263,6 @@ class Recipe:
             end=s.eps_end,
             episodes=s.eps_episodes,
             settings=self.recorded_settings(),
-            lr=self.dqn.lr,
         )
 
     def build_league(self, trainer: DecentralizedTrainer, learner: OffPolicyLearner) -> League | None:

@@ -230,10 +230,7 @@ class DecentralizedTrainer:
             envs = cfg.num_train_envs if train else cfg.num_test_envs
             pool = make_pool(self._factory, envs, cfg.backend, None, cfg.batch_games, cfg.step_timeout)
             engine = RolloutEngine(pool, self.num_seats)
-            if train:
-                self._train_engine = engine
-            else:
-                self._test_engine = engine
+            setattr(self, "_train_engine" if train else "_test_engine", engine)
         engine.check_finite = cfg.check_finite
         return engine
 
@@ -330,13 +327,14 @@ class DecentralizedTrainer:
         exploration_mask: Sequence[bool] | None = None,
         plot: bool = True,
         resume: str | os.PathLike[str] | None = None,
+        resume_changed: bool = False,
     ) -> TrainStats:
         """Train the learners of the learning seats; returns :class:`TrainStats`.
 
         The arguments are those of :meth:`start`; ``train()`` runs the :class:`TrainingRun` it
         returns to the end.
         """
-        with self.start(agents, learning_mask, exploration_mask, plot, resume) as run:
+        with self.start(agents, learning_mask, exploration_mask, plot, resume, resume_changed) as run:
             for _ in run:
                 pass
         return run.stats
@@ -348,6 +346,7 @@ class DecentralizedTrainer:
         exploration_mask: Sequence[bool] | None = None,
         plot: bool = True,
         resume: str | os.PathLike[str] | None = None,
+        resume_changed: bool = False,
     ) -> TrainingRun:
         """Check the arguments and begin a training run, to be advanced with :meth:`TrainingRun.step`.
 
@@ -360,7 +359,10 @@ class DecentralizedTrainer:
 
         ``resume``: a training-state file of an earlier run of the same game, agents and settings
         (the budgets may be larger); training continues where that run stopped, and ends with the
-        statistics an uninterrupted run would have had (same seed, same backend).
+        statistics an uninterrupted run would have had (same seed, same backend). A learner's
+        settings (``run_settings()``: learning rate, discount...) or a hook's that differ from the
+        state's are refused, unless ``resume_changed``: then this run's values are used and the
+        resume is no longer exact.
         """
         state = None if resume is None else read_training_state(resume)  # before anything is built
         self.params.check()
@@ -388,10 +390,9 @@ class DecentralizedTrainer:
         plan, learners = self._seats.learning_plan(seatings, grouped, cfg.num_train_envs, cfg.shared_memory)
         if cfg.overlap:
             check_overlap(learners, league is not None)
+        key = RunKey.of(self, plan, learners, league is not None, boolean("resume_changed", resume_changed))
         if state is not None:
-            problem = RunKey.of(self, plan, learners, league is not None).mismatch(
-                state.key, os.fspath(resume or ""), seed_given=cfg.seed is not None
-            )
+            problem = key.mismatch(state.key, os.fspath(resume or ""), seed_given=cfg.seed is not None)
             if problem is not None:
                 raise ValueError(problem)
             if cfg.seed is None:  # the run continues with the seeds it was trained with
@@ -411,7 +412,7 @@ class DecentralizedTrainer:
                 params=self.params,
                 game=self.game,
                 game_name=self.game_name,
-                key=RunKey.of(self, plan, learners, league is not None),
+                key=dataclasses.replace(key, seed=self.seed),
                 train_seeds=self._train_seeds,
                 engine=self._engine(train=True),
                 test_round=self._test_round,
@@ -436,10 +437,9 @@ class DecentralizedTrainer:
             opponents = default_panel(self.game_name)
             if opponents is not None:
                 config = PanelConfig(opponents=opponents)
+                against = ", ".join(opponents)
                 logger.info(
-                    "self-play on %s without a reward metric: test rounds play it against %s (panel=False: not)",
-                    self.game_name,
-                    ", ".join(opponents),
+                    "self-play on %s: test rounds play it against %s (panel=False: not)", self.game_name, against
                 )
         return None if config is None else EvaluationPanel(config, self)
 

@@ -284,3 +284,87 @@ def test_a_library_resume_with_the_same_recipe_stays_exact(tmp_path):
     changed = longer.replace(dqn={"gamma": 0.5}, trainer={"episodes_per_train": 24})
     with pytest.raises(ValueError, match=r"gamma=0.99 \(now 0.5\)"):
         changed.run(resume=str(tmp_path / "r.state"))
+
+
+def _small_recipe(tmp_path, **tables):
+    from rbtrainer.recipes import Recipe
+
+    base = {
+        "env": {"game": "tictactoe"},
+        "trainer": {
+            "num_train_envs": 3, "num_test_envs": 3, "episodes_per_train": 12, "episodes_per_test": 3,
+            "test_freq": 6, "update_freq": 32, "progress_bar": False, "state_path": str(tmp_path / "r.state"),
+        },
+        "dqn": {"hidden_sizes": [16], "buffer_size": 1000},
+        "panel": {"off": True},
+    }  # fmt: skip
+    return Recipe.from_tables({**base, **tables})
+
+
+@pytest.mark.parametrize(
+    ("tables", "change", "message"),
+    [
+        ({"league": {"snapshot_every": 6}}, {"league": {"snapshot_every": 3}}, "league.snapshot_every=6 (now 3)"),
+        ({"league": {"snapshot_every": 6}}, {"league": {"sampling": "uniform"}}, "league.sampling='pfsp' (now"),
+        (
+            {"opponents": {"against": [{"spec": "random"}]}},
+            {"opponents": {"against": [{"spec": "random", "second": 3.0}]}},
+            "opponents.against=[{'spec': 'random', 'epsilon': 0.0, 'first': 1.0, 'second': 1.0}] (now",
+        ),
+        (
+            {"opponents": {"against": [{"spec": "random"}]}},
+            {"opponents": {"self_play": 2.0}},
+            "opponents.self_play=1.0 (now 2.0)",
+        ),
+    ],
+)  # fmt: skip
+def test_a_resume_compares_the_league_and_opponents_tables(tmp_path, tables, change, message):
+    recipe = _small_recipe(tmp_path, **tables)
+    recipe.run(plot=False)
+    longer = recipe.replace(trainer={"episodes_per_train": 18})
+    with pytest.raises(ValueError) as caught:
+        longer.replace(**change).run(plot=False, resume=str(tmp_path / "r.state"))
+    assert message in str(caught.value) and "no longer exact" in str(caught.value)
+    assert longer.run(plot=False, resume=str(tmp_path / "r.state")).collected_episodes >= 18  # unchanged: resumes
+
+
+def _library_run(tmp_path, lr=1e-3, gamma=0.9):
+    from rbtrainer import DecentralizedTrainer, dqn_agent
+
+    trainer = DecentralizedTrainer(
+        {"game": "tictactoe"}, num_train_envs=2, num_test_envs=2, episodes_per_train=12, episodes_per_test=2,
+        test_freq=6, update_freq=16, batch_size=8, progress_bar=False, seed=1, panel=False,
+        state_path=str(tmp_path / "lib.state"),
+    )  # fmt: skip
+    learner = dqn_agent(
+        trainer.observation_space(0), trainer.action_space(0), seed=1, hidden_sizes=(16,), lr=lr, gamma=gamma
+    )
+    return trainer, learner
+
+
+@pytest.mark.parametrize(
+    ("change", "message"), [({"lr": 0.01}, "dqn.lr=0.001 (now 0.01)"), ({"gamma": 0.5}, "dqn.gamma=0.9 (now 0.5)")]
+)
+def test_a_library_resume_outside_a_recipe_compares_the_learners_settings(tmp_path, change, message):
+    trainer, learner = _library_run(tmp_path)
+    trainer.test_fn = lambda episodes, steps: trainer.request_stop() if episodes >= 6 else None
+    with trainer:
+        assert trainer.train([learner, learner], [True, True], plot=False).interrupted
+    trainer, learner = _library_run(tmp_path, **change)
+    with trainer, pytest.raises(ValueError) as caught:
+        trainer.train([learner, learner], [True, True], plot=False, resume=tmp_path / "lib.state")
+    assert message in str(caught.value) and "resume_changed=True" in str(caught.value)
+
+
+def test_a_library_resume_changed_uses_the_new_learning_rate(tmp_path):
+    trainer, learner = _library_run(tmp_path)
+    trainer.test_fn = lambda episodes, steps: trainer.request_stop() if episodes >= 6 else None
+    with trainer:
+        trainer.train([learner, learner], [True, True], plot=False)
+    trainer, learner = _library_run(tmp_path, lr=0.01)
+    with trainer:
+        stats = trainer.train(
+            [learner, learner], [True, True], plot=False, resume=tmp_path / "lib.state", resume_changed=True
+        )
+    assert stats.collected_episodes >= 12
+    assert learner.learning_rate == 0.01  # the saved optimiser's 0.001 did not come back

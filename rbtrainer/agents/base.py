@@ -157,6 +157,16 @@ class Learner(Agent):
     @abstractmethod
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None: ...
 
+    def run_settings(self) -> dict[str, Any]:
+        """The settings that change what this learner learns (learning rate, discount...), ``name ->
+        plain value``: a training state records them and a resume compares them. Default: none."""
+        return {}
+
+    def apply_run_settings(self, settings: dict[str, Any]) -> None:
+        """Take back the ``run_settings()`` that restoring a training state replaced (a resume
+        that accepts changed settings, e.g. an optimiser state that brought the saved learning
+        rate). Default: nothing is replaced."""
+
     @abstractmethod
     def frozen(self) -> Agent:
         """A frozen snapshot that acts like this learner now and never changes."""

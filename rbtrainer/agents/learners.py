@@ -47,6 +47,25 @@ def obs_batch(obs: np.ndarray, mask: np.ndarray) -> Batch:
     return Batch(obs=obs, mask=mask)
 
 
+_ALGORITHM_SETTINGS = (
+    "gamma",
+    "n_step",
+    "target_update_freq",
+    "is_double",
+    "huber_loss_delta",
+    "gae_lambda",
+    "vf_coef",
+    "ent_coef",
+    "eps_clip",
+    "dual_clip",
+    "value_clip",
+    "advantage_normalization",
+    "recompute_adv",
+    "max_grad_norm",
+)
+"""Public hyper-parameters of Tianshou's DQN and PPO families that a resume compares."""
+
+
 class _TianshouLearner(Learner):
     """Shared parts: spaces, memory, storage, checkpoints."""
 
@@ -79,6 +98,42 @@ class _TianshouLearner(Learner):
         self.seed(seed)
         # acting runs in eval mode; Tianshou's update switches to train mode and back itself
         self.algorithm.eval()
+
+    @property
+    def learning_rate(self) -> float | None:
+        """The optimiser's learning rate (``None`` when its parameter groups differ or it has none)."""
+        rates = {group.get("lr") for group in self._optimizer_state()["param_groups"]}
+        return float(rates.pop()) if len(rates) == 1 and None not in rates else None
+
+    @learning_rate.setter
+    def learning_rate(self, lr: float) -> None:
+        state = self._optimizer_state()
+        if all(group.get("lr") == lr for group in state["param_groups"]):
+            return
+        for group in state["param_groups"]:
+            group["lr"] = lr
+        self.algorithm.optim.load_state_dict(state)
+
+    def _optimizer_state(self) -> dict[str, Any]:
+        optim = getattr(self.algorithm, "optim", None)
+        if optim is None or not callable(getattr(optim, "state_dict", None)):
+            return {"param_groups": []}
+        return dict(optim.state_dict())
+
+    def run_settings(self) -> dict[str, Any]:
+        """The algorithm's hyper-parameters (discount, n-step horizon, target syncs, PPO's clips and
+        coefficients...), the optimiser's learning rate and the memory's size."""
+        settings: dict[str, Any] = {"lr": self.learning_rate, "buffer_size": self.buffer_size}
+        for name in _ALGORITHM_SETTINGS:
+            value = getattr(self.algorithm, name, self)  # self: the algorithm has no such setting
+            if value is None or isinstance(value, (bool, int, float, str)):
+                settings[name] = value
+        return settings
+
+    def apply_run_settings(self, settings: dict[str, Any]) -> None:
+        """The learning rate is the one setting a training state's optimiser brings back."""
+        if settings.get("lr") is not None:
+            self.learning_rate = float(settings["lr"])
 
     def seed(self, seed: int | None) -> None:
         self._rng = np.random.default_rng(seed)
@@ -227,7 +282,8 @@ class OffPolicyLearner(_TianshouLearner):
             if alpha <= 0 or beta < 0:
                 raise ValueError(f"prioritized=(alpha, beta) needs alpha > 0 and beta >= 0, got {prioritized}")
         self.prioritized = prioritized
-        if boolean("mirror", mirror):
+        self._mirrored = boolean("mirror", mirror)
+        if self._mirrored:
             self.mirror = ColumnMirror(observation_space, check_discrete(action_space))
         super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name, device)
         self.epsilon = epsilon
@@ -240,6 +296,11 @@ class OffPolicyLearner(_TianshouLearner):
     @epsilon.setter
     def epsilon(self, value: float) -> None:
         self._epsilon = number_in("epsilon", value, 0.0, 1.0)
+
+    def run_settings(self) -> dict[str, Any]:
+        """The shared settings, prioritized replay's (alpha, beta) and mirroring (not epsilon: a
+        schedule moves it, and the training state carries it)."""
+        return {**super().run_settings(), "prioritized": self.prioritized, "mirror": self._mirrored}
 
     def training_state(self, memory: bool = True) -> dict[str, Any]:
         return {**super().training_state(memory), "epsilon": self._epsilon}
@@ -323,6 +384,10 @@ class OnPolicyLearner(_TianshouLearner):
             raise TypeError("OnPolicyLearner needs a ProbabilisticActorPolicy in algorithm.policy")
         self.repeat = positive_int("repeat", repeat)
         super().__init__(algorithm, observation_space, action_space, buffer_size, seed, name, device)
+
+    def run_settings(self) -> dict[str, Any]:
+        """The shared settings and the passes over each collection (``repeat``)."""
+        return {**super().run_settings(), "repeat": self.repeat}
 
     def _min_stream_size(self, num_streams: int, update_freq: int) -> int:
         # a stream may receive all of a collection phase's steps

@@ -180,10 +180,13 @@ class TrainingRun:
         for agent, saved in zip(plan.agents, state.generators):
             set_generator_states(agent, saved)
         for learner, saved in zip(self._learners, state.learners):
+            settings = learner.run_settings()
             try:
                 learner.load_training_state(saved)
             except ValueError as err:  # e.g. other network shapes: say which file
                 raise ValueError(f"{self._setup.state_file}: {err}") from None
+            if self._setup.key.accept_changes:  # this run's values, not those the state brought back (lr)
+                learner.apply_run_settings(settings)
         hooks = self._setup.params.hooks.stateful()
         for name, saved in state.hooks.items():
             hooks[name].load_state_dict(saved)

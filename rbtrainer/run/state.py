@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from rbtrainer.agents.base import unique_name
 from rbtrainer.evaluation.panel import PanelRound
 from rbtrainer.files import atomic_write, save_torch
 from rbtrainer.params import HOOK_NAMES, TrainerConfig
@@ -132,18 +133,26 @@ class RunKey:
     hooks: list[str] = field(default_factory=list)
     """Names of the hooks whose own state the state holds."""
     recorded: dict[str, Any] = field(default_factory=dict)
-    """Settings beyond :class:`RunSettings` that change what is trained (a learner's learning rate,
-    discount, n-step horizon, an exploration schedule...), ``name -> value``, as the run's hooks
-    describe them: every hook with a ``run_settings()`` method adds its dict (a recipe's epsilon
-    schedule gives its ``[dqn]`` and ``[schedule]`` settings). Empty in states written before it,
-    which are not compared."""
+    """Settings beyond :class:`RunSettings` that change what is trained, ``name -> value``: every
+    learner's ``run_settings()`` (learning rate, discount, n-step horizon... as
+    ``<learner>.<name>``) and those of the run's hooks (every hook with a ``run_settings()`` method
+    adds its dict: a recipe's epsilon schedule gives its ``[dqn]``, ``[schedule]``, ``[league]``
+    and ``[opponents]`` settings). Names a state does not record are not compared."""
     accept_changes: bool = False
     """This run resumes even if ``recorded`` settings differ from the state's (a hook with
     ``accept_changes`` true says so): the resume is then no longer exact, and a warning lists them."""
 
     @classmethod
-    def of(cls, trainer: DecentralizedTrainer, plan: SeatPlan, learners: Sequence[Learner], league: bool) -> RunKey:
-        """The key of a run of ``trainer`` with this training plan."""
+    def of(
+        cls,
+        trainer: DecentralizedTrainer,
+        plan: SeatPlan,
+        learners: Sequence[Learner],
+        league: bool,
+        accept_changes: bool = False,
+    ) -> RunKey:
+        """The key of a run of ``trainer`` with this training plan (``accept_changes``: the caller
+        resumes even with changed recorded settings)."""
         return cls(
             game=trainer.game_name,
             seats=list(trainer.game.seats),
@@ -155,10 +164,9 @@ class RunKey:
             learners=[plan.agents.index(learner) for learner in learners],
             league=league,
             hooks=list(trainer.params.hooks.stateful()),
-            recorded=_recorded(trainer),
-            accept_changes=any(
-                bool(getattr(getattr(trainer.params.hooks, name), "accept_changes", False)) for name in HOOK_NAMES
-            ),
+            recorded={**_recorded(trainer), **learner_settings(learners)},
+            accept_changes=accept_changes
+            or any(bool(getattr(getattr(trainer.params.hooks, name), "accept_changes", False)) for name in HOOK_NAMES),
         )
 
     def changed(self, saved: RunKey) -> list[tuple[str, Any, Any]]:
@@ -221,6 +229,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def learner_settings(learners: Sequence[Learner]) -> dict[str, Any]:
+    """Every learner's ``run_settings()`` as ``<learner name>.<setting>`` (repeated names numbered)."""
+    names: list[str] = []
+    settings: dict[str, Any] = {}
+    for learner in learners:
+        names.append(unique_name(learner.name, names))
+        settings.update({f"{names[-1]}.{name}": value for name, value in learner.run_settings().items()})
+    return settings
 
 
 def _recorded(trainer: DecentralizedTrainer) -> dict[str, Any]:
