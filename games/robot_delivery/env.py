@@ -61,7 +61,17 @@ def _layout_from(
 
 
 class RobotDeliveryEnv(AECEnv):
-    """Robot mail-delivery board game; see ``shared/specs/robot_delivery_rules.md``."""
+    """Robot mail-delivery board game (rules: :mod:`games.robot_delivery`).
+
+    Arguments: ``robot_colors`` the player identifiers (at least 2, distinct; their order is the
+    turn order); ``num_robots_per_player`` (25 robots at most in all); ``required_mail`` the
+    deliveries a team needs to win; ``with_battery`` the battery rules and a battery feature in the
+    observation; ``random_num_steps`` each turn lasts 1 to 5 steps instead of 1; ``max_step`` the
+    truncation limit in single robot actions; ``layout`` or ``colors_map`` / ``targets_map`` a
+    custom board as data or as two CSV files; ``render_mode="rgb_array"`` draws the board with
+    matplotlib. The env also exposes ``winner``, ``scores``, ``robots``, ``num_steps``,
+    ``game_clock`` and a writable ``required_mail``.
+    """
 
     metadata: ClassVar[dict[str, Any]] = {
         "render_modes": ["rgb_array"],
