@@ -383,10 +383,14 @@ def _random_baseline(trainer: "DecentralizedTrainer") -> "TestResult":
 
 
 def _print_result(label: str, result: "TestResult") -> None:
+    import math
+
     wins = ", ".join(f"{p}: {n}" for p, n in (result.wins or {}).items())
+    span = result.mean_time_span  # NaN when no game had a winner: nothing to average
+    span_text = f"{span:.1f}" if span is not None and math.isfinite(span) else "n/a (no game was won)"
     print(
         f"{label:<14} reward metric {result.reward_metric:8.3f}   mean length {result.mean_episode_length:7.1f}   "
-        f"wins {{{wins}}}  draws {result.draws}  mean time span {result.mean_time_span:.1f}"
+        f"wins {{{wins}}}  draws {result.draws}  mean time span {span_text}"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rbtrainer.cli import main
@@ -90,3 +92,15 @@ def test_help_and_parse_errors_import_neither_torch_nor_tianshou(argv, tmp_path)
 
     done = subprocess.run([sys.executable, "-c", HEAVY.format(argv=argv)], capture_output=True, text=True, timeout=120)
     assert done.stdout.splitlines()[-1] == "[]", done.stderr[-2000:]
+
+
+def test_the_training_summary_says_n_a_for_a_time_span_no_game_has(tmp_path, capsys):
+    """No game of the matrix game has a winner: there is no time span to average, and no 'nan' is printed."""
+    argv = ["train", "--env", "game=matrix_game", "--num-train-envs", "2", "--num-test-envs", "2"]
+    argv += ["--episodes-per-train", "4", "--episodes-per-test", "2", "--test-freq", "2", "--update-freq", "8"]
+    argv += ["--hidden-sizes", "8", "--logdir", "", "--plot-dir", str(tmp_path), "--checkpoint", "m.pt"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    summary = [line for line in out.splitlines() if line.startswith(("final agents", "best agents"))]
+    assert len(summary) == 2 and all("mean time span n/a (no game was won)" in line for line in summary), out
+    assert not re.search(r"\bnan\b", out, re.IGNORECASE), out
