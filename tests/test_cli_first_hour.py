@@ -94,13 +94,34 @@ def test_help_and_parse_errors_import_neither_torch_nor_tianshou(argv, tmp_path)
     assert done.stdout.splitlines()[-1] == "[]", done.stderr[-2000:]
 
 
+MATRIX = [
+    "train", "--env", "game=matrix_game", "--num-train-envs", "2", "--num-test-envs", "2", "--episodes-per-train", "4",
+    "--episodes-per-test", "2", "--test-freq", "2", "--update-freq", "8", "--hidden-sizes", "8", "--logdir", "",
+]  # fmt: skip
+"""A train run of a few seconds: the matrix game, whose games never have a winner."""
+
+
 def test_the_training_summary_says_n_a_for_a_time_span_no_game_has(tmp_path, capsys):
     """No game of the matrix game has a winner: there is no time span to average, and no 'nan' is printed."""
-    argv = ["train", "--env", "game=matrix_game", "--num-train-envs", "2", "--num-test-envs", "2"]
-    argv += ["--episodes-per-train", "4", "--episodes-per-test", "2", "--test-freq", "2", "--update-freq", "8"]
-    argv += ["--hidden-sizes", "8", "--logdir", "", "--plot-dir", str(tmp_path), "--checkpoint", "m.pt"]
-    assert main(argv) == 0
+    assert main([*MATRIX, "--plot-dir", str(tmp_path), "--checkpoint", "m.pt"]) == 0
     out = capsys.readouterr().out
     summary = [line for line in out.splitlines() if line.startswith(("final agents", "best agents"))]
     assert len(summary) == 2 and all("mean time span n/a (no game was won)" in line for line in summary), out
     assert not re.search(r"\bnan\b", out, re.IGNORECASE), out
+
+
+def test_the_training_figure_is_titled_with_the_games_registry_name(tmp_path, monkeypatch):
+    """The figure's title names the game as the command line does (matrix_game), not as its env does (*_v0)."""
+    import rbtrainer.run.loop as loop
+
+    titles: list[str] = []
+    real = loop.plot_training_curves
+
+    def recording(*args, **kwargs):
+        titles.append(kwargs["title"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "plot_training_curves", recording)
+    assert main([*MATRIX, "--plot-dir", str(tmp_path), "--checkpoint", "m.pt"]) == 0
+    assert len(titles) == 1 and titles[0].startswith("matrix_game: 2 seats, "), titles
+    assert (tmp_path / "matrix_game_training.png").stat().st_size > 0

@@ -478,15 +478,16 @@ class TrainingRun:
         return stats
 
     def _plot(self) -> str:
-        cfg, stats, game = self._cfg, self.stats, self._setup.game
-        name = cfg.plot_name or f"{self._setup.game_name}_training.png"
+        cfg, stats, game, game_name = self._cfg, self.stats, self._setup.game, self._setup.game_name
+        name = cfg.plot_name or f"{game_name}_training.png"
         return plot_training_curves(
             os.path.join(cfg.plot_dir, name),
             stats.test_episodes,
             stats.reward_metric_history,
             np.array(stats.per_seat_rewards),
             list(game.seats),
-            title=f"{game.name}: {len(game.seats)} seats, {stats.collected_steps} env steps",
+            # the registry name, as the command line and the file name say it (game.name is the env's, e.g. *_v0)
+            title=f"{game_name}: {len(game.seats)} seats, {stats.collected_steps} env steps",
             # a group's own metric is its reward metric, not on the panel score's scale
             groups={} if self._panel_metric else {n: c.reward_metric_history for n, c in stats.groups.items()},
             league=stats.league,
