@@ -2,7 +2,8 @@
 
     python benchmarks/strong_agents.py tictactoe [--seeds 0 1 2]
     python benchmarks/strong_agents.py connect_four [--seeds 0 1 2]
-    python benchmarks/strong_agents.py robots [--seeds 0 1 2]
+    python benchmarks/strong_agents.py robots [--seeds 0 1 2] [--episodes N] [--json FILE]
+    python benchmarks/strong_agents.py --render FILE    # the robots table of a JSON file, no training
 
 The training settings are recipes in ``configs/`` (:class:`rbtrainer.recipes.Recipe`):
 ``tictactoe_strong.toml``, ``connect_four_strong.toml`` (``--config`` names another), and
@@ -24,15 +25,20 @@ measures that keep the best snapshot and the evaluation.
   The snapshot then plays fresh games (other seeds): 1000 per seat against random (counting the
   immediate wins it takes and the threats it blocks, ``connect_four_tactics``), 200 against the
   bot, and a cross-play tournament with the baselines (heat-map under ``--plot-dir``).
-* ``robots``: self-play DQN on the 2- and 3-player robot game, then a cross-play with the A*
-  agent in every seat order: win shares and the mean game clock of wins.
+* ``robots``: for every seed, self-play DQN on the 2- and then the 3-player robot game (600 and
+  800 episodes unless ``--episodes``); the snapshot of the best test round then plays the A* agent
+  in every seat order, 50 games each (2 players: 2 orders; 3 players: 6, one side in two seats):
+  wins, draws, the score with its Wilson 95 % interval and the mean game clock of wins. Its
+  ``--json`` holds the command, commit, date and machine (taken when the sweep starts) and one
+  row per run, rewritten after every run; ``--render FILE`` prints that file's Markdown table
+  (:func:`robots_table`) without training.
 
 ``--save-dir DIR`` also saves the board games' kept snapshot as the checkpoint ``DIR/GAME_seedN.pt``,
 which ``rbtrainer eval`` and ``rbtrainer play`` load. ``--recipe JSON`` changes keys of a board
 game's recipe tables for one run, e.g. ``--recipe '{"dqn": {"prioritized": true}}'``; the
 opponents are one key, ``--recipe '{"opponents": {"against": [{"spec": "opportunist"}]}}'``.
 
-Each prints one line per seed and a summary; ``--json FILE`` also writes the figures.
+Each prints one line per seed (robots: per run) and a summary; ``--json FILE`` also writes the figures.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -60,11 +67,15 @@ from rbtrainer.evaluation import (
     tictactoe_exploitability,
     tictactoe_vs_random,
     tournament,
+    wilson_interval,
 )
+from rbtrainer.files import atomic_write
 from rbtrainer.plotting import plot_crossplay
+from rbtrainer.provenance import provenance
 from rbtrainer.recipes import Recipe
 
-CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+CONFIGS = os.path.join(ROOT, "configs")
 
 BOARD_CONFIGS = {
     "tictactoe": os.path.join(CONFIGS, "tictactoe_strong.toml"),
@@ -212,41 +223,91 @@ def connect_four(recipe: Recipe, plot_dir: str, save_dir: str | None) -> dict[st
     }
 
 
-def robots(seed: int, episodes: int | None, plot_dir: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for label, config_name, default_episodes in (
-        ("2p", "robot_delivery_2p.toml", 600),
-        ("3p", "robot_delivery_3p.toml", 800),
-    ):
-        trainer_settings = {"seed": seed, "progress_bar": False, "episodes_per_train": episodes or default_episodes}
-        recipe = Recipe.from_toml(os.path.join(CONFIGS, config_name), trainer=trainer_settings)
-        with recipe.build() as run:
-            trainer = run.trainer
-            best = run.keep_best_snapshot()
-            stats = run.train(plot=False)
-            env = recipe.env
-            astar = AStarDeliveryAgent(len(env["robot_colors"]), with_battery=env.get("with_battery", False), seed=seed)
-            result = tournament(trainer, {"dqn": best.agent, "astar": astar}, 50, seed=seed)
-        print(result.table())
-        out[label] = {
-            "episodes": stats.collected_episodes,
-            "env_steps": stats.collected_steps,
-            "train_seconds": round(stats.training_time, 1),
-            "best_metric": round(stats.best_reward_metric, 2),
-            "best_episode": best.episodes,
-            **{
-                name: {
-                    "games": r.games,
-                    "wins": r.wins,
-                    "draws": r.draws,
-                    "win_share": round(r.wins / r.games, 3),
-                    "mean_winning_clock": round(r.mean_winning_span, 1),
-                    "score": round(r.score, 3),
-                }
-                for name, r in ((e.name, e) for e in result.entrants)
-            },
-        }
-    return out
+ROBOT_CONFIGS = {2: ("robot_delivery_2p.toml", 600), 3: ("robot_delivery_3p.toml", 800)}
+"""Players -> the robot game's recipe and its training episodes in this script (``--episodes`` overrides)."""
+
+ROBOT_GAMES_PER_SEATING = 50
+"""Games per seat order of the best snapshot against the A* agent."""
+
+
+def _finite(value: float, digits: int) -> float | None:
+    """``value`` rounded, or None when it is not finite (JSON has no NaN or infinity)."""
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def robots(players: int, seed: int, episodes: int | None) -> dict[str, Any]:
+    """Self-play DQN on the ``players``-player robot game, then its best snapshot against A*: one row."""
+    began = time.perf_counter()
+    config_name, default_episodes = ROBOT_CONFIGS[players]
+    trainer_settings = {"seed": seed, "progress_bar": False, "episodes_per_train": episodes or default_episodes}
+    recipe = Recipe.from_toml(os.path.join(CONFIGS, config_name), trainer=trainer_settings)
+    with recipe.build() as run:
+        trainer = run.trainer
+        best = run.keep_best_snapshot()
+        stats = run.train(plot=False)
+        env = recipe.env
+        astar = AStarDeliveryAgent(len(env["robot_colors"]), with_battery=env.get("with_battery", False), seed=seed)
+        result = tournament(trainer, {"dqn": best.agent, "astar": astar}, ROBOT_GAMES_PER_SEATING, seed=seed)
+    print(result.table())
+    return {
+        "players": players,
+        "seed": seed,
+        "config": f"configs/{config_name}",
+        "episodes": stats.collected_episodes,
+        "env_steps": stats.collected_steps,
+        "train_seconds": round(stats.training_time, 1),
+        "best_metric": _finite(stats.best_reward_metric, 2),
+        "best_episode": best.episodes,
+        "games_per_seating": ROBOT_GAMES_PER_SEATING,
+        "games": len(result.games),
+        **{
+            e.name: {
+                "games": e.games,
+                "wins": e.wins,
+                "draws": e.draws,
+                "losses": e.losses,
+                "score": round(e.score, 4),
+                "score_low": round(e.score_low, 4),
+                "score_high": round(e.score_high, 4),
+                "mean_winning_clock": _finite(e.mean_winning_span, 1),
+            }
+            for e in result.entrants
+        },
+        "wall_seconds": round(time.perf_counter() - began, 1),
+    }
+
+
+def robots_table(rows: list[dict[str, Any]]) -> str:
+    """The robots rows as a Markdown table, by players then seed.
+
+    DQN's score is (wins + draws / 2) / games with its Wilson 95 % interval; the game clock counts
+    legal moves. With 3 players one side takes two of the three seats (every seat order, balanced).
+    """
+    lines = [
+        "| players | seed | training episodes (best at) | games | DQN wins | A* wins | draws "
+        "| DQN score [95 % CI] | mean clock of wins, DQN / A* | training wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def clock(side: dict[str, Any]) -> str:
+        value = side.get("mean_winning_clock")
+        return "-" if value is None else f"{value:.0f}"
+
+    for r in sorted(rows, key=lambda r: (r["players"], r["seed"])):
+        dqn, astar = r["dqn"], r["astar"]
+        games = r.get("games", dqn["games"])
+        if dqn["games"]:  # the score from the counts, so the interval needs nothing else
+            value = (dqn["wins"] + dqn["draws"] / 2) / dqn["games"]
+            low, high = wilson_interval(value, dqn["games"])
+            score = f"{value:.3f} [{low:.3f}, {high:.3f}]"
+        else:
+            score = "-"
+        lines.append(
+            f"| {r['players']} | {r['seed']} | {r['episodes']} ({r['best_episode']}) | {games} "
+            f"| {dqn['wins']} | {astar['wins']} | {dqn['draws']} | {score} "
+            f"| {clock(dqn)} / {clock(astar)} | {r['train_seconds']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 BOARD_MODES: dict[str, Callable[[Recipe, str, str | None], dict[str, Any]]] = {
@@ -265,14 +326,35 @@ def changed_recipe(recipe: Recipe, changes: Any, parser: argparse.ArgumentParser
         parser.error(f"--recipe: {err}")
 
 
+def robots_sweep(seeds: list[int], episodes: int | None, json_path: str | None) -> None:
+    """Every seed with 2 then 3 players; ``json_path`` is rewritten after every run (with the
+    command, commit, date and machine taken when the sweep starts), then the table is printed."""
+    origin = provenance(ROOT)  # the code the runs start from
+    rows: list[dict[str, Any]] = []
+    for seed in seeds:
+        for players in ROBOT_CONFIGS:
+            row = robots(players, seed, episodes)
+            rows.append(row)
+            print(f"{players} players, seed {seed}: {json.dumps(row)}", flush=True)
+            if json_path:  # an interrupted sweep keeps what it finished
+                with atomic_write(json_path) as handle:
+                    handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
+    print(robots_table(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=sorted([*BOARD_MODES, "robots"]))
+    parser.add_argument("mode", nargs="?", choices=sorted([*BOARD_MODES, "robots"]))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, help="training episodes (default: the recipe's)")
     parser.add_argument("--config", help="board games: the recipe file (default: configs/<game>_strong.toml)")
     parser.add_argument("--plot-dir", default="plots")
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--render",
+        metavar="JSON",
+        help="robots: print the Markdown table of a JSON file the robots mode wrote; train nothing",
+    )
     parser.add_argument(
         "--save-dir",
         help="board games: also save the kept snapshot as the checkpoint DIR/GAME_seedN.pt (for rbtrainer eval/play)",
@@ -291,6 +373,14 @@ def main() -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="log each new best test round")
     args = parser.parse_args()
+    if args.render:
+        if args.mode not in (None, "robots"):
+            parser.error(f"--render applies to robots, not {args.mode}")
+        with open(args.render) as handle:
+            print(robots_table(json.load(handle)["rows"]))
+        return
+    if args.mode is None:
+        parser.error("a mode is required (or --render JSON)")
     logging.basicConfig(level=logging.WARNING)
     if args.verbose:
         logging.getLogger("rbtrainer.callbacks").setLevel(logging.INFO)
@@ -298,24 +388,22 @@ def main() -> None:
     for flag in ("save_dir", "recipe", "conv_channels", "config"):
         if getattr(args, flag) is not None and not board:
             parser.error(f"--{flag.replace('_', '-')} applies to {sorted(BOARD_MODES)}, not {args.mode}")
+    if not board:
+        robots_sweep(args.seeds, args.episodes, args.json)
+        return
     figures: dict[str, Any] = {}
     for seed in args.seeds:
         start = time.perf_counter()
-        if board:
-            recipe = board_recipe(args.mode, seed, args.episodes, args.config)
-            if args.recipe is not None:
-                recipe = changed_recipe(recipe, args.recipe, parser)
-            if args.conv_channels:
-                recipe = recipe.replace(dqn={"conv_channels": tuple(args.conv_channels)})
-            result = BOARD_MODES[args.mode](recipe, args.plot_dir, args.save_dir)
-        else:
-            result = robots(seed, args.episodes, args.plot_dir)
+        recipe = board_recipe(args.mode, seed, args.episodes, args.config)
+        if args.recipe is not None:
+            recipe = changed_recipe(recipe, args.recipe, parser)
+        if args.conv_channels:
+            recipe = recipe.replace(dqn={"conv_channels": tuple(args.conv_channels)})
+        result = BOARD_MODES[args.mode](recipe, args.plot_dir, args.save_dir)
         figures[str(seed)] = result
         result["wall_seconds"] = round(time.perf_counter() - start, 1)
         print(f"seed {seed}: {json.dumps(result, default=float)}", flush=True)
     if args.json:
-        from rbtrainer.files import atomic_write
-
         with atomic_write(args.json) as handle:
             handle.write(json.dumps(figures, indent=2, default=float).encode())
 
