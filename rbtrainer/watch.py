@@ -44,9 +44,10 @@ class PlayCommand:
     )
     """Seed of the game and of the agents."""
     gif: Annotated[str | None, arg(metavar="PATH")] = None
-    """Write the game as an animated GIF (games with an rgb_array renderer)."""
+    """Write the game as an animated GIF (games with an rgb_array renderer); not into a Python package's folder."""
     record: Annotated[str | None, arg(metavar="PATH")] = None
-    """Write the game's record (seed and every move, JSON) for --replay."""
+    """Write the game's record (seed and every move, JSON) for --replay, e.g. recordings/game.json; not into a
+    Python package's folder (such as games/)."""
     replay: Annotated[str | None, arg(metavar="PATH")] = None
     """Replay a record written by --record (checked move by move) instead of playing a new game."""
     fps: Annotated[float | None, arg(metavar="FLOAT", help_behavior_hint="(default: the game's render_fps)")] = None
@@ -63,6 +64,9 @@ class PlayCommand:
             non_negative_int("seed", self.seed)
         if self.fps is not None:
             number_in("fps", self.fps, 0.0, 100.0, low_open=True)
+        for flag, path in (("--gif", self.gif), ("--record", self.record)):
+            if path is not None:
+                _outside_packages(flag, path)
         played = self._replay(self.replay, env_args) if self.replay is not None else self._play(env_args)
         record = played.record
         print(played.result.describe(record.seats))
@@ -113,6 +117,23 @@ class PlayCommand:
                 agents, labels = _spec_agents(self.agents, trainer, seed, self.device)
             print(_heading(trainer.game_name, seed, trainer.seats, labels))
         return play_game(agents, env_args, seed=seed, render=self.gif is not None, labels=labels)
+
+
+def _outside_packages(flag: str, path: str) -> None:
+    """``ValueError`` if ``path`` would be written into a Python package's directory (one holding
+    ``__init__.py``, such as ``games/`` or ``rbtrainer/`` in the repository): a recording there
+    would be mistaken for part of the package. A folder that does not exist yet is judged by the
+    nearest existing one it would be created in."""
+    directory = os.path.dirname(os.path.abspath(path))
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    if os.path.isfile(os.path.join(directory, "__init__.py")):
+        relative = os.path.relpath(directory)
+        where = directory if relative.startswith("..") else relative
+        raise ValueError(
+            f"{flag} {path}: {where} is a Python package directory (it holds __init__.py); write the file "
+            f"somewhere else, e.g. {flag} recordings/{os.path.basename(path)}"
+        )
 
 
 def _heading(game: str, seed: int, seats: Sequence[str], labels: Sequence[str]) -> str:

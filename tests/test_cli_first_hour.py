@@ -125,3 +125,20 @@ def test_the_training_figure_is_titled_with_the_games_registry_name(tmp_path, mo
     assert main([*MATRIX, "--plot-dir", str(tmp_path), "--checkpoint", "m.pt"]) == 0
     assert len(titles) == 1 and titles[0].startswith("matrix_game: 2 seats, "), titles
     assert (tmp_path / "matrix_game_training.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("flag", ["--record", "--gif"])
+@pytest.mark.parametrize("path", ["games/c4.json", "games/new/c4.json"])
+def test_play_writes_no_recording_into_a_python_package(tmp_path, capsys, flag, path):
+    """From the repository's root, games/ is a package: a record there is refused before the game is played."""
+    (tmp_path / "games").mkdir()
+    (tmp_path / "games" / "__init__.py").write_text("")
+    err = _error(["play", "--env", "game=tictactoe", "--agents", "random", flag, path], capsys)
+    assert f"{flag} {path}: games is a Python package directory" in err and f"{flag} recordings/c4.json" in err
+    assert sorted(p.name for p in (tmp_path / "games").iterdir()) == ["__init__.py"]
+
+
+def test_play_records_into_a_plain_folder(tmp_path, capsys):
+    assert main(["play", "--env", "game=tictactoe", "--agents", "random", "--record", "recordings/c4.json"]) == 0
+    assert "record: recordings/c4.json" in capsys.readouterr().out
+    assert main(["play", "--replay", "recordings/c4.json"]) == 0
