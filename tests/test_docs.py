@@ -31,7 +31,7 @@ def _run(block: Block, namespace: dict[str, object]) -> None:
     from rbtrainer.cli import main
 
     if block.language == "python":
-        exec(compile(shrunk_python(block.source), block.where, "exec"), namespace)  # noqa: S102 - the docs' own code
+        exec(compile(shrunk_python(block.source), block.where, "exec"), namespace)  # the docs' own code
         return
     for command in bash_commands(block.source):
         status = main(shlex.split(command))
@@ -51,3 +51,34 @@ def test_the_code_blocks_of_a_page_run(page: Path, tmp_path: Path, monkeypatch: 
             except SystemExit as exit_:
                 pytest.fail(f"{block.where}: exited with {exit_.code}")
     assert sys.path[0] == str(ROOT) and os.getcwd() == str(tmp_path)  # nothing moved us
+
+
+def test_the_rendered_pages_equal_their_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README.md's results table and docs/results.md, docs/performance.md are benchmarks/render.py's
+    rendering of benchmarks/data/*.json (after new data: python benchmarks/render.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render", ROOT / "benchmarks" / "render.py")
+    assert spec is not None and spec.loader is not None
+    render = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "render", render)  # its dataclasses look their module up
+    spec.loader.exec_module(render)
+    assert [str(path.relative_to(ROOT)) for path in render.stale()] == []
+
+
+def test_the_docs_build_with_strict_checks(tmp_path: Path) -> None:
+    """``mkdocs build --strict``: no broken link, missing page or unreadable docstring (the docs extra)."""
+    pytest.importorskip("mkdocs", reason='the docs extra is not installed: pip install -e ".[docs]"')
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "site" / "games" / "robot_delivery" / "index.html").exists()
+    assert (tmp_path / "site" / "cli" / "index.html").exists()

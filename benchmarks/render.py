@@ -1,0 +1,147 @@
+"""Render the docs' Results and Performance pages and the README's results table from benchmark JSON.
+
+    python benchmarks/render.py            # rewrite docs/results.md, docs/performance.md, README.md's table
+    python benchmarks/render.py --check    # exit 1, naming the files, if any differs from its JSON
+
+Every figure on those pages comes from a JSON file in ``benchmarks/data/`` written by a benchmark
+script (with the command, commit, date and machine that made it), rendered by that script's own
+table function. ``tests/test_docs.py`` fails when a committed page differs from this rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data"
+README_BEGIN = "<!-- results table: rendered by benchmarks/render.py from benchmarks/data/default_train.json -->"
+README_END = "<!-- end of the rendered results table -->"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One table of a page: a benchmark's JSON rendered by the benchmark's own table function."""
+
+    title: str
+    data: str
+    """File name in benchmarks/data/."""
+    renderer: str
+    """``module:function`` in benchmarks/, taking the JSON's ``rows``."""
+    text: str
+    """What the table measures and how to read it (no figures: they are all in the table)."""
+
+    def load(self) -> dict[str, Any]:
+        with open(DATA / self.data, encoding="utf-8") as handle:
+            data: dict[str, Any] = json.load(handle)
+        return data
+
+    def table(self) -> str:
+        module, function = self.renderer.split(":")
+        render: Callable[[list[dict[str, Any]]], str] = getattr(importlib.import_module(module), function)
+        return render(self.load()["rows"])
+
+    def provenance(self) -> str:
+        data = self.load()
+        git, machine = data.get("git", {}), data.get("machine", {})
+        commit = str(git.get("commit", "unknown"))[:10] + (" with local changes" if git.get("dirty") else "")
+        where = ", ".join(
+            f"{key} {machine[key]}" for key in ("cpu_count", "python", "torch", "tianshou") if key in machine
+        )
+        return (
+            f"Made by `python {data.get('command', '?')}` at commit {commit} on {str(data.get('date', '?'))[:10]} "
+            f"({where.replace('cpu_count', 'CPUs')}); data: `benchmarks/data/{self.data}`."
+        )
+
+    def markdown(self, level: str = "##") -> str:
+        return f"{level} {self.title}\n\n{self.text}\n\n{self.table()}\n\n{self.provenance()}\n"
+
+
+DEFAULT_TRAIN = Section(
+    "`rbtrainer train` with its defaults, on the board games",
+    "default_train.json",
+    "default_train:table",
+    "`rbtrainer train --env game=GAME --seed SEED` with the game's built-in defaults (DQN in self-play "
+    "and against random play in either seat; the best checkpoint is the test round that scores best "
+    "against the game's evaluation panel). The best checkpoint then plays random play on fresh games "
+    "from each seat, beside the panel's score of that round and its 95 % interval. The target is the "
+    "score against random each seat must reach.",
+)
+PANEL_SPEED = Section(
+    "What an evaluation panel costs per test round",
+    "panel_speed.json",
+    "panel_speed:table",
+    "A small DQN (greedy) plays a panel as a training run's test round does: every opponent from every "
+    "seat, on a 16-env test pool. The first round also plays the panel's own round robin, once per run.",
+)
+
+PAGES: dict[str, tuple[str, list[Section]]] = {
+    "docs/results.md": (
+        "# Results\n\n"
+        "What the trained agents are worth, measured against baselines on fresh games. Every table is "
+        "rendered from the JSON its benchmark wrote (`benchmarks/render.py`), with the command, commit, "
+        "date and machine below it. Learning results are quoted over three seeds.\n",
+        [DEFAULT_TRAIN],
+    ),
+    "docs/performance.md": (
+        "# Performance\n\n"
+        "Speed figures, each the median (and range) of repeated measurements in one run on the machine "
+        "named below the table, rendered from the JSON its benchmark wrote (`benchmarks/render.py`). "
+        "Speed ratios are only quoted where both sides ran in the same process, alternately.\n",
+        [PANEL_SPEED],
+    ),
+}
+
+
+def rendered() -> dict[Path, str]:
+    """Every rendered file's full new text, by path."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        out = {ROOT / page: "\n".join([head, *(s.markdown() for s in parts)]) for page, (head, parts) in PAGES.items()}
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        begin, end = readme.find(README_BEGIN), readme.find(README_END)
+        if begin < 0 or end < begin:
+            raise ValueError(f"README.md has no rendered-table markers ({README_BEGIN!r} ... {README_END!r})")
+        table = f"{DEFAULT_TRAIN.table()}\n\n{DEFAULT_TRAIN.provenance()}"
+        out[ROOT / "README.md"] = f"{readme[: begin + len(README_BEGIN)]}\n{table}\n{readme[end:]}"
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return out
+
+
+def stale() -> list[Path]:
+    """The rendered files whose committed text differs from a fresh rendering."""
+    return [path for path, text in rendered().items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file differs from its JSON")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.check:
+        differ = stale()
+        for path in differ:
+            logger.error("%s differs from its JSON: run python benchmarks/render.py", path.relative_to(ROOT))
+        return 1 if differ else 0
+    from rbtrainer.files import atomic_write
+
+    for path, text in rendered().items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            with atomic_write(path) as handle:
+                handle.write(text.encode("utf-8"))
+            logger.info("wrote %s", path.relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
