@@ -16,13 +16,14 @@ players x 1 robot for 2 and 3 robots, 2 x 3 for 6 and 4 x 3 for 12.
 
 Each row trains ``configs/robots_<row>.toml`` (self-play dueling DQN, the same settings for every
 row) until its test metric first reaches the reference's plateau, the wall-time budget runs out
-or it has collected the reference's episode count, then keeps going ``--hold-episodes`` more.
+or it has collected the reference's episode count, then keeps going ``--hold-episodes`` more (default 100).
 Recorded: the test metric curve, the episodes, env steps and wall time to first reach the plateau
 (the goal: at most 1/4 of the reference's episodes, within 20 minutes), and for scale the metric
 of the A* agent playing every seat of the same game. For 2 and 3 robots the
 best test round's snapshot then plays the A* agent in every seat order (``--games`` per seating).
 Rows (and seeds) run side by side in ``--jobs`` processes; each writes
-``<out-dir>/robots_<row>_seed<s>.json`` (``--reuse`` reads those instead of training again). The
+``<out-dir>/robots_<row>_seed<s>.json`` (``--reuse`` reads those instead of training again, says
+which row it reads and which it trains, and stops when it finds none). The
 script prints both tables in Markdown, one line per row and seed, and writes the curves of the
 first seed to ``<plot-dir>/robot_results.png``.
 
@@ -55,6 +56,8 @@ REFERENCE: dict[str, tuple[float, int]] = {
 }
 """Per row: the reference's plateau and the episodes it first reached it at."""
 CROSSPLAY = ("2", "2b", "3", "3b")
+HOLD_EPISODES = 100
+"""Episodes a row keeps training after it first reaches the plateau (the README's table ran with it)."""
 
 
 def _recipe(row: str, **trainer: Any) -> Recipe:
@@ -115,7 +118,7 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
             for e in table.entrants
         }
     run.close()
-    with atomic_write(os.path.join(out_dir, f"robots_{row}_seed{seed}.json")) as handle:
+    with atomic_write(_result_path(out_dir, row, seed)) as handle:
         handle.write(json.dumps(result, indent=2).encode())
     return result
 
@@ -220,27 +223,52 @@ def _plot(results: list[dict[str, Any]], path: str) -> str:
     return path
 
 
+def _result_path(out_dir: str, row: str, seed: int) -> str:
+    return os.path.join(out_dir, f"robots_{row}_seed{seed}.json")
+
+
+def _reused(runs: list[tuple[str, int]], out_dir: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """The results of ``runs`` already written to ``out_dir``, by (row, seed)."""
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    for row, seed in runs:
+        path = _result_path(out_dir, row, seed)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                done[row, seed] = json.load(handle)
+    return done
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", nargs="+", default=list(REFERENCE), choices=list(REFERENCE))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--minutes", type=float, default=20.0, help="wall-time budget per row")
-    parser.add_argument("--hold-episodes", type=int, default=0, help="episodes to keep training after the plateau")
+    parser.add_argument(
+        "--hold-episodes",
+        type=int,
+        default=HOLD_EPISODES,
+        help="episodes to keep training after the plateau (default: %(default)s)",
+    )
     parser.add_argument("--games", type=int, default=50, help="games per seating against A*")
     parser.add_argument("--jobs", type=int, default=2, help="rows trained side by side (one process each)")
-    parser.add_argument("--reuse", action="store_true", help="read rows already written to --out-dir")
+    parser.add_argument(
+        "--reuse", action="store_true", help="read rows already written to --out-dir (train only the missing ones)"
+    )
     parser.add_argument("--out-dir", default="runs/robot_results")
     parser.add_argument("--plot-dir", default="plots")
     args = parser.parse_args()
 
     runs = [(row, seed) for row in args.rows for seed in args.seeds]
-    done: dict[tuple[str, int], dict[str, Any]] = {}
-    if args.reuse:
+    done = _reused(runs, args.out_dir) if args.reuse else {}
+    if args.reuse and not done:
+        parser.error(
+            f"--reuse: none of the rows' results is in --out-dir {args.out_dir} (robots_<row>_seed<s>.json); give the "
+            "folder they were written to, or leave out --reuse to train every row"
+        )
+    if args.reuse:  # what is read, and what is trained after all
         for row, seed in runs:
-            path = os.path.join(args.out_dir, f"robots_{row}_seed{seed}.json")
-            if os.path.exists(path):
-                with open(path, encoding="utf-8") as handle:
-                    done[row, seed] = json.load(handle)
+            path = _result_path(args.out_dir, row, seed)
+            print(f"{row} seed {seed}: " + (f"reusing {path}" if (row, seed) in done else f"training (no {path})"))
     todo = [run for run in runs if run not in done]
     rows, seeds = [row for row, _ in todo], [seed for _, seed in todo]
     work = (args.minutes, args.hold_episodes, args.games, args.out_dir)

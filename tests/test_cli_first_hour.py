@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +146,40 @@ def test_play_records_into_a_plain_folder(tmp_path, capsys):
     assert main(["play", "--env", "game=tictactoe", "--agents", "random", "--record", "recordings/c4.json"]) == 0
     assert "record: recordings/c4.json" in capsys.readouterr().out
     assert main(["play", "--replay", "recordings/c4.json"]) == 0
+
+
+ROBOT_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "robot_results.py"
+
+
+def _robot_results(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROBOT_RESULTS), *argv], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_robot_results_reuse_refuses_a_folder_without_results(tmp_path):
+    """On a fresh clone --reuse finds nothing: it says so instead of training every row for hours."""
+    done = _robot_results("--reuse", "--out-dir", str(tmp_path / "none"), "--rows", "2", "3")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"--reuse: none of the rows' results is in --out-dir {tmp_path / 'none'}" in done.stderr
+    assert "leave out --reuse to train every row" in done.stderr and done.stdout == ""
+
+
+def test_robot_results_reuse_names_the_file_of_every_row_it_reads(tmp_path):
+    row = {
+        "row": "2", "seed": 0, "env": {"game": "robot_delivery", "robot_colors": ["r", "b"]}, "plateau": 21.0,
+        "reference_episodes": 2000, "reached": None, "episodes": 2000, "env_steps": 1000, "wall_seconds": 60.0,
+        "best_metric": 17.0, "best_episode": 1000, "curve": [[0, 0, 1.0], [2000, 1000, 17.0]], "astar_selfplay": 17.0,
+    }  # fmt: skip
+    (tmp_path / "robots_2_seed0.json").write_text(json.dumps(row))
+    done = _robot_results("--reuse", "--out-dir", str(tmp_path), "--rows", "2", "--plot-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[0] == f"2 seed 0: reusing {tmp_path / 'robots_2_seed0.json'}"
+    assert "| 2 | no | 0 | 21 at 2,000 | not reached in 2,000 episodes" in done.stdout
+
+
+def test_robot_results_holds_the_plateau_as_long_as_it_documents():
+    """The README's table ran with 100 more episodes after the plateau; the script's default and docstring say so."""
+    shown = " ".join(_robot_results("--help").stdout.split())  # the docstring, then the options
+    assert "``--hold-episodes`` more (default 100)" in shown
+    assert "--hold-episodes HOLD_EPISODES episodes to keep training after the plateau (default: 100)" in shown
