@@ -8,10 +8,11 @@ Measures robot steps per second (env steps taken by live robots) for
   * ``batch N``: :class:`~games.robot_delivery.batch.BatchRobotDeliveryRules` stepping N games
     at once (masks, observations, random legal actions drawn in NumPy, step, reset of ended games),
     robot steps summed over the games.
-Configurations: 3 robots (3 players x 1, max_step 600) and 12 robots (4 players x 3, max_step 1500),
-the reference game's measured rates being about 11-12k and 8k robot steps/s on a 2-core machine.
+Configurations: 3 robots (3 players x 1, max_step 600) and 12 robots (4 players x 3, max_step 1500).
+Each figure is the median (and range) of ``--repeats`` measurements after a warm-up.
 
-    python benchmarks/game_speed.py [--steps 200000] [--repeats 3] [--json out.json]
+    python benchmarks/game_speed.py [--steps 200000] [--repeats 3] \\
+        [--json benchmarks/data/game_speed.json] [--render JSON]
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import random
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from pettingzoo import AECEnv
@@ -30,6 +33,8 @@ from pettingzoo import AECEnv
 from games.robot_delivery import RobotDeliveryEnv
 from games.robot_delivery import env as wrapped_env
 from games.robot_delivery.batch import BatchRobotDeliveryRules
+from rbtrainer.files import atomic_write
+from rbtrainer.provenance import provenance
 
 CONFIGS = {
     "3 robots": {"robot_colors": ["r", "b", "gr"], "num_robots_per_player": 1, "max_step": 600, "required_mail": 5},
@@ -40,7 +45,7 @@ CONFIGS = {
         "required_mail": 10,
     },
 }
-REFERENCE = {"3 robots": 11_500.0, "12 robots": 8_000.0}
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
 def _pick(mask: np.ndarray, rng: random.Random) -> int:
@@ -106,48 +111,71 @@ def batch_loop(kwargs: dict, num_games: int, steps: int, seed: int) -> float:
 BATCH_SIZES = (16, 256)
 
 
-def measure(fn: Callable[[], float], repeats: int) -> float:
+def measure(fn: Callable[[], float], repeats: int) -> dict[str, float]:
     fn()  # warm-up (imports, caches)
-    return statistics.median(fn() for _ in range(repeats))
+    values = [fn() for _ in range(repeats)]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+LOOPS = ("raw", "wrapped", "rules", *(f"batch {n}" for n in BATCH_SIZES))
+
+
+def _cell(spread: dict[str, float]) -> str:
+    return f"{spread['median'] / 1000:,.0f}k ({spread['min'] / 1000:,.0f}-{spread['max'] / 1000:,.0f}k)"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The Markdown table of the rows this script writes: robot steps/s, median (range)."""
+    head = " | ".join(
+        [
+            "bare env",
+            "through PettingZoo's wrapper",
+            "rules class alone",
+            *(f"batch rules, {n} games" for n in BATCH_SIZES),
+        ]
+    )
+    lines = [f"| config | {head} |", "|---|" + "---|" * len(LOOPS)]
+    for r in rows:
+        lines.append(f"| {r['config']} | " + " | ".join(_cell(r[loop]) for loop in LOOPS) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200_000, help="robot steps per measurement")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--json", help="also write the figures (with command, commit, date, machine) to this file")
+    parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file this script wrote")
     args = parser.parse_args()
-
-    results: dict[str, dict[str, float]] = {}
+    if args.render:
+        with open(args.render, encoding="utf-8") as handle:
+            print(table(json.load(handle)["rows"]))
+        return
+    origin = provenance(ROOT)
+    rows: list[dict[str, Any]] = []
     for name, kwargs in CONFIGS.items():
         raw = RobotDeliveryEnv(**kwargs)  # type: ignore[arg-type]
         wrapped = wrapped_env(**kwargs)
-        results[name] = {
-            "raw": measure(functools.partial(aec_loop, raw, args.steps, 0), args.repeats),
-            "wrapped": measure(functools.partial(aec_loop, wrapped, args.steps, 0), args.repeats),
-            "rules": measure(functools.partial(rules_loop, raw, args.steps, 0), args.repeats),
-            **{
-                f"batch {n}": measure(functools.partial(batch_loop, kwargs, n, args.steps, 0), args.repeats)
-                for n in BATCH_SIZES
-            },
-            "reference": REFERENCE[name],
-        }
-    batch_columns = "".join(f"{f'batch {n}':>11}" for n in BATCH_SIZES)
-    header = (
-        f"{'config':<10} {'raw env':>10} {'wrapped':>10} {'rules':>10}{batch_columns} {'reference':>10} {'raw/ref':>8}"
-    )
-    print("robot steps per second, random legal actions, median of", args.repeats)
-    print(header)
-    for name, r in results.items():
-        print(
-            f"{name:<10} {r['raw']:>10.0f} {r['wrapped']:>10.0f} {r['rules']:>10.0f}"
-            + "".join(f"{r[f'batch {n}']:>11.0f}" for n in BATCH_SIZES)
-            + " "
-            + f"{r['reference']:>10.0f} {r['raw'] / r['reference']:>7.1f}x"
+        rows.append(
+            {
+                "config": name,
+                "env_args": kwargs,
+                "steps": args.steps,
+                "repeats": args.repeats,
+                "raw": measure(functools.partial(aec_loop, raw, args.steps, 0), args.repeats),
+                "wrapped": measure(functools.partial(aec_loop, wrapped, args.steps, 0), args.repeats),
+                "rules": measure(functools.partial(rules_loop, raw, args.steps, 0), args.repeats),
+                **{
+                    f"batch {n}": measure(functools.partial(batch_loop, kwargs, n, args.steps, 0), args.repeats)
+                    for n in BATCH_SIZES
+                },
+            }
         )
+    print("robot steps per second, random legal actions, median (range) of", args.repeats)
+    print(table(rows))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
+        with atomic_write(args.json) as handle:
+            handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ Loops measured per game configuration:
   * ``train/dqn``: ``trainer.train`` self-play DQN, hidden [64, 64], an update every 200 env
     steps with 0.02 gradient steps per env step, batch 64 (test rounds excluded from the rate).
 Imports and first-use costs (torch's lazy imports, allocations) are paid in a warm-up run before measuring;
-each figure is the median of ``--repeats`` runs. Peak RSS is the process's maximum so far.
+each figure is the median (and range) of ``--repeats`` runs. Peak RSS is the process's maximum so far.
 
-    python benchmarks/trainer_speed.py [--configs 3robots 12robots tictactoe] [--repeats 3] [--json out.json]
+    python benchmarks/trainer_speed.py [--configs 3robots 12robots tictactoe] [--repeats 3] \\
+        [--json benchmarks/data/trainer_speed.json] [--render JSON]
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import resource
 import statistics
 import time
 from typing import Any
 
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent
+from rbtrainer.files import atomic_write
+from rbtrainer.provenance import provenance
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "3robots": {"game": "robot_delivery", "robot_colors": ["r", "b", "gr"], "required_mail": 5, "max_step": 600},
@@ -71,7 +77,11 @@ def train_loop(trainer: DecentralizedTrainer) -> float:
     return stats.steps_per_second
 
 
-def measure(name: str, repeats: int) -> dict[str, float]:
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def measure(name: str, repeats: int) -> dict[str, Any]:
     env_args = CONFIGS[name]
     trainer = _trainer(env_args, TRAIN_EPISODES[name], TEST_EPISODES[name])
     seats = trainer.num_seats
@@ -83,34 +93,57 @@ def measure(name: str, repeats: int) -> dict[str, float]:
     learner = _dqn(warm)
     warm.train([learner] * seats, [True] * seats, plot=False)
     warm.close()
-    figures = {
-        "test/random": statistics.median(test_loop(trainer, randoms) for _ in range(repeats)),
-        "test/dqn": statistics.median(test_loop(trainer, greedy) for _ in range(repeats)),
-        "train/dqn": statistics.median(train_loop(trainer) for _ in range(repeats)),
+    row = {
+        "config": name,
+        "env_args": env_args,
+        "test_random": _spread([test_loop(trainer, randoms) for _ in range(repeats)]),
+        "test_dqn": _spread([test_loop(trainer, greedy) for _ in range(repeats)]),
+        "train_dqn": _spread([train_loop(trainer) for _ in range(repeats)]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "repeats": repeats,
     }
     trainer.close()
-    return figures
+    return row
+
+
+def _cell(spread: dict[str, float]) -> str:
+    return f"{spread['median']:,.0f} ({spread['min']:,.0f}-{spread['max']:,.0f})"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The Markdown table of :func:`measure` rows: env steps/s, median (range)."""
+    lines = [
+        "| config | test loop, random agents | test loop, greedy DQN [64, 64] | train loop, DQN [64, 64] | "
+        "peak RSS of the process, MB |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['config']} | {_cell(r['test_random'])} | {_cell(r['test_dqn'])} | {_cell(r['train_dqn'])} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--json", help="also write the figures (with command, commit, date, machine) to this file")
+    parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file this script wrote")
     args = parser.parse_args()
+    if args.render:
+        with open(args.render, encoding="utf-8") as handle:
+            print(table(json.load(handle)["rows"]))
+        return
     logging.basicConfig(level=logging.WARNING)
-    results = {name: measure(name, args.repeats) for name in args.configs}
-    print(f"env steps per second, 16 envs, median of {args.repeats}")
-    print(f"{'config':<10} {'test/random':>12} {'test/dqn':>10} {'train/dqn':>10} {'peak RSS MB':>12}")
-    for name, r in results.items():
-        print(
-            f"{name:<10} {r['test/random']:>12.0f} {r['test/dqn']:>10.0f} {r['train/dqn']:>10.0f} "
-            f"{r['peak_rss_mb']:>12.0f}"
-        )
+    origin = provenance(ROOT)
+    rows = [measure(name, args.repeats) for name in args.configs]
+    print(f"env steps per second, 16 envs, median (range) of {args.repeats}")
+    print(table(rows))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
+        with atomic_write(args.json) as handle:
+            handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
 
 
 if __name__ == "__main__":
