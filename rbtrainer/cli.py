@@ -622,6 +622,45 @@ def _resume_changes(recipe: "Recipe", state_path: str) -> dict[str, dict[str, An
     }
 
 
+def _complete_run(recipe: "Recipe", state_path: str, last_path: str) -> str | None:
+    """Why resuming the run of the training state at ``state_path`` has nothing to train under
+    ``recipe``'s budgets (``None``: it has). A resumed run whose budget is reached would still end
+    itself: cut the logs back to the state, and write the state's agents over the final ones.
+
+    The run is complete when the state already reached the budget, or when the final agents'
+    checkpoint records that the run finished (:func:`rbtrainer.recipes._run_end`: a finished run
+    writes no state at its last round, so its state is behind its end) with counts that reach it.
+    A larger budget than the run's own is not reached: that run continues.
+    """
+    from rbtrainer.checkpoint import Checkpoint
+    from rbtrainer.run.state import read_training_state
+
+    budget = recipe.trainer
+    stats = read_training_state(state_path).stats
+    ended: tuple[int, int] | None = None
+    if budget.budget_reached(stats.collected_episodes, stats.collected_steps):
+        ended = (stats.collected_episodes, stats.collected_steps)
+    elif os.path.exists(last_path):
+        try:
+            end = Checkpoint.read(last_path).metadata.get("run_end")
+        except (OSError, ValueError):  # a damaged final checkpoint says nothing: the run continues and rewrites it
+            end = None
+        if isinstance(end, dict) and end.get("finished") and budget.budget_reached(end["episodes"], end["env_steps"]):
+            ended = (int(end["episodes"]), int(end["env_steps"]))
+    if ended is None:
+        return None
+    limits = [
+        f"--{name.replace('_', '-')} {value}"
+        for name, value in (("episodes_per_train", budget.episodes_per_train), ("max_env_steps", budget.max_env_steps))
+        if value is not None
+    ]
+    return (
+        f"rbtrainer train: the run of --resume {state_path} is complete ({ended[0]} episodes / {ended[1]} env steps "
+        f"reach its budget {' or '.join(limits)}); nothing trained, no file changed. To train it further, resume "
+        "with a larger budget"
+    )
+
+
 class _StopOnSignals:
     """SIGINT/SIGTERM while training: the first asks the trainer to stop after its collection phase
     (it then writes its training state, last agents and curve); a second exits at once (files are
@@ -680,6 +719,11 @@ def _train(recipe: "Recipe", outputs: _RunOutputs | None = None) -> int:
     paths = _OutputPaths(path, last_path, state_path, log_dir)
     metadata = recipe.checkpoint_metadata()  # what the checkpoints will hold
     _check_outputs(paths, outputs)  # before anything is built
+    if outputs.resume is not None:
+        complete = _complete_run(recipe, outputs.resume, last_path)
+        if complete is not None:
+            print(complete)
+            return 0
     if outputs.resume is not None and outputs.resume_changed:
         changes = _resume_changes(recipe, outputs.resume)
         if changes:

@@ -356,6 +356,16 @@ def _best_round(progress: Progress) -> dict[str, Any]:
     return {"episodes": progress.episodes, **panel}
 
 
+def _run_end(progress: Progress) -> dict[str, Any]:
+    """What the final agents' checkpoint records of the run's end (metadata ``"run_end"``): the
+    episodes and env steps collected, and whether the run finished (its budget reached, or its stop
+    hook ended it) rather than being interrupted or failing. ``rbtrainer train --resume`` reads it
+    to tell a complete run from one to continue."""
+    stats = progress.stats
+    finished = progress.fraction >= 1.0 or (stats is not None and stats.stopped_early)
+    return {"run_end": {"episodes": progress.episodes, "env_steps": progress.env_steps, "finished": finished}}
+
+
 class BestSnapshot:
     """``save_best_fn`` keeping a frozen snapshot of the learner at its best test round."""
 
@@ -423,7 +433,7 @@ class SelfPlayRun:
                 on_best()
 
         self.trainer.save_best_fn = progress_hook(save_best)
-        self.trainer.save_last_fn = lambda: self.save(final_path, {}, base)
+        self.trainer.save_last_fn = progress_hook(lambda progress: self.save(final_path, _run_end(progress), base))
 
     def save(self, path: str, extra: Mapping[str, Any] | None = None, metadata: Mapping[str, Any] | None = None) -> str:
         """Write the learner in every seat to ``path`` now, with ``metadata`` (default: the recipe's),

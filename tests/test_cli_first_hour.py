@@ -183,3 +183,35 @@ def test_robot_results_holds_the_plateau_as_long_as_it_documents():
     shown = " ".join(_robot_results("--help").stdout.split())  # the docstring, then the options
     assert "``--hold-episodes`` more (default 100)" in shown
     assert "--hold-episodes HOLD_EPISODES episodes to keep training after the plateau (default: 100)" in shown
+
+
+def _files(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_resuming_a_complete_run_says_so_and_changes_no_file(tmp_path, capsys):
+    """A finished run's state is behind its end (its last round writes none): resuming it used to train the
+    tail again, cut its logs back and rewrite its final agents. Same budget, or a smaller one: one line, status 0
+    (the run asked for is there, as a scheduler re-running the command should see). A larger budget trains on."""
+    run = tmp_path / "run"
+    argv = ["train", *TINY[:-2], "--episodes-per-train", "18", "--logdir", str(run / "logs")]
+    argv += ["--plot-dir", str(run), "--checkpoint", str(run / "a.pt"), "--no-progress-bar"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    before = _files(run)
+    assert {"a.pt", "a_last.pt", "a.state", "logs/a/tests.csv"} <= set(before)
+    for budget in ("18", "6"):
+        assert main([*argv, "--episodes-per-train", budget, "--resume", str(run / "a.state")]) == 0
+        out = capsys.readouterr().out
+        assert out.count("\n") == 1 and f"the run of --resume {run / 'a.state'} is complete" in out, out
+        assert f"reach its budget --episodes-per-train {budget})" in out and "no file changed" in out
+        assert _files(run) == before
+    first = [float(row.split(",")[1]) for row in before["logs/a/tests.csv"][0].decode().splitlines()[1:]]
+    assert main([*argv, "--episodes-per-train", "30", "--resume", str(run / "a.state")]) == 0
+    trained = re.search(r"^trained (\d+) episodes", capsys.readouterr().out, re.MULTILINE)
+    assert trained is not None and int(trained.group(1)) >= 30
+    rounds = [float(row.split(",")[1]) for row in (run / "logs" / "a" / "tests.csv").read_text().splitlines()[1:]]
+    assert rounds[: len(first) - 1] == first[:-1] and rounds[-1] >= 30 > first[-1] >= 18
+    assert _files(run)["a_last.pt"] != before["a_last.pt"]
