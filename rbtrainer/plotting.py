@@ -29,6 +29,7 @@ __all__ = [
     "plot_training_curves",
     "save_gif",
     "save_png",
+    "search_figure",
 ]
 
 
@@ -240,11 +241,26 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: fl
     return os.fspath(path)
 
 
-def plot_search(path: str | os.PathLike[str], trials: Sequence[tuple[int, str, float | None]], name: str) -> str:
-    """Fitness of each completed trial of a search and the best so far; pruned trials as crosses.
+def plot_search(
+    path: str | os.PathLike[str],
+    trials: Sequence[tuple[int, str, float | None]],
+    name: str,
+    last_reported: Mapping[int, float] | None = None,
+) -> str:
+    """Fitness of each completed trial of a search and the best so far; pruned trials as crosses at
+    the last value they reported before Optuna pruned them (a pruned trial has no final fitness).
 
-    ``trials``: (number, state, value) as Optuna reports them. Written atomically; returns the path.
+    ``trials``: (number, state, value) as Optuna reports them; ``last_reported``: a pruned trial's
+    last intermediate value by trial number (pruned trials without one are counted in the title).
+    Written atomically; returns the path.
     """
+    return _save(search_figure(trials, name, last_reported), path)
+
+
+def search_figure(
+    trials: Sequence[tuple[int, str, float | None]], name: str, last_reported: Mapping[int, float] | None = None
+) -> Figure:
+    """The figure :func:`plot_search` writes."""
     fig = Figure(figsize=(7, 4), dpi=110)
     FigureCanvasAgg(fig)
     axes = fig.subplots()
@@ -253,13 +269,18 @@ def plot_search(path: str | os.PathLike[str], trials: Sequence[tuple[int, str, f
         numbers, values = zip(*done)
         axes.scatter(numbers, values, s=18, label="completed trial")
         axes.plot(numbers, np.maximum.accumulate(values), color="C3", label="best so far")
+    reported = dict(last_reported or {})
     pruned = [n for n, state, _ in trials if state == "PRUNED"]
-    if pruned:
-        low = min((v for _, v in done), default=0.0)
-        axes.scatter(pruned, [low] * len(pruned), marker="x", color="grey", label="pruned")
+    drawn = [(n, reported[n]) for n in pruned if n in reported and math.isfinite(reported[n])]
+    if drawn:
+        numbers, values = zip(*drawn)
+        axes.scatter(numbers, values, marker="x", color="grey", label="pruned (its last reported value)")
+    unreported = len(pruned) - len(drawn)
+    title = f"search {name!r}: {len(trials)} trials"
+    axes.set_title(title + (f", {unreported} pruned before any report (not drawn)" if unreported else ""))
     axes.set_xlabel("trial")
     axes.set_ylabel("fitness")
-    axes.set_title(f"search {name!r}: {len(trials)} trials")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    return _save(fig, path)
+    if done or drawn:
+        axes.legend(fontsize=8)
+    return fig

@@ -495,5 +495,12 @@ def _result(spec: SearchSpec, study: optuna.Study) -> SearchResult:
         )
         handle.write(tomli_w.dumps({name: table for name, table in config.items() if table}).encode())
     trials = [(t.number, t.state.name, t.value) for t in study.trials]
-    plot = plot_search(os.path.join(spec.settings.out_dir, "fitness.png"), trials, spec.settings.study_name)
+    last_reported = {  # where a pruned trial stood when Optuna pruned it: its last reported value
+        t.number: t.intermediate_values[max(t.intermediate_values)]
+        for t in study.trials
+        if t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values
+    }
+    plot = plot_search(
+        os.path.join(spec.settings.out_dir, "fitness.png"), trials, spec.settings.study_name, last_reported
+    )
     return SearchResult(float(best.value if best.value is not None else -math.inf), params, config, path, plot, trials)

@@ -155,3 +155,29 @@ def test_param_positions_and_settings() -> None:
     assert Param.from_toml("trainer", "batch_size", {"low": 16, "high": 64, "step": 16}).is_int
     with pytest.raises(ValueError, match="fitness must be"):
         SearchSettings(fitness="elo")
+
+
+def test_the_figure_draws_pruned_trials_where_optuna_pruned_them(tmp_path, monkeypatch) -> None:
+    """A pruned trial is drawn at the last value it reported (not at an invented fitness); one that reported
+    nothing is counted in the title."""
+    import rbtrainer.plotting as plotting
+
+    seen: dict[str, object] = {}
+    real = plotting.plot_search
+
+    def recording(path, trials, name, last_reported=None):
+        seen.update(trials=trials, last_reported=last_reported)
+        return real(path, trials, name, last_reported)
+
+    monkeypatch.setattr(plotting, "plot_search", recording)
+    result = run_search(load_search(search_file(tmp_path), out_dir=str(tmp_path)))
+    pruned = {n for n, state, _ in result.trials if state == "PRUNED"}
+    reported = seen["last_reported"]
+    assert pruned and isinstance(reported, dict) and set(reported) == pruned
+    assert all(math.isfinite(v) and v < 0 for v in reported.values())  # the test fitness is minus a distance
+
+    trials = [(0, "COMPLETE", -0.5), (1, "PRUNED", None), (2, "COMPLETE", -0.2), (3, "PRUNED", None)]
+    axes = plotting.search_figure(trials, "s", {1: -0.9}).axes[0]
+    marks = {c.get_label(): c.get_offsets().tolist() for c in axes.collections}
+    assert marks == {"completed trial": [[0, -0.5], [2, -0.2]], "pruned (its last reported value)": [[1, -0.9]]}
+    assert axes.get_title() == "search 's': 4 trials, 1 pruned before any report (not drawn)"
