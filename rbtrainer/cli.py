@@ -280,7 +280,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         resume: Annotated[str | None, arg(metavar="STATE")] = None
         """Continue the run whose training state is STATE (written beside the checkpoint, and on Ctrl-C/SIGTERM)."""
         logdir: str = "runs"
-        """TensorBoard and CSV logs go to LOGDIR/<checkpoint name>; '' for none."""
+        """CSV logs, and TensorBoard logs with the tensorboard extra, go to LOGDIR/<checkpoint name>; '' for none."""
         overwrite: bool = False
         """Replace an earlier run's checkpoints, training state and logs (otherwise refused); they are kept aside
         until the new run has saved a checkpoint, and put back if it fails before."""
@@ -569,7 +569,7 @@ class _OutputClaim:
 def _deferred_logger(log_dir: str) -> Any:
     """The trainer's logger until the run holds its outputs: it remembers ``begin`` and opens the
     CSV and TensorBoard loggers (which create the log files) only when its ``open()`` is called."""
-    from rbtrainer.logs import CSVLogger, MultiLogger, TensorBoardLogger, TrainingLogger
+    from rbtrainer.logs import CSVLogger, MultiLogger, TensorBoardLogger, TrainingLogger, tensorboard_installed
 
     class DeferredLogger(TrainingLogger):
         def __init__(self) -> None:
@@ -577,7 +577,10 @@ def _deferred_logger(log_dir: str) -> Any:
             self.begun: tuple[int | None] | None = None
 
         def open(self) -> None:
-            self.real = MultiLogger([CSVLogger(log_dir), TensorBoardLogger(log_dir)])
+            loggers: list[TrainingLogger] = [CSVLogger(log_dir)]
+            if tensorboard_installed():  # the tensorboard extra; without it the CSV tables only
+                loggers.append(TensorBoardLogger(log_dir))
+            self.real = MultiLogger(loggers)
             if self.begun is not None:
                 self.real.begin(*self.begun)
 
@@ -781,7 +784,12 @@ def _train(recipe: "Recipe", outputs: _RunOutputs | None = None) -> int:
         print(f"curve: {stats.plot_path}")
         print(f"checkpoint: {path} (best test round; final agents: {last_path})")
         if log_dir is not None:
-            print(f"logs: {log_dir} (tensorboard --logdir {outputs.logdir})")
+            from rbtrainer.logs import tensorboard_installed
+
+            if tensorboard_installed():
+                print(f"logs: {log_dir} (tensorboard --logdir {outputs.logdir})")
+            else:
+                print(f'logs: {log_dir} (CSV; pip install "rbtrainer[tensorboard]" for TensorBoard event files)')
     return 0
 
 

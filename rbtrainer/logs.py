@@ -18,6 +18,7 @@ interrupted run logged after that point, so the logs read as one run.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import logging
 import os
@@ -26,7 +27,7 @@ from typing import Any
 
 from rbtrainer.files import atomic_write
 
-__all__ = ["CSVLogger", "TensorBoardLogger", "TrainingLogger", "test_values"]
+__all__ = ["CSVLogger", "MultiLogger", "TensorBoardLogger", "TrainingLogger", "tensorboard_installed", "test_values"]
 
 logger = logging.getLogger(__name__)
 
@@ -209,13 +210,25 @@ class CSVLogger(TrainingLogger):
         self.updates.close()
 
 
+def tensorboard_installed() -> bool:
+    """Whether the ``tensorboard`` package is installed (the ``tensorboard`` extra): torch's event
+    writer, which :class:`TensorBoardLogger` uses, needs it."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
 class TensorBoardLogger(TrainingLogger):
     """TensorBoard event files under ``logdir`` (``tensorboard --logdir runs``): test-round values
-    under ``test/``, update-phase values under ``train/``, against collected env steps."""
+    under ``test/``, update-phase values under ``train/``, against collected env steps. Needs the
+    ``tensorboard`` package: ``pip install "rbtrainer[tensorboard]"``."""
 
     def __init__(self, logdir: str | os.PathLike[str]) -> None:
         if not isinstance(logdir, (str, os.PathLike)) or not os.fspath(logdir):
             raise TypeError(f"logdir must be a directory path, got {logdir!r}")
+        if not tensorboard_installed():
+            raise ImportError(
+                'TensorBoardLogger needs the tensorboard package: pip install "rbtrainer[tensorboard]" '
+                "(or log with CSVLogger alone)"
+            )
         self.logdir = os.fspath(logdir)
         self._writer: Any = None
 

@@ -215,3 +215,40 @@ def test_resuming_a_complete_run_says_so_and_changes_no_file(tmp_path, capsys):
     rounds = [float(row.split(",")[1]) for row in (run / "logs" / "a" / "tests.csv").read_text().splitlines()[1:]]
     assert rounds[: len(first) - 1] == first[:-1] and rounds[-1] >= 30 > first[-1] >= 18
     assert _files(run)["a_last.pt"] != before["a_last.pt"]
+
+
+def test_without_tensorboard_train_logs_csv_and_says_how_to_get_event_files(tmp_path, capsys, monkeypatch):
+    """tensorboard is an extra: without it TensorBoardLogger names the extra, and rbtrainer train logs CSV only."""
+    from rbtrainer.logs import TensorBoardLogger
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed
+    with pytest.raises(ImportError, match=r'pip install "rbtrainer\[tensorboard\]"'):
+        TensorBoardLogger(tmp_path / "tb")
+    argv = [*MATRIX[:-2], "--logdir", str(tmp_path / "logs"), "--plot-dir", str(tmp_path), "--checkpoint", "m.pt"]
+    assert main(argv) == 0
+    assert 'pip install "rbtrainer[tensorboard]" for TensorBoard event files' in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "logs" / "m").iterdir()) == ["tests.csv", "updates.csv"]
+
+
+def test_the_wheel_holds_the_license_the_type_marker_and_the_extras(tmp_path):
+    import shutil
+    import zipfile
+
+    root = Path(__file__).resolve().parent.parent
+    source = tmp_path / "src"  # a copy: the build leaves nothing in the checkout
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
+        source.mkdir(exist_ok=True)
+        shutil.copy(root / name, source / name)
+    for package in ("rbtrainer", "games"):
+        shutil.copytree(root / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    argv = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
+    done = subprocess.run([*argv, str(source)], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("rbtrainer-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "rbtrainer/py.typed" in names and any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    lines = zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+    assert "Provides-Extra: tensorboard" in lines and "License-File: LICENSE" in lines
+    for extra in ("tensorboard", "dev"):
+        assert any(n.startswith("Requires-Dist: tensorboard") and f'extra == "{extra}"' in n for n in lines), extra
