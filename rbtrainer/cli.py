@@ -17,8 +17,10 @@ and ``[opponents]`` (fixed opponents beside self-play, file only); its values be
 import contextlib
 import dataclasses
 import io
+import itertools
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -136,26 +138,121 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-def _unchecked(cls: type[_C], table: str, terminal_default: bool = False) -> type[_C]:
-    """``cls`` without its ``__post_init__`` checks, for tyro to fill in.
+def _field_docs(cls: type) -> dict[str, str]:
+    """The docstrings under the fields of the dataclass ``cls`` and of the dataclasses it extends."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass) or "__annotations__" not in vars(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):  # no source (built at run time): tyro's own reading then
+            continue
+        node = tree.body[0]
+        body = node.body if isinstance(node, ast.ClassDef) else []
+        for field_, doc in itertools.pairwise(body):
+            if (
+                isinstance(field_, ast.AnnAssign)
+                and isinstance(field_.target, ast.Name)
+                and isinstance(doc, ast.Expr)
+                and isinstance(doc.value, ast.Constant)
+                and isinstance(doc.value.value, str)
+            ):
+                docs[field_.target.id] = inspect.cleandoc(doc.value.value)
+    return docs
+
+
+_DEFAULT_NOTE = re.compile(r"\s*\((default\b[^()]*(?:\([^()]*\)[^()]*)*)\)")
+"""A "(default ...)" remark in a docstring (one level of parentheses inside it allowed)."""
+
+
+def _plain(text: str) -> str:
+    """A docstring as plain text for --help: one line, reST markup dropped (``x`` and `x` as x,
+    :class:`~a.b.C` as C, :mod:`a.b` as a.b); the docstrings stay reST for the API docs."""
+    text = " ".join(text.split())
+    text = re.sub(r":[\w:]+:`~(?:[\w.]*\.)?([^`.]+)`", r"\1", text)
+    text = re.sub(r":[\w:]+:`([^`]+)`", r"\1", text)
+    return re.sub(r"``(.+?)``|`([^`]+)`", lambda m: m.group(1) or m.group(2), text)
+
+
+def _help(doc: str) -> tuple[str, Any]:
+    """The help text of a field's docstring, and its default hint: a "(default ...)" remark in the
+    docstring (which says what a default of None means) moves to where tyro shows the default, so
+    the help says "(default: ...)" once; ``None``: tyro's own hint."""
+    text = _plain(doc)
+    found = _DEFAULT_NOTE.search(text)
+    if found is None:
+        return text, None
+    text = (text[: found.start()] + text[found.end() :]).strip()
+    meaning = re.sub(r"^default:?\s*", "", found.group(1))
+
+    def hint(label: str) -> str:
+        return f"(default: {meaning if label in ('None', '') else label})"
+
+    return text, hint
+
+
+def _plain_help(cls: type[_C], overrides: dict[str, Any] | None = None) -> type[_C]:
+    """A subclass of the dataclass ``cls`` whose options show its field docstrings as plain text
+    (:func:`_help`); ``overrides``: annotations replacing those of some fields."""
+    import typing
+
+    from tyro.conf import arg
+
+    hints = typing.get_type_hints(cls, include_extras=True)
+    docs = _field_docs(cls)
+    annotations: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in docs:
+            text, hint = _help(docs[f.name])
+            annotations[f.name] = Annotated[hints[f.name], arg(help=text, help_behavior_hint=hint)]
+    annotations.update(overrides or {})
+
+    class Plain(cls):  # type: ignore[valid-type, misc]
+        pass
+
+    Plain.__annotations__ = annotations
+    Plain.__doc__ = cls.__doc__
+    return Plain
+
+
+def _unchecked(
+    cls: type[_C], table: str, terminal_default: bool = False, offered: Sequence[str] | None = None
+) -> type[_C]:
+    """``cls`` without its ``__post_init__`` checks, for tyro to fill in; only the fields in
+    ``offered`` are options (default: all; the others keep their ``[table]`` values).
 
     tyro shows a ``ValueError`` raised while it builds an object in a box of its own; parsing into
     this subclass and building the real ``cls`` afterwards keeps every bad value on one error path
-    (:func:`_fail`). tyro finds the field docstrings on ``cls`` through the subclass.
+    (:func:`_fail`). The help of its options is its field docstrings as plain text.
     """
-    from tyro.conf import arg
+    import typing
 
-    class Unchecked(cls):  # type: ignore[valid-type, misc]
-        def __post_init__(self) -> None:
-            pass
+    from tyro.conf import Suppress, arg
 
-    if "progress_bar" in getattr(cls, "__annotations__", {}):
+    hints = typing.get_type_hints(cls, include_extras=True)
+    overrides: dict[str, Any] = {}
+    if "progress_bar" in hints:
         # A flag pair (--progress-bar / --no-progress-bar) forcing the bar on or off; without either
         # (and without a TOML value) the default is the library's None, a bar only on a terminal,
         # resolved here because a flag pair needs a bool default (_trainer_defaults).
         hint = "(default: only when stderr is a terminal)" if terminal_default else None
         help_ = "Show a tqdm progress bar while training."
-        Unchecked.__annotations__ = {"progress_bar": Annotated[bool, arg(help=help_, help_behavior_hint=hint)]}
+        overrides["progress_bar"] = Annotated[bool, arg(help=help_, help_behavior_hint=hint)]
+    if table == "trainer":
+        overrides["plot_dir"] = Annotated[str, arg(help="Where the figures go: train's curve, eval's heat-map.")]
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if offered is not None and f.name not in offered:
+            overrides[f.name] = Annotated[hints[f.name], Suppress]
+    plain = _plain_help(cls, overrides)
+
+    class Unchecked(plain):  # type: ignore[valid-type, misc]
+        def __post_init__(self) -> None:
+            pass
 
     Unchecked.__doc__ = f"The [{table}] table of --config; flags override it."
     return Unchecked
@@ -222,6 +319,21 @@ def _env_args(table: dict[str, Any], pairs: Sequence[str], config: str | None) -
     return env
 
 
+#: The [trainer] settings ``test`` offers as options (the others train; a --config file's values are kept).
+TEST_OPTIONS = (
+    "num_test_envs",
+    "episodes_per_test",
+    "seed",
+    "backend",
+    "batch_games",
+    "torch_threads",
+    "check_finite",
+    "step_timeout",
+)
+#: The [trainer] settings ``eval`` offers: its games are played on the test envs, --games of them per seating.
+EVAL_OPTIONS = (*(name for name in TEST_OPTIONS if name != "episodes_per_test"), "plot_dir")
+
+
 def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
     """The dataclass tyro parses the command line into; ``tables`` give the defaults of the options.
 
@@ -231,24 +343,35 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
     """
     from tyro.conf import CascadeSubcommandArgs, FlagCreatePairsOff, OmitArgPrefixes, UseAppendAction, arg, subcommand
 
-    from rbtrainer.config import DQNConfig, LeagueOptions, OpponentMix, PanelOptions, ScheduleConfig, TrainerConfig
+    from rbtrainer.config import (
+        TABLES,
+        DQNConfig,
+        LeagueOptions,
+        OpponentMix,
+        PanelOptions,
+        ScheduleConfig,
+        TrainerConfig,
+    )
     from rbtrainer.watch import PlayCommand
 
     trainer_table = _trainer_defaults(tables["trainer"])
-    trainer_options = _unchecked(
-        TrainerConfig, "trainer", terminal_default=tables["trainer"].get("progress_bar") is None
-    )
+    terminal = tables["trainer"].get("progress_bar") is None
+    trainer_options = _unchecked(TrainerConfig, "trainer", terminal_default=terminal)
+    test_options = _unchecked(TrainerConfig, "trainer", offered=TEST_OPTIONS)
+    eval_options = _unchecked(TrainerConfig, "trainer", offered=EVAL_OPTIONS)
     dqn_options = _unchecked(DQNConfig, "dqn")
-    schedule_options = _unchecked(ScheduleConfig, "schedule")
+    schedule_options = _unchecked(ScheduleConfig, "schedule", offered=("eps_start", "eps_end", "eps_episodes"))
     league_flags: type = _unchecked(LeagueOptions, "league")
     panel_flags: type = _unchecked(PanelOptions, "panel")
+    listed = ", ".join(f"[{name}]" for name in TABLES)
+
+    def config_option(help_: str, hint: str) -> Any:
+        return Annotated[str | None, arg(metavar="PATH", help=help_, help_behavior_hint=hint)]
 
     @dataclass(kw_only=True)
     class GameOptions:
-        config: Annotated[
-            str | None, arg(metavar="PATH", help_behavior_hint="(default: none; train: rbtrainer/default_train.toml)")
-        ] = None
-        """TOML file with tables [env], [trainer], [dqn], [schedule]; they set the defaults of the options."""
+        config: str | None = None
+        """Recipe file (TOML); its tables set the defaults of the options."""
         env: Annotated[tuple[str, ...], UseAppendAction, arg(metavar="KEY=VALUE")] = ()
         """Game argument over [env] (repeatable), e.g. --env game=tictactoe; VALUE: a Python literal or a word."""
 
@@ -256,9 +379,33 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
             return _env_args(tables["env"], self.env, config)
 
     @dataclass(kw_only=True)
+    class OutputOptions:
+        """Where the run writes, and whether it replaces (--overwrite) or continues (--resume) an earlier run."""
+
+        checkpoint: str = tables["schedule"].get("checkpoint", ScheduleConfig().checkpoint)
+        """Where the agents of the best test round go ({game}: the game name; [schedule] checkpoint in --config);
+        the final ones: the same name + _last, the training state: the same name + .state."""
+        logdir: str = "runs"
+        """CSV logs, and TensorBoard logs with the tensorboard extra, go to LOGDIR/<checkpoint name>; '' for none."""
+        resume: Annotated[str | None, arg(metavar="STATE")] = None
+        """Continue the run whose training state is STATE (written beside the checkpoint, and on Ctrl-C/SIGTERM);
+        a run that reached its budget says so and changes nothing: give a larger budget to train it further."""
+        overwrite: bool = False
+        """Replace an earlier run's checkpoints, training state and logs (otherwise refused); they are kept aside
+        until the new run has saved a checkpoint, and put back if it fails before."""
+        resume_changed: bool = False
+        """With --resume: accept [dqn]/[schedule] settings other than the state's (refused otherwise); the resume
+        is then no longer exact, and the checkpoints record the changes."""
+
+    output_options = _plain_help(OutputOptions)
+
+    @dataclass(kw_only=True)
     class Train(GameOptions):
         """Train self-play DQN (default game: robot_delivery); save the learning curve and checkpoints."""
 
+        output: Annotated[OutputOptions, OmitArgPrefixes, arg(constructor=output_options)] = field(
+            default_factory=lambda: output_options()
+        )
         trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
             default_factory=lambda: trainer_options(**trainer_table)
         )
@@ -277,17 +424,6 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         )
         """Evaluation panel of every test round (rbtrainer.evaluation.panel): its score picks the best checkpoint."""
 
-        resume: Annotated[str | None, arg(metavar="STATE")] = None
-        """Continue the run whose training state is STATE (written beside the checkpoint, and on Ctrl-C/SIGTERM)."""
-        logdir: str = "runs"
-        """CSV logs, and TensorBoard logs with the tensorboard extra, go to LOGDIR/<checkpoint name>; '' for none."""
-        overwrite: bool = False
-        """Replace an earlier run's checkpoints, training state and logs (otherwise refused); they are kept aside
-        until the new run has saved a checkpoint, and put back if it fails before."""
-        resume_changed: bool = False
-        """With --resume: accept [dqn]/[schedule] settings other than the state's (refused otherwise); the resume
-        is then no longer exact, and the checkpoints record the changes."""
-
         def opponents(self) -> OpponentMix:
             """The [opponents] table (from the file only); a game's built-in defaults drop theirs for a league."""
             if self.league.enabled and config in GAME_DEFAULT_CONFIGS.values():
@@ -297,16 +433,27 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         def run(self) -> int:
             from rbtrainer.recipes import Recipe
 
+            out = self.output
             recipe = Recipe(
                 env=self.game_args(),
                 trainer=TrainerConfig(**_fields(self.trainer)),
                 dqn=DQNConfig(**_fields(self.dqn)),
-                schedule=ScheduleConfig(**_fields(self.schedule)),
+                schedule=ScheduleConfig(**{**_fields(self.schedule), "checkpoint": out.checkpoint}),
                 league=LeagueOptions(**_fields(self.league)),
                 opponents=self.opponents(),
                 panel=PanelOptions(**_fields(self.panel)),
             )
-            return _train(recipe, _RunOutputs(self.resume, self.logdir, self.overwrite, self.resume_changed))
+            return _train(recipe, _RunOutputs(out.resume, out.logdir, out.overwrite, out.resume_changed))
+
+    train_config = config_option(
+        f"Recipe file (TOML) with tables {listed}; they set the defaults of the options.",
+        "(default: the game's own recipe, rbtrainer/defaults/<game>.toml, for tictactoe and connect_four; else "
+        "rbtrainer/default_train.toml)",
+    )
+    other_config = config_option(
+        f"Recipe file (TOML; tables {listed}): its [env] and [trainer] tables set the defaults of the options.",
+        "(default: none)",
+    )
 
     @dataclass(kw_only=True)
     class Test(GameOptions):
@@ -316,8 +463,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Checkpoint written by 'rbtrainer train'."""
         device: str = "cpu"
         """Where the checkpoint's learners live: cpu, cuda, cuda:N, mps or auto (whatever they were trained on)."""
-        trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
-            default_factory=lambda: trainer_options(**trainer_table)
+        trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=test_options)] = field(
+            default_factory=lambda: test_options(**trainer_table)
         )
 
         def run(self) -> int:
@@ -337,25 +484,30 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Where checkpoint entrants live: cpu, cuda, cuda:N, mps or auto."""
         tactics: bool = False
         """Connect four: also count each entrant's immediate wins taken and single threats blocked, per seat."""
-        trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
-            default_factory=lambda: trainer_options(**trainer_table)
+        trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=eval_options)] = field(
+            default_factory=lambda: eval_options(**trainer_table)
         )
 
         def run(self) -> int:
             cfg = TrainerConfig(**_fields(self.trainer))
             return _eval(cfg, self.agents, self.games, self.anchor, self.game_args(), self.device, self.tactics)
 
+    train = _plain_help(Train, {"config": train_config})
+    test = _plain_help(Test, {"config": other_config})
+    eval_ = _plain_help(Eval, {"config": other_config})
+    search, demo, play = _plain_help(SearchCommand), _plain_help(DemoCommand), _plain_help(PlayCommand)
+
     @dataclass(kw_only=True)
     class CommandLine:
         """Train independent agents that play games together (rbtrainer --version: the version)."""
 
         command: Annotated[
-            Annotated[Train, subcommand("train")]
-            | Annotated[Test, subcommand("test")]
-            | Annotated[Eval, subcommand("eval")]
-            | Annotated[SearchCommand, subcommand("search")]
-            | Annotated[DemoCommand, subcommand("demo")]
-            | Annotated[PlayCommand, subcommand("play")],
+            Annotated[train, subcommand("train")]  # type: ignore[valid-type]
+            | Annotated[test, subcommand("test")]  # type: ignore[valid-type]
+            | Annotated[eval_, subcommand("eval")]  # type: ignore[valid-type]
+            | Annotated[search, subcommand("search")]  # type: ignore[valid-type]
+            | Annotated[demo, subcommand("demo")]  # type: ignore[valid-type]
+            | Annotated[play, subcommand("play")],  # type: ignore[valid-type]
             arg(name=""),
         ]
         verbose: Annotated[bool, arg(aliases=("-v",)), CascadeSubcommandArgs, FlagCreatePairsOff] = False
@@ -911,8 +1063,38 @@ def _parse(tyro: Any, spec: Any, command: str, args: list[str]) -> Any:
         line = _tyro_error_line(captured.getvalue())
         if command not in COMMANDS and not all(name in line for name in COMMANDS):  # tyro names them sometimes
             line += f"; the commands are {', '.join(COMMANDS)}"
+        training = _training_flags(command, args)
+        if training:  # tyro calls them misplaced and suggests train's flags: say what they are instead
+            them = "it" if len(training) == 1 else "them"
+            line = (
+                f"{', '.join(training)}: {'an option' if len(training) == 1 else 'options'} of rbtrainer train, "
+                f"which {command} does not use (it trains nothing); drop {them}"
+            )
         print(f"{_prog(command)}: error: {line} (see {_prog(command)} --help)", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _training_flags(command: str, args: Sequence[str]) -> list[str]:
+    """The flags in ``args`` that only ``train`` has, for ``test`` and ``eval`` (which offer the
+    [trainer] settings in TEST_OPTIONS / EVAL_OPTIONS and no [dqn], [schedule], output, league or
+    panel option); none for the other commands."""
+    from rbtrainer.config import DQNConfig, ScheduleConfig, TrainerConfig
+
+    if command not in ("test", "eval"):
+        return []
+    offered = {"test": (*TEST_OPTIONS, "checkpoint"), "eval": EVAL_OPTIONS}[command]
+    names = {f.name for cls in (TrainerConfig, DQNConfig, ScheduleConfig) for f in dataclasses.fields(cls)}
+    names |= {"logdir", "resume", "overwrite", "resume_changed"}
+    names -= {*offered, "device"}  # test and eval have a --device of their own
+    found = []
+    for arg in args:
+        flag = arg.partition("=")[0]
+        if not flag.startswith("--"):
+            continue
+        name = flag[2:].removeprefix("no-")
+        if name.replace("-", "_") in names or name.startswith(("league.", "panel.")):
+            found.append(flag)
+    return list(dict.fromkeys(found))
 
 
 def _tyro_error_line(text: str) -> str:
@@ -948,7 +1130,7 @@ def _tyro_section(rows: list[str]) -> str:
     indent = [len(row) - len(row.lstrip()) for row in rows]
     head = " ".join(row.strip() for row, n in zip(rows, indent) if n == indent[0])
     deeper = [n for n in indent if n > indent[0]]
-    items = [row.split()[0] for row, n in zip(rows, indent) if deeper and n == min(deeper)]
+    items = [row.split()[0].rstrip(",") for row, n in zip(rows, indent) if deeper and n == min(deeper)]
     items = list(dict.fromkeys(items))
     if head.startswith(("For full helptext", "Argument helptext")):
         return ""

@@ -468,7 +468,7 @@ def test_stale_temporaries_of_names_with_pattern_characters(tmp_path):
 
 
 # ------------------------------------------------------------------------- rbtrainer test (CLI)
-TEST_FLAGS = ["--num-train-envs", "3", "--num-test-envs", "3", "--episodes-per-test", "3", "--no-progress-bar"]
+TEST_FLAGS = ["--num-test-envs", "3", "--episodes-per-test", "3"]
 
 
 def _cli_error(argv: list[str], capsys) -> str:

@@ -252,3 +252,77 @@ def test_the_wheel_holds_the_license_the_type_marker_and_the_extras(tmp_path):
     assert "Provides-Extra: tensorboard" in lines and "License-File: LICENSE" in lines
     for extra in ("tensorboard", "dev"):
         assert any(n.startswith("Requires-Dist: tensorboard") and f'extra == "{extra}"' in n for n in lines), extra
+
+
+def _help_boxes(command: str, capsys, monkeypatch) -> dict[str, list[str]]:
+    """``rbtrainer COMMAND --help`` by group (title -> options, each its flags and help on one line).
+
+    Captured output is not a terminal: tyro draws each group as a title over a rule, its options
+    indented two spaces, their help wrapped below at a deeper indent."""
+    monkeypatch.setenv("COLUMNS", "100")
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    boxes: dict[str, list[str]] = {}
+    entries: list[str] = []
+    lines = capsys.readouterr().out.splitlines()
+    for line, below in zip(lines, [*lines[1:], ""]):
+        if re.fullmatch(r" \S.*", line.rstrip()) and set(below.strip()) == {"-"}:
+            entries = boxes.setdefault(line.strip(), [])
+        elif re.match(r"  -[^-]|  --\w", line):
+            entries.append(line.strip())
+        elif line.startswith("   ") and line.strip() and entries:  # the help of the option above, wrapped
+            entries[-1] += " " + line.strip()
+    return boxes
+
+
+@pytest.mark.parametrize("command", ["train", "test", "eval", "play", "search", "demo"])
+def test_help_is_plain_text_and_says_each_default_once(command, capsys, monkeypatch):
+    options = [entry for entries in _help_boxes(command, capsys, monkeypatch).values() for entry in entries]
+    assert len(options) > 5
+    for entry in options:
+        assert "`" not in entry and not re.search(r":\w+:", entry), entry  # no reST: ``x``, :class:`x`
+        assert entry.count("(default") <= 1, entry
+
+
+def test_help_moves_a_docstrings_default_remark_to_the_default(capsys, monkeypatch):
+    (plot_name,) = [e for e in _help_boxes("train", capsys, monkeypatch)["trainer options"] if "--plot-name" in e]
+    assert plot_name.endswith("File name of the figure. (default: <game>_training.png)"), plot_name
+    (anchor,) = [e for e in _help_boxes("eval", capsys, monkeypatch)["options"] if e.startswith("--anchor")]
+    assert anchor.endswith("Entrant rated 0 Elo. (default: the weakest)"), anchor
+
+
+@pytest.mark.parametrize("command", ["train", "test", "eval"])
+def test_config_help_names_every_table_a_recipe_may_hold(command, capsys, monkeypatch):
+    from rbtrainer.config import TABLES
+
+    (config,) = [e for e in _help_boxes(command, capsys, monkeypatch)["options"] if e.startswith("--config")]
+    assert all(f"[{table}]" in config for table in TABLES), config
+
+
+def test_checkpoint_is_with_the_output_options(capsys, monkeypatch):
+    boxes = _help_boxes("train", capsys, monkeypatch)
+    flags = [entry.split()[0].rstrip(",") for entry in boxes["output options"]]
+    assert flags == ["--checkpoint", "--logdir", "--resume", "--overwrite", "--resume-changed"]
+    assert not any("--checkpoint" in entry for entry in boxes["schedule options"])
+
+
+TRAINING_FLAGS = [
+    ("--episodes-per-train", "3"), ("--max-env-steps", "3"), ("--update-freq", "3"), ("--test-freq", "3"),
+    ("--num-train-envs", "3"), ("--batch-size", "3"), ("--update-per-step", "1"), ("--state-path", "x"),
+    ("--state-every", "2"), ("--state-memory", "True"), ("--overlap",), ("--no-shared-memory",), ("--progress-bar",),
+    ("--plot-name", "x"), ("--lr", "0.1"), ("--eps-start", "0.5"), ("--logdir", "x"), ("--resume", "x"),
+    ("--league.enabled",), ("--panel.off",),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["test", "eval"])
+def test_test_and_eval_offer_only_the_flags_they_use(command, capsys, monkeypatch):
+    shown = {
+        e.split()[0].rstrip(",") for entries in _help_boxes(command, capsys, monkeypatch).values() for e in entries
+    }
+    assert {"--num-test-envs", "--seed", "--backend", "--device"} <= shown
+    assert not shown & {flag for flag, *_ in TRAINING_FLAGS}, shown & {flag for flag, *_ in TRAINING_FLAGS}
+    needed = ["--checkpoint", "x.pt"] if command == "test" else ["--agents", "random", "random"]
+    for flag in TRAINING_FLAGS:
+        err = _error([command, *needed, *flag], capsys)
+        assert err.startswith(f"rbtrainer {command}: error: {flag[0]}: an option of rbtrainer train, which {command}")

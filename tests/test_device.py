@@ -126,12 +126,13 @@ def test_cuda_training_and_a_checkpoint_read_on_the_cpu(trainer, tmp_path) -> No
 
 def test_cli_device(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    flags = ["--env", "game=tictactoe", "--num-train-envs", "3", "--num-test-envs", "3", "--episodes-per-test", "3"]
-    train = ["train", *flags, "--episodes-per-train", "4", "--test-freq", "2", "--hidden-sizes", "8"]
-    train += ["--no-progress-bar", "--logdir", "", "--checkpoint", "ck.pt"]
+    flags = ["--env", "game=tictactoe", "--num-test-envs", "3", "--episodes-per-test", "3"]
+    train = ["train", *flags, "--num-train-envs", "3", "--episodes-per-train", "4", "--test-freq", "2"]
+    train += ["--hidden-sizes", "8", "--no-progress-bar", "--logdir", "", "--checkpoint", "ck.pt"]
     assert main([*train, "--device", "auto"]) == 0
     capsys.readouterr()
-    for argv in (["test", *flags, "--checkpoint", "ck.pt"], ["eval", *flags, "--agents", "ck.pt", "random"]):
+    evaluating = [*flags[:4], "--games", "3"]  # eval plays --games per seating, not test episodes
+    for argv in (["test", *flags, "--checkpoint", "ck.pt"], ["eval", *evaluating, "--agents", "ck.pt", "random"]):
         assert main([*argv, "--device", "auto"]) == 0
         capsys.readouterr()
         with pytest.raises(SystemExit) as info:
