@@ -294,10 +294,16 @@ class _Reporter(EpochStopCallback):
         self.trial, self.pruned = trial, False
         #: the trial's fitness measure at a test round (set by :func:`train_trial`; None: the reward metric)
         self.measure: Callable[[TrainingContext], float] | None = None
+        self.rounds = 0
+        """Test rounds reported so far."""
 
     def should_stop(self, reward_metric: float, context: TrainingContext) -> bool:
         value = reward_metric if self.measure is None else self.measure(context)
-        self.trial.report(value, step=context.episodes)
+        # The step is the round's scheduled episode count, the same in every trial with this test_freq:
+        # a round runs once a phase has passed it, at an episode count that differs from trial to trial,
+        # and pruners such as the median pruner compare trials only at equal steps.
+        self.trial.report(value, step=self.rounds * context.trainer.config.test_freq)
+        self.rounds += 1
         self.pruned = self.trial.should_prune()
         return self.pruned
 

@@ -181,3 +181,27 @@ def test_the_figure_draws_pruned_trials_where_optuna_pruned_them(tmp_path, monke
     marks = {c.get_label(): c.get_offsets().tolist() for c in axes.collections}
     assert marks == {"completed trial": [[0, -0.5], [2, -0.2]], "pruned (its last reported value)": [[1, -0.9]]}
     assert axes.get_title() == "search 's': 4 trials, 1 pruned before any report (not drawn)"
+
+
+def test_trials_report_at_the_same_steps_so_the_median_pruner_can_compare_them() -> None:
+    """A round runs once a phase has passed its scheduled episode count, at an episode count that
+    differs between trials; the reports are made at the scheduled count, equal in every trial."""
+    import optuna
+
+    from rbtrainer.search import _Reporter
+
+    config = {
+        "env": {"game": "tictactoe"},
+        "trainer": {"num_train_envs": 3, "num_test_envs": 2, "episodes_per_train": 30, "episodes_per_test": 2,
+                    "test_freq": 10, "update_freq": 24, "seed": 0},
+        "dqn": {"hidden_sizes": [16]},
+    }  # fmt: skip
+    study = optuna.create_study(direction="maximize")
+    steps = []
+    for batch_size in (16, 32):
+        trial = study.ask()
+        config["trainer"]["batch_size"] = batch_size
+        stats, _ = train_trial(config, SearchSettings(), _Reporter(trial))
+        steps.append(sorted(study.trials[trial.number].intermediate_values))
+        assert stats.test_episodes[1:] != [10, 20, 30]  # the rounds themselves ran later than scheduled
+    assert steps[0] == steps[1] == list(range(0, 10 * len(steps[0]), 10)) and len(steps[0]) >= 3
