@@ -220,6 +220,9 @@ def _plain_help(cls: type[_C], overrides: dict[str, Any] | None = None) -> type[
     return Plain
 
 
+_SEED_HELP = "Seed of the games, and of the agents (derived from it); the same in every command; None: drawn at random."
+
+
 def _unchecked(
     cls: type[_C], table: str, terminal_default: bool = False, offered: Sequence[str] | None = None
 ) -> type[_C]:
@@ -243,7 +246,8 @@ def _unchecked(
         hint = "(default: only when stderr is a terminal)" if terminal_default else None
         help_ = "Show a tqdm progress bar while training."
         overrides["progress_bar"] = Annotated[bool, arg(help=help_, help_behavior_hint=hint)]
-    if table == "trainer":
+    if table == "trainer":  # the command line's seed: 0 unless --config or --seed says otherwise (_trainer_defaults)
+        overrides["seed"] = Annotated[int | None, arg(help=_SEED_HELP)]
         overrides["plot_dir"] = Annotated[str, arg(help="Where the figures go: train's curve, eval's heat-map.")]
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if offered is not None and f.name not in offered:
@@ -260,10 +264,13 @@ def _unchecked(
 
 def _trainer_defaults(table: dict[str, Any]) -> dict[str, Any]:
     """The ``[trainer]`` values as defaults of the options: without a ``progress_bar`` value (None),
-    the bar is drawn only when stderr is a terminal (a log file or CI gets none)."""
+    the bar is drawn only when stderr is a terminal (a log file or CI gets none); without a ``seed``
+    the seed is 0, in every command (the library's None would draw one at random)."""
     table = dict(table)
     if table.get("progress_bar") is None:
         table["progress_bar"] = sys.stderr.isatty()
+    if table.get("seed") is None:
+        table["seed"] = 0
     return table
 
 

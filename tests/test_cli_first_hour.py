@@ -326,3 +326,27 @@ def test_test_and_eval_offer_only_the_flags_they_use(command, capsys, monkeypatc
     for flag in TRAINING_FLAGS:
         err = _error([command, *needed, *flag], capsys)
         assert err.startswith(f"rbtrainer {command}: error: {flag[0]}: an option of rbtrainer train, which {command}")
+
+
+def test_every_command_seeds_with_0_unless_told(tmp_path, capsys, monkeypatch):
+    """train with a --config that sets no seed, test and eval: seed 0 (test and eval used to draw one at random)."""
+    from rbtrainer.trainer import DecentralizedTrainer
+
+    seeds: list[int] = []
+    real = DecentralizedTrainer._set_root_seed
+
+    def recording(trainer: DecentralizedTrainer, root: int) -> None:
+        seeds.append(root)
+        real(trainer, root)
+
+    monkeypatch.setattr(DecentralizedTrainer, "_set_root_seed", recording)
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text('[env]\ngame = "tictactoe"\n')
+    assert main(["train", "--config", str(recipe), *TINY[2:], "--plot-dir", str(tmp_path), "--checkpoint", "a.pt"]) == 0
+    assert main(["test", "--checkpoint", "a.pt", "--num-test-envs", "3", "--episodes-per-test", "3"]) == 0
+    eval_ = ["eval", "--env", "game=tictactoe", "--agents", "random", "minimax", "--games", "2"]
+    assert main(eval_) == 0
+    assert main([*eval_, "--seed", "5"]) == 0
+    assert seeds == [0, 0, 0, 5]
+    out = capsys.readouterr().out
+    assert "tictactoe: 4 games, seed 0" in out and "tictactoe: 4 games, seed 5" in out
