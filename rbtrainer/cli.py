@@ -16,6 +16,7 @@ and ``[opponents]`` (fixed opponents beside self-play, file only); its values be
 
 import contextlib
 import dataclasses
+import functools
 import io
 import itertools
 import logging
@@ -140,30 +141,44 @@ def _fields(obj: Any) -> dict[str, Any]:
 
 def _field_docs(cls: type) -> dict[str, str]:
     """The docstrings under the fields of the dataclass ``cls`` and of the dataclasses it extends."""
-    import ast
-    import inspect
-    import textwrap
-
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass) or "__annotations__" not in vars(klass):
-            continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError, SyntaxError):  # no source (built at run time): tyro's own reading then
-            continue
-        node = tree.body[0]
-        body = node.body if isinstance(node, ast.ClassDef) else []
-        for field_, doc in itertools.pairwise(body):
-            if (
-                isinstance(field_, ast.AnnAssign)
-                and isinstance(field_.target, ast.Name)
-                and isinstance(doc, ast.Expr)
-                and isinstance(doc.value, ast.Constant)
-                and isinstance(doc.value.value, str)
-            ):
-                docs[field_.target.id] = inspect.cleandoc(doc.value.value)
+        if dataclasses.is_dataclass(klass):
+            docs.update(_module_field_docs(klass.__module__).get(klass.__qualname__, {}))
     return docs
+
+
+@functools.cache
+def _module_field_docs(module: str) -> dict[str, dict[str, str]]:
+    """The field docstrings of every class in ``module``, by qualified name (its source parsed once)."""
+    import ast
+    import inspect
+
+    try:
+        tree = ast.parse(inspect.getsource(sys.modules[module]))
+    except (KeyError, OSError, TypeError, SyntaxError):  # no source: tyro's own reading of the docstrings then
+        return {}
+    found: dict[str, dict[str, str]] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                body, docs = child.body, found.setdefault(prefix + child.name, {})
+                for field_, doc in itertools.pairwise(body):
+                    if (
+                        isinstance(field_, ast.AnnAssign)
+                        and isinstance(field_.target, ast.Name)
+                        and isinstance(doc, ast.Expr)
+                        and isinstance(doc.value, ast.Constant)
+                        and isinstance(doc.value.value, str)
+                    ):
+                        docs[field_.target.id] = inspect.cleandoc(doc.value.value)
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(child, f"{prefix}{child.name}.<locals>.")
+
+    visit(tree, "")
+    return found
 
 
 _DEFAULT_NOTE = re.compile(r"\s*\((default\b[^()]*(?:\([^()]*\)[^()]*)*)\)")
