@@ -1,14 +1,18 @@
-"""The ``rbtrainer`` command line: ``train``, ``test``, ``eval``, ``play`` and ``demo``.
+"""The ``rbtrainer`` command line: ``train``, ``test``, ``eval``, ``search``, ``play`` and ``demo``.
 
 `tyro <https://brentyi.github.io/tyro/>`_ builds the command line from dataclasses: the options of
-``train`` and ``test`` are the fields of :class:`~rbtrainer.trainer.TrainerConfig`,
-:class:`~rbtrainer.agents.DQNConfig` and :class:`~rbtrainer.recipes.ScheduleConfig`, and their help
-texts are the docstrings under those fields, so defaults and help have one source. A TOML file given
-with ``--config`` (``train`` without one: :data:`DEFAULT_TRAIN_CONFIG`) is a recipe
-(:mod:`rbtrainer.recipes`): tables ``[env]`` (game arguments, ``game`` naming the game),
-``[trainer]``, ``[dqn]``, ``[schedule]``, ``[league]`` (league self-play, :mod:`rbtrainer.league`)
-and ``[opponents]`` (fixed opponents beside self-play, file only); its values become the defaults
-(``--help`` shows them) and command-line flags override them. ``train`` runs the recipe.
+``train`` are the fields of :class:`~rbtrainer.trainer.TrainerConfig`,
+:class:`~rbtrainer.agents.DQNConfig`, :class:`~rbtrainer.recipes.ScheduleConfig`, the league and
+panel tables and the output options; ``test`` and ``eval`` offer the [trainer] settings they use
+(:data:`TEST_OPTIONS`, :data:`EVAL_OPTIONS`). Their help texts are the docstrings under those fields,
+shown as plain text (:func:`_plain_help`), so defaults and help have one source. A TOML file given
+with ``--config`` (``train`` without one: the game's own in :data:`GAME_DEFAULT_CONFIGS`, else
+:data:`DEFAULT_TRAIN_CONFIG`) is a recipe (:mod:`rbtrainer.recipes`): tables ``[env]`` (game
+arguments, ``game`` naming the game), ``[trainer]``, ``[dqn]``, ``[schedule]``, ``[league]``
+(league self-play, :mod:`rbtrainer.league`), ``[opponents]`` (fixed opponents beside self-play,
+file only) and ``[panel]`` (the evaluation panel of the test rounds); its values become the defaults
+(``--help`` shows them) and command-line flags override them. ``train`` runs the recipe. Every
+command seeds with 0 unless ``--seed`` or the file says otherwise.
 """
 
 # No ``from __future__ import annotations``: tyro reads the annotations of the classes that
