@@ -10,6 +10,7 @@ import numpy as np
 from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
+from games.board_batch import BatchConnectFourRules
 from games.two_player import TwoPlayerBoardEnv
 
 if TYPE_CHECKING:
@@ -91,6 +92,11 @@ class ConnectFourEnv(TwoPlayerBoardEnv):
 
     def __init__(self, render_mode: str | None = None) -> None:
         super().__init__(ConnectFourRules(), render_mode=render_mode)
+
+    def batch_rules(self, num_games: int) -> BatchConnectFourRules:
+        """``num_games`` games in one NumPy program: the batch-native twin the trainer's in-process
+        pools step instead of one env per game."""
+        return BatchConnectFourRules(num_games, tuple(self.possible_agents), self.metadata["name"])
 
 
 raw_env = ConnectFourEnv

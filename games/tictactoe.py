@@ -10,6 +10,7 @@ import numpy as np
 from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
+from games.board_batch import BatchTicTacToeRules
 from games.two_player import TwoPlayerBoardEnv
 
 __all__ = ["TicTacToeEnv", "TicTacToeRules", "env", "raw_env"]
@@ -73,6 +74,11 @@ class TicTacToeEnv(TwoPlayerBoardEnv):
 
     def __init__(self, render_mode: str | None = None) -> None:
         super().__init__(TicTacToeRules(), render_mode=render_mode)
+
+    def batch_rules(self, num_games: int) -> BatchTicTacToeRules:
+        """``num_games`` games in one NumPy program: the batch-native twin the trainer's in-process
+        pools step instead of one env per game."""
+        return BatchTicTacToeRules(num_games, tuple(self.possible_agents), self.metadata["name"])
 
 
 raw_env = TicTacToeEnv

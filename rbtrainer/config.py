@@ -100,8 +100,9 @@ class TrainerConfig:
     backend: str = "dummy"
     """Env pool: ``dummy`` (this process), ``subproc`` (a process per env) or ``ray``."""
     batch_games: bool = True
-    """On the ``dummy`` backend, step a registry game that has a batch-native twin (robot delivery)
-    as arrays, many games in one call (same games, same statistics; see rbtrainer.envs.batch_pool)."""
+    """On the ``dummy`` backend, step a registry game that has a batch-native twin (robot delivery,
+    tic-tac-toe, connect four) as arrays, many games in one call (same games, same statistics; see
+    rbtrainer.envs.batch_pool)."""
     plot_dir: str = "plots"
     """Where ``train(plot=True)`` writes its figure."""
     plot_name: str | None = None

@@ -1,9 +1,10 @@
 """Batch-native pools: the engine's array path plays the same games as the per-game path.
 
-Robot delivery has a batch twin (``RobotDeliveryEnv.batch_rules``); with ``batch_games`` on the
-dummy backend the trainer steps it through :class:`BatchGamePool`. The same seeds must give the
-same statistics, the same stored transitions and the same learned weights as the per-game
-PettingZoo path, in training, in test rounds and in tournaments.
+Robot delivery has a batch twin (``RobotDeliveryEnv.batch_rules``; the board games' twins are
+tested in ``tests/test_board_batch.py``); with ``batch_games`` on the dummy backend the trainer
+steps it through :class:`BatchGamePool`. The same seeds must give the same statistics, the same
+stored transitions and the same learned weights as the per-game PettingZoo path, in training, in
+test rounds and in tournaments.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def test_tournaments_rotate_seats_alike_on_both_paths() -> None:
     assert results[0] == results[1]
 
 
-def test_make_pool_uses_the_batch_twin_only_for_registry_robot_games_in_process() -> None:
+def test_make_pool_uses_the_batch_twin_only_for_registry_games_that_have_one_in_process() -> None:
     robot = game_factory({"game": "robot_delivery", **GAME}, None)
     assert isinstance(make_pool(robot, 3, "dummy", batch=True), BatchGamePool)
     assert type(make_pool(robot, 3, "dummy")) is GamePool
@@ -89,7 +90,9 @@ def test_make_pool_uses_the_batch_twin_only_for_registry_robot_games_in_process(
     assert type(pool) is GamePool
     pool.close()
     assert isinstance(pool, Pool) and isinstance(make_pool(robot, 3, "dummy", batch=True), Pool)  # one protocol
-    assert type(make_pool(game_factory({"game": "tictactoe"}, None), 2, "dummy", batch=True)) is GamePool
+    for name in ("tictactoe", "connect_four"):
+        assert isinstance(make_pool(game_factory({"game": name}, None), 2, "dummy", batch=True), BatchGamePool)
+    assert type(make_pool(game_factory({"game": "matrix_game"}, None), 2, "dummy", batch=True)) is GamePool
 
     class Shaped(RobotDeliveryEnv):  # a subclass may change the rules: it keeps the per-game path
         pass

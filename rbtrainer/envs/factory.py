@@ -78,7 +78,8 @@ def batch_twin(factory: Callable[[], Any], num_games: int) -> Any | None:
     """The batch-native twin of ``num_games`` games of ``factory``'s game, or None.
 
     Only a registry game whose environment class itself defines ``batch_rules(num_games)`` (not
-    a subclass or a wrapper that could change its rules) has one: robot delivery.
+    a subclass or a wrapper that could change its rules) has one: robot delivery, tic-tac-toe and
+    connect four.
     """
     if not isinstance(factory, _RegistryFactory):
         return None
