@@ -177,7 +177,17 @@ def test_round(round_):
 
 
 wrap(RolloutEngine, "run", engine_run)
-wrap(RolloutEngine, "_choose_actions", choose_actions)
+wrap(RolloutEngine, "_choose_actions", choose_actions)  # the per-game path
+batch_actions = RolloutEngine.__dict__["_batch_actions"].__func__  # the batch path: a static method
+
+
+def choose_batch_actions(*args, **kwargs):
+    if stack[-1] == "collect" and due("collect"):
+        stop_here("collect")
+    return batch_actions(*args, **kwargs)
+
+
+RolloutEngine._batch_actions = staticmethod(choose_batch_actions)
 wrap(StreamDQN, "update", gradient_step)
 wrap(TrainingRun, "_test_round", test_round)
 
