@@ -7,16 +7,15 @@ the win test (a precomputed table of the lines through each cell) are vectorised
 :class:`BatchTicTacToeRules` and :class:`BatchConnectFourRules` are the twins of
 :class:`~games.tictactoe.TicTacToeRules` and :class:`~games.connect_four.ConnectFourRules` under
 the AEC layer of :mod:`games.two_player`, not new rule books: game ``g`` given the same moves as
-an env shows each seat the same observation (its planes flattened row by row, as float32) and the
-same mask, gives the same rewards (+1 / -1 to the winner / loser when the game ends, 0 otherwise)
-and reports the same winner and length (``tests/test_board_batch.py`` checks this game for game).
-The games have no randomness: a reset's seed is checked as the envs check it, then ignored.
+an env shows each seat the same observation (its ``(rows, cols, 2)`` planes, as float32, as the
+per-game pools show them) and the same mask, gives the same rewards (+1 / -1 to the winner / loser
+when the game ends, 0 otherwise) and reports the same winner and length
+(``tests/test_board_batch.py`` checks this game for game). The games have no randomness: a reset's
+seed is checked as the envs check it, then ignored.
 
 The envs offer them as ``batch_rules(num_games)``, the batch-native twin the trainer's in-process
-pools step instead of one env per game (:mod:`rbtrainer.envs.batch_pool`). Batch pools hold views
-as flat rows, so on that path agents get ``(B, rows * cols * 2)`` observations where the per-game
-path gives ``(B, rows, cols, 2)``: the same values in the same order (the learners and the
-evaluation bots read either; a training state of one path resumes on the other).
+pools step instead of one env per game (:mod:`rbtrainer.envs.batch_pool`); agents see the same
+arrays, of the same shape, on either path.
 """
 
 from __future__ import annotations
@@ -130,15 +129,15 @@ class BatchBoardRules:
         return self.legal(games) * moving[:, None].view(np.int8)
 
     def observations(self, games: np.ndarray, seats: np.ndarray) -> np.ndarray:
-        """The float32 views (games x cells * 2) of ``seats`` in ``games``: the env's ``(rows, cols, 2)``
-        planes (the seat's own pieces, then the opponent's) flattened row by row."""
+        """The float32 views (games x rows x cols x 2) of ``seats`` in ``games``: the env's ``(rows, cols, 2)``
+        planes (the seat's own pieces, then the opponent's), as the per-game pools show them."""
         games = np.asarray(games, dtype=np.int64)
         seats = np.asarray(seats, dtype=np.int64)
         board = self.board[games]
         planes = np.empty((len(games), self.num_cells, 2), dtype=np.float32)
         np.equal(board, (seats + 1)[:, None], out=planes[:, :, 0], casting="unsafe")
         np.equal(board, (2 - seats)[:, None], out=planes[:, :, 1], casting="unsafe")
-        return planes.reshape(len(games), -1)
+        return planes.reshape(len(games), self.rows, self.cols, 2)
 
     # ------------------------------------------- many-games interface of the trainer's pools
     def acting(self, games: np.ndarray) -> np.ndarray:

@@ -88,9 +88,9 @@ class _OpenArrays:
 
     __slots__ = ("act", "flag", "mask", "obs", "rew")
 
-    def __init__(self, num_envs: int, num_seats: int, obs_dim: int, num_actions: int) -> None:
+    def __init__(self, num_envs: int, num_seats: int, obs_shape: tuple[int, ...], num_actions: int) -> None:
         self.flag = np.zeros((num_envs, num_seats), dtype=bool)
-        self.obs = np.zeros((num_envs, num_seats, obs_dim), dtype=np.float32)
+        self.obs = np.zeros((num_envs, num_seats, *obs_shape), dtype=np.float32)
         self.mask = np.zeros((num_envs, num_seats, num_actions), dtype=np.int8)
         self.act = np.zeros((num_envs, num_seats), dtype=np.int64)
         self.rew = np.zeros((num_envs, num_seats))
@@ -310,7 +310,8 @@ class RolloutEngine:
         self._open = [{} for _ in range(self.num_envs)]
         if self._batch is not None:
             first = self._decisions[0]
-            self._open_arrays = _OpenArrays(self.num_envs, self.num_seats, len(first.obs[0]), len(first.masks[0]))
+            obs_shape = np.shape(first.obs[0])
+            self._open_arrays = _OpenArrays(self.num_envs, self.num_seats, obs_shape, len(first.masks[0]))
 
     def _current_decisions(self) -> list[Decision]:
         if self._batch is not None:  # the batch pool keeps every game's next decision itself

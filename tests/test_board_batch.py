@@ -3,7 +3,7 @@ on the per-game path.
 
 ``TicTacToeEnv.batch_rules`` / ``ConnectFourEnv.batch_rules`` (:mod:`games.board_batch`) hold many
 games in arrays. Driven by the same moves as the envs (the rules classes under the AEC layer), they
-show both seats the same observations (the planes flattened) and masks, give the same rewards and
+show both seats the same observations (the planes, of the same shape) and masks, give the same rewards and
 end the same games with the same winners; the trainer on the batch path gives the same statistics,
 stored transitions and weights as with ``batch_games=False``, and a training state written on one
 path resumes on the other.
@@ -25,15 +25,15 @@ from games.tictactoe import LINES, TicTacToeEnv
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent, progress_hook
 from rbtrainer.envs import BatchGamePool, GameError, GamePool, game_factory, make_pool
 from rbtrainer.envs.adapters import episode_seed
-from rbtrainer.run.state import engine_views_for, read_training_state
+from rbtrainer.run.state import read_training_state
 
 ENVS = {"tictactoe": TicTacToeEnv, "connect_four": ConnectFourEnv}
 
 
 def _view(env: Any, agent: str) -> tuple[np.ndarray, np.ndarray]:
-    """What the per-game path takes from ``observe``: float32 planes (flattened here) and the mask."""
+    """What the per-game path takes from ``observe``: float32 planes and the mask."""
     raw = env.observe(agent)
-    return raw["observation"].astype(np.float32).reshape(-1), raw["action_mask"]
+    return raw["observation"].astype(np.float32), raw["action_mask"]
 
 
 def _assert_views_equal(batch: Any, game: int, env: Any) -> None:
@@ -117,7 +117,7 @@ def test_the_batch_pool_plays_the_per_game_pools_games_and_puts_them_back(name: 
     for _ in range(120):
         seat, obs, mask = pool.decisions(ids)
         assert seat.tolist() == [d.seats[0] for d in decisions]
-        np.testing.assert_array_equal(obs, np.stack([d.obs[0].reshape(-1) for d in decisions]))
+        np.testing.assert_array_equal(obs, np.stack([d.obs[0] for d in decisions]))
         np.testing.assert_array_equal(mask, np.stack([d.masks[0] for d in decisions]))
         act = (rng.random(mask.shape) * mask).argmax(axis=1)
         step = pool.step_batch(ids, act)
@@ -140,7 +140,7 @@ def test_the_batch_pool_plays_the_per_game_pools_games_and_puts_them_back(name: 
             np.testing.assert_array_equal(ours.returns, theirs.returns)
         for row, report in enumerate(ended):  # every seat's final view, as the game closed it
             for closed in report.closed:
-                np.testing.assert_array_equal(step.final_obs[row, closed.seat], closed.obs.reshape(-1))
+                np.testing.assert_array_equal(step.final_obs[row, closed.seat], closed.obs)
                 np.testing.assert_array_equal(step.final_masks[row, closed.seat], closed.mask)
             assert [c.terminated and not c.truncated for c in report.closed] == [True, True]
         episodes += len(ended)
@@ -317,8 +317,7 @@ def test_a_training_state_of_one_path_resumes_on_the_other(write_batch: bool, tm
     assert stopped.interrupted and stopped.collected_episodes < whole.collected_episodes
     saved = read_training_state(state).engine
     assert any(saved["open"]) and any(len(env["actions"]) for env in saved["envs"])  # games under way
-    layout = (1, 18) if write_batch else (1, 3, 3, 2)  # the batch path shows the planes flattened
-    assert all(np.asarray(env["next_obs"]).shape == layout for env in saved["envs"])
+    assert all(np.asarray(env["next_obs"]).shape == (1, 3, 3, 2) for env in saved["envs"])  # both paths
     trainer, seats = _resumable(not write_batch)
     with trainer:
         resumed = trainer.train(seats, [True, False], plot=False, resume=state)
@@ -334,20 +333,23 @@ def test_episode_seeds_do_not_matter_to_the_board_games() -> None:
     np.testing.assert_array_equal(batch.board[0], batch.board[1])
 
 
-def test_saved_views_are_laid_out_for_the_pool_that_resumes_them() -> None:
-    planes = np.arange(18, dtype=np.float32).reshape(3, 3, 2)
-    saved = {
-        "envs": [{"seed": 1, "game": 0, "actions": np.zeros((0, 2)), "next_obs": planes[None]}],
-        "open": [[{"seat": 1, "obs": planes, "mask": np.ones(9), "act": 4, "rew": 0.0}]],
-    }
-    flat = engine_views_for(saved, True, [(3, 3, 2)] * 2)
-    assert flat["envs"][0]["next_obs"].shape == (1, 18) and flat["open"][0][0]["obs"].shape == (18,)
-    np.testing.assert_array_equal(flat["open"][0][0]["obs"], planes.reshape(-1))
-    back = engine_views_for(flat, False, [(3, 3, 2)] * 2)
-    np.testing.assert_array_equal(back["envs"][0]["next_obs"], planes[None])
-    np.testing.assert_array_equal(back["open"][0][0]["obs"], planes)
-    same = engine_views_for(saved, False, [(3, 3, 2)] * 2)
-    assert same["envs"][0]["next_obs"] is saved["envs"][0]["next_obs"]  # already laid out: kept as is
-    other = engine_views_for(flat, False, [(6, 7, 2)] * 2)  # another size: left as saved (the engine refuses it)
-    assert other["envs"][0]["next_obs"].shape == (1, 18) and other["open"][0][0]["obs"].shape == (18,)
-    assert saved["envs"][0]["next_obs"].shape == (1, 3, 3, 2)  # the saved state itself is not changed
+class ShapeRecorder(RandomAgent):
+    """Random play that records the shape of every observation batch it is shown."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed=seed)
+        self.shapes: set[tuple[int, ...]] = set()
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        self.shapes.add(obs.shape[1:])
+        return super().act(obs, mask, explore)
+
+
+@pytest.mark.parametrize(("game", "planes"), [("tictactoe", (3, 3, 2)), ("connect_four", (6, 7, 2))])
+def test_agents_see_the_observation_spaces_shape_on_either_path(game: str, planes: tuple[int, ...]) -> None:
+    for batch in (True, False):
+        with DecentralizedTrainer({"game": game}, batch_games=batch, num_test_envs=4, episodes_per_test=8) as trainer:
+            assert trainer.observation_space(0).shape == planes
+            agents = [ShapeRecorder(seed=1), ShapeRecorder(seed=2)]
+            trainer.test(agents)
+            assert agents[0].shapes == agents[1].shapes == {planes}, (batch, agents[0].shapes)

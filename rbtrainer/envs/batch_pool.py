@@ -185,7 +185,7 @@ class BatchGamePool:
             every_game, every_seat = np.repeat(over, seats), np.tile(np.arange(seats), len(over))
             final_obs = self._call("step", over, game.observations, every_game, every_seat)
             final_masks = self._call("step", over, game.masks, every_game, every_seat)
-            final_obs = final_obs.reshape(len(over), seats, -1)
+            final_obs = final_obs.reshape(len(over), seats, *final_obs.shape[1:])
             final_masks = final_masks.reshape(len(over), seats, -1)
             episodes = []
             seeds: list[int | None] = []
@@ -214,7 +214,7 @@ class BatchGamePool:
         obs = self.game.observations(env_ids, seat)
         mask = self.game.masks(env_ids, seat)
         if self._obs is None or self._mask is None:
-            self._obs = np.zeros((self.num_envs, obs.shape[1]), dtype=np.float32)
+            self._obs = np.zeros((self.num_envs, *obs.shape[1:]), dtype=np.float32)
             self._mask = np.zeros((self.num_envs, mask.shape[1]), dtype=np.int8)
         self._seat[env_ids] = seat
         self._obs[env_ids] = obs

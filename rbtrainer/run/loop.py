@@ -32,14 +32,13 @@ import torch
 from tqdm.auto import tqdm
 
 from rbtrainer.agents.base import Learner, unique_name
-from rbtrainer.envs.batch_pool import BatchGamePool
 from rbtrainer.league import League
 from rbtrainer.logs import panel_values, test_values
 from rbtrainer.overlap import OverlappedUpdates
 from rbtrainer.plotting import plot_training_curves
 from rbtrainer.rng import generator_states, set_generator_states
 from rbtrainer.run.hooks import RunHooks, TrainingContext
-from rbtrainer.run.state import LoopPosition, RunKey, RunState, engine_views_for, write_training_state
+from rbtrainer.run.state import LoopPosition, RunKey, RunState, write_training_state
 from rbtrainer.run.stats import GroupCurve, Progress, TrainStats
 
 if TYPE_CHECKING:
@@ -191,9 +190,7 @@ class TrainingRun:
         hooks = self._setup.params.hooks.stateful()
         for name, saved in state.hooks.items():
             hooks[name].load_state_dict(saved)
-        shapes = [tuple(space.shape or ()) for space in self._setup.game.observation_spaces]
-        flat = isinstance(self._engine.pool, BatchGamePool)  # a state of either path resumes on either
-        self._engine.restore(engine_views_for(state.engine, flat, shapes))
+        self._engine.restore(state.engine)
         self.stats = dataclasses.replace(state.stats, league=None if league is None else league.curve)
         self.stats.interrupted, self.stats.state_path = False, None
         self._position = dataclasses.replace(state.position)

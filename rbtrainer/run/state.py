@@ -43,7 +43,6 @@ __all__ = [
     "RunKey",
     "RunSettings",
     "RunState",
-    "engine_views_for",
     "from_saveable",
     "read_training_state",
     "to_saveable",
@@ -340,47 +339,6 @@ def _from_format_1(state: dict[str, Any]) -> dict[str, Any]:
     }
     keep = ("stats", "generators", "learners", "hooks", "engine", "league")
     return {"key": key, "position": position, **{name: state[name] for name in keep if name in state}}
-
-
-def engine_views_for(engine: dict[str, Any], flat: bool, shapes: Sequence[tuple[int, ...]]) -> dict[str, Any]:
-    """A saved :meth:`~rbtrainer.rollout.RolloutEngine.state` with its views laid out as the pool that
-    resumes it shows them, so that a state written on one engine path resumes on the other.
-
-    A batch-native pool (``flat``) shows every view as a flat row; a per-game pool shows each seat's
-    views in its observation space's shape (``shapes``, one per seat): a board game's ``(rows, cols,
-    2)`` planes. A saved view of the other layout and the same size is reshaped; any other view is
-    left as saved (the engine then refuses a state that does not fit).
-    """
-    common = shapes[0] if shapes and all(tuple(s) == tuple(shapes[0]) for s in shapes) else None
-
-    def laid_out(view: Any, shape: tuple[int, ...] | None, lead: int) -> Any:
-        """``view`` in ``shape`` if it is the other layout of the same size (``lead``: its row axes)."""
-        array = np.asarray(view)
-        if shape is None or array.shape == shape or array.size != int(np.prod(shape)):
-            return view
-        if not flat and array.ndim != lead + 1:  # for a per-game pool, only flat rows are laid out anew
-            return view
-        return array.reshape(shape)
-
-    envs = []
-    for env in engine["envs"]:
-        saved = np.asarray(env["next_obs"])
-        rows = len(saved)
-        if flat:
-            shape: tuple[int, ...] | None = (rows, saved.size // rows) if rows else None
-        else:
-            shape = None if common is None else (rows, *common)
-        envs.append({**env, "next_obs": laid_out(env["next_obs"], shape, 1)})
-    opened = []
-    for waiting in engine["open"]:
-        items = []
-        for item in waiting:
-            size = np.asarray(item["obs"]).size
-            seat = int(item["seat"])
-            shape = (size,) if flat else (tuple(shapes[seat]) if 0 <= seat < len(shapes) else None)
-            items.append({**item, "obs": laid_out(item["obs"], shape, 0)})
-        opened.append(items)
-    return {**engine, "envs": envs, "open": opened}
 
 
 def write_training_state(path: str | os.PathLike[str], state: RunState) -> str:
