@@ -1,7 +1,8 @@
 """An in-process pool over a batch-native game: one program steps every game of the pool at once.
 
-A registry game whose environment class offers ``batch_rules(num_games)`` (robot delivery) has a
-*batch twin*: the same rule book holding many games in arrays (:class:`BatchGame`). On the
+A registry game whose environment class offers ``batch_rules(num_games)`` (robot delivery,
+tic-tac-toe, connect four) has a *batch twin*: the same rule book holding many games in arrays
+(:class:`BatchGame`). On the
 ``dummy`` backend the trainer steps its games through :class:`BatchGamePool` instead of one
 PettingZoo env per game, and the rollout engine takes each tick of decisions and results as
 arrays (:meth:`BatchGamePool.decisions`, :meth:`BatchGamePool.step_batch`) instead of per-game
