@@ -1,10 +1,11 @@
 """Behaviour of the engine that mutation testing found unchecked (docs/development/mutation-testing.md).
 
-Each test pins down what a mutant of the rollout engine (``rbtrainer.rollout``), the seat adapters
+Each test pins down what some mutant of the rollout engine (``rbtrainer.rollout``), the seat adapters
 (``rbtrainer.envs.adapters``), the batch pool (``rbtrainer.envs.batch_pool``) or the memories
-(``rbtrainer.agents.stream_memory``, ``rbtrainer.agents.memory_state``) changed without any test
-noticing: failure reports and their fields, restores into later games, parallel games that end by a
-time limit, index walks over partly filled streams, and the refusals of a saved memory.
+(``rbtrainer.agents.stream_memory``, ``rbtrainer.agents.memory_state``) changed without any earlier
+test noticing: the batch path against the per-game path, engine state and restore, failure reports
+and non-finite values, observation formats and time-limit endings of the adapters, index walks,
+insertion and sampling over partly filled streams, saved memories and StreamDQN's gradient steps.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from games.tictactoe import TicTacToeEnv
 from rbtrainer.agents import AStarDeliveryAgent, RandomAgent, ScriptedAgent
 from rbtrainer.agents.base import Agent
 from rbtrainer.agents.memory_state import load_memory_state, memory_nbytes, memory_state
-from rbtrainer.agents.stream_memory import StreamReplayBuffer, nstep_returns
+from rbtrainer.agents.stream_memory import StreamPrioritizedReplayBuffer, StreamReplayBuffer, nstep_returns
 from rbtrainer.envs import BatchGamePool, GameError, game_factory, make_pool
 from rbtrainer.envs.adapters import AECSeatGame, ParallelSeatGame, ReplayPoint, episode_seed, seat_game
 from rbtrainer.rollout import RolloutEngine
@@ -301,11 +302,17 @@ def test_a_parallel_seat_game_starts_the_next_game_by_default() -> None:
 
 @pytest.mark.parametrize(
     ("metadata", "name"),
-    [(None, "Countdown"), ({"render_modes": []}, "Countdown"), ({"name": "countdown_v1"}, "countdown_v1")],
-    ids=["no metadata", "no name", "named"],
+    [
+        ("absent", "Countdown"),
+        (None, "Countdown"),
+        ({"render_modes": []}, "Countdown"),
+        ({"name": "countdown_v1"}, "countdown_v1"),
+    ],
+    ids=["no metadata attribute", "metadata None", "no name", "named"],
 )
 def test_a_game_is_named_by_its_metadata_else_by_its_class(metadata: Any, name: str) -> None:
-    game = Countdown(metadata=metadata)
+    game = Countdown(metadata=None if metadata == "absent" else metadata)
+    assert metadata != "absent" or not hasattr(game, "metadata")
     if metadata is None:
         game.metadata = None  # neither a name nor a mapping
     assert ParallelSeatGame(game, 0).name == name
@@ -525,7 +532,7 @@ def _collect(batch: bool) -> dict[str, Any]:
         "results": [
             (
                 r.steps,
-                r.illegal_E.tolist(),
+                r.illegal_E,  # int64 counts
                 [(e.env_id, e.length, e.winner, e.time_span, e.returns.tolist()) for e in r.episodes],
             )
             for r in (first, second)
@@ -566,7 +573,7 @@ def test_the_batch_path_collects_exactly_what_the_per_game_path_collects() -> No
     per_game, batch = _collect(False), _collect(True)
     _assert_same(batch, per_game)
     (steps, illegal, episodes), (_, _, quota_episodes) = per_game["results"]
-    assert steps == 300 and sum(illegal) > 0  # the rule breaker's illegal moves are counted
+    assert steps == 300 and illegal.sum() > 0 and illegal.dtype == np.int64  # the rule breaker's moves counted
     assert len(episodes) >= 3 and {e[0] for e in quota_episodes} == {0, 1}
     assert [e[0] for e in quota_episodes].count(1) == 2  # the quota: 1, 2 and 0 games
     endings = episodes + quota_episodes
@@ -793,6 +800,7 @@ def test_every_observation_format_gives_float32_views_and_int8_masks(form: str) 
         np.testing.assert_array_equal(mask, expected if form == "box" or t == 0 else [1, 1, 1])
     assert final.obs.dtype == np.float32 and final.mask.dtype == np.int8
     np.testing.assert_array_equal(final.obs, [2, 7])
+    np.testing.assert_array_equal(final.mask, expected)  # t = 2: the mask of t = 0 again
 
 
 def test_a_mapping_without_an_observation_entry_is_refused_naming_its_keys() -> None:
@@ -955,11 +963,15 @@ def test_games_started_without_a_seed_go_on_without_seeds() -> None:
 
 class PoisonedBatchGame:
     """Robot delivery's batch twin (2 robots, games of 14 steps) that misbehaves after its ``at``-th
-    ``play`` call: ``what`` is ``"reward"`` (seat 0 of the first game played is rewarded NaN),
-    ``"view"`` (every view it reports is NaN; ``at=0``: from the first reset on), ``"final view"``
-    (the final view of seat 1 of the game that ends is NaN), ``"final views raise"`` or ``"reset raises"``
-    (a ValueError instead of the final views, or of the next game's reset); ``"huge view"``: every view
-    holds 3e38 (finite, but their float32 sum overflows)."""
+    ``play`` call, as ``what`` says:
+
+    * ``"reward"``: seat 0 of the first game played is rewarded NaN;
+    * ``"view"``: every view it reports is NaN (``at=0``: from the first reset on);
+    * ``"final view"``: the final view of seat 1 of the game that ends is NaN;
+    * ``"final views raise"``, ``"final masks raise"``, ``"reset raises"``: a ValueError instead of the
+      final views or masks of the game that ends, or of its next game's reset;
+    * ``"huge view"``: every view holds 3e38 (finite, but their float32 sum overflows).
+    """
 
     def __init__(self, num_games: int, what: str, at: int) -> None:
         self._game = RobotDeliveryEnv(**ROBOTS).batch_rules(num_games)
@@ -985,6 +997,11 @@ class PoisonedBatchGame:
             views[:] = 3e38
         return views
 
+    def masks(self, games: np.ndarray, robots: np.ndarray) -> np.ndarray:
+        if len(np.unique(games)) < len(games) and self.plays == self.at and self.what == "final masks raise":
+            raise ValueError("no final mask")
+        return np.asarray(self._game.masks(games, robots))
+
     def reset(self, games: np.ndarray, seeds: Any) -> None:
         if self.plays == self.at and self.what == "reset raises":
             raise ValueError("no next game")
@@ -1008,10 +1025,12 @@ def _poisoned_run(what: str, at: int, num_envs: int = 1, max_steps: int = 40) ->
     return caught.value
 
 
-@pytest.mark.parametrize(("what", "operation"), [("final views raise", "step"), ("reset raises", "reset")])
+@pytest.mark.parametrize(
+    ("what", "operation"), [("final views raise", "step"), ("final masks raise", "step"), ("reset raises", "reset")]
+)
 def test_a_batch_game_raising_while_a_game_ends_names_that_game(what: str, operation: str) -> None:
     error = _poisoned_run(what, ROBOTS["max_step"])
-    message = "no final view" if what == "final views raise" else "no next game"
+    message = {"final views raise": "no final view", "final masks raise": "no final mask"}.get(what, "no next game")
     assert (
         str(error) == f"env 0: the game raised ValueError during {operation}: {message} (the env pool has been closed)"
     )
@@ -1236,9 +1255,11 @@ def test_sampling_is_one_uniform_draw_over_the_stored_rows_with_the_memorys_gene
 
 def test_a_memory_with_one_row_samples_that_row_and_an_empty_one_nothing() -> None:
     memory = StreamReplayBuffer(40, 4)
-    assert memory.sample_indices(5).tolist() == []
+    nothing = memory.sample_indices(5)
+    assert nothing.tolist() == [] and nothing.dtype.kind == "i"  # indices, even when there are none
     memory.add(_batch(np.random.default_rng(3), 1, end_rate=0.0), buffer_ids=np.array([2]))
     assert memory.sample_indices(3).tolist() == [20, 20, 20]
+    assert memory.sample_indices(-1).tolist() == [] and memory.sample_indices(0).tolist() == [20]  # as Tianshou's
 
 
 def test_a_gradient_step_on_a_memory_of_plain_observations_equals_tianshous(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1285,3 +1306,132 @@ def test_a_game_without_live_agents_after_its_reset_is_refused() -> None:
     with pytest.raises(RuntimeError) as caught:
         seat_game(Empty, 0).reset(seed=1)
     assert str(caught.value) == "the game has no live agents right after reset()"
+
+
+def test_an_out_of_range_action_names_its_own_row_not_an_earlier_legal_one() -> None:
+    engine = _robot_engine(False, num_envs=3)
+    bad = Returns(lambda obs, mask: np.array([0] * (len(obs) - 1) + [7]), name="late")
+    flags = np.zeros(3, bool)
+    plan = SeatPlan([Seating("all", (bad, RandomAgent(seed=1), RandomAgent(seed=2)), 1.0, flags, flags)], [3])  # type: ignore[arg-type]
+    with pytest.raises(ValueError) as caught:
+        engine.run(plan, max_steps=3)
+    assert str(caught.value) == "agent 'late': act returned action 7 for seat 0 of env 2; actions are 0..4"
+
+
+def test_a_non_finite_value_in_a_game_started_without_a_seed_says_so() -> None:
+    from test_reliability import PoisonedTicTacToe
+
+    pool = make_pool(lambda: PoisonedTicTacToe(at=1), 1, "dummy")
+    engine = RolloutEngine(pool, 2)
+    engine.start([3])
+    pool.reset(0, seed=None)  # the same first position, without a seed
+    player = ScriptedAgent(lambda obs, mask: int(np.flatnonzero(mask)[0]))
+    with pytest.raises(GameError) as caught:
+        engine.run(_two_seat_plan(player, player, 1), max_steps=4)
+    assert "the game reported reward nan in a game started without a seed; rewards and observations" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["per-game pool", "batch pool"])
+def test_before_store_runs_once_before_a_run_stores_and_nothing_opens_without_store(batch: bool) -> None:
+    engine = _robot_engine(batch, num_envs=2)
+    learner = RecordingLearner(seed=1)
+    plan = _robot_plan(engine, (learner, learner, learner), [(learner, [0, 1, 2])])
+    engine.run(plan, max_steps=20)  # store=False: no transition opens
+    assert engine.state()["open"] == [[], []] and learner.stored == []
+    calls: list[int] = []
+    engine.run(plan, max_steps=20, store=True, before_store=lambda: calls.append(len(learner.stored)))
+    assert calls == [0] and len(learner.stored) == 1
+
+
+def test_every_learner_gets_its_rows_when_an_earlier_one_has_none() -> None:
+    engine = _robot_engine(False, num_envs=1)
+    idle, busy = RecordingLearner(seed=1), RecordingLearner(seed=2)
+    plan = _robot_plan(engine, (busy, busy, busy), [])
+    plan.streams.add(idle, [])  # a learner with no stream (first in the layout)
+    plan.streams.add(busy, [(0, 0), (0, 1), (0, 2)])
+    engine.run(plan, max_steps=12, store=True)
+    assert idle.stored == [] and busy.stored_count > 0
+
+
+def test_a_parallel_games_last_infos_give_the_winner_and_the_time_span() -> None:
+    class Reported(Countdown):
+        def step(self, actions: dict[str, int]) -> tuple[Any, ...]:
+            obs, rewards, terminations, truncations, infos = super().step(actions)
+            if not self.agents:
+                infos = {a: {**info, "winner": "left", "game_clock": 4.5} for a, info in infos.items()}
+            return obs, rewards, terminations, truncations, infos
+
+    adapter = seat_game(lambda: Reported(limit=2), 0)
+    adapter.reset(seed=1)
+    adapter.step(np.array([0, 2]))
+    episode = adapter.step(np.array([0, 2])).episode
+    assert episode is not None and episode.winner == "left" and episode.time_span == 4.5  # not the best return
+
+
+def test_a_restored_prioritized_memory_gives_new_rows_the_saved_top_priority() -> None:
+    original = _partly_filled(StreamPrioritizedReplayBuffer, alpha=0.6, beta=0.4)
+    original.update_weight(np.array([0, 10]), np.array([3.0, 0.5]))  # the top priority is now above 1
+    loaded = StreamPrioritizedReplayBuffer(40, 4, alpha=0.6, beta=0.4)
+    load_memory_state(loaded, memory_state(original))
+    rows = _batch(np.random.default_rng(7), 2, end_rate=0.0)
+    for memory in (original, loaded):
+        memory.add(copy.deepcopy(rows), buffer_ids=np.array([3, 3]))
+    new = np.array([30, 31])
+    np.testing.assert_allclose(loaded.weight[new], original.weight[new])
+    assert loaded.weight[30] > 1.0
+
+
+def test_train_without_a_mode_is_train_mode_and_switches_follow_added_modules() -> None:
+    learner = _learner(target_update_freq=10)
+    algorithm = learner.algorithm
+    algorithm.eval()
+    algorithm.train()
+    assert all(m.training for m in algorithm.policy.modules())
+    for step in range(6):
+        if step in (1, 3):
+            setattr(algorithm.policy, f"extra{step}", torch.nn.Dropout())  # a new module, in train mode
+        if step == 4:
+            with policy_within_training_step(learner.policy):
+                algorithm.updates(learner.memory, 8, 2)  # switches inside the steps use the frozen module list
+        mode = step % 2 == 0
+        algorithm.train(mode)
+        flags = [m.training for m in algorithm.modules()]
+        torch.nn.Module.train(algorithm, mode)
+        assert flags == [m.training for m in algorithm.modules()], step
+
+
+def test_rows_added_to_partly_filled_streams_are_stored_as_tianshou_stores_them() -> None:
+    """The second and later insertions take the vectorised path; no stream fills up here, so each
+    stream's length must grow by exactly its rows."""
+    ours, theirs = _partly_filled(), _partly_filled(_TianshouWalks)
+    rows = _batch(np.random.default_rng(9), 6, end_rate=0.3)
+    ids = np.array([2, 0, 2, 3, 2, 0])
+    for got, want in zip(
+        ours.add(copy.deepcopy(rows), buffer_ids=ids), theirs.add(copy.deepcopy(rows), buffer_ids=ids)
+    ):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(ours._lengths, [5, 7, 4, 1])
+    np.testing.assert_array_equal(ours._lengths, theirs._lengths)
+    np.testing.assert_array_equal(ours.last_index, theirs.last_index)
+    for key in ("act", "rew", "terminated", "truncated", "done"):
+        np.testing.assert_array_equal(getattr(ours, key), getattr(theirs, key))
+    for a, b in zip(ours.buffers, theirs.buffers):
+        assert (a._insertion_idx, a._size, a._ep_len, a._ep_start_idx) == (
+            b._insertion_idx,
+            b._size,
+            b._ep_len,
+            b._ep_start_idx,
+        )
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["per-game pool", "batch pool"])
+def test_a_run_without_store_opens_no_transition_even_when_a_rotation_reseats(batch: bool) -> None:
+    engine = _robot_engine(batch, num_envs=2)
+    learner = RecordingLearner(seed=1)
+    plan = _robot_plan(engine, (learner, learner, learner), [(learner, [0, 1, 2])])
+    plan.rotation = Alternate(RecordingLearner(seed=2), learner)
+    engine.run(plan, episodes_per_env=[2, 2])  # games end, the rotation reseats seat 1, nothing is stored
+    assert len(plan.rotation.ended) == 4
+    assert engine.state()["open"] == [[], []] and learner.stored == []
