@@ -970,7 +970,8 @@ class PoisonedBatchGame:
     * ``"final view"``: the final view of seat 1 of the game that ends is NaN;
     * ``"final views raise"``, ``"final masks raise"``, ``"reset raises"``: a ValueError instead of the
       final views or masks of the game that ends, or of its next game's reset;
-    * ``"huge view"``: every view holds 3e38 (finite, but their float32 sum overflows).
+    * ``"huge view"``: every view holds 3e38 (finite, but their float32 sum overflows);
+    * ``"no move in game 1"``: no action is ever legal in game 1.
     """
 
     def __init__(self, num_games: int, what: str, at: int) -> None:
@@ -1000,7 +1001,10 @@ class PoisonedBatchGame:
     def masks(self, games: np.ndarray, robots: np.ndarray) -> np.ndarray:
         if len(np.unique(games)) < len(games) and self.plays == self.at and self.what == "final masks raise":
             raise ValueError("no final mask")
-        return np.asarray(self._game.masks(games, robots))
+        masks = np.array(self._game.masks(games, robots), copy=True)
+        if self.what == "no move in game 1":
+            masks[games == 1] = 0
+        return masks
 
     def reset(self, games: np.ndarray, seeds: Any) -> None:
         if self.plays == self.at and self.what == "reset raises":
@@ -1435,3 +1439,12 @@ def test_a_run_without_store_opens_no_transition_even_when_a_rotation_reseats(ba
     engine.run(plan, episodes_per_env=[2, 2])  # games end, the rotation reseats seat 1, nothing is stored
     assert len(plan.rotation.ended) == 4
     assert engine.state()["open"] == [[], []] and learner.stored == []
+
+
+def test_a_batch_row_without_a_legal_action_makes_no_illegal_move() -> None:
+    pool = BatchGamePool(PoisonedBatchGame(2, "no move in game 1", 0), game_factory(ROBOTS, None))
+    engine = RolloutEngine(pool, 2)
+    engine.start([1, 2])
+    stands = ScriptedAgent(lambda obs, mask: 0)  # standing: legal in game 0 until the stand limit
+    result = engine.run(_two_seat_plan(stands, stands, 2), max_steps=2 * 6)
+    assert result.illegal_E[1] == 0 and result.illegal_E.dtype == np.int64
