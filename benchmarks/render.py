@@ -107,6 +107,24 @@ PANEL_SPEED = Section(
     "seat, on a 16-env test pool. The first round also plays the panel's own round robin, once per run.",
 )
 
+TRAINER_SPEED = Section(
+    "The trainer's loops",
+    "trainer_speed.json",
+    "trainer_speed:table",
+    "Env steps per second of `trainer.test` (random agents, then one greedy DQN [64, 64] in every seat) and "
+    "of `trainer.train` (self-play DQN [64, 64], an update every 200 env steps with 0.02 gradient steps per "
+    "env step, batch 64; test rounds excluded), 16 envs on the `dummy` backend, after a warm-up run. Every "
+    "game here steps through its batch twin. Peak RSS is the process's maximum after all three loops.",
+)
+GAME_SPEED = Section(
+    "The robot game alone",
+    "game_speed.json",
+    "game_speed:table",
+    "Robot steps per second with random legal actions, one process: the bare AEC env driven as the trainer "
+    "drives it, the same through PettingZoo's order-enforcing wrapper, the pure rules class, and the batch "
+    "rules stepping 16 or 256 games in one NumPy call (robot steps summed over the games).",
+)
+
 PAGES: dict[str, tuple[str, list[Section]]] = {
     "docs/results.md": (
         "# Results\n\n"
@@ -120,7 +138,7 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
         "Speed figures, each the median (and range) of repeated measurements in one run on the machine "
         "named below the table, rendered from the JSON its benchmark wrote (`benchmarks/render.py`). "
         "Speed ratios are only quoted where both sides ran in the same process, alternately.\n",
-        [PANEL_SPEED],
+        [TRAINER_SPEED, GAME_SPEED, PANEL_SPEED],
     ),
 }
 
