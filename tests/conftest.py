@@ -130,6 +130,30 @@ def statistics_without_timings(stats: Any) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(stats).items() if k not in TIMING_FIELDS}
 
 
+def assert_same_run(batch: tuple[Any, ...], per_game: tuple[Any, ...]) -> None:
+    """Two ``(trainer, learner, TrainStats, TestResult)`` runs, on the batch and the per-game engine
+    path, gave the same statistics, stored the same memory rows and learned the same weights."""
+    import numpy as np
+    import torch
+
+    assert type(per_game[0]._train_engine.pool).__name__ == "GamePool"
+    assert type(batch[0]._train_engine.pool).__name__ == "BatchGamePool"
+    for ours, theirs in zip(batch[2:], per_game[2:]):
+        mine = {k: v for k, v in vars(ours).items() if k not in TIMING_FIELDS}
+        reference = {k: v for k, v in vars(theirs).items() if k not in TIMING_FIELDS}
+        assert repr(mine) == repr(reference)
+    memory, reference_memory = batch[1].memory, per_game[1].memory
+    assert len(memory) > 0
+    np.testing.assert_array_equal(memory._lengths, reference_memory._lengths)
+    for key in ("act", "rew", "terminated", "truncated"):
+        np.testing.assert_array_equal(memory._meta[key], reference_memory._meta[key])
+    for key in ("obs", "obs_next"):
+        np.testing.assert_array_equal(memory._meta[key].obs, reference_memory._meta[key].obs)
+        np.testing.assert_array_equal(memory._meta[key].mask, reference_memory._meta[key].mask)
+    for mine_w, reference_w in zip(batch[1].policy.parameters(), per_game[1].policy.parameters()):
+        torch.testing.assert_close(mine_w, reference_w, rtol=0, atol=0)
+
+
 def stop_and_resume(
     build: Callable[..., tuple[Any, list[Any]]], learning: list[bool], stop: Callable[[Any], bool], state: Any
 ) -> tuple[Any, Any, Any]:

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
-from conftest import TIMING_FIELDS
+from conftest import assert_same_run
 
 from games.robot_delivery import RobotDeliveryEnv
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent
@@ -58,19 +57,7 @@ def test_batch_path_trains_and_tests_exactly_as_the_per_game_path(env_args: dict
     per_game, batch = _train(env_args, batch=False), _train(env_args, batch=True)
     assert type(per_game[0]._train_engine.pool) is GamePool
     assert type(batch[0]._train_engine.pool) is BatchGamePool
-    for ours, theirs in zip(batch[2:], per_game[2:]):
-        mine = {k: v for k, v in vars(ours).items() if k not in TIMING_FIELDS}
-        reference = {k: v for k, v in vars(theirs).items() if k not in TIMING_FIELDS}
-        assert repr(mine) == repr(reference)
-    memory, reference_memory = batch[1].memory, per_game[1].memory
-    np.testing.assert_array_equal(memory._lengths, reference_memory._lengths)
-    for key in ("act", "rew", "terminated", "truncated"):
-        np.testing.assert_array_equal(memory._meta[key], reference_memory._meta[key])
-    for key in ("obs", "obs_next"):
-        np.testing.assert_array_equal(memory._meta[key].obs, reference_memory._meta[key].obs)
-        np.testing.assert_array_equal(memory._meta[key].mask, reference_memory._meta[key].mask)
-    for mine_w, reference_w in zip(batch[1].policy.parameters(), per_game[1].policy.parameters()):
-        torch.testing.assert_close(mine_w, reference_w, rtol=0, atol=0)
+    assert_same_run(batch, per_game)
 
 
 def test_tournaments_rotate_seats_alike_on_both_paths() -> None:

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
-from conftest import TIMING_FIELDS, statistics_without_timings
+from conftest import assert_same_run, statistics_without_timings
 from test_classic_games import CONNECT_FOUR_SCRIPTS, TICTACTOE_SCRIPTS
 
 from games.board_batch import BatchConnectFourRules, BatchTicTacToeRules, lines_through_cells
@@ -282,20 +281,7 @@ def test_batch_path_trains_and_tests_exactly_as_the_per_game_path(name: str) -> 
     assert (
         batch[2].collected_episodes >= RUN["episodes_per_train"] and batch[3].num_episodes == RUN["episodes_per_test"]
     )
-    for ours, theirs in zip(batch[2:], per_game[2:]):
-        mine = {k: v for k, v in vars(ours).items() if k not in TIMING_FIELDS}
-        reference = {k: v for k, v in vars(theirs).items() if k not in TIMING_FIELDS}
-        assert repr(mine) == repr(reference)
-    memory, reference_memory = batch[1].memory, per_game[1].memory
-    assert len(memory) > 0
-    np.testing.assert_array_equal(memory._lengths, reference_memory._lengths)
-    for key in ("act", "rew", "terminated", "truncated"):
-        np.testing.assert_array_equal(memory._meta[key], reference_memory._meta[key])
-    for key in ("obs", "obs_next"):
-        np.testing.assert_array_equal(memory._meta[key].obs, reference_memory._meta[key].obs)
-        np.testing.assert_array_equal(memory._meta[key].mask, reference_memory._meta[key].mask)
-    for mine_w, reference_w in zip(batch[1].policy.parameters(), per_game[1].policy.parameters()):
-        torch.testing.assert_close(mine_w, reference_w, rtol=0, atol=0)
+    assert_same_run(batch, per_game)
 
 
 def _resumable(batch: bool, **extra: Any) -> tuple[DecentralizedTrainer, list[Any]]:
