@@ -263,7 +263,8 @@ def test_close_returns_when_a_game_never_closes(tmp_path: Path) -> None:
 
 
 PARENT_SCRIPT = """
-import sys, threading
+import faulthandler, signal, sys, threading
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for the stacks of a hung run
 import numpy as np
 from test_pool_timeouts import StuckGame, _control
 from pathlib import Path
@@ -313,7 +314,14 @@ def test_sigint_to_the_parent_never_hangs_its_exit(tmp_path: Path) -> None:
         workers = _pids_line(child)
         time.sleep(0.5)  # the parent is waiting for the stuck step
         child.send_signal(signal.SIGINT)  # to the parent only, as a supervisor would
-        _, err = child.communicate(timeout=HANG_BOUND)
+        try:
+            _, err = child.communicate(timeout=HANG_BOUND)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGUSR1)  # every thread's stack to stderr, then fail with them
+            time.sleep(2)
+            _kill([child.pid, *workers])
+            _, err = child.communicate()
+            pytest.fail(f"the parent hung after SIGINT; its threads:\n{err}")
         assert "KeyboardInterrupt" in err
         assert child.returncode != 0
         assert _wait_gone(workers) == []
