@@ -265,6 +265,9 @@ def test_close_returns_when_a_game_never_closes(tmp_path: Path) -> None:
 PARENT_SCRIPT = """
 import faulthandler, signal, sys, threading
 faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for the stacks of a hung run
+# Python ignores SIGINT when it starts with SIGINT ignored (a background job of a non-interactive
+# shell, e.g. a test suite started with "... &"): this program stands for one that takes Ctrl-C.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 from test_pool_timeouts import StuckGame, _control
 from pathlib import Path
