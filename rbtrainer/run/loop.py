@@ -179,13 +179,14 @@ class TrainingRun:
             league.load_training_state(state.league, plan)
         for agent, saved in zip(plan.agents, state.generators):
             set_generator_states(agent, saved)
+        accept = self._setup.key.accept_changes
         for learner, saved in zip(self._learners, state.learners):
-            settings = learner.run_settings()
+            settings = learner.run_settings() if accept else None
             try:
                 learner.load_training_state(saved)
             except ValueError as err:  # e.g. other network shapes: say which file
                 raise ValueError(f"{self._setup.state_file}: {err}") from None
-            if self._setup.key.accept_changes:  # this run's values, not those the state brought back (lr)
+            if settings is not None:  # this run's values, not those the state brought back (lr)
                 learner.apply_run_settings(settings)
         hooks = self._setup.params.hooks.stateful()
         for name, saved in state.hooks.items():
