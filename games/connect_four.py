@@ -11,6 +11,7 @@ from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
 from games.board_batch import BatchConnectFourRules
+from games.board_search import BoardSearchRules
 from games.two_player import TwoPlayerBoardEnv
 
 if TYPE_CHECKING:
@@ -97,6 +98,10 @@ class ConnectFourEnv(TwoPlayerBoardEnv):
         """``num_games`` games in one NumPy program: the batch-native twin the trainer's in-process
         pools step instead of one env per game."""
         return BatchConnectFourRules(num_games, tuple(self.possible_agents), self.metadata["name"])
+
+    def search_rules(self) -> BoardSearchRules:
+        """The rules as pure functions of many mover-relative positions, for agents that plan."""
+        return BoardSearchRules(6, 7, 4, gravity=True)
 
 
 raw_env = ConnectFourEnv

@@ -11,6 +11,7 @@ from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
 from games.board_batch import BatchTicTacToeRules
+from games.board_search import BoardSearchRules
 from games.two_player import TwoPlayerBoardEnv
 
 __all__ = ["TicTacToeEnv", "TicTacToeRules", "env", "raw_env"]
@@ -79,6 +80,10 @@ class TicTacToeEnv(TwoPlayerBoardEnv):
         """``num_games`` games in one NumPy program: the batch-native twin the trainer's in-process
         pools step instead of one env per game."""
         return BatchTicTacToeRules(num_games, tuple(self.possible_agents), self.metadata["name"])
+
+    def search_rules(self) -> BoardSearchRules:
+        """The rules as pure functions of many mover-relative positions, for agents that plan."""
+        return BoardSearchRules(3, 3, 3, gravity=False)
 
 
 raw_env = TicTacToeEnv

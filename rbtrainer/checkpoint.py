@@ -44,6 +44,7 @@ import torch
 
 import games
 from rbtrainer.agents.base import Agent, Learner
+from rbtrainer.envs.factory import registry_game
 from rbtrainer.files import atomic_write, save_torch
 
 __all__ = [
@@ -673,10 +674,12 @@ class Checkpoint:
         elif "ppo" in metadata:
             ppo_config = PPOConfig(**{**metadata["ppo"], "device": device})
             learner = ppo_agent(observation_space, action_space, config=ppo_config, name=label)
+        elif "planning" in metadata:
+            learner = self._planning_learner(observation_space, action_space, label, device)
         else:
             raise ValueError(
-                f"{path} does not record its learner's configuration (metadata 'dqn' or 'ppo'); build the learner "
-                "yourself and call load_agents"
+                f"{path} does not record its learner's configuration (metadata 'dqn', 'ppo' or 'planning'); build "
+                "the learner yourself and call load_agents"
             )
         entry = self.learner_states[index]
         if type(learner).__name__ != entry["kind"]:
@@ -689,6 +692,22 @@ class Checkpoint:
             )
         _load_all([learner], [plan.state])
         return learner
+
+    def _planning_learner(
+        self, observation_space: gym.Space, action_space: gym.Space, name: str, device: str
+    ) -> Learner:
+        """A planning learner as the metadata's ``"planning"`` settings describe it, planning with the rules
+        of the recorded game (``"env"``)."""
+        from rbtrainer.agents.planning import PlanningConfig, planning_agent, search_rules_of
+
+        game_name, args = registry_game(self.env_args)
+        game = games.make(game_name, raw=True, **args)
+        try:
+            rules = search_rules_of(game)
+        finally:
+            game.close()
+        config = PlanningConfig(**{**self.metadata["planning"], "device": device})
+        return planning_agent(rules, observation_space, action_space, config=config, name=name)
 
     def agents(
         self,

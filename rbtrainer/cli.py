@@ -29,7 +29,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
 
 import tomllib
 
@@ -345,6 +345,23 @@ def _env_args(table: dict[str, Any], pairs: Sequence[str], config: str | None) -
     return env
 
 
+#: The [planning] settings ``train`` offers as --planning.* options (``enabled`` is --learner).
+PLANNING_OPTIONS = (
+    "simulations",
+    "c_puct",
+    "dirichlet_alpha",
+    "noise_fraction",
+    "sample_moves",
+    "channels",
+    "blocks",
+    "hidden",
+    "lr",
+    "weight_decay",
+    "buffer_size",
+    "mirror",
+    "device",
+)
+
 #: The [trainer] settings ``test`` offers as options (the others train; a --config file's values are kept).
 TEST_OPTIONS = (
     "num_test_envs",
@@ -375,6 +392,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         LeagueOptions,
         OpponentMix,
         PanelOptions,
+        PlanningOptions,
         ScheduleConfig,
         TrainerConfig,
     )
@@ -388,6 +406,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
     dqn_options = _unchecked(DQNConfig, "dqn")
     schedule_options = _unchecked(ScheduleConfig, "schedule", offered=("eps_start", "eps_end", "eps_episodes"))
     league_flags: type = _unchecked(LeagueOptions, "league")
+    planning_flags: type = _unchecked(PlanningOptions, "planning", offered=PLANNING_OPTIONS)
+    default_learner: Literal["dqn", "planning"] = "planning" if tables["planning"].get("enabled") else "dqn"
     panel_flags: type = _unchecked(PanelOptions, "panel")
     listed = ", ".join(f"[{name}]" for name in TABLES)
 
@@ -435,9 +455,16 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         trainer: Annotated[TrainerConfig, OmitArgPrefixes, arg(constructor=trainer_options)] = field(
             default_factory=lambda: trainer_options(**trainer_table)
         )
+        learner: Literal["dqn", "planning"] = default_learner
+        """The learner in every seat: DQN ([dqn] options), or the planning learner (search guided by a network,
+        --planning.* options; tictactoe and connect_four); default: planning when --config has a [planning] table."""
         dqn: Annotated[DQNConfig, OmitArgPrefixes, arg(constructor=dqn_options)] = field(
             default_factory=lambda: dqn_options(**tables["dqn"])
         )
+        planning: Annotated[PlanningOptions, arg(constructor=planning_flags)] = field(
+            default_factory=lambda: planning_flags(**tables["planning"])
+        )
+        """The planning learner's settings (with --learner planning)."""
         schedule: Annotated[ScheduleConfig, OmitArgPrefixes, arg(constructor=schedule_options)] = field(
             default_factory=lambda: schedule_options(**tables["schedule"])
         )
@@ -464,6 +491,7 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
                 env=self.game_args(),
                 trainer=TrainerConfig(**_fields(self.trainer)),
                 dqn=DQNConfig(**_fields(self.dqn)),
+                planning=PlanningOptions(**{**_fields(self.planning), "enabled": self.learner == "planning"}),
                 schedule=ScheduleConfig(**{**_fields(self.schedule), "checkpoint": out.checkpoint}),
                 league=LeagueOptions(**_fields(self.league)),
                 opponents=self.opponents(),

@@ -49,7 +49,10 @@ __all__ = [
     "OpponentMix",
     "PanelConfig",
     "PanelOptions",
+    "PlanningConfig",
+    "PlanningOptions",
     "ScheduleConfig",
+    "SearchSettings",
     "TrainerConfig",
     "check_train_tables",
     "checked_table",
@@ -66,7 +69,7 @@ BACKENDS = ("dummy", "subproc", "ray")
 SAMPLINGS = ("uniform", "pfsp")
 """How opponents are drawn from the pool (see the module docstring)."""
 
-TABLES = ("env", "trainer", "dqn", "schedule", "league", "opponents", "panel")
+TABLES = ("env", "trainer", "dqn", "planning", "schedule", "league", "opponents", "panel")
 """The tables a recipe file may hold."""
 
 
@@ -258,6 +261,102 @@ class DQNConfig:
         number_in("epsilon", self.epsilon, 0.0, 1.0)
         boolean("mirror", self.mirror)
         check_device("device", self.device)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchSettings:
+    """How an agent searches before each move."""
+
+    simulations: int = 64
+    """Simulations per move (each adds one position to the tree)."""
+    c_puct: float = 1.5
+    """Weight of the prior against the mean value in PUCT."""
+    dirichlet_alpha: float = 0.5
+    """Concentration of the root noise on exploring seats."""
+    noise_fraction: float = 0.25
+    """Weight of the root noise on exploring seats (0: none)."""
+    sample_moves: int = 8
+    """Exploring seats draw their move in proportion to the visits while fewer than this many moves
+    have been played in the game; afterwards, and on other seats, they play the most visited move."""
+
+    def __post_init__(self) -> None:
+        positive_int("simulations", self.simulations)
+        number_in("c_puct", self.c_puct, 0.0, 100.0, low_open=True)
+        number_in("dirichlet_alpha", self.dirichlet_alpha, 0.0, 100.0, low_open=True)
+        number_in("noise_fraction", self.noise_fraction, 0.0, 1.0)
+        if isinstance(self.sample_moves, bool) or not isinstance(self.sample_moves, int) or self.sample_moves < 0:
+            raise ValueError(f"sample_moves must be an int >= 0, got {self.sample_moves!r}")
+
+
+@dataclass(kw_only=True)
+class PlanningConfig:
+    """Hyperparameters of a :class:`PlanningLearner` (search, network, training)."""
+
+    simulations: int = 64
+    """Simulations per move (see :class:`SearchSettings`; also when the learner plays in tests)."""
+    c_puct: float = 1.5
+    """Weight of the prior against the mean value in PUCT."""
+    dirichlet_alpha: float = 0.5
+    """Concentration of the root noise on exploring seats."""
+    noise_fraction: float = 0.25
+    """Weight of the root noise on exploring seats."""
+    sample_moves: int = 8
+    """Moves of a game during which exploring seats sample in proportion to the visits."""
+    channels: int = 64
+    """Channels of the convolutional trunk (board observations); 0: an MLP of ``hidden`` units."""
+    blocks: int = 2
+    """Residual blocks of the convolutional trunk."""
+    hidden: int = 128
+    """Width of the value head (and of the MLP trunk)."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 1e-4
+    """L2 penalty on the network's weights."""
+    buffer_size: int = 100_000
+    """Positions the memory keeps (the oldest are dropped first)."""
+    mirror: bool = True
+    """Train on the left-right mirror image of half of each minibatch (games whose rules offer it)."""
+    device: str = "cpu"
+    """Where the network lives: cpu, cuda, cuda:N, mps or auto (the best available)."""
+
+    def __post_init__(self) -> None:
+        self.search()  # checks the search settings
+        if isinstance(self.channels, bool) or not isinstance(self.channels, int) or self.channels < 0:
+            raise ValueError(f"channels must be an int >= 0 (0: an MLP trunk), got {self.channels!r}")
+        if isinstance(self.blocks, bool) or not isinstance(self.blocks, int) or self.blocks < 0:
+            raise ValueError(f"blocks must be an int >= 0, got {self.blocks!r}")
+        positive_int("hidden", self.hidden)
+        number_in("lr", self.lr, 0.0, 1.0, low_open=True)
+        number_in("weight_decay", self.weight_decay, 0.0, 1.0)
+        positive_int("buffer_size", self.buffer_size)
+        boolean("mirror", self.mirror)
+        check_device("device", self.device)
+
+    def search(self) -> SearchSettings:
+        """The search settings of this configuration."""
+        return SearchSettings(
+            simulations=self.simulations,
+            c_puct=self.c_puct,
+            dirichlet_alpha=self.dirichlet_alpha,
+            noise_fraction=self.noise_fraction,
+            sample_moves=self.sample_moves,
+        )
+
+
+@dataclass(kw_only=True)
+class PlanningOptions(PlanningConfig):
+    """The planning learner for train (the ``[planning]`` table): AlphaZero-style search with a network."""
+
+    enabled: bool = False
+    """Train a planning learner instead of DQN (a [planning] table, or --learner planning, turns it on)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        boolean("enabled", self.enabled)
+
+    def config(self) -> PlanningConfig:
+        """The :class:`PlanningConfig` part."""
+        return PlanningConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(PlanningConfig)})
 
 
 @dataclass(kw_only=True)
@@ -526,6 +625,7 @@ class PanelOptions:
 TABLE_CLASSES: dict[str, type] = {
     "trainer": TrainerConfig,
     "dqn": DQNConfig,
+    "planning": PlanningOptions,
     "schedule": ScheduleConfig,
     "league": LeagueOptions,
     "opponents": OpponentMix,
@@ -584,8 +684,9 @@ def read_tables(path: str | os.PathLike[str], where: str | None = None) -> dict[
         if not isinstance(table, dict):
             raise ValueError(f"{where}: [{name}] must be a table")
         tables[name] = table
-    if "league" in data:
-        tables["league"] = {"enabled": True, **data["league"]}  # the table turns the league on
+    for name in ("league", "planning"):  # the table turns it on
+        if name in data:
+            tables[name] = {"enabled": True, **data[name]}
     return check_train_tables(tables, where)
 
 

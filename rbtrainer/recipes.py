@@ -6,6 +6,10 @@ dataclass (an unknown key is an error naming it):
 * ``[env]``: the game's arguments, ``game`` naming a registry game (default robot delivery);
 * ``[trainer]``: :class:`~rbtrainer.trainer.TrainerConfig`;
 * ``[dqn]``: :class:`~rbtrainer.agents.DQNConfig`, the one learner that takes every seat;
+* ``[planning]``: :class:`~rbtrainer.config.PlanningOptions`, a planning learner
+  (:mod:`rbtrainer.agents.planning`) in its place (the table turns it on unless ``enabled = false``);
+* ``[planning]``: :class:`~rbtrainer.config.PlanningOptions`, a planning learner
+  (:mod:`rbtrainer.agents.planning`) in its place (the table turns it on unless ``enabled = false``);
 * ``[schedule]``: :class:`ScheduleConfig`, its epsilon schedule and where checkpoints go;
 * ``[league]``: :class:`LeagueOptions`, league self-play (the table turns it on unless
   ``enabled = false``);
@@ -44,6 +48,7 @@ from rbtrainer.config import (  # the tables' classes and their reading live the
     Opponent,
     OpponentMix,
     PanelOptions,
+    PlanningOptions,
     ScheduleConfig,
     TrainerConfig,
     check_train_tables,
@@ -60,8 +65,7 @@ else:  # pragma: no cover - Python 3.10
     pass
 
 if TYPE_CHECKING:
-    from rbtrainer.agents.base import Agent
-    from rbtrainer.agents.learners import OffPolicyLearner
+    from rbtrainer.agents.base import Agent, Learner
     from rbtrainer.league import League
     from rbtrainer.run.loop import TrainingRun
     from rbtrainer.run.stats import Progress
@@ -138,6 +142,8 @@ class Recipe:
     """Settings of the :class:`~rbtrainer.trainer.DecentralizedTrainer` (the ``[trainer]`` table)."""
     dqn: DQNConfig = field(default_factory=DQNConfig)
     """The learner that takes every seat (the ``[dqn]`` table)."""
+    planning: PlanningOptions = field(default_factory=PlanningOptions)
+    """A planning learner instead of DQN (the ``[planning]`` table; off unless ``enabled``)."""
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     """Its epsilon schedule and the checkpoint path (the ``[schedule]`` table)."""
     league: LeagueOptions = field(default_factory=LeagueOptions)
@@ -177,8 +183,9 @@ class Recipe:
                 if not isinstance(value, Mapping):
                     raise ValueError(f"{where}: {what} must be a table (a mapping), got {value!r}")
             merged[name] = {**table, **change}
-        if "league" in tables or "league" in overrides:
-            merged["league"] = {"enabled": True, **merged["league"]}  # the table turns the league on
+        for name in ("league", "planning"):  # the table turns it on
+            if name in tables or name in overrides:
+                merged[name] = {"enabled": True, **merged[name]}
         return cls(
             env=merged["env"],
             **{name: checked_table(name, merged[name], where) for name in TABLE_CLASSES},
@@ -224,11 +231,16 @@ class Recipe:
         return f"{os.path.splitext(self.checkpoint_path)[0]}.state"
 
     def recorded_settings(self) -> dict[str, Any]:
-        """The settings that change what is trained beyond the trainer's: the ``[dqn]`` and
-        ``[schedule]`` values (not the device, the initial epsilon or the checkpoint path) and the
-        ``[league]`` or ``[opponents]`` table when it is on, which a training state records and a
-        resume compares (:class:`RecipeSchedule`)."""
-        values = {**_fields(self.dqn), **_fields(self.schedule)}
+        """The settings that change what is trained beyond the trainer's: the learner's table (``[dqn]``,
+        or ``[planning]`` when it is on, as ``planning.<name>``) and the ``[schedule]`` values (not the
+        device, the initial epsilon or the checkpoint path) and the ``[league]`` or ``[opponents]``
+        table when it is on, which a training state records and a resume compares (:class:`RecipeSchedule`)."""
+        if self.planning.enabled:
+            learner = {f"planning.{name}": value for name, value in _fields(self.planning.config()).items()}
+            learner.pop("planning.device")
+        else:
+            learner = _fields(self.dqn)
+        values = {**learner, **_fields(self.schedule)}
         if self.league.enabled:
             values.update({f"league.{name}": value for name, value in _fields(self.league).items()})
         if self.opponents.enabled:
@@ -240,6 +252,8 @@ class Recipe:
         """What the checkpoints record: the game arguments and the learner's settings (checked for saving)."""
         from rbtrainer.checkpoint import checkpoint_metadata
 
+        if self.planning.enabled:
+            return checkpoint_metadata({"env": self.env, "planning": _fields(self.planning.config())})
         return checkpoint_metadata({"env": self.env, "dqn": _fields(self.dqn)})
 
     # ------------------------------------------------------------------ building
@@ -250,22 +264,41 @@ class Recipe:
         return DecentralizedTrainer(self.env, **_fields(self.trainer), panel=self.panel.config(self.game))
 
     def self_play_agents(self, trainer: DecentralizedTrainer, seed: int | None = None) -> list[Agent]:
-        """The learner in every seat (seeded ``seed``, default the trainer's seed)."""
-        return self_play_agents(trainer, self.dqn, trainer.seed if seed is None else seed)
+        """The learner in every seat (seeded ``seed``, default the trainer's seed): DQN, or the planning
+        learner when ``[planning]`` is on."""
+        seed = trainer.seed if seed is None else seed
+        if not self.planning.enabled:
+            return self_play_agents(trainer, self.dqn, seed)
+        from rbtrainer.agents.planning import planning_agent, search_rules_of
 
-    def epsilon_schedule(self, learner: OffPolicyLearner) -> RecipeSchedule:
+        game = trainer.make_game()
+        try:
+            rules = search_rules_of(game)
+        finally:
+            game.close()
+        learner = planning_agent(
+            rules, trainer.observation_space(0), trainer.action_space(0), config=self.planning.config(), seed=seed
+        )
+        for seat in range(1, trainer.num_seats):
+            learner.check_spaces(trainer.observation_space(seat), trainer.action_space(seat))
+        return [learner] * trainer.num_seats
+
+    def epsilon_schedule(self, learner: Learner) -> RecipeSchedule:
         """``train_fn`` lowering the learner's epsilon as the ``[schedule]`` says (and recording the
-        recipe's settings in training states)."""
+        recipe's settings in training states); a planning learner explores by its search, and the
+        schedule only records the settings."""
+        from rbtrainer.agents.learners import OffPolicyLearner
+
         s = self.schedule
         return RecipeSchedule(
-            learners=[learner],
+            learners=[learner] if isinstance(learner, OffPolicyLearner) else [],
             start=s.eps_start,
             end=s.eps_end,
             episodes=s.eps_episodes,
             settings=self.recorded_settings(),
         )
 
-    def build_league(self, trainer: DecentralizedTrainer, learner: OffPolicyLearner) -> League | None:
+    def build_league(self, trainer: DecentralizedTrainer, learner: Learner) -> League | None:
         """The league of the ``[league]`` table (None when it is off), its opponents built from their specs."""
         if not self.league.enabled:
             return None
@@ -319,7 +352,7 @@ class Recipe:
         trainer = self.build_trainer()
         try:
             agents = self.self_play_agents(trainer)
-            learner: OffPolicyLearner = agents[0]  # type: ignore[assignment]
+            learner: Learner = agents[0]  # type: ignore[assignment]
             league = self.build_league(trainer, learner)
             groups = self.build_groups(trainer, learner)
             schedule = self.epsilon_schedule(learner)
@@ -369,7 +402,7 @@ def _run_end(progress: Progress) -> dict[str, Any]:
 class BestSnapshot:
     """``save_best_fn`` keeping a frozen snapshot of the learner at its best test round."""
 
-    def __init__(self, learner: OffPolicyLearner) -> None:
+    def __init__(self, learner: Learner) -> None:
         self.learner = learner
         self.agent: Agent = learner.frozen()
         """The snapshot (the learner as it was built until a test round is the best)."""
@@ -388,7 +421,7 @@ class SelfPlayRun:
     """What it was built from."""
     trainer: DecentralizedTrainer
     """The trainer (``train_fn``: the epsilon schedule)."""
-    learner: OffPolicyLearner
+    learner: Learner
     """The learner that takes every seat."""
     league: League | None = None
     """Its league (``[league]`` on), else None."""

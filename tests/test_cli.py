@@ -157,7 +157,7 @@ def test_verbose_before_and_after_the_command(tmp_path, capsys):
 
 
 def test_help_comes_from_the_dataclass_docstrings(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")  # wide enough that no help sentence wraps
+    monkeypatch.setenv("COLUMNS", "120")  # one column, wide enough that these help sentences do not wrap
     with pytest.raises(SystemExit) as info:
         main(["train", "--help"])
     assert info.value.code == 0

@@ -37,7 +37,7 @@ def test_the_progress_bar_follows_the_terminal_unless_a_flag_forces_it(tmp_path,
 
 
 def test_help_says_when_the_bar_is_drawn(capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", "120")
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "(default: only when stderr is a terminal)" in capsys.readouterr().out

@@ -189,7 +189,7 @@ class Learner(Agent):
         the names and shapes of this learner's own, naming the learner, the first parameter that differs
         and both shapes (the saved one and this learner's): the learner was built with other network sizes."""
         differences: list[str] = []
-        _compare_shapes(self.state_dict(), saved, "", differences)
+        _compare_shapes(self.shaped_state(self.state_dict()), self.shaped_state(saved), "", differences)
         if not differences:
             return
         more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
@@ -197,6 +197,11 @@ class Learner(Agent):
             f"training state of learner {self.name!r}: {differences[0]}{more}; this learner was built with other "
             "network sizes (hidden_sizes, layers) than the one that wrote the state: build it as that run did"
         )
+
+    def shaped_state(self, state: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The part of a :meth:`state_dict` whose tensor shapes :meth:`check_saved_weights` compares
+        (default: all of it; a learner whose optimiser state is empty until its first step leaves it out)."""
+        return state
 
     def memory_bytes(self) -> int:
         """Bytes the memory holds (decides whether training states include it by default)."""

@@ -75,7 +75,9 @@ class PPOConfig:
         check_device("device", self.device)
 
 
-def _config(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
+def config_with(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
+    """A ``cls`` config: the fields of ``config`` (default: the defaults) replaced by ``overrides``,
+    which must name fields of ``cls``."""
     if config is not None and not isinstance(config, cls):
         raise TypeError(f"config must be a {cls.__name__}, got {type(config).__name__}")
     known = {f.name for f in dataclasses.fields(cls)}
@@ -125,7 +127,7 @@ def dqn_agent(
     **overrides: Any,
 ) -> OffPolicyLearner:
     """A DQN learner for a seat with these spaces (``overrides`` are :class:`DQNConfig` fields)."""
-    cfg: DQNConfig = _config(DQNConfig, config, overrides)
+    cfg: DQNConfig = config_with(DQNConfig, config, overrides)
     obs_dim, n_actions = flat_obs_dim(observation_space), check_discrete(action_space)
     board = _board_shape(observation_space) if cfg.conv_channels else None
     if board is None:
@@ -190,7 +192,7 @@ def ppo_agent(
     **overrides: Any,
 ) -> OnPolicyLearner:
     """A PPO (or A2C) learner with a masked actor (``overrides`` are :class:`PPOConfig` fields)."""
-    cfg: PPOConfig = _config(PPOConfig, config, overrides)
+    cfg: PPOConfig = config_with(PPOConfig, config, overrides)
     obs_dim, n_actions = flat_obs_dim(observation_space), check_discrete(action_space)
     _check_sizes(obs_dim, n_actions, _mlp_parameters(obs_dim, cfg.hidden_sizes, n_actions), cfg.buffer_size, nets=2)
     rng = np.random.default_rng(seed)

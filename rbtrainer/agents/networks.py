@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["BoardQNet", "MaskedActor", "ValueCritic", "board_qnet_parameters", "mask_logits", "mlp"]
+__all__ = ["BoardQNet", "MaskedActor", "PolicyValueNet", "ValueCritic", "board_qnet_parameters", "mask_logits", "mlp"]
 
 _MASKED_LOGIT = -1e9
 
@@ -166,3 +166,52 @@ def board_qnet_parameters(
     with torch.device("meta"):
         net = BoardQNet(board_shape, channels, hidden_sizes, n_actions, dueling=dueling, kernel=kernel, padding=padding)
     return sum(p.numel() for p in net.parameters())
+
+
+class PolicyValueNet(nn.Module):
+    """A policy and a value from one trunk, for planning learners.
+
+    Board observations ``(height, width, planes)`` go through a 3x3 convolution to ``channels``
+    and ``blocks`` residual blocks (two 3x3 convolutions each); other observations through an MLP
+    of ``(hidden, hidden)``. The policy head gives one logit per action; the value head a value in
+    [-1, 1] (tanh) for the player who observes.
+    """
+
+    def __init__(
+        self, obs_shape: tuple[int, ...], n_actions: int, channels: int = 64, blocks: int = 2, hidden: int = 128
+    ) -> None:
+        super().__init__()
+        self.obs_shape = tuple(obs_shape)
+        self.board = len(self.obs_shape) == 3 and channels > 0
+        if self.board:
+            height, width, planes = self.obs_shape
+            self.stem = nn.Sequential(nn.Conv2d(planes, channels, 3, padding=1), nn.ReLU())
+            self.blocks = nn.ModuleList(
+                nn.Sequential(
+                    nn.Conv2d(channels, channels, 3, padding=1),
+                    nn.ReLU(),
+                    nn.Conv2d(channels, channels, 3, padding=1),
+                )
+                for _ in range(blocks)
+            )
+            features = channels * height * width
+        else:
+            in_dim = 1
+            for n in self.obs_shape:
+                in_dim *= int(n)
+            self.stem = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+            self.blocks = nn.ModuleList()
+            features = hidden
+        self.policy_head = nn.Linear(features, n_actions)
+        self.value_head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Tanh())
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits, value)`` of a batch of observations (``value``: shape ``(batch,)``)."""
+        if self.board:
+            x = self.stem(obs.permute(0, 3, 1, 2))
+            for block in self.blocks:
+                x = torch.relu(x + block(x))
+            x = x.flatten(1)
+        else:
+            x = self.stem(obs.flatten(1))
+        return self.policy_head(x), self.value_head(x).squeeze(1)

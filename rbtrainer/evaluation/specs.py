@@ -1,8 +1,11 @@
 """Agent specs: the strings ``rbtrainer eval --agents`` takes, each turned into an agent for a game.
 
 A spec is a baseline name (``random``, ``minimax``, ``strong``, ``opportunist``, ``negamax`` or
-``negamax:DEPTH``, ``astar``) or the path of a checkpoint written by ``rbtrainer train`` (its
-first learner, played greedily). Baselines are seeded; a checkpoint from another game is refused.
+``negamax:DEPTH``, ``astar``), ``mcts`` or ``mcts:SIMULATIONS`` (Monte-Carlo tree search with random
+play-outs, no network, in games with search rules; 200 simulations per move by default) or the path
+of a checkpoint written by ``rbtrainer train`` (its first learner, played greedily; a planning
+learner searches with the simulations it was trained with). Baselines are seeded; a checkpoint from
+another game is refused.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BASELINES", "agent_from_spec"]
 
-BASELINES = ("random", "minimax", "strong", "opportunist", "negamax[:DEPTH]", "astar")
+BASELINES = ("random", "minimax", "strong", "opportunist", "negamax[:DEPTH]", "astar", "mcts[:SIMULATIONS]")
 """Baseline names a spec may give."""
 
 
@@ -27,6 +30,27 @@ def _negamax_depth(spec: str) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"agent spec {spec!r}: the depth after 'negamax:' must be an int, e.g. negamax:4") from None
+
+
+def _mcts(spec: str, trainer: DecentralizedTrainer, seed: int | None) -> Agent:
+    from rbtrainer.agents.planning import SearchAgent, search_rules_of
+    from rbtrainer.config import SearchSettings
+
+    text = spec.partition(":")[2] or "200"
+    try:
+        simulations = int(text)
+    except ValueError:
+        raise ValueError(f"agent spec {spec!r}: the simulations after 'mcts:' must be an int, e.g. mcts:200") from None
+    if simulations < 1:
+        raise ValueError(f"agent spec {spec!r}: the simulations after 'mcts:' must be >= 1, e.g. mcts:200")
+    game = trainer.make_game()
+    try:
+        rules = search_rules_of(game)
+    except ValueError as err:
+        raise ValueError(f"agent spec {spec!r}: {err}") from None
+    finally:
+        game.close()
+    return SearchAgent(rules, SearchSettings(simulations=simulations), seed=seed, name=f"mcts:{simulations}")
 
 
 def _astar(trainer: DecentralizedTrainer, seed: int | None) -> Agent:
@@ -70,6 +94,8 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
         agent = ConnectFourNegamax(depth=_negamax_depth(spec), seed=seed)
     elif spec == "astar":
         agent = _astar(trainer, seed)
+    elif spec == "mcts" or spec.startswith("mcts:"):
+        agent = _mcts(spec, trainer, seed)
     elif os.path.isfile(spec):
         agent = _checkpoint_agent(spec, trainer, device)
     else:
