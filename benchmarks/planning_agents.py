@@ -1,0 +1,172 @@
+"""The planning learner's strength on the board games, measured against the project's baselines.
+
+    python benchmarks/planning_agents.py tictactoe [--seeds 0 1 2] [--json FILE] [--save-dir DIR]
+    python benchmarks/planning_agents.py connect_four [--seeds 0 1 2] [--games 200] [--json FILE]
+
+The training settings are the recipes ``configs/tictactoe_planning.toml`` and
+``configs/connect_four_planning.toml`` (``--config`` names another): one planning learner
+(:mod:`rbtrainer.agents.planning`) in self-play. For every seed the recipe trains alone (one
+process), then the final learner plays with its own search budget (the recipe's ``simulations``
+per move, stated in every row) and nothing else:
+
+* ``tictactoe``: its greedy policy measured exactly (:mod:`rbtrainer.evaluation.exploitability`):
+  what a perfect opponent gains against it from either seat, and its win probability against a
+  uniformly random opponent from either seat.
+* ``connect_four``: ``--games`` games per seat (fresh seeds) against random play, the depth-2 and
+  the depth-4 negamax: wins, draws, losses and the score (win 1, draw 1/2) with its Wilson 95 %
+  interval.
+
+``--json FILE`` writes the command, commit, date and machine (taken when the sweep starts) and one
+row per seed, rewritten after every seed; ``--render FILE`` prints a file's table without training.
+``--save-dir DIR`` saves each final learner as ``DIR/GAME_planning_seedN.pt`` (``rbtrainer eval``
+and ``rbtrainer play`` load it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from rbtrainer import DecentralizedTrainer
+from rbtrainer.agents.base import Agent
+from rbtrainer.evaluation import agent_from_spec, wilson_interval
+from rbtrainer.evaluation.exploitability import tictactoe_exploitability, tictactoe_vs_random
+from rbtrainer.files import atomic_write
+from rbtrainer.provenance import provenance
+from rbtrainer.recipes import Recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = {"tictactoe": "configs/tictactoe_planning.toml", "connect_four": "configs/connect_four_planning.toml"}
+OPPONENTS = ("random", "negamax:2", "negamax:4")
+"""Connect four's opponents, weakest first."""
+
+
+def _seat_results(learner: Agent, env: dict[str, Any], games: int, seed: int) -> dict[str, Any]:
+    """``games`` games per seat against each opponent, on fresh seeds: the learner's counts by seat."""
+    trainer = DecentralizedTrainer(env, num_test_envs=min(games, 50), episodes_per_test=games, seed=seed)
+    out: dict[str, Any] = {}
+    for k, spec in enumerate(OPPONENTS):
+        opponent = agent_from_spec(spec, trainer, seed=seed + k)
+        for seat in range(2):
+            agents = [learner, opponent] if seat == 0 else [opponent, learner]
+            rewards = trainer.test(agents).rewards[:, seat]
+            out[f"{spec}/{seat}"] = {
+                "games": int(len(rewards)),
+                "wins": int((rewards > 0).sum()),
+                "draws": int((rewards == 0).sum()),
+                "losses": int((rewards < 0).sum()),
+            }
+    trainer.close()
+    return out
+
+
+def run_seed(game: str, config: str, seed: int, games: int, save_dir: str | None) -> dict[str, Any]:
+    """Train the recipe with ``seed``, then measure the final learner; one JSON row."""
+    recipe = Recipe.from_toml(ROOT / config, trainer={"seed": seed, "progress_bar": False})
+    start = time.perf_counter()
+    with recipe.build() as run:
+        stats = run.train(plot=False)
+        seconds = time.perf_counter() - start
+        learner = run.learner
+        if save_dir is not None:
+            os.makedirs(save_dir, exist_ok=True)
+            run.save(os.path.join(save_dir, f"{game}_planning_seed{seed}.pt"), {"train_seconds": round(seconds, 1)})
+    row: dict[str, Any] = {
+        "game": game,
+        "seed": seed,
+        "config": config,
+        "episodes": stats.collected_episodes,
+        "env_steps": stats.collected_steps,
+        "gradient_steps": stats.gradient_steps,
+        "train_seconds": round(seconds, 1),
+        "simulations": recipe.planning.simulations,
+    }
+    if game == "tictactoe":
+        exploit = tictactoe_exploitability(learner)
+        first, second = tictactoe_vs_random(learner)
+        row["exploitability"] = [exploit.first, exploit.second]
+        row["vs_random_win"] = [first.win, second.win]
+        row["vs_random_loss"] = [first.loss, second.loss]
+    else:
+        row["results"] = _seat_results(learner, recipe.env, games, 10_000 + seed)
+    return row
+
+
+def _score(counts: dict[str, int]) -> str:
+    value = (counts["wins"] + counts["draws"] / 2) / counts["games"]
+    low, high = wilson_interval(value, counts["games"])
+    return f"{value:.3f} [{low:.2f}, {high:.2f}]"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a Markdown table: one row per game and seed."""
+    lines = []
+    tictactoe = [r for r in rows if r["game"] == "tictactoe"]
+    connect_four = [r for r in rows if r["game"] == "connect_four"]
+    if tictactoe:
+        lines += [
+            "| game | seed | episodes | training s | simulations per move | exploitability (first / second) "
+            "| win vs random, first | win vs random, second |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(tictactoe, key=lambda r: r["seed"]):
+            lines.append(
+                f"| tictactoe | {r['seed']} | {r['episodes']:,} | {r['train_seconds']:.0f} | {r['simulations']} "
+                f"| {r['exploitability'][0]:+.0f} / {r['exploitability'][1]:+.0f} "
+                f"| {r['vs_random_win'][0]:.4f} | {r['vs_random_win'][1]:.4f} |"
+            )
+    if connect_four:
+        if lines:
+            lines.append("")
+        head = " | ".join(f"{spec}, {seat}" for spec in OPPONENTS for seat in ("first", "second"))
+        lines += [
+            f"| game | seed | episodes | training s | simulations per move | {head} |",
+            "|---|---|---|---|---|" + "---|" * (2 * len(OPPONENTS)),
+        ]
+        for r in sorted(connect_four, key=lambda r: r["seed"]):
+            cells = " | ".join(_score(r["results"][f"{spec}/{seat}"]) for spec in OPPONENTS for seat in range(2))
+            lines.append(
+                f"| connect_four | {r['seed']} | {r['episodes']:,} | {r['train_seconds']:.0f} "
+                f"| {r['simulations']} | {cells} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("game", nargs="?", choices=sorted(CONFIGS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--config", help="the recipe file (default: configs/<game>_planning.toml)")
+    parser.add_argument("--games", type=int, default=200, help="connect_four: games per seat against each opponent")
+    parser.add_argument("--json", help="write the figures to this JSON file (rewritten after every seed)")
+    parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file this script wrote; train nothing")
+    parser.add_argument("--save-dir", help="save each final learner as DIR/GAME_planning_seedN.pt")
+    args = parser.parse_args()
+    if args.render:
+        with open(args.render, encoding="utf-8") as handle:
+            print(table(json.load(handle)["rows"]))
+        return
+    if args.game is None:
+        parser.error("a game is required (or --render JSON)")
+    if args.games < 1:
+        parser.error(f"--games must be >= 1, got {args.games}")
+    logging.basicConfig(level=logging.WARNING)
+    origin = provenance(ROOT)
+    rows: list[dict[str, Any]] = []
+    for seed in args.seeds:
+        row = run_seed(args.game, args.config or CONFIGS[args.game], seed, args.games, args.save_dir)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        if args.json:
+            with atomic_write(args.json) as handle:
+                handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
