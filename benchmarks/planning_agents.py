@@ -56,7 +56,7 @@ def _seat_results(learner: Agent, env: dict[str, Any], games: int, seed: int) ->
             agents = [learner, opponent] if seat == 0 else [opponent, learner]
             rewards = trainer.test(agents).rewards[:, seat]
             out[f"{spec}/{seat}"] = {
-                "games": int(len(rewards)),
+                "games": len(rewards),
                 "wins": int((rewards > 0).sum()),
                 "draws": int((rewards == 0).sum()),
                 "losses": int((rewards < 0).sum()),
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--config", help="the recipe file (default: configs/<game>_planning.toml)")
     parser.add_argument("--games", type=int, default=200, help="connect_four: games per seat against each opponent")
     parser.add_argument("--json", help="write the figures to this JSON file (rewritten after every seed)")
-    parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file this script wrote; train nothing")
+    parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file it wrote; train nothing")
     parser.add_argument("--save-dir", help="save each final learner as DIR/GAME_planning_seedN.pt")
     args = parser.parse_args()
     if args.render:
