@@ -6,15 +6,18 @@
 The training settings are the recipes ``configs/tictactoe_planning.toml`` and
 ``configs/connect_four_planning.toml`` (``--config`` names another): one planning learner
 (:mod:`rbtrainer.agents.planning`) in self-play. For every seed the recipe trains alone (one
-process), then the final learner plays with its own search budget (the recipe's ``simulations``
-per move, stated in every row) and nothing else:
+process), then the final learner plays with its own search budget (the recipe's ``play_simulations``
+per move, or ``simulations`` without it; stated in every row) and nothing else:
 
 * ``tictactoe``: its greedy policy measured exactly (:mod:`rbtrainer.evaluation.exploitability`):
   what a perfect opponent gains against it from either seat, and its win probability against a
   uniformly random opponent from either seat.
 * ``connect_four``: ``--games`` games per seat (fresh seeds) against random play, the depth-2 and
   the depth-4 negamax: wins, draws, losses and the score (win 1, draw 1/2) with its Wilson 95 %
-  interval.
+  interval. The learner plays deterministically, and the negamax players nearly so (they draw
+  among equally scored moves only), so repeated games from the empty board would mostly repeat
+  one game: the first ``--opening-moves`` moves of every game (2 by default, one per player) are
+  uniformly random, for both sides alike, and the agents play from there.
 
 ``--json FILE`` writes the command, commit, date and machine (taken when the sweep starts) and one
 row per seed, rewritten after every seed; ``--render FILE`` prints a file's table without training.
@@ -32,7 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rbtrainer import DecentralizedTrainer
+import numpy as np
+
+from rbtrainer import DecentralizedTrainer, RandomAgent
 from rbtrainer.agents.base import Agent
 from rbtrainer.evaluation import agent_from_spec, wilson_interval
 from rbtrainer.evaluation.exploitability import tictactoe_exploitability, tictactoe_vs_random
@@ -46,14 +51,34 @@ OPPONENTS = ("random", "negamax:2", "negamax:4")
 """Connect four's opponents, weakest first."""
 
 
-def _seat_results(learner: Agent, env: dict[str, Any], games: int, seed: int) -> dict[str, Any]:
-    """``games`` games per seat against each opponent, on fresh seeds: the learner's counts by seat."""
+class RandomOpening(Agent):
+    """``agent``, except that it plays a uniformly random legal move while fewer than ``moves`` pieces
+    are on the board (board observations: one plane per player)."""
+
+    def __init__(self, agent: Agent, moves: int, seed: int) -> None:
+        self.agent, self.moves, self.name = agent, moves, agent.name
+        self._random = RandomAgent(seed=seed)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        opening = obs.reshape(len(obs), -1).sum(axis=1) < self.moves
+        actions = np.empty(len(obs), dtype=np.int64)
+        if opening.any():
+            actions[opening] = self._random.act(obs[opening], mask[opening], explore[opening])
+        if (~opening).any():
+            actions[~opening] = self.agent.act(obs[~opening], mask[~opening], explore[~opening])
+        return actions
+
+
+def _seat_results(learner: Agent, env: dict[str, Any], games: int, seed: int, opening: int) -> dict[str, Any]:
+    """``games`` games per seat against each opponent, on fresh seeds, the first ``opening`` moves of
+    each random: the learner's counts by seat."""
     trainer = DecentralizedTrainer(env, num_test_envs=min(games, 50), episodes_per_test=games, seed=seed)
     out: dict[str, Any] = {}
     for k, spec in enumerate(OPPONENTS):
-        opponent = agent_from_spec(spec, trainer, seed=seed + k)
+        opponent = RandomOpening(agent_from_spec(spec, trainer, seed=seed + k), opening, seed + 100 + k)
+        player = RandomOpening(learner, opening, seed + 200 + k)
         for seat in range(2):
-            agents = [learner, opponent] if seat == 0 else [opponent, learner]
+            agents = [player, opponent] if seat == 0 else [opponent, player]
             rewards = trainer.test(agents).rewards[:, seat]
             out[f"{spec}/{seat}"] = {
                 "games": len(rewards),
@@ -65,7 +90,7 @@ def _seat_results(learner: Agent, env: dict[str, Any], games: int, seed: int) ->
     return out
 
 
-def run_seed(game: str, config: str, seed: int, games: int, save_dir: str | None) -> dict[str, Any]:
+def run_seed(game: str, config: str, seed: int, games: int, opening: int, save_dir: str | None) -> dict[str, Any]:
     """Train the recipe with ``seed``, then measure the final learner; one JSON row."""
     recipe = Recipe.from_toml(ROOT / config, trainer={"seed": seed, "progress_bar": False})
     start = time.perf_counter()
@@ -84,7 +109,8 @@ def run_seed(game: str, config: str, seed: int, games: int, save_dir: str | None
         "env_steps": stats.collected_steps,
         "gradient_steps": stats.gradient_steps,
         "train_seconds": round(seconds, 1),
-        "simulations": recipe.planning.simulations,
+        "train_simulations": recipe.planning.simulations,
+        "simulations": recipe.planning.play_simulations or recipe.planning.simulations,
     }
     if game == "tictactoe":
         exploit = tictactoe_exploitability(learner)
@@ -93,7 +119,8 @@ def run_seed(game: str, config: str, seed: int, games: int, save_dir: str | None
         row["vs_random_win"] = [first.win, second.win]
         row["vs_random_loss"] = [first.loss, second.loss]
     else:
-        row["results"] = _seat_results(learner, recipe.env, games, 10_000 + seed)
+        row["opening_moves"] = opening
+        row["results"] = _seat_results(learner, recipe.env, games, 10_000 + seed, opening)
     return row
 
 
@@ -110,13 +137,14 @@ def table(rows: list[dict[str, Any]]) -> str:
     connect_four = [r for r in rows if r["game"] == "connect_four"]
     if tictactoe:
         lines += [
-            "| game | seed | episodes | training s | simulations per move | exploitability (first / second) "
-            "| win vs random, first | win vs random, second |",
+            "| game | seed | episodes | training s | simulations per move (training / play) "
+            "| exploitability (first / second) | win vs random, first | win vs random, second |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in sorted(tictactoe, key=lambda r: r["seed"]):
             lines.append(
-                f"| tictactoe | {r['seed']} | {r['episodes']:,} | {r['train_seconds']:.0f} | {r['simulations']} "
+                f"| tictactoe | {r['seed']} | {r['episodes']:,} | {r['train_seconds']:.0f} "
+                f"| {r['train_simulations']} / {r['simulations']} "
                 f"| {r['exploitability'][0]:+.0f} / {r['exploitability'][1]:+.0f} "
                 f"| {r['vs_random_win'][0]:.4f} | {r['vs_random_win'][1]:.4f} |"
             )
@@ -125,14 +153,15 @@ def table(rows: list[dict[str, Any]]) -> str:
             lines.append("")
         head = " | ".join(f"{spec}, {seat}" for spec in OPPONENTS for seat in ("first", "second"))
         lines += [
-            f"| game | seed | episodes | training s | simulations per move | {head} |",
-            "|---|---|---|---|---|" + "---|" * (2 * len(OPPONENTS)),
+            f"| game | seed | episodes | training s | simulations per move (training / play) | random opening moves "
+            f"| {head} |",
+            "|---|---|---|---|---|---|" + "---|" * (2 * len(OPPONENTS)),
         ]
         for r in sorted(connect_four, key=lambda r: r["seed"]):
             cells = " | ".join(_score(r["results"][f"{spec}/{seat}"]) for spec in OPPONENTS for seat in range(2))
             lines.append(
                 f"| connect_four | {r['seed']} | {r['episodes']:,} | {r['train_seconds']:.0f} "
-                f"| {r['simulations']} | {cells} |"
+                f"| {r['train_simulations']} / {r['simulations']} | {r['opening_moves']} | {cells} |"
             )
     return "\n".join(lines)
 
@@ -143,6 +172,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--config", help="the recipe file (default: configs/<game>_planning.toml)")
     parser.add_argument("--games", type=int, default=200, help="connect_four: games per seat against each opponent")
+    parser.add_argument("--opening-moves", type=int, default=2, help="connect_four: random moves opening each game")
     parser.add_argument("--json", help="write the figures to this JSON file (rewritten after every seed)")
     parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file it wrote; train nothing")
     parser.add_argument("--save-dir", help="save each final learner as DIR/GAME_planning_seedN.pt")
@@ -155,11 +185,15 @@ def main() -> None:
         parser.error("a game is required (or --render JSON)")
     if args.games < 1:
         parser.error(f"--games must be >= 1, got {args.games}")
+    if args.opening_moves < 0:
+        parser.error(f"--opening-moves must be >= 0, got {args.opening_moves}")
     logging.basicConfig(level=logging.WARNING)
     origin = provenance(ROOT)
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
-        row = run_seed(args.game, args.config or CONFIGS[args.game], seed, args.games, args.save_dir)
+        row = run_seed(
+            args.game, args.config or CONFIGS[args.game], seed, args.games, args.opening_moves, args.save_dir
+        )
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:

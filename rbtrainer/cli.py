@@ -348,6 +348,7 @@ def _env_args(table: dict[str, Any], pairs: Sequence[str], config: str | None) -
 #: The [planning] settings ``train`` offers as --planning.* options (``enabled`` is --learner).
 PLANNING_OPTIONS = (
     "simulations",
+    "play_simulations",
     "c_puct",
     "dirichlet_alpha",
     "noise_fraction",
@@ -357,6 +358,7 @@ PLANNING_OPTIONS = (
     "hidden",
     "lr",
     "weight_decay",
+    "search_value_weight",
     "buffer_size",
     "mirror",
     "device",
@@ -529,7 +531,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Cross-play tournament of checkpoints and baselines: prints the table and ratings, writes a heat-map."""
 
         agents: Annotated[tuple[str, ...], arg(metavar="SPEC")]
-        """Entrants: checkpoint paths or baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar)."""
+        """Entrants: checkpoint paths or baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar,
+        mcts[:N])."""
         games: int = 20
         """Games per seat assignment (two-seat games: each pair meets this often in each seat order)."""
         anchor: str | None = None

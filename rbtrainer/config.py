@@ -269,6 +269,9 @@ class SearchSettings:
 
     simulations: int = 64
     """Simulations per move (each adds one position to the tree)."""
+    play_simulations: int | None = None
+    """Simulations per move when no row of the call explores (test rounds, evaluations, frozen
+    snapshots); None: ``simulations``."""
     c_puct: float = 1.5
     """Weight of the prior against the mean value in PUCT."""
     dirichlet_alpha: float = 0.5
@@ -281,6 +284,8 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         positive_int("simulations", self.simulations)
+        if self.play_simulations is not None:
+            positive_int("play_simulations", self.play_simulations)
         number_in("c_puct", self.c_puct, 0.0, 100.0, low_open=True)
         number_in("dirichlet_alpha", self.dirichlet_alpha, 0.0, 100.0, low_open=True)
         number_in("noise_fraction", self.noise_fraction, 0.0, 1.0)
@@ -293,7 +298,10 @@ class PlanningConfig:
     """Hyperparameters of a :class:`PlanningLearner` (search, network, training)."""
 
     simulations: int = 64
-    """Simulations per move (see :class:`SearchSettings`; also when the learner plays in tests)."""
+    """Simulations per move while collecting (see :class:`SearchSettings`)."""
+    play_simulations: int | None = None
+    """Simulations per move when it plays without exploring (test rounds, evaluations, frozen
+    snapshots); None: ``simulations``."""
     c_puct: float = 1.5
     """Weight of the prior against the mean value in PUCT."""
     dirichlet_alpha: float = 0.5
@@ -312,6 +320,9 @@ class PlanningConfig:
     """Adam learning rate."""
     weight_decay: float = 1e-4
     """L2 penalty on the network's weights."""
+    search_value_weight: float = 0.0
+    """Weight of the search's value at the root in the value target of the positions it searched
+    (the rest: the game's outcome for the mover); 0: the outcome alone, as AlphaZero."""
     buffer_size: int = 100_000
     """Positions the memory keeps (the oldest are dropped first)."""
     mirror: bool = True
@@ -328,6 +339,7 @@ class PlanningConfig:
         positive_int("hidden", self.hidden)
         number_in("lr", self.lr, 0.0, 1.0, low_open=True)
         number_in("weight_decay", self.weight_decay, 0.0, 1.0)
+        number_in("search_value_weight", self.search_value_weight, 0.0, 1.0)
         positive_int("buffer_size", self.buffer_size)
         boolean("mirror", self.mirror)
         check_device("device", self.device)
@@ -336,6 +348,7 @@ class PlanningConfig:
         """The search settings of this configuration."""
         return SearchSettings(
             simulations=self.simulations,
+            play_simulations=self.play_simulations,
             c_puct=self.c_puct,
             dirichlet_alpha=self.dirichlet_alpha,
             noise_fraction=self.noise_fraction,
@@ -435,7 +448,7 @@ class LeagueOptions(LeagueConfig):
     enabled: bool = False
     """Train in a league instead of plain self-play (a [league] table turns it on unless enabled = false)."""
     opponents: tuple[str, ...] = ("random",)
-    """Fixed pool members: baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar) or
+    """Fixed pool members: baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar, mcts[:N]) or
     checkpoint paths."""
 
     def __post_init__(self) -> None:
@@ -455,7 +468,7 @@ class Opponent:
     """A fixed opponent of an :class:`OpponentMix`, met with the learner in either seat."""
 
     spec: str
-    """Agent spec: a baseline (random, minimax, strong, opportunist, negamax[:DEPTH]) or a checkpoint path."""
+    """Agent spec: a baseline (random, minimax, strong, opportunist, negamax[:DEPTH], mcts[:N]) or a checkpoint path."""
     epsilon: float = 0.0
     """Chance of a random legal move instead of the opponent's own (a noisy opponent; 0: none)."""
     first: float = 1.0

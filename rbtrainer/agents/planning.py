@@ -6,7 +6,8 @@ network call per simulation for the whole batch) and plays the most visited move
 seats in the first ``sample_moves`` moves of a game, a move drawn in proportion to the visits (with
 Dirichlet noise at the root). It learns from its own search: each position it acted in is stored
 with the search's visit distribution as the policy target and the seat's return from there to the
-end of the game as the value target; positions other agents played (shared memory, env groups,
+end of the game as the value target (mixed with the search's value at the root by
+``search_value_weight``); positions other agents played (shared memory, env groups,
 leagues) train the value only. Positions are matched to their search by the observation's bytes.
 
 It plans in games whose env offers ``search_rules()`` (:class:`~rbtrainer.agents.mcts.SearchRules`:
@@ -132,11 +133,14 @@ def plan(
             "of another game, or acts for a seat that is not to move"
         )
     explore = np.asarray(explore, dtype=bool)
+    simulations = settings.simulations
+    if settings.play_simulations is not None and not explore.any():
+        simulations = settings.play_simulations
     result = run_search(
         rules,
         evaluate,
         positions,
-        settings.simulations,
+        simulations,
         c_puct=settings.c_puct,
         noise=explore,
         dirichlet_alpha=settings.dirichlet_alpha,
@@ -151,7 +155,7 @@ def plan(
         cumulative = policy[rows].cumsum(axis=1)
         draws = rng.random(len(rows))[:, None] * cumulative[:, -1:]
         actions[rows] = np.minimum((cumulative <= draws).sum(axis=1), rules.num_actions - 1)
-    return actions, policy.astype(np.float32)
+    return actions, policy.astype(np.float32), result.value.astype(np.float32)
 
 
 def _check_board(rules: SearchRules, observation_space: gym.Space, action_space: gym.Space, who: str) -> None:
@@ -200,7 +204,7 @@ class SearchAgent(Agent):
         return network_evaluator(self.network, self.rules, self.device)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
-        actions, _ = plan(self.rules, self._evaluate(), obs, mask, explore, self.settings, self._rng, self.name)
+        actions, _, _ = plan(self.rules, self._evaluate(), obs, mask, explore, self.settings, self._rng, self.name)
         return actions
 
     def state_dict(self) -> dict[str, Any]:
@@ -263,10 +267,14 @@ class PlanningLearner(Learner):
         """The search settings, the network's sizes, the learning rate, weight decay, memory and mirroring."""
         cfg = self.config
         return {
-            **{k: getattr(self.settings, k) for k in ("simulations", "c_puct", "dirichlet_alpha", "noise_fraction")},
+            **{
+                k: getattr(self.settings, k)
+                for k in ("simulations", "play_simulations", "c_puct", "dirichlet_alpha", "noise_fraction")
+            },
             "sample_moves": self.settings.sample_moves,
             "lr": self.learning_rate,
             "weight_decay": cfg.weight_decay,
+            "search_value_weight": cfg.search_value_weight,
             "buffer_size": cfg.buffer_size,
             "mirror": cfg.mirror,
         }
@@ -284,10 +292,10 @@ class PlanningLearner(Learner):
     # ------------------------------------------------------------------ acting
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
         evaluate = network_evaluator(self.network, self.rules, self.device)
-        actions, policy = plan(self.rules, evaluate, obs, mask, explore, self.settings, self._rng, self.name)
-        for row, target in zip(obs, policy):
+        actions, policy, value = plan(self.rules, evaluate, obs, mask, explore, self.settings, self._rng, self.name)
+        for row, target in zip(obs, np.concatenate([policy, value[:, None]], axis=1)):
             key = np.ascontiguousarray(row, dtype=np.float32).tobytes()
-            self._targets[key] = target
+            self._targets[key] = target  # the visit distribution, then the root's value
             self._targets.move_to_end(key)
         while len(self._targets) > _TARGETS_KEPT:
             self._targets.popitem(last=False)
@@ -337,13 +345,15 @@ class PlanningLearner(Learner):
         returns = np.cumsum([r for *_, r in rows][::-1])[::-1]
         memory_obs = memory["obs"]
         size = len(memory_obs)
+        weight = self.config.search_value_weight
         for (row, legal, target, _), value in zip(rows, returns):
             i = self._next
             memory_obs[i] = row
             memory["legal"][i] = legal
             memory["searched"][i] = target is not None
-            memory["policy"][i] = 0.0 if target is None else target
-            memory["value"][i] = np.clip(value, -1.0, 1.0)
+            memory["policy"][i] = 0.0 if target is None else target[:-1]
+            outcome = float(np.clip(value, -1.0, 1.0))
+            memory["value"][i] = outcome if target is None else (1 - weight) * outcome + weight * float(target[-1])
             self._next = (i + 1) % size
             self._size = min(self._size + 1, size)
 
