@@ -117,8 +117,9 @@ def plan(
     settings: SearchSettings,
     rng: np.random.Generator,
     who: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The moves (int64) and the search's visit distributions for a batch of observations.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The moves (int64), the search's visit distributions and its values at the roots (the mover's)
+    for a batch of observations.
 
     Raises ``ValueError`` naming ``who`` when a row's action mask is not the legal moves of the
     position its observation shows (the agent is seated in a game of other rules).
