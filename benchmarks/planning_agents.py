@@ -22,7 +22,8 @@ per move, or ``simulations`` without it; stated in every row) and nothing else:
 ``--json FILE`` writes the command, commit, date and machine (taken when the sweep starts) and one
 row per seed, rewritten after every seed; ``--render FILE`` prints a file's table without training.
 ``--save-dir DIR`` saves each final learner as ``DIR/GAME_planning_seedN.pt`` (``rbtrainer eval``
-and ``rbtrainer play`` load it).
+and ``rbtrainer play`` load it), its metadata holding its row's figures, the recipe's tables and
+the commit it was trained at (``pretrained/`` holds such files).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from rbtrainer.agents.base import Agent
 from rbtrainer.evaluation import agent_from_spec, wilson_interval
 from rbtrainer.evaluation.exploitability import tictactoe_exploitability, tictactoe_vs_random
 from rbtrainer.files import atomic_write
-from rbtrainer.provenance import provenance
+from rbtrainer.provenance import git_commit, provenance
 from rbtrainer.recipes import Recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,9 +99,6 @@ def run_seed(game: str, config: str, seed: int, games: int, opening: int, save_d
         stats = run.train(plot=False)
         seconds = time.perf_counter() - start
         learner = run.learner
-        if save_dir is not None:
-            os.makedirs(save_dir, exist_ok=True)
-            run.save(os.path.join(save_dir, f"{game}_planning_seed{seed}.pt"), {"train_seconds": round(seconds, 1)})
     row: dict[str, Any] = {
         "game": game,
         "seed": seed,
@@ -121,6 +119,10 @@ def run_seed(game: str, config: str, seed: int, games: int, opening: int, save_d
     else:
         row["opening_moves"] = opening
         row["results"] = _seat_results(learner, recipe.env, games, 10_000 + seed, opening)
+    if save_dir is not None:  # with what it was measured at, the recipe and the code it was trained with
+        os.makedirs(save_dir, exist_ok=True)
+        extra = {"figures": row, "recipe": recipe.tables(), "git": git_commit(ROOT)}
+        run.save(os.path.join(save_dir, f"{game}_planning_seed{seed}.pt"), extra)
     return row
 
 

@@ -279,3 +279,37 @@ def test_a_planner_trained_a_minute_on_tictactoe_cannot_be_beaten() -> None:
     assert exploitability.first == 0 and exploitability.second == 0, exploitability
     first, second = tictactoe_vs_random(learner)
     assert first.win >= 0.98 and second.win >= 0.90, (first, second)
+
+
+def test_play_simulations_set_the_budget_of_calls_where_no_row_explores() -> None:
+    from rbtrainer.agents.planning import plan
+
+    rules = _rules("tictactoe")
+    calls: list[int] = []
+    uniform = rollout_evaluator(rules, np.random.default_rng(0))
+
+    def counting(positions: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(len(positions))
+        return uniform(positions, legal)
+
+    settings = SearchSettings(simulations=3, play_simulations=6)
+    obs, mask = np.zeros((2, 3, 3, 2), np.float32), np.ones((2, 9), np.int8)
+    for explore, expected in (([False, False], 6), ([True, False], 3)):
+        calls.clear()
+        plan(rules, counting, obs, mask, np.array(explore), settings, np.random.default_rng(1), "who")
+        assert len(calls) == expected + 1  # the roots, then one call per simulation (no game ends this soon)
+
+
+def test_the_value_target_mixes_the_outcome_and_the_search_value_by_its_weight() -> None:
+    trainer = DecentralizedTrainer({"game": "tictactoe"}, seed=0)
+    space, actions = trainer.observation_space(0), trainer.action_space(0)
+    for weight in (0.0, 0.5):
+        learner = planning_agent(_rules("tictactoe"), space, actions, seed=0, search_value_weight=weight, **TINY)
+        learner.attach_memory(num_streams=2, update_freq=8, batch_size=4)
+        obs, mask = np.zeros((1, 3, 3, 2), np.float32), np.ones((1, 9), np.int8)
+        learner.act(obs, mask, np.ones(1, bool))
+        searched_value = float(learner._targets[obs[0].tobytes()][-1])
+        done = np.ones(1, bool)
+        learner.store(np.zeros(1, np.int64), obs, mask, np.zeros(1, np.int64), np.ones(1), obs, mask, done, ~done)
+        assert learner._memory is not None and learner._size == 1
+        assert learner._memory["value"][0] == pytest.approx((1 - weight) * 1.0 + weight * searched_value, abs=1e-6)
