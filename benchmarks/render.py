@@ -99,6 +99,25 @@ ROBOTS_VS_ASTAR = Section(
     "three robots in each game, and every seat order is played equally often. A score is 1 a win, 0.5 "
     "a draw; the interval is Wilson's 95 %.",
 )
+PLANNING_TICTACTOE = Section(
+    "Tic-tac-toe: the planning learner",
+    "planning_tictactoe.json",
+    "planning_agents:table",
+    "The recipe `configs/tictactoe_planning.toml` (one planning learner in self-play), trained alone, one "
+    "seed per row; the final learner is then measured exactly with its search: what a perfect opponent "
+    "can force against it from either seat (0: a draw at best, the game's value) and its win probability "
+    "against a uniformly random opponent from either seat.",
+)
+PLANNING_CONNECT_FOUR = Section(
+    "Connect four: the planning learner against the baselines",
+    "planning_connect_four.json",
+    "planning_agents:table",
+    "The recipe `configs/connect_four_planning.toml` (one planning learner in self-play), one seed per "
+    "row; the final learner then plays random play and the depth-2 and depth-4 negamax players on fresh "
+    "games from either seat, searching with the play budget of the row. The first moves of every game "
+    "are random for both sides (so that games between two nearly deterministic players differ). A score "
+    "is 1 a win, 0.5 a draw, with Wilson's 95 % interval.",
+)
 PANEL_SPEED = Section(
     "What an evaluation panel costs per test round",
     "panel_speed.json",
@@ -131,7 +150,7 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
         "What the trained agents are worth, measured against baselines on fresh games. Every table is "
         "rendered from the JSON its benchmark wrote (`benchmarks/render.py`), with the command, commit, "
         "date and machine below it. Learning results are quoted over three seeds.\n",
-        [DEFAULT_TRAIN, ROBOTS_VS_ASTAR],
+        [DEFAULT_TRAIN, PLANNING_TICTACTOE, PLANNING_CONNECT_FOUR, ROBOTS_VS_ASTAR],
     ),
     "docs/performance.md": (
         "# Performance\n\n"
