@@ -263,7 +263,7 @@ class DQNConfig:
         check_device("device", self.device)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class SearchSettings:
     """How an agent searches before each move."""
 
@@ -289,27 +289,14 @@ class SearchSettings:
         number_in("c_puct", self.c_puct, 0.0, 100.0, low_open=True)
         number_in("dirichlet_alpha", self.dirichlet_alpha, 0.0, 100.0, low_open=True)
         number_in("noise_fraction", self.noise_fraction, 0.0, 1.0)
-        if isinstance(self.sample_moves, bool) or not isinstance(self.sample_moves, int) or self.sample_moves < 0:
-            raise ValueError(f"sample_moves must be an int >= 0, got {self.sample_moves!r}")
+        non_negative_int("sample_moves", self.sample_moves)
 
 
 @dataclass(kw_only=True)
-class PlanningConfig:
-    """Hyperparameters of a :class:`PlanningLearner` (search, network, training)."""
+class PlanningConfig(SearchSettings):
+    """Hyperparameters of a :class:`PlanningLearner`: its search (the fields of :class:`SearchSettings`),
+    its network and its training."""
 
-    simulations: int = 64
-    """Simulations per move while collecting (see :class:`SearchSettings`)."""
-    play_simulations: int | None = None
-    """Simulations per move when it plays without exploring (test rounds, evaluations, frozen
-    snapshots); None: ``simulations``."""
-    c_puct: float = 1.5
-    """Weight of the prior against the mean value in PUCT."""
-    dirichlet_alpha: float = 0.5
-    """Concentration of the root noise on exploring seats."""
-    noise_fraction: float = 0.25
-    """Weight of the root noise on exploring seats."""
-    sample_moves: int = 8
-    """Moves of a game during which exploring seats sample in proportion to the visits."""
     channels: int = 64
     """Channels of the convolutional trunk (board observations); 0: an MLP of ``hidden`` units."""
     blocks: int = 2
@@ -331,11 +318,9 @@ class PlanningConfig:
     """Where the network lives: cpu, cuda, cuda:N, mps or auto (the best available)."""
 
     def __post_init__(self) -> None:
-        self.search()  # checks the search settings
-        if isinstance(self.channels, bool) or not isinstance(self.channels, int) or self.channels < 0:
-            raise ValueError(f"channels must be an int >= 0 (0: an MLP trunk), got {self.channels!r}")
-        if isinstance(self.blocks, bool) or not isinstance(self.blocks, int) or self.blocks < 0:
-            raise ValueError(f"blocks must be an int >= 0, got {self.blocks!r}")
+        super().__post_init__()
+        non_negative_int("channels", self.channels)
+        non_negative_int("blocks", self.blocks)
         positive_int("hidden", self.hidden)
         number_in("lr", self.lr, 0.0, 1.0, low_open=True)
         number_in("weight_decay", self.weight_decay, 0.0, 1.0)
@@ -345,15 +330,8 @@ class PlanningConfig:
         check_device("device", self.device)
 
     def search(self) -> SearchSettings:
-        """The search settings of this configuration."""
-        return SearchSettings(
-            simulations=self.simulations,
-            play_simulations=self.play_simulations,
-            c_puct=self.c_puct,
-            dirichlet_alpha=self.dirichlet_alpha,
-            noise_fraction=self.noise_fraction,
-            sample_moves=self.sample_moves,
-        )
+        """The search settings of this configuration (a copy)."""
+        return SearchSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SearchSettings)})
 
 
 @dataclass(kw_only=True)
