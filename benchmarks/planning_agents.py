@@ -43,7 +43,7 @@ from rbtrainer.agents.base import Agent
 from rbtrainer.evaluation import agent_from_spec, wilson_interval
 from rbtrainer.evaluation.exploitability import tictactoe_exploitability, tictactoe_vs_random
 from rbtrainer.files import atomic_write
-from rbtrainer.provenance import git_commit, provenance
+from rbtrainer.provenance import provenance
 from rbtrainer.recipes import Recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,8 +91,11 @@ def _seat_results(learner: Agent, env: dict[str, Any], games: int, seed: int, op
     return out
 
 
-def run_seed(game: str, config: str, seed: int, games: int, opening: int, save_dir: str | None) -> dict[str, Any]:
-    """Train the recipe with ``seed``, then measure the final learner; one JSON row."""
+def run_seed(
+    game: str, config: str, seed: int, games: int, opening: int, save_dir: str | None, git: dict[str, Any]
+) -> dict[str, Any]:
+    """Train the recipe with ``seed``, then measure the final learner; one JSON row. ``git``: the commit
+    the sweep started from (what a saved learner records)."""
     recipe = Recipe.from_toml(ROOT / config, trainer={"seed": seed, "progress_bar": False})
     start = time.perf_counter()
     with recipe.build() as run:
@@ -121,7 +124,7 @@ def run_seed(game: str, config: str, seed: int, games: int, opening: int, save_d
         row["results"] = _seat_results(learner, recipe.env, games, 10_000 + seed, opening)
     if save_dir is not None:  # with what it was measured at, the recipe and the code it was trained with
         os.makedirs(save_dir, exist_ok=True)
-        extra = {"figures": row, "recipe": recipe.tables(), "git": git_commit(ROOT)}
+        extra = {"figures": row, "recipe": recipe.tables(), "git": git}
         run.save(os.path.join(save_dir, f"{game}_planning_seed{seed}.pt"), extra)
     return row
 
