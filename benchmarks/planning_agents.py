@@ -196,9 +196,8 @@ def main() -> None:
     origin = provenance(ROOT)
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
-        row = run_seed(
-            args.game, args.config or CONFIGS[args.game], seed, args.games, args.opening_moves, args.save_dir
-        )
+        config = args.config or CONFIGS[args.game]
+        row = run_seed(args.game, config, seed, args.games, args.opening_moves, args.save_dir, origin["git"])
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:

@@ -114,7 +114,8 @@ PLANNING_CONNECT_FOUR = Section(
     "planning_agents:table",
     "The recipe `configs/connect_four_planning.toml` (one planning learner in self-play), one seed per "
     "row; the three seeds trained at the same time, sharing the machine's cores, so the training time is "
-    "the wall time under that load. The final learner then plays random play and the depth-2 and depth-4 negamax players on fresh "
+    "the wall time under that load. The final learner then plays random play and the depth-2 and depth-4 "
+    "negamax players on fresh "
     "games from either seat, searching with the play budget of the row. The first moves of every game "
     "are random for both sides (so that games between two nearly deterministic players differ). A score "
     "is 1 a win, 0.5 a draw, with Wilson's 95 % interval.",
