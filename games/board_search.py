@@ -91,7 +91,7 @@ class BoardSearchRules:
         rows = np.arange(n)
         nxt = positions.copy()
         if self.gravity:
-            filled = (positions.reshape(n, self.rows, self.cols)[:, :, :] != 0).sum(axis=1)[rows, actions]
+            filled = (positions.reshape(n, self.rows, self.cols)[rows, :, actions] != 0).sum(axis=1)
             cell = (self.rows - 1 - filled) * self.cols + actions
         else:
             cell = np.asarray(actions, dtype=np.int64)

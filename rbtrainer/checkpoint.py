@@ -698,14 +698,10 @@ class Checkpoint:
     ) -> Learner:
         """A planning learner as the metadata's ``"planning"`` settings describe it, planning with the rules
         of the recorded game (``"env"``)."""
-        from rbtrainer.agents.planning import PlanningConfig, planning_agent, search_rules_of
+        from rbtrainer.agents.planning import PlanningConfig, planning_agent, rules_from_game
 
         game_name, args = registry_game(self.env_args)
-        game = games.make(game_name, raw=True, **args)
-        try:
-            rules = search_rules_of(game)
-        finally:
-            game.close()
+        rules = rules_from_game(lambda: games.make(game_name, raw=True, **args))
         config = PlanningConfig(**{**self.metadata["planning"], "device": device})
         return planning_agent(rules, observation_space, action_space, config=config, name=name)
 

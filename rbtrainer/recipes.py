@@ -269,13 +269,9 @@ class Recipe:
         seed = trainer.seed if seed is None else seed
         if not self.planning.enabled:
             return self_play_agents(trainer, self.dqn, seed)
-        from rbtrainer.agents.planning import planning_agent, search_rules_of
+        from rbtrainer.agents.planning import planning_agent, rules_from_game
 
-        game = trainer.make_game()
-        try:
-            rules = search_rules_of(game)
-        finally:
-            game.close()
+        rules = rules_from_game(trainer.make_game)
         learner = planning_agent(
             rules, trainer.observation_space(0), trainer.action_space(0), config=self.planning.config(), seed=seed
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -43,6 +43,7 @@ __all__ = [
     "SearchSettings",
     "planning_agent",
     "rollout_evaluator",
+    "rules_from_game",
     "search_rules_of",
 ]
 
@@ -66,6 +67,16 @@ def search_rules_of(game: Any) -> SearchRules:
         )
     rules: SearchRules = offer()
     return rules
+
+
+def rules_from_game(make_game: Callable[[], Any]) -> SearchRules:
+    """The search rules of a game made by ``make_game`` (e.g. ``trainer.make_game``), which is closed
+    again; ``ValueError`` as :func:`search_rules_of` when it has none."""
+    game = make_game()
+    try:
+        return search_rules_of(game)
+    finally:
+        game.close()
 
 
 # ------------------------------------------------------------------------------ evaluators
@@ -172,7 +183,7 @@ def _check_board(rules: SearchRules, observation_space: gym.Space, action_space:
 
 class SearchAgent(Agent):
     """An agent that plays by search alone: with a fixed network's priors and values, or with
-    random play-outs (``evaluate=None``: plain Monte-Carlo tree search). It never learns."""
+    random play-outs (``network=None``: plain Monte-Carlo tree search). It never learns."""
 
     def __init__(
         self,

@@ -24,32 +24,28 @@ BASELINES = ("random", "minimax", "strong", "opportunist", "negamax[:DEPTH]", "a
 """Baseline names a spec may give."""
 
 
-def _negamax_depth(spec: str) -> int:
-    text = spec.partition(":")[2] or "4"
+def _spec_number(spec: str, default: int, what: str) -> int:
+    """The int after the colon of ``name:N`` (``default`` without one); ``ValueError`` naming ``what`` otherwise."""
+    name, _, text = spec.partition(":")
     try:
-        return int(text)
+        return int(text or default)
     except ValueError:
-        raise ValueError(f"agent spec {spec!r}: the depth after 'negamax:' must be an int, e.g. negamax:4") from None
+        raise ValueError(
+            f"agent spec {spec!r}: the {what} after '{name}:' must be an int, e.g. {name}:{default}"
+        ) from None
 
 
 def _mcts(spec: str, trainer: DecentralizedTrainer, seed: int | None) -> Agent:
-    from rbtrainer.agents.planning import SearchAgent, search_rules_of
+    from rbtrainer.agents.planning import SearchAgent, rules_from_game
     from rbtrainer.config import SearchSettings
 
-    text = spec.partition(":")[2] or "200"
-    try:
-        simulations = int(text)
-    except ValueError:
-        raise ValueError(f"agent spec {spec!r}: the simulations after 'mcts:' must be an int, e.g. mcts:200") from None
+    simulations = _spec_number(spec, 200, "simulations")
     if simulations < 1:
         raise ValueError(f"agent spec {spec!r}: the simulations after 'mcts:' must be >= 1, e.g. mcts:200")
-    game = trainer.make_game()
     try:
-        rules = search_rules_of(game)
+        rules = rules_from_game(trainer.make_game)
     except ValueError as err:
         raise ValueError(f"agent spec {spec!r}: {err}") from None
-    finally:
-        game.close()
     return SearchAgent(rules, SearchSettings(simulations=simulations), seed=seed, name=f"mcts:{simulations}")
 
 
@@ -91,7 +87,7 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
     elif spec == "opportunist":
         agent = ConnectFourOpportunist(seed=seed)
     elif spec == "negamax" or spec.startswith("negamax:"):
-        agent = ConnectFourNegamax(depth=_negamax_depth(spec), seed=seed)
+        agent = ConnectFourNegamax(depth=_spec_number(spec, 4, "depth"), seed=seed)
     elif spec == "astar":
         agent = _astar(trainer, seed)
     elif spec == "mcts" or spec.startswith("mcts:"):
