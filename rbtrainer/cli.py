@@ -371,6 +371,7 @@ TEST_OPTIONS = (
     "seed",
     "backend",
     "batch_games",
+    "rollout_workers",
     "torch_threads",
     "check_finite",
     "step_timeout",

@@ -102,6 +102,11 @@ class TrainerConfig:
     """Seed of the env pools (agents carry their own seeds); ``None``: drawn at random once."""
     backend: str = "dummy"
     """Env pool: ``dummy`` (this process), ``subproc`` (a process per env) or ``ray``."""
+    rollout_workers: int = 0
+    """Rollout workers that each hold a block of the pools' games and copies of the agents and play whole
+    collection phases and test rounds there, on the ``backend``'s transport (``dummy``: in this process,
+    ``subproc``: a process each, ``ray``: a Ray actor each); the learners learn in this process. 0: the games are
+    stepped from this process, one tick at a time (see rbtrainer.rollout_workers)."""
     batch_games: bool = True
     """On the ``dummy`` backend, step a registry game that has a batch-native twin (robot delivery,
     tic-tac-toe, connect four) as arrays, many games in one call (same games, same statistics; see
@@ -163,6 +168,7 @@ class TrainerConfig:
             week = 7 * 24 * 3600.0  # far past any game step
             number_in("step_timeout (seconds; None waits forever)", self.step_timeout, 0.0, week, low_open=True)
         boolean("batch_games", self.batch_games)
+        non_negative_int("rollout_workers", self.rollout_workers)
         number_in("update_per_step", self.update_per_step, 0.0, 1000.0)
         boolean("shared_memory", self.shared_memory)
         if self.progress_bar is not None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -72,6 +72,16 @@ class _Actor(Agent):
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
         return self._copy.act(obs, mask, explore)
+
+    # in a rollout worker: the copy travels without the learner (and its memory) it follows here
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "learner"}
+
+    def acting_state(self) -> dict[str, Any] | None:
+        return self._copy.acting_state()
+
+    def load_acting_state(self, state: dict[str, Any]) -> None:
+        self._copy.load_acting_state(state)
 
 
 class OverlappedUpdates:

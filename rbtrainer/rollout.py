@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NoReturn, cast
+from dataclasses import dataclass, field, fields
+from typing import Any, NoReturn, Protocol, cast
 
 import numpy as np
 
@@ -39,7 +39,7 @@ from rbtrainer.envs.adapters import ReplayPoint
 from rbtrainer.envs.batch_pool import BatchGamePool, BatchStep
 from rbtrainer.seating import SeatPlan
 
-__all__ = ["RolloutEngine", "RolloutResult"]
+__all__ = ["Engine", "RolloutEngine", "RolloutResult", "Transitions", "store_transitions"]
 
 
 @dataclass
@@ -52,6 +52,8 @@ class RolloutResult:
     """Games that ended, in the order they ended."""
     illegal_E: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Actions outside the action mask, per env."""
+    ticks: list[int] = field(default_factory=list)
+    """The tick of the run in which each of :attr:`episodes` ended (0: the first)."""
 
     @property
     def illegal_actions(self) -> int:
@@ -81,6 +83,11 @@ class _Closed:
     mask_next: np.ndarray
     terminated: bool
     truncated: bool
+    tick: int = 0
+    """The tick of the run that closed it."""
+    group: int = 0
+    """Within its tick: 0 for the transitions its game's end closed or a per-game step closed, 1 for those the
+    next decisions of a batch step closed (the order in which the engine closes them)."""
 
 
 class _OpenArrays:
@@ -111,6 +118,8 @@ class _OpenArrays:
         terminated: np.ndarray,
         truncated: np.ndarray,
         closed: list[_Closed],
+        tick: int,
+        group: int,
     ) -> None:
         """Close the slots ``(envs[i], seats[i])`` with these next views and flags, appending to ``closed``."""
         obs, mask = self.obs[envs, seats], self.mask[envs, seats]
@@ -118,9 +127,8 @@ class _OpenArrays:
         for i, (env_id, seat) in enumerate(zip(envs.tolist(), seats.tolist())):
             opened = _Open(obs[i], mask[i], acts[i])
             opened.rew = rews[i]
-            closed.append(
-                _Closed(env_id, seat, opened, obs_next[i], mask_next[i], bool(terminated[i]), bool(truncated[i]))
-            )
+            ended = bool(terminated[i]), bool(truncated[i])
+            closed.append(_Closed(env_id, seat, opened, obs_next[i], mask_next[i], *ended, tick, group))
         self.flag[envs, seats] = False
 
     def entries(self, env_id: int) -> list[dict[str, Any]]:
@@ -280,6 +288,37 @@ def _refuse(
     )
 
 
+class Engine(Protocol):
+    """What runs a plan's games: a :class:`RolloutEngine` over a pool in this process, or
+    :class:`~rbtrainer.rollout_workers.WorkerEngine` over rollout workers. The trainer and the
+    training loop use nothing else of them."""
+
+    num_envs: int
+    check_finite: bool
+
+    @property
+    def closed(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def start(self, seeds: Sequence[int]) -> None: ...
+
+    def run(
+        self,
+        plan: SeatPlan,
+        *,
+        max_steps: int | None = None,
+        episodes_per_env: Sequence[int] | None = None,
+        explore: bool = False,
+        store: bool = False,
+        before_store: Callable[[], object] | None = None,
+    ) -> RolloutResult: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def restore(self, state: dict[str, Any]) -> None: ...
+
+
 class RolloutEngine:
     """Steps a :class:`~rbtrainer.envs.Pool` with a :class:`~rbtrainer.seating.SeatPlan`.
 
@@ -298,6 +337,17 @@ class RolloutEngine:
         #: a batch-native pool: each tick's decisions and results travel as arrays (see _run_batch)
         self._batch: BatchGamePool | None = pool if isinstance(pool, BatchGamePool) else None
         self._open_arrays: _OpenArrays | None = None
+        self.on_tick: Callable[[], object] | None = None
+        """Called after every tick of a run (a rollout worker's watchdog counts them)."""
+
+    @property
+    def closed(self) -> bool:
+        """The pool was closed (after a game failed in it, or by :meth:`close`): build a new engine."""
+        return self.pool.closed
+
+    def close(self) -> None:
+        """Close the pool (its worker processes for ``subproc`` / ``ray``)."""
+        self.pool.close()
 
     def start(self, seeds: Sequence[int]) -> None:
         """Reset every env with its own seed and forget all open transitions."""
@@ -406,17 +456,38 @@ class RolloutEngine:
         insertion per learner when the run ends (nothing learns before ``run()`` returns);
         ``before_store`` is called just before that insertion (when there is one).
         """
+        result, closed = self.collect(
+            plan, max_steps=max_steps, episodes_per_env=episodes_per_env, explore=explore, store=store
+        )
+        if closed:
+            if before_store is not None:
+                before_store()
+            store_transitions(plan, Transitions.of(closed))
+        return result
+
+    def collect(
+        self,
+        plan: SeatPlan,
+        *,
+        max_steps: int | None = None,
+        episodes_per_env: Sequence[int] | None = None,
+        explore: bool = False,
+        store: bool = False,
+    ) -> tuple[RolloutResult, list[_Closed]]:
+        """:meth:`run` without the insertion: the result and the transitions that closed (``store``:
+        those of the (env, seat) pairs that ``plan`` routes to a memory), in the order they closed."""
         if not self._decisions:
             raise RuntimeError("call start() before run()")
         if plan.num_envs != self.num_envs:
             raise ValueError(f"the plan seats {plan.num_envs} envs but the pool has {self.num_envs}")
         quota = None if episodes_per_env is None else np.array(episodes_per_env, dtype=np.int64)
         if self._batch is not None:
-            return self._run_batch(self._batch, plan, max_steps, quota, explore, store, before_store)
+            return self._run_batch(self._batch, plan, max_steps, quota, explore, store)
         result = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
         finished = np.zeros(self.num_envs, dtype=np.int64)
         closed: list[_Closed] = []
         all_envs = np.arange(self.num_envs)
+        tick = 0
         while max_steps is None or result.steps < max_steps:
             active = all_envs if quota is None else np.flatnonzero(finished < quota)
             if len(active) == 0:
@@ -426,22 +497,22 @@ class RolloutEngine:
             reports = cast(GamePool, self.pool).step(actions, active_ids)
             if self.check_finite:
                 _check_reports(self.pool, active_ids, reports)
-            result.steps += len(active_ids)
             for env_id, report in zip(active_ids, reports):
-                self._absorb(env_id, report, closed)
+                self._absorb(env_id, report, closed, tick)
                 if report.episode is not None:
                     result.episodes.append(report.episode)
+                    result.ticks.append(tick)
                     finished[env_id] += 1
                     if plan.rotation is not None:
                         plan.rotation.episode_ended(plan, report.episode)
-        if closed:
-            if self.check_finite:  # the views that closed transitions in the last tick were not acted on yet
-                for env_id, decision in enumerate(self._decisions):
-                    _check_views(self.pool, [env_id] * len(decision.seats), decision.seats, decision.obs)
-            if before_store is not None:
-                before_store()
-            self._store(plan, closed)
-        return result
+            result.steps += len(active_ids)
+            tick += 1
+            if self.on_tick is not None:
+                self.on_tick()
+        if closed and self.check_finite:  # the views that closed transitions in the last tick were not acted on yet
+            for env_id, decision in enumerate(self._decisions):
+                _check_views(self.pool, [env_id] * len(decision.seats), decision.seats, decision.obs)
+        return result, closed
 
     def _run_batch(
         self,
@@ -451,13 +522,13 @@ class RolloutEngine:
         quota: np.ndarray | None,
         explore: bool,
         store: bool,
-        before_store: Callable[[], object] | None,
-    ) -> RolloutResult:
-        """:meth:`run` on a batch-native pool: the same ticks, rows, agent calls, transitions and
+    ) -> tuple[RolloutResult, list[_Closed]]:
+        """:meth:`collect` on a batch-native pool: the same ticks, rows, agent calls, transitions and
         episodes as the per-game path, with each tick's games handled as arrays."""
         result = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
         finished = np.zeros(self.num_envs, dtype=np.int64)
         closed: list[_Closed] = []
+        tick = 0
         all_envs = np.arange(self.num_envs)
         agent_ES = np.array(plan.agent_of, dtype=np.int64)
         routed_ES = self._routed(plan) if store else None
@@ -480,23 +551,23 @@ class RolloutEngine:
                 _check_batch_step(pool, active, step)
             result.steps += len(active)
             if opens is not None and store:
-                self._absorb_batch(pool, opens, active, step, closed)
+                self._absorb_batch(pool, opens, active, step, closed, tick)
             for episode in step.episodes:
                 result.episodes.append(episode)
+                result.ticks.append(tick)
                 finished[episode.env_id] += 1
                 if plan.rotation is not None:
                     plan.rotation.episode_ended(plan, episode)
                     agent_ES = np.array(plan.agent_of, dtype=np.int64)
                     routed_ES = self._routed(plan) if store else None
-        if closed:
-            if self.check_finite:  # the views that closed transitions in the last tick were not acted on yet
-                seat_E, obs_ED, _ = pool.decisions(all_envs)
-                if not _sum_is_finite(obs_ED):
-                    _check_views(pool, all_envs, seat_E, obs_ED)
-            if before_store is not None:
-                before_store()
-            self._store(plan, closed)
-        return result
+            tick += 1
+            if self.on_tick is not None:
+                self.on_tick()
+        if closed and self.check_finite:  # the views that closed transitions in the last tick were not acted on yet
+            seat_E, obs_ED, _ = pool.decisions(all_envs)
+            if not _sum_is_finite(obs_ED):
+                _check_views(pool, all_envs, seat_E, obs_ED)
+        return result, closed
 
     @staticmethod
     def _routed(plan: SeatPlan) -> np.ndarray:
@@ -534,7 +605,7 @@ class RolloutEngine:
 
     @staticmethod
     def _absorb_batch(
-        pool: BatchGamePool, opens: _OpenArrays, active: np.ndarray, step: BatchStep, closed: list[_Closed]
+        pool: BatchGamePool, opens: _OpenArrays, active: np.ndarray, step: BatchStep, closed: list[_Closed], tick: int
     ) -> None:
         """Add the step's rewards to the open transitions and close those that ended (as :meth:`_absorb`)."""
         if not opens.flag[active].any():
@@ -553,13 +624,15 @@ class RolloutEngine:
                     step.terminated[rows][game_i],
                     step.truncated[rows][game_i],
                     closed,
+                    tick,
+                    0,
                 )
         going = active[~ended]
         seat_next, obs_next, mask_next = pool.decisions(going)
         hit = opens.flag[going, seat_next]  # the seat to act next closes its transition
         if hit.any():
             never = np.zeros(int(hit.sum()), dtype=bool)
-            opens.close(going[hit], seat_next[hit], obs_next[hit], mask_next[hit], never, never, closed)
+            opens.close(going[hit], seat_next[hit], obs_next[hit], mask_next[hit], never, never, closed, tick, 1)
 
     def _choose_actions(
         self, plan: SeatPlan, active_ids: list[int], explore: bool, store: bool, result: RolloutResult
@@ -600,7 +673,7 @@ class RolloutEngine:
                         self._open[env_id][seat] = _Open(obs, mask, act)
         return actions
 
-    def _absorb(self, env_id: int, report: StepReport, closed: list[_Closed]) -> None:
+    def _absorb(self, env_id: int, report: StepReport, closed: list[_Closed], tick: int) -> None:
         """Add the step's rewards to the env's open transitions and close those that ended."""
         self._decisions[env_id] = report.next
         waiting = self._open[env_id]
@@ -613,35 +686,91 @@ class RolloutEngine:
             opened_or_none = waiting.pop(end.seat, None)
             if opened_or_none is not None:
                 closed.append(
-                    _Closed(env_id, end.seat, opened_or_none, end.obs, end.mask, end.terminated, end.truncated)
+                    _Closed(env_id, end.seat, opened_or_none, end.obs, end.mask, end.terminated, end.truncated, tick)
                 )
         upcoming = report.next
         for seat, obs, mask in zip(upcoming.seats, upcoming.obs, upcoming.masks):
             opened_or_none = waiting.pop(seat, None)
             if opened_or_none is not None:
-                closed.append(_Closed(env_id, seat, opened_or_none, obs, mask, False, False))
+                closed.append(_Closed(env_id, seat, opened_or_none, obs, mask, False, False, tick))
 
-    @staticmethod
-    def _store(plan: SeatPlan, closed: list[_Closed]) -> None:
-        """One memory insertion per learner, rows in the order the transitions closed."""
-        layout = plan.streams
-        per_learner: list[tuple[list[int], list[_Closed]]] = [([], []) for _ in layout.learners]
-        for c in closed:
-            for slot, stream in layout.routes[c.env_id][c.seat]:
-                streams, items = per_learner[slot]
-                streams.append(stream)
-                items.append(c)
-        for learner, (streams, items) in zip(layout.learners, per_learner):
-            if not items:
-                continue
-            learner.store(
-                streams=np.array(streams, dtype=np.int64),
-                obs=np.stack([c.opened.obs for c in items]),
-                mask=np.stack([c.opened.mask for c in items]),
-                act=np.array([c.opened.act for c in items], dtype=np.int64),
-                rew=np.array([c.opened.rew for c in items], dtype=np.float64),
-                obs_next=np.stack([c.obs_next for c in items]),
-                mask_next=np.stack([c.mask_next for c in items]),
-                terminated=np.array([c.terminated for c in items], dtype=bool),
-                truncated=np.array([c.truncated for c in items], dtype=bool),
-            )
+
+@dataclass
+class Transitions:
+    """Closed transitions as arrays, row ``i`` of seat ``seat[i]`` of env ``env_id[i]``, in the order they closed.
+
+    ``tick`` and ``group`` say when (see :class:`_Closed`): rollout workers send their transitions as one
+    :class:`Transitions` each, merged back into the order one engine would have closed them.
+    """
+
+    env_id: np.ndarray
+    seat: np.ndarray
+    obs: np.ndarray
+    mask: np.ndarray
+    act: np.ndarray
+    rew: np.ndarray
+    obs_next: np.ndarray
+    mask_next: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    tick: np.ndarray
+    group: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.env_id)
+
+    @classmethod
+    def of(cls, closed: Sequence[_Closed]) -> Transitions:
+        return cls(
+            env_id=np.array([c.env_id for c in closed], dtype=np.int64),
+            seat=np.array([c.seat for c in closed], dtype=np.int64),
+            obs=np.stack([c.opened.obs for c in closed]),
+            mask=np.stack([c.opened.mask for c in closed]),
+            act=np.array([c.opened.act for c in closed], dtype=np.int64),
+            rew=np.array([c.opened.rew for c in closed], dtype=np.float64),
+            obs_next=np.stack([c.obs_next for c in closed]),
+            mask_next=np.stack([c.mask_next for c in closed]),
+            terminated=np.array([c.terminated for c in closed], dtype=bool),
+            truncated=np.array([c.truncated for c in closed], dtype=bool),
+            tick=np.array([c.tick for c in closed], dtype=np.int64),
+            group=np.array([c.group for c in closed], dtype=np.int64),
+        )
+
+    def rows(self, index: np.ndarray) -> Transitions:
+        """These rows, in this order."""
+        return Transitions(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @classmethod
+    def merged(cls, parts: Sequence[Transitions]) -> Transitions:
+        """The parts of contiguous env blocks, in block order, as one engine over all the envs would have
+        closed them: by tick, then group, then block, each part keeping its own order."""
+        whole = cls(**{f.name: np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(cls)})
+        block = np.repeat(np.arange(len(parts)), [len(part) for part in parts])
+        order = np.lexsort((block, whole.group, whole.tick))  # stable: rows of a block keep their order
+        return whole.rows(order)
+
+
+def store_transitions(plan: SeatPlan, closed: Transitions) -> None:
+    """One memory insertion per learner of ``plan``, rows in the order they closed."""
+    layout = plan.streams
+    per_learner: list[tuple[list[int], list[int]]] = [([], []) for _ in layout.learners]
+    for i, (env_id, seat) in enumerate(zip(closed.env_id.tolist(), closed.seat.tolist())):
+        for slot, stream in layout.routes[env_id][seat]:
+            rows, streams = per_learner[slot]
+            rows.append(i)
+            streams.append(stream)
+    for learner, (rows, streams) in zip(layout.learners, per_learner):
+        if not rows:
+            continue
+        mine = closed if rows == list(range(len(closed))) else closed.rows(np.array(rows, dtype=np.int64))
+        learner.store(
+            streams=np.array(streams, dtype=np.int64),
+            obs=mine.obs,
+            mask=mine.mask,
+            act=mine.act,
+            rew=mine.rew,
+            obs_next=mine.obs_next,
+            mask_next=mine.mask_next,
+            terminated=mine.terminated,
+            truncated=mine.truncated,
+        )

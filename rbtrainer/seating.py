@@ -22,7 +22,7 @@ from rbtrainer.agents.base import Agent, Learner
 if TYPE_CHECKING:
     from rbtrainer.envs import Episode
 
-__all__ = ["EnvGroup", "SeatPlan", "SeatRotation", "Seating", "StreamLayout", "split_counts"]
+__all__ = ["EnvGroup", "PlanRows", "SeatPlan", "SeatRotation", "Seating", "StreamLayout", "split_counts"]
 
 
 @dataclass(frozen=True)
@@ -213,5 +213,43 @@ class SeatPlan:
     def agent(self, env: int, seat: int) -> Agent:
         return self.agents[self.agent_of[env][seat]]
 
+    def rows(self, envs: range) -> PlanRows:
+        """The seating of envs ``envs`` without the agents (what a rollout worker is sent)."""
+        return PlanRows(
+            [list(row) for row in self.agent_of[envs.start : envs.stop]],
+            self.explore_ES[envs.start : envs.stop].copy(),
+            [[list(routes) for routes in row] for row in self.streams.routes[envs.start : envs.stop]],
+        )
+
     def envs_of_group(self, group: int) -> np.ndarray:
         return np.flatnonzero(self.group_of_env == group)
+
+
+@dataclass(frozen=True)
+class PlanRows:
+    """A block of a :class:`SeatPlan`'s envs without its agents: who sits where by index, who explores and the
+    memory routes (row ``i`` is the block's ``i``-th env). A rollout worker seats its copies of the agents by it."""
+
+    agent_of: list[list[int]]
+    explore_ES: np.ndarray
+    routes: list[list[list[tuple[int, int]]]]
+
+    def plan(self, agents: Sequence[Agent]) -> SeatPlan:
+        """The plan of this block with ``agents`` (indexed as the original plan's) in the seats.
+
+        No learner is attached to its memory routes: an engine run on it collects the transitions the
+        original plan stores (:meth:`~rbtrainer.rollout.RolloutEngine.collect`), it does not store them."""
+        num_envs, num_seats = self.explore_ES.shape
+        if not num_envs:
+            raise ValueError("a block of a plan holds at least one env")
+        no = np.zeros(num_seats, dtype=bool)
+        plan = SeatPlan([Seating("block", tuple(agents[k] for k in self.agent_of[0]), 1.0, no, no)], [num_envs])
+        plan.agents = list(agents)
+        plan.num_given = len(plan.agents)
+        plan.agent_of = [list(row) for row in self.agent_of]
+        plan.explore_ES = self.explore_ES.copy()
+        plan.learning_ES = np.array([[bool(r) for r in row] for row in self.routes], dtype=bool).reshape(
+            num_envs, num_seats
+        )
+        plan.streams.routes = [[list(r) for r in row] for row in self.routes]
+        return plan

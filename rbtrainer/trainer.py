@@ -39,7 +39,7 @@ import gymnasium as gym
 import numpy as np
 
 from rbtrainer.agents.base import Agent
-from rbtrainer.envs import Episode, GameInfo, describe_game, game_factory, make_pool
+from rbtrainer.envs import Episode, GameInfo, describe_game, game_factory
 from rbtrainer.epoch_callbacks import TrainerCallbacks
 from rbtrainer.evaluation.panel import EvaluationPanel, PanelConfig, default_panel
 from rbtrainer.league import League
@@ -48,7 +48,8 @@ from rbtrainer.metrics import RewardMetric, TestResult, mean_reward, summarize
 from rbtrainer.overlap import check_overlap
 from rbtrainer.params import TrainerConfig, TrainerHooks, TrainerParams, as_panel
 from rbtrainer.rng import spawn_seeds
-from rbtrainer.rollout import RolloutEngine, RolloutResult
+from rbtrainer.rollout import Engine, RolloutResult
+from rbtrainer.rollout_workers import make_engine, refuse_league
 from rbtrainer.run.loop import RunSetup, StopRequest, TrainingRun, torch_threads
 from rbtrainer.run.state import RunKey, read_training_state
 from rbtrainer.run.stats import GroupCurve, TrainStats
@@ -137,6 +138,7 @@ class DecentralizedTrainer:
         state_memory: bool | None = None,
         overlap: bool = False,
         batch_games: bool = True,
+        rollout_workers: int = 0,
         check_finite: bool = True,
         step_timeout: float | None = 60.0,
         max_env_steps: int | None = None,
@@ -171,8 +173,8 @@ class DecentralizedTrainer:
         cfg = self.config
         root = cfg.seed if cfg.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         self._set_root_seed(root)
-        self._train_engine: RolloutEngine | None = None
-        self._test_engine: RolloutEngine | None = None
+        self._train_engine: Engine | None = None
+        self._test_engine: Engine | None = None
         self._stop = StopRequest()
 
     @property
@@ -222,14 +224,12 @@ class DecentralizedTrainer:
         return index("seat", seat, self.num_seats)
 
     # ----------------------------------------------------------------- pools
-    def _engine(self, train: bool) -> RolloutEngine:
+    def _engine(self, train: bool) -> Engine:
         # A pool closes itself when a game fails in it (rbtrainer.envs.GameError): build a fresh one.
         cfg = self.config
         engine = self._train_engine if train else self._test_engine
-        if engine is None or engine.pool.closed:
-            envs = cfg.num_train_envs if train else cfg.num_test_envs
-            pool = make_pool(self._factory, envs, cfg.backend, None, cfg.batch_games, cfg.step_timeout)
-            engine = RolloutEngine(pool, self.num_seats)
+        if engine is None or engine.closed:
+            engine = make_engine(self._factory, cfg.num_train_envs if train else cfg.num_test_envs, self.num_seats, cfg)
             setattr(self, "_train_engine" if train else "_test_engine", engine)
         engine.check_finite = cfg.check_finite
         return engine
@@ -238,7 +238,7 @@ class DecentralizedTrainer:
         """Close the env pools (worker processes for ``subproc`` / ``ray``)."""
         for engine in (self._train_engine, self._test_engine):
             if engine is not None:
-                engine.pool.close()
+                engine.close()
         self._train_engine = self._test_engine = None
 
     def __enter__(self) -> DecentralizedTrainer:
@@ -384,6 +384,7 @@ class DecentralizedTrainer:
         if league is None:
             seatings, grouped = self._seats.seatings(agents, learning, exploring, pools=pools)
         else:
+            refuse_league(cfg.rollout_workers)
             seatings, grouped = league.seatings(self.seats, learning, exploring, self._seats.check_seat), True
             enough_envs(len(seatings), pools)
         self._seats.check_test_episodes(seatings, cfg.episodes_per_test)

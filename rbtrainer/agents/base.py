@@ -11,6 +11,7 @@ and updates itself. Fixed policies (random, scripted, frozen) are plain :class:`
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -112,6 +113,31 @@ class Agent(ABC):
     def seed(self, seed: int | None) -> None:  # noqa: B027 (optional hook: agents without randomness keep it)
         """Restart the agent's own random generator."""
 
+    # Rollout workers (``TrainerConfig.rollout_workers``) play with copies of the agents: made once by
+    # :meth:`acting_copy`, brought up to date before every run by :meth:`acting_state` (the random
+    # generators are synchronised apart from it, see rbtrainer.rollout_workers).
+    def acting_copy(self) -> Agent:
+        """A copy that acts as this agent does, to be sent to a rollout worker (default: a deep copy)."""
+        return copy.deepcopy(self)
+
+    def acting_state(self) -> dict[str, Any] | None:
+        """What a copy from :meth:`acting_copy` needs, before each run, to act as this agent does now (weights,
+        epsilon); ``None`` (the default, for agents that do not change) when the copy made once keeps acting alike."""
+        return None
+
+    def load_acting_state(self, state: dict[str, Any]) -> None:
+        """Take an :meth:`acting_state` of the original agent (called on copies only)."""
+        raise NotImplementedError(f"{type(self).__name__} returns no acting_state, so none is loaded")
+
+    def acting_record(self) -> Any:
+        """What this copy recorded while acting that the original needs (``None``: nothing; the default); the
+        record is taken, so the next call starts afresh. A planning learner's search targets travel this way."""
+        return None
+
+    def absorb_acting_record(self, record: Any) -> None:
+        """Take an :meth:`acting_record` of a copy (called on the original, in the order the copies played)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no acting_record")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
@@ -170,6 +196,13 @@ class Learner(Agent):
     @abstractmethod
     def frozen(self) -> Agent:
         """A frozen snapshot that acts like this learner now and never changes."""
+
+    def acting_state(self) -> dict[str, Any] | None:
+        """The learner's weights (:meth:`state_dict`): learners that act with more than their weights say so."""
+        return {"weights": self.state_dict()}
+
+    def load_acting_state(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(dict(state["weights"]))
 
     def training_state(self, memory: bool = True) -> dict[str, Any]:
         """Everything a resumed run needs besides the random generators: by default the

@@ -18,7 +18,7 @@ stream, so n-step returns and GAE never cross streams. Observations are stored f
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -148,6 +148,17 @@ class _TianshouLearner(Learner):
                 f"{self.name} was built for observations of {self.obs_dim} values and {self.n_actions} actions, "
                 f"but the seat has {dim} values and {n} actions; build it from that seat's spaces"
             )
+
+    def acting_copy(self) -> Agent:
+        """A copy without the memory (acting needs the policy only)."""
+        return copy_without_memory(self)
+
+    def acting_state(self) -> dict[str, Any] | None:
+        """The policy's weights (not the optimiser's state, which acting does not read)."""
+        return {"policy": self.policy.state_dict()}
+
+    def load_acting_state(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
 
     def _flat(self, obs: np.ndarray) -> np.ndarray:
         return obs.reshape(len(obs), -1)
@@ -307,6 +318,14 @@ class OffPolicyLearner(_TianshouLearner):
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         super().load_training_state(state)
+        self.epsilon = float(state["epsilon"])
+
+    def acting_state(self) -> dict[str, Any] | None:
+        """The policy's weights and epsilon."""
+        return {**cast(dict[str, Any], super().acting_state()), "epsilon": self._epsilon}
+
+    def load_acting_state(self, state: dict[str, Any]) -> None:
+        super().load_acting_state(state)
         self.epsilon = float(state["epsilon"])
 
     def set_beta(self, beta: float) -> None:

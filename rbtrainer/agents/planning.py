@@ -305,13 +305,42 @@ class PlanningLearner(Learner):
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
         evaluate = network_evaluator(self.network, self.rules, self.device)
         actions, policy, value = plan(self.rules, evaluate, obs, mask, explore, self.settings, self._rng, self.name)
-        for row, target in zip(obs, np.concatenate([policy, value[:, None]], axis=1)):
-            key = np.ascontiguousarray(row, dtype=np.float32).tobytes()
-            self._targets[key] = target  # the visit distribution, then the root's value
+        targets = np.concatenate([policy, value[:, None]], axis=1)  # the visit distribution, then the root's value
+        self._remember([(np.ascontiguousarray(row, dtype=np.float32).tobytes(), t) for row, t in zip(obs, targets)])
+        return actions
+
+    def _remember(self, targets: list[tuple[bytes, np.ndarray]]) -> None:
+        """Keep these search targets by position (the last :data:`_TARGETS_KEPT` positions searched)."""
+        for key, target in targets:
+            self._targets[key] = target
             self._targets.move_to_end(key)
         while len(self._targets) > _TARGETS_KEPT:
             self._targets.popitem(last=False)
-        return actions
+
+    # rollout workers: a copy searches there, and its search targets come back to the learner
+    def acting_copy(self) -> Agent:
+        """A copy without the memory, the open games and the search targets."""
+        kept = self._memory, self._pending, self._targets
+        self._memory, self._pending, self._targets = None, {}, OrderedDict()
+        try:
+            return copy.deepcopy(self)
+        finally:
+            self._memory, self._pending, self._targets = kept
+
+    def acting_state(self) -> dict[str, Any] | None:
+        """The network's weights."""
+        return {"network": self.network.state_dict()}
+
+    def load_acting_state(self, state: dict[str, Any]) -> None:
+        self.network.load_state_dict(state["network"])
+
+    def acting_record(self) -> Any:
+        """The search targets of the positions this copy searched since the last call."""
+        record, self._targets = list(self._targets.items()), OrderedDict()
+        return record or None
+
+    def absorb_acting_record(self, record: Any) -> None:
+        self._remember(record)
 
     # ------------------------------------------------------------------ memory
     def attach_memory(self, num_streams: int, update_freq: int, batch_size: int) -> None:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from rbtrainer.logs import TrainingLogger
     from rbtrainer.metrics import TestResult
     from rbtrainer.params import TrainerParams
-    from rbtrainer.rollout import RolloutEngine
+    from rbtrainer.rollout import Engine
     from rbtrainer.seating import SeatPlan
     from rbtrainer.trainer import DecentralizedTrainer
 
@@ -98,7 +98,7 @@ class RunSetup:
     """What identifies this run in its training states."""
     train_seeds: Sequence[int]
     """Seeds of the training envs."""
-    engine: RolloutEngine
+    engine: Engine
     """The rollout engine of the training pool."""
     test_round: Callable[[SeatPlan, bool], TestResult]
     """Plays a test round of a plan (``eval_metrics`` second) and summarizes it."""

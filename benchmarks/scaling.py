@@ -1,0 +1,222 @@
+"""Env steps and gradient steps per second against the number of rollout workers, side by side in one run.
+
+Two parts, each the median (and range) of ``--repeats`` alternating measurements after a warm-up
+that starts the workers (and pays Ray's and torch's first-use costs):
+
+* ``test``: ``trainer.test`` with random agents in every seat, 3 robots (3 players x 1, 600 steps),
+  16 envs, 48 episodes, on every pool: the in-process engine; the per-tick ``subproc`` and ``ray``
+  pools (every tick a round trip to the games, the acting in this process); rollout workers
+  (``rollout_workers`` 1 and 2) on ``subproc`` and ``ray``.
+* ``train``: ``trainer.train`` on compute-bound configurations, in one process and on 2
+  ``subproc`` rollout workers (with ``overlap`` where the learner is off-policy: the update runs
+  while the workers collect): ``12robots-battery`` (4 players x 3 robots, battery, self-play
+  DQN [64, 64], an update every 200 env steps, 0.1 gradient steps per env step) and
+  ``connect4-planning`` (the planning recipe's learner and network, 64 envs, 48 simulations per move).
+  Env steps/s exclude test rounds (``TrainStats.steps_per_second``); gradient steps/s are per
+  second of training.
+
+    python benchmarks/scaling.py [--parts test train] [--repeats 3] [--ray] \\
+        [--json benchmarks/data/scaling.json] [--render JSON]
+
+Ray rows run only with ``--ray`` (Ray starts a local runtime of 2 CPUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rbtrainer import DecentralizedTrainer, DQNConfig, RandomAgent, dqn_agent
+from rbtrainer.agents.planning import planning_agent, rules_from_game
+from rbtrainer.config import PlanningConfig
+from rbtrainer.files import atomic_write
+from rbtrainer.provenance import provenance
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+ROBOTS_3 = {"game": "robot_delivery", "robot_colors": ["r", "b", "gr"], "required_mail": 5, "max_step": 600}
+ROBOTS_12_BATTERY = {
+    "game": "robot_delivery",
+    "robot_colors": ["r", "b", "gr", "p"],
+    "num_robots_per_player": 3,
+    "required_mail": 10,
+    "max_step": 1500,
+    "with_battery": True,
+}
+TEST_POOLS: dict[str, dict[str, Any]] = {
+    "in-process": {"backend": "dummy"},
+    "subproc, per tick": {"backend": "subproc"},
+    "ray, per tick": {"backend": "ray"},
+    "subproc, 1 rollout worker": {"backend": "subproc", "rollout_workers": 1},
+    "subproc, 2 rollout workers": {"backend": "subproc", "rollout_workers": 2},
+    "ray, 1 rollout worker": {"backend": "ray", "rollout_workers": 1},
+    "ray, 2 rollout workers": {"backend": "ray", "rollout_workers": 2},
+}
+TRAIN_POOLS: dict[str, dict[str, Any]] = {
+    "in-process": {},
+    "in-process, overlap": {"overlap": True},
+    "subproc, 2 rollout workers": {"backend": "subproc", "rollout_workers": 2},
+    "subproc, 2 rollout workers, overlap": {"backend": "subproc", "rollout_workers": 2, "overlap": True},
+}
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def test_part(repeats: int, ray: bool) -> list[dict[str, Any]]:
+    pools = {name: p for name, p in TEST_POOLS.items() if ray or p.get("backend") != "ray"}
+    trainers = {
+        name: DecentralizedTrainer(
+            ROBOTS_3, num_train_envs=1, num_test_envs=16, episodes_per_test=48, seed=0, progress_bar=False, **pool
+        )
+        for name, pool in pools.items()
+    }
+    agents = [RandomAgent(seed=s) for s in range(3)]
+    rates: dict[str, list[float]] = {name: [] for name in pools}
+    firsts = {}
+    for name, trainer in trainers.items():  # the first call starts the workers
+        start = time.perf_counter()
+        trainer.test(agents)
+        firsts[name] = time.perf_counter() - start
+    for _ in range(repeats):
+        for name, trainer in trainers.items():  # alternating: every pool sees the same load
+            start = time.perf_counter()
+            result = trainer.test(agents)
+            rates[name].append(result.mean_episode_length * result.num_episodes / (time.perf_counter() - start))
+    for trainer in trainers.values():
+        trainer.close()
+    return [
+        {"pool": name, "settings": pools[name], "env_steps_per_s": _spread(rates[name]), "first_call_s": firsts[name]}
+        for name in pools
+    ]
+
+
+def robots_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, list[Any]]:
+    trainer = DecentralizedTrainer(
+        ROBOTS_12_BATTERY, num_train_envs=16, num_test_envs=4, batch_size=64, update_freq=200, update_per_step=0.1,
+        test_freq=10**9, episodes_per_train=None, max_env_steps=40_000, episodes_per_test=4, seed=0,
+        progress_bar=False, panel=False, **pool,
+    )  # fmt: skip
+    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1,
+                        config=DQNConfig(hidden_sizes=(64, 64), buffer_size=100_000))  # fmt: skip
+    return trainer, [learner] * trainer.num_seats
+
+
+def planning_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, list[Any]]:
+    trainer = DecentralizedTrainer(
+        {"game": "connect_four"}, num_train_envs=64, num_test_envs=4, batch_size=256, update_freq=512,
+        update_per_step=0.02, test_freq=10**9, episodes_per_train=None, max_env_steps=4096, episodes_per_test=4,
+        seed=0, progress_bar=False, panel=False, **pool,
+    )  # fmt: skip
+    config = PlanningConfig(simulations=48, play_simulations=48, channels=32, blocks=2, sample_moves=8)
+    rules = rules_from_game(trainer.make_game)
+    learner = planning_agent(rules, trainer.observation_space(0), trainer.action_space(0), config=config, seed=1)
+    return trainer, [learner, learner]
+
+
+TRAIN_CONFIGS: dict[str, tuple[Callable[[dict[str, Any]], tuple[DecentralizedTrainer, list[Any]]], bool]] = {
+    "12robots-battery": (robots_run, True),
+    "connect4-planning": (planning_run, False),
+}
+"""Each configuration's builder, and whether its learner is off-policy (can overlap)."""
+
+
+def train_part(repeats: int) -> list[dict[str, Any]]:
+    rows = []
+    for config, (build, off_policy) in TRAIN_CONFIGS.items():
+        pools = {name: p for name, p in TRAIN_POOLS.items() if off_policy or not p.get("overlap")}
+        env_rates: dict[str, list[float]] = {name: [] for name in pools}
+        grad_rates: dict[str, list[float]] = {name: [] for name in pools}
+        for round_ in range(repeats + 1):  # round 0 warms up (numba, torch, worker start)
+            for name, pool in pools.items():
+                trainer, agents = build(pool)
+                with trainer:
+                    stats = trainer.train(agents, [True] * len(agents), plot=False)
+                if round_:
+                    env_rates[name].append(stats.steps_per_second)
+                    grad_rates[name].append(stats.gradient_steps / max(stats.training_time - stats.test_time, 1e-9))
+        for name in pools:
+            rows.append(
+                {
+                    "config": config,
+                    "pool": name,
+                    "settings": pools[name],
+                    "env_steps_per_s": _spread(env_rates[name]),
+                    "gradient_steps_per_s": _spread(grad_rates[name]),
+                }
+            )
+    return rows
+
+
+def _cell(spread: dict[str, float]) -> str:
+    return f"{spread['median']:,.0f} ({spread['min']:,.0f}-{spread['max']:,.0f})"
+
+
+def test_table(rows: list[dict[str, Any]]) -> str:
+    base = next(r for r in rows if r["pool"] == "in-process")["env_steps_per_s"]["median"]
+    lines = ["| pool | env steps/s | x in-process | first call, s |", "|---|---|---|---|"]
+    for r in rows:
+        rate = r["env_steps_per_s"]
+        lines.append(f"| {r['pool']} | {_cell(rate)} | {rate['median'] / base:.2f} | {r['first_call_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def train_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| config | pool | env steps/s | x one process | gradient steps/s |", "|---|---|---|---|---|"]
+    for r in rows:
+        base = next(b for b in rows if b["config"] == r["config"] and b["pool"] == "in-process")
+        ratio = r["env_steps_per_s"]["median"] / base["env_steps_per_s"]["median"]
+        lines.append(
+            f"| {r['config']} | {r['pool']} | {_cell(r['env_steps_per_s'])} | {ratio:.2f} | "
+            f"{_cell(r['gradient_steps_per_s'])} |"
+        )
+    return "\n".join(lines)
+
+
+def tables(data: dict[str, Any]) -> str:
+    out = []
+    if data.get("test"):
+        out += ["Test loop, 3 robots, random agents, 16 envs, 48 episodes:", "", test_table(data["test"]), ""]
+    if data.get("train"):
+        out += ["Train loop (test rounds excluded):", "", train_table(data["train"])]
+    return "\n".join(out).rstrip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", nargs="+", default=["test", "train"], choices=["test", "train"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ray", action="store_true", help="also measure the Ray pools (starts a local Ray runtime)")
+    parser.add_argument("--json", help="also write the figures (with command, commit, date, machine) to this file")
+    parser.add_argument("--render", metavar="JSON", help="print the tables of a JSON file this script wrote")
+    args = parser.parse_args()
+    if args.render:
+        with open(args.render, encoding="utf-8") as handle:
+            print(tables(json.load(handle)))
+        return
+    logging.basicConfig(level=logging.WARNING)
+    origin = provenance(ROOT)
+    if args.ray:
+        import ray
+
+        ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    data: dict[str, Any] = {"repeats": args.repeats, "cores": os.cpu_count()}
+    if "test" in args.parts:
+        data["test"] = test_part(args.repeats, args.ray)
+    if "train" in args.parts:
+        data["train"] = train_part(args.repeats)
+    print(tables(data))
+    if args.json:
+        with atomic_write(args.json) as handle:
+            handle.write(json.dumps({**origin, **data}, indent=2).encode())
+
+
+if __name__ == "__main__":
+    main()
