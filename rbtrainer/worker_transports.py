@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 """``PR_SET_PDEATHSIG`` of ``<linux/prctl.h>``."""
 
+_RAY_START = 300.0
+"""Seconds Ray may take to start a pool's rollout worker actors."""
+
 _STUCK_EXIT = 70
 """Exit code of a worker process (or actor) that its watchdog ended."""
 
@@ -242,23 +245,31 @@ class RayGroup(WorkerGroup):
             raise ValueError("backend='ray' needs Ray: pip install 'rbtrainer[ray]'") from None
         if not ray.is_initialized():
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-        remote: Any = ray.remote(num_cpus=1)(Served)
+        # num_cpus=0, as Tianshou's Ray env workers: an actor that held a CPU for its lifetime would leave the test
+        # pool's actors (and any other pool's) waiting forever for CPUs the training pool's actors hold; SPREAD
+        # places the actors across a cluster's nodes
+        remote: Any = ray.remote(Served).options(num_cpus=0, scheduling_strategy="SPREAD")
         self._actors = [remote.remote(*a, step_timeout=step_timeout, on_stuck=_end_actor) for a in args]
         super().__init__([f"rollout worker {k} (Ray actor)" for k in range(len(self._actors))])
-        places = self.call_all("where", [()] * len(self._actors))
+        places = self.call_all("where", [()] * len(self._actors), timeout=_RAY_START)
         self.labels = [
             f"rollout worker {k} (Ray actor, {place[1]})" if isinstance(place, tuple) and place[0] == "ok" else label
             for k, (label, place) in enumerate(zip(self.labels, places))
         ]
 
-    def call_all(self, method: str, own: Sequence[tuple[Any, ...]], shared: Any = None) -> list[Answer]:
+    def call_all(
+        self, method: str, own: Sequence[tuple[Any, ...]], shared: Any = None, timeout: float | None = None
+    ) -> list[Answer]:
         import ray
 
         head = () if shared is None else (ray.put(shared),)  # one copy in the object store, read by every actor
         refs = [actor.call.remote(method, *head, *mine) for actor, mine in zip(self._actors, own)]
-        ray.wait(refs, num_returns=len(refs))
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
         answers: list[Answer] = []
         for ref in refs:
+            if ref not in ready:
+                answers.append(Lost(f"Ray did not start it within {timeout:g} s (are the cluster's nodes up?)"))
+                continue
             try:
                 answers.append(ray.get(ref))
             except ray.exceptions.RayError as err:  # the actor died (or Ray lost it)
