@@ -52,6 +52,8 @@ class Section:
     """``module:function`` in benchmarks/, taking the JSON's ``rows``."""
     text: str
     """What the table measures and how to read it (no figures: they are all in the table)."""
+    whole: bool = False
+    """The renderer takes the whole JSON (benchmarks whose figures come in parts), not its ``rows``."""
 
     def load(self) -> dict[str, Any]:
         with open(DATA / self.data, encoding="utf-8") as handle:
@@ -60,8 +62,9 @@ class Section:
 
     def table(self) -> str:
         module, function = self.renderer.split(":")
-        render: Callable[[list[dict[str, Any]]], str] = getattr(_benchmark(module), function)
-        return render(self.load()["rows"])
+        render: Callable[[Any], str] = getattr(_benchmark(module), function)
+        data = self.load()
+        return render(data if self.whole else data["rows"])
 
     def provenance(self) -> str:
         data = self.load()
@@ -145,6 +148,21 @@ GAME_SPEED = Section(
     "drives it, the same through PettingZoo's order-enforcing wrapper, the pure rules class, and the batch "
     "rules stepping 16 or 256 games in one NumPy call (robot steps summed over the games).",
 )
+SCALING = Section(
+    "Rollout workers",
+    "scaling.json",
+    "scaling:tables",
+    "Env steps per second side by side in one run (the pools alternate), on this 2-core machine. The test "
+    "loop: `trainer.test` with random agents, 3 robots, 16 envs, 48 episodes, on the in-process engine, on "
+    "the per-tick `subproc` and `ray` pools (every tick a round trip from the trainer to the games) and on "
+    "rollout workers (`rollout_workers=N`: each worker plays its block of games and acts with its own copies "
+    "of the agents). The train loop: compute-bound configurations in one process and on 2 `subproc` rollout "
+    "workers, with `overlap` where the learner is off-policy (its update runs while the workers collect); "
+    "`12robots-battery` is self-play DQN [64, 64] with 0.1 gradient steps per env step, "
+    "`connect4-planning` the planning recipe's learner (48 simulations per move, 64 envs). The first call "
+    "of a pool starts its workers.",
+    whole=True,
+)
 
 PAGES: dict[str, tuple[str, list[Section]]] = {
     "docs/results.md": (
@@ -159,7 +177,7 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
         "Speed figures, each the median (and range) of repeated measurements in one run on the machine "
         "named below the table, rendered from the JSON its benchmark wrote (`benchmarks/render.py`). "
         "Speed ratios are only quoted where both sides ran in the same process, alternately.\n",
-        [TRAINER_SPEED, GAME_SPEED, PANEL_SPEED],
+        [TRAINER_SPEED, SCALING, GAME_SPEED, PANEL_SPEED],
     ),
 }
 

@@ -93,12 +93,17 @@ def generator_states(obj: Any) -> dict[str, Any]:
     return states
 
 
-def set_generator_states(obj: Any, states: dict[str, Any]) -> None:
-    """Put back what :func:`generator_states` returned; ``ValueError`` if the generators differ."""
+def set_generator_states(obj: Any, states: dict[str, Any], part: bool = False) -> None:
+    """Put back what :func:`generator_states` returned; ``ValueError`` if the generators differ.
+
+    ``part``: ``states`` may hold only some of ``obj``'s generators (a copy's, which lacks some of the
+    original's); those it holds are put back."""
     found = _find_generators(obj)
-    if set(found) != set(states):
+    if not (set(states) <= set(found) if part else set(found) == set(states)):
         raise ValueError(f"{obj!r} holds random generators {sorted(found)}, but the saved state has {sorted(states)}")
     for path, gen in found.items():
+        if path not in states:
+            continue
         state = states[path]
         if isinstance(gen, np.random.Generator) and "numpy" in state:
             gen.bit_generator.state = state["numpy"]

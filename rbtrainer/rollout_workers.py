@@ -93,6 +93,9 @@ class _Sent:
     token: int
     agent: Agent  # held, so that its id is not reused while the workers know it by it
     last_run: int
+    generators: frozenset[str] = frozenset()
+    """The copy's random generators (by path): those of the agent it synchronises (an overlap actor's copy
+    leaves out the learner it follows)."""
 
 
 def _reseed(states: dict[str, Any], worker: int) -> int:
@@ -226,7 +229,11 @@ class WorkerEngine:
         if stale:
             self._call("drop_agents", [([self._sent.pop(key).token for key in stale],)] * len(self.blocks))
         if new:  # every worker its own copy (in this process too)
-            self._call("add_agents", [({t: a.acting_copy() for t, a in new.items()},) for _ in self.blocks])
+            copies = [{t: a.acting_copy() for t, a in new.items()} for _ in self.blocks]
+            for sent in self._sent.values():
+                if sent.token in new:
+                    sent.generators = frozenset(generator_states(copies[0][sent.token]))
+            self._call("add_agents", [(mine,) for mine in copies])
         return tokens
 
     def run(
@@ -258,7 +265,10 @@ class WorkerEngine:
                 acting[token] = state
         shared = RunShared(acting, explore, store, self.check_finite)
         ticks = None if max_steps is None else math.ceil(max_steps / self.num_envs)
-        states = {token: generator_states(agent) for agent, token in zip(plan.agents, tokens)}
+        states = {}
+        for agent, token in zip(plan.agents, tokens):
+            copied = self._sent[id(agent)].generators
+            states[token] = {path: s for path, s in generator_states(agent).items() if path in copied}
         own = []
         for k, block in enumerate(self.blocks):
             first = k == 0
@@ -289,7 +299,7 @@ class WorkerEngine:
     ) -> RolloutResult:
         by_token = {token: agent for agent, token in zip(plan.agents, tokens)}
         for token, states in results[0].generators.items():
-            set_generator_states(by_token[token], states)
+            set_generator_states(by_token[token], states, part=True)
         for result in results:
             for token, record in result.records.items():
                 by_token[token].absorb_acting_record(record)

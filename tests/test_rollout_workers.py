@@ -104,6 +104,13 @@ def test_two_workers_put_what_deterministic_agents_played_back_in_one_engines_or
     same_memories_and_weights(two[1], here[1])
 
 
+def test_overlapped_updates_on_one_worker_are_those_in_this_process() -> None:
+    """The update runs while the workers collect; the actors' copies travel without the learner they follow."""
+    here, one = robots(0, overlap=True), robots(1, overlap=True)
+    same_statistics(one, here)
+    same_memories_and_weights(one[1], here[1])
+
+
 def test_worker_processes_play_as_workers_in_this_process() -> None:
     local, processes = robots(2), robots(2, backend="subproc")
     same_statistics(processes, local)
