@@ -163,6 +163,22 @@ SCALING = Section(
     "of a pool starts its workers.",
     whole=True,
 )
+SCALING_MODEL = Section(
+    "Rollout workers on N machines: a model",
+    "scaling_model.json",
+    "scaling:model_table",
+    "What the figures above extend to, from what one rollout worker collects and what the learner takes, "
+    "measured alone for the same two configurations: one `subproc` worker's env steps per second for the "
+    "trainer (the learner acting and exploring, no learning; transfer and storing included) and the "
+    "learner's gradient steps per second. `N` workers on their own cores collect `N` times one worker's "
+    "rate; every collected step owes `u` (`update_per_step`) gradient steps, all taken in the trainer's "
+    "process, so the learner caps collection at its gradient steps per second divided by `u`; `N*` workers "
+    "reach that cap, and more only wait (or, with `overlap`, add policy lag). The network column is the "
+    "trainer's link: one transition per env step comes in, and every phase the acting state goes out to each "
+    "worker. A bigger learner (a GPU, a larger batch per gradient step) or a smaller `u` moves the cap; "
+    "`rollout_workers` past `N*` does not.",
+    whole=True,
+)
 
 PAGES: dict[str, tuple[str, list[Section]]] = {
     "docs/results.md": (
@@ -177,7 +193,7 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
         "Speed figures, each the median (and range) of repeated measurements in one run on the machine "
         "named below the table, rendered from the JSON its benchmark wrote (`benchmarks/render.py`). "
         "Speed ratios are only quoted where both sides ran in the same process, alternately.\n",
-        [TRAINER_SPEED, SCALING, GAME_SPEED, PANEL_SPEED],
+        [TRAINER_SPEED, SCALING, SCALING_MODEL, GAME_SPEED, PANEL_SPEED],
     ),
 }
 

@@ -15,8 +15,25 @@ that starts the workers (and pays Ray's and torch's first-use costs):
   Env steps/s exclude test rounds (``TrainStats.steps_per_second``); gradient steps/s are per
   second of training.
 
+* ``model`` (run on its own, into its own JSON): the figures a model of rollout workers on N machines
+  is built from, for the same configurations, and the ceilings they give (:func:`model_table`):
+
+  - one worker: env steps per second one ``subproc`` rollout worker collects for the trainer, the
+    learner acting and exploring, with (almost) no learning (``update_per_step`` 0: one gradient
+    step per phase); the transfer of the transitions and their storing in the trainer included;
+  - the learner: gradient steps per second of the learner alone (``update`` on its filled memory);
+  - bytes: what travels per env step (one transition: two float32 observations, two int8 masks,
+    action, reward, flags and its place) and per phase to each worker (the pickled acting state).
+
+  With the configuration's ``update_per_step`` ``u`` and phase length ``P``: ``N`` workers collect
+  ``N x worker`` env steps/s; the learner's ceiling is ``learner / u`` env steps/s (each collected
+  step owes ``u`` gradient steps, taken in one process); the trainer's network at ``--gbits``
+  Gbit/s carries ``bandwidth / (bytes per step + N x weights / P)`` env steps/s; ``N*`` workers
+  reach the learner's ceiling.
+
     python benchmarks/scaling.py [--parts test train] [--repeats 3] [--ray] \\
         [--json benchmarks/data/scaling.json] [--render JSON]
+    python benchmarks/scaling.py --parts model [--gbits 1] --json benchmarks/data/scaling_model.json
 
 Ray rows run only with ``--ray`` (Ray starts a local runtime of 2 CPUs).
 """
@@ -27,12 +44,14 @@ import argparse
 import json
 import logging
 import os
+import pickle
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 from rbtrainer import DecentralizedTrainer, DQNConfig, RandomAgent, dqn_agent
+from rbtrainer.agents.base import flat_obs_dim
 from rbtrainer.agents.planning import planning_agent, rules_from_game
 from rbtrainer.config import PlanningConfig
 from rbtrainer.files import atomic_write
@@ -155,6 +174,73 @@ def train_part(repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _bytes_per_step(trainer: Any) -> int:
+    """Bytes of one transition as rollout workers send it (observations float32, masks int8)."""
+    obs = flat_obs_dim(trainer.observation_space(0))
+    actions = int(trainer.action_space(0).n)
+    return (
+        2 * 4 * obs + 2 * actions + 8 * 3 + 8 + 8 + 2
+    )  # obs, obs_next; masks; act, env, seat; reward; tick, group; flags
+
+
+def model_part(config: str, repeats: int) -> dict[str, Any]:
+    build, _ = TRAIN_CONFIGS[config]
+    plain, _ = build({})
+    with plain:
+        update_per_step = plain.config.update_per_step
+    worker: list[float] = []
+    learner_rates: list[float] = []
+    for round_ in range(repeats + 1):  # round 0 warms up
+        trainer, agents = build({"backend": "subproc", "rollout_workers": 1, "update_per_step": 0.0})
+        with trainer:
+            stats = trainer.train(agents, [True] * len(agents), plot=False)
+            phase = trainer.config.update_freq
+            learner = agents[0]
+            start = time.perf_counter()
+            steps = learner.update(trainer.config.batch_size, 200)
+            learner_seconds = time.perf_counter() - start
+            weights = len(pickle.dumps(learner.acting_state(), protocol=pickle.HIGHEST_PROTOCOL))
+            per_step = _bytes_per_step(trainer)
+        if round_:
+            worker.append(stats.steps_per_second)
+            learner_rates.append(steps / learner_seconds)
+    return {
+        "config": config,
+        "worker_env_steps_per_s": statistics.median(worker),
+        "worker_range": [min(worker), max(worker)],
+        "learner_gradient_steps_per_s": statistics.median(learner_rates),
+        "learner_range": [min(learner_rates), max(learner_rates)],
+        "update_per_step": update_per_step,
+        "phase_env_steps": phase,
+        "bytes_per_env_step": per_step,
+        "weights_bytes": weights,
+    }
+
+
+def model_table(data: dict[str, Any]) -> str:
+    """The measured figures and the ceilings they give (see the module)."""
+    bandwidth = data["gbits"] * 1e9 / 8
+    lines = [
+        "| config | one worker, env steps/s | learner, gradient steps/s | u | learner's ceiling, env steps/s "
+        "| bytes per env step | weights per phase, bytes | N* (workers at the learner's ceiling) "
+        f"| network ceiling at {data['gbits']:g} Gbit/s and N*, env steps/s | saturates first |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        u = r["update_per_step"]
+        learner_cap = r["learner_gradient_steps_per_s"] / u if u else float("inf")
+        n_star = learner_cap / r["worker_env_steps_per_s"]
+        n = max(1, round(n_star))
+        network_cap = bandwidth / (r["bytes_per_env_step"] + n * r["weights_bytes"] / r["phase_env_steps"])
+        first = "the learner" if learner_cap <= network_cap else "the network"
+        lines.append(
+            f"| {r['config']} | {r['worker_env_steps_per_s']:,.0f} | {r['learner_gradient_steps_per_s']:,.0f} | {u:g} "
+            f"| {learner_cap:,.0f} | {r['bytes_per_env_step']:,} | {r['weights_bytes']:,} | {n_star:.1f} "
+            f"| {network_cap:,.0f} | {first} |"
+        )
+    return "\n".join(lines)
+
+
 def _cell(spread: dict[str, float]) -> str:
     return f"{spread['median']:,.0f} ({spread['min']:,.0f}-{spread['max']:,.0f})"
 
@@ -191,7 +277,8 @@ def tables(data: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", default=["test", "train"], choices=["test", "train"])
+    parser.add_argument("--parts", nargs="+", default=["test", "train"], choices=["test", "train", "model"])
+    parser.add_argument("--gbits", type=float, default=1.0, help="model: the trainer machine's network, Gbit/s")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ray", action="store_true", help="also measure the Ray pools (starts a local Ray runtime)")
     parser.add_argument("--json", help="also write the figures (with command, commit, date, machine) to this file")
@@ -199,7 +286,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.render:
         with open(args.render, encoding="utf-8") as handle:
-            print(tables(json.load(handle)))
+            written = json.load(handle)
+        print(model_table(written) if "gbits" in written else tables(written))
         return
     logging.basicConfig(level=logging.WARNING)
     origin = provenance(ROOT)
@@ -207,6 +295,19 @@ def main() -> None:
         import ray
 
         ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if "model" in args.parts:
+        if len(args.parts) > 1:
+            parser.error("--parts model runs alone (its figures go to their own JSON)")
+        model = {
+            "gbits": args.gbits,
+            "repeats": args.repeats,
+            "rows": [model_part(c, args.repeats) for c in TRAIN_CONFIGS],
+        }
+        print(model_table(model))
+        if args.json:
+            with atomic_write(args.json) as handle:
+                handle.write(json.dumps({**origin, **model}, indent=2).encode())
+        return
     data: dict[str, Any] = {"repeats": args.repeats, "cores": os.cpu_count()}
     if "test" in args.parts:
         data["test"] = test_part(args.repeats, args.ray)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["generator_states", "isolated_global_rng", "set_generator_states", "spawn_seeds"]
+__all__ = ["advance_generators", "generator_states", "isolated_global_rng", "set_generator_states", "spawn_seeds"]
 
 
 def spawn_seeds(seed: int | None, count: int, stream: int = 0) -> list[int]:
@@ -120,3 +120,15 @@ def _tuples(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_tuples(v) for v in value)
     return value
+
+
+def advance_generators(obj: Any) -> None:
+    """Draw one number from every random generator ``obj`` holds (see :func:`generator_states`), so that its
+    next states differ from these even when it drew nothing itself since."""
+    for gen in _find_generators(obj).values():
+        if isinstance(gen, np.random.Generator):
+            gen.integers(0, 2)
+        elif isinstance(gen, random.Random):
+            gen.random()
+        else:
+            torch.randint(0, 2, (1,), generator=gen)

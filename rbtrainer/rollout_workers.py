@@ -11,8 +11,10 @@ worker processes or Ray actors). For every run the :class:`WorkerEngine`:
    epsilon) once for all workers, and each worker its block's seating and its copies' random
    generators: worker 0 gets the agents' own generator states, and hands them back after the run,
    so one worker gives exactly the statistics of the in-process engine; workers after the first
-   restart their copies' generators from seeds drawn from those states and their index, so the
-   same seed and the same number of workers give the same statistics;
+   restart their copies' generators from seeds drawn from those states and their index (and with
+   more than one worker each agent's generators then take one draw, so those seeds change from run
+   to run even for an agent worker 0 does not seat), so the same seed and the same number of
+   workers give the same statistics;
 3. lets every worker run its block for the run's ticks (a collection phase of ``update_freq`` env
    steps is ``ceil(update_freq / num_envs)`` ticks of every env, as in one engine), and takes back
    the counters, finished episodes and closed transitions as arrays;
@@ -43,7 +45,7 @@ import torch
 from rbtrainer.agents.base import Agent
 from rbtrainer.config import TrainerConfig
 from rbtrainer.envs import GameError, make_pool
-from rbtrainer.rng import generator_states, set_generator_states
+from rbtrainer.rng import advance_generators, generator_states, set_generator_states
 from rbtrainer.rollout import Engine, RolloutEngine, RolloutResult, Transitions, store_transitions
 from rbtrainer.seating import SeatPlan
 from rbtrainer.worker_core import BlockResult, RunOwn, RunShared, WorkerFailure
@@ -300,6 +302,8 @@ class WorkerEngine:
         by_token = {token: agent for agent, token in zip(plan.agents, tokens)}
         for token, states in results[0].generators.items():
             set_generator_states(by_token[token], states, part=True)
+            if len(results) > 1:  # the other workers' next seeds differ even if worker 0 did not draw from it
+                advance_generators(by_token[token])
         for result in results:
             for token, record in result.records.items():
                 by_token[token].absorb_acting_record(record)

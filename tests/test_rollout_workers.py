@@ -33,6 +33,7 @@ from test_pool_timeouts import HANG_BOUND, StuckGame
 from rbtrainer import (
     DecentralizedTrainer,
     DQNConfig,
+    EnvGroup,
     League,
     RandomAgent,
     ScriptedAgent,
@@ -140,6 +141,19 @@ def planner(workers: int) -> tuple[Any, Any]:
                                  trainer.action_space(0), config=config, seed=2)  # fmt: skip
         stats = trainer.train([learner, learner], [True, True], plot=False)
     return learner, stats
+
+
+def test_an_agent_only_a_later_worker_seats_does_not_replay_its_randomness() -> None:
+    """Worker 0 never plays the random agent here; its copy in worker 1 still draws new numbers every round."""
+    trainer = DecentralizedTrainer({"game": "tictactoe"}, **{**RUN, "episodes_per_test": 16}, rollout_workers=2)
+    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1)
+    groups = [EnvGroup("self", [learner, learner]), EnvGroup("random", [RandomAgent(seed=2), learner])]
+    with trainer:
+        first, second = trainer.test(groups), trainer.test(groups)
+    assert trainer.config.num_test_envs == 4  # the random agent sits in envs 2-3: worker 1's block
+    assert not np.array_equal(first.groups["random"].rewards, second.groups["random"].rewards) or (
+        first.groups["random"].mean_episode_length != second.groups["random"].mean_episode_length
+    )
 
 
 def test_a_planning_learner_gets_its_search_targets_back_from_the_workers() -> None:
