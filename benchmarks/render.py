@@ -157,7 +157,7 @@ SCALING = Section(
     "the per-tick `subproc` and `ray` pools (every tick a round trip from the trainer to the games) and on "
     "rollout workers (`rollout_workers=N`: each worker plays its block of games and acts with its own copies "
     "of the agents). The train loop: compute-bound configurations in one process and on 2 `subproc` rollout "
-    "workers, with `overlap` where the learner is off-policy (its update runs while the workers collect); "
+    "workers, each without and with `overlap` (the learner's update runs while the phase collects); "
     "`12robots-battery` is self-play DQN [64, 64] with 0.1 gradient steps per env step, "
     "`connect4-planning` the planning recipe's learner (48 simulations per move, 64 envs). The first call "
     "of a pool starts its workers.",

@@ -8,10 +8,11 @@ that starts the workers (and pays Ray's and torch's first-use costs):
   pools (every tick a round trip to the games, the acting in this process); rollout workers
   (``rollout_workers`` 1 and 2) on ``subproc`` and ``ray``.
 * ``train``: ``trainer.train`` on compute-bound configurations, in one process and on 2
-  ``subproc`` rollout workers (with ``overlap`` where the learner is off-policy: the update runs
-  while the workers collect): ``12robots-battery`` (4 players x 3 robots, battery, self-play
+  ``subproc`` rollout workers, each without and with ``overlap`` (the update runs while the phase
+  collects): ``12robots-battery`` (4 players x 3 robots, battery, self-play
   DQN [64, 64], an update every 200 env steps, 0.1 gradient steps per env step) and
   ``connect4-planning`` (the planning recipe's learner and network, 64 envs, 48 simulations per move).
+  Every pool's trainer is built once; a warm-up run (worker start, numba, torch) precedes the timed ones.
   Env steps/s exclude test rounds (``TrainStats.steps_per_second``); gradient steps/s are per
   second of training.
 
@@ -117,18 +118,26 @@ def test_part(repeats: int, ray: bool) -> list[dict[str, Any]]:
     ]
 
 
-def robots_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, list[Any]]:
+Agents = Callable[[], list[Any]]
+"""Fresh agents for a trainer's seats (a new learner each time)."""
+
+
+def robots_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, Agents]:
     trainer = DecentralizedTrainer(
         ROBOTS_12_BATTERY, num_train_envs=16, num_test_envs=4, batch_size=64, update_freq=200, update_per_step=0.1,
         test_freq=10**9, episodes_per_train=None, max_env_steps=40_000, episodes_per_test=4, seed=0,
         progress_bar=False, panel=False, **pool,
     )  # fmt: skip
-    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1,
-                        config=DQNConfig(hidden_sizes=(64, 64), buffer_size=100_000))  # fmt: skip
-    return trainer, [learner] * trainer.num_seats
+
+    def agents() -> list[Any]:
+        learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1,
+                            config=DQNConfig(hidden_sizes=(64, 64), buffer_size=100_000))  # fmt: skip
+        return [learner] * trainer.num_seats
+
+    return trainer, agents
 
 
-def planning_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, list[Any]]:
+def planning_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, Agents]:
     trainer = DecentralizedTrainer(
         {"game": "connect_four"}, num_train_envs=64, num_test_envs=4, batch_size=256, update_freq=512,
         update_per_step=0.02, test_freq=10**9, episodes_per_train=None, max_env_steps=4096, episodes_per_test=4,
@@ -136,37 +145,43 @@ def planning_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, list[Any]]
     )  # fmt: skip
     config = PlanningConfig(simulations=48, play_simulations=48, channels=32, blocks=2, sample_moves=8)
     rules = rules_from_game(trainer.make_game)
-    learner = planning_agent(rules, trainer.observation_space(0), trainer.action_space(0), config=config, seed=1)
-    return trainer, [learner, learner]
+
+    def agents() -> list[Any]:
+        learner = planning_agent(rules, trainer.observation_space(0), trainer.action_space(0), config=config, seed=1)
+        return [learner, learner]
+
+    return trainer, agents
 
 
-TRAIN_CONFIGS: dict[str, tuple[Callable[[dict[str, Any]], tuple[DecentralizedTrainer, list[Any]]], bool]] = {
-    "12robots-battery": (robots_run, True),
-    "connect4-planning": (planning_run, False),
+TRAIN_CONFIGS: dict[str, Callable[[dict[str, Any]], tuple[DecentralizedTrainer, Agents]]] = {
+    "12robots-battery": robots_run,
+    "connect4-planning": planning_run,
 }
-"""Each configuration's builder, and whether its learner is off-policy (can overlap)."""
+"""Each configuration's builder: a trainer on a pool, and a maker of fresh agents for it."""
 
 
 def train_part(repeats: int) -> list[dict[str, Any]]:
+    """Every pool's trainer is built once and trains ``repeats + 1`` fresh learners (the first warms the pool
+    up: worker start, numba, torch), the pools taking turns."""
     rows = []
-    for config, (build, off_policy) in TRAIN_CONFIGS.items():
-        pools = {name: p for name, p in TRAIN_POOLS.items() if off_policy or not p.get("overlap")}
-        env_rates: dict[str, list[float]] = {name: [] for name in pools}
-        grad_rates: dict[str, list[float]] = {name: [] for name in pools}
-        for round_ in range(repeats + 1):  # round 0 warms up (numba, torch, worker start)
-            for name, pool in pools.items():
-                trainer, agents = build(pool)
-                with trainer:
-                    stats = trainer.train(agents, [True] * len(agents), plot=False)
+    for config, build in TRAIN_CONFIGS.items():
+        built = {name: build(pool) for name, pool in TRAIN_POOLS.items()}
+        env_rates: dict[str, list[float]] = {name: [] for name in built}
+        grad_rates: dict[str, list[float]] = {name: [] for name in built}
+        for round_ in range(repeats + 1):
+            for name, (trainer, agents) in built.items():
+                seats = agents()
+                stats = trainer.train(seats, [True] * len(seats), plot=False)
                 if round_:
                     env_rates[name].append(stats.steps_per_second)
                     grad_rates[name].append(stats.gradient_steps / max(stats.training_time - stats.test_time, 1e-9))
-        for name in pools:
+        for name, (trainer, _) in built.items():
+            trainer.close()
             rows.append(
                 {
                     "config": config,
                     "pool": name,
-                    "settings": pools[name],
+                    "settings": TRAIN_POOLS[name],
                     "env_steps_per_s": _spread(env_rates[name]),
                     "gradient_steps_per_s": _spread(grad_rates[name]),
                 }
@@ -184,26 +199,27 @@ def _bytes_per_step(trainer: Any) -> int:
 
 
 def model_part(config: str, repeats: int) -> dict[str, Any]:
-    build, _ = TRAIN_CONFIGS[config]
+    build = TRAIN_CONFIGS[config]
     plain, _ = build({})
     with plain:
         update_per_step = plain.config.update_per_step
     worker: list[float] = []
     learner_rates: list[float] = []
-    for round_ in range(repeats + 1):  # round 0 warms up
-        trainer, agents = build({"backend": "subproc", "rollout_workers": 1, "update_per_step": 0.0})
-        with trainer:
-            stats = trainer.train(agents, [True] * len(agents), plot=False)
-            phase = trainer.config.update_freq
-            learner = agents[0]
+    trainer, agents = build({"backend": "subproc", "rollout_workers": 1, "update_per_step": 0.0})
+    with trainer:
+        for round_ in range(repeats + 1):  # round 0 warms up
+            seats = agents()
+            stats = trainer.train(seats, [True] * len(seats), plot=False)
+            learner = seats[0]
             start = time.perf_counter()
             steps = learner.update(trainer.config.batch_size, 200)
             learner_seconds = time.perf_counter() - start
-            weights = len(pickle.dumps(learner.acting_state(), protocol=pickle.HIGHEST_PROTOCOL))
-            per_step = _bytes_per_step(trainer)
-        if round_:
-            worker.append(stats.steps_per_second)
-            learner_rates.append(steps / learner_seconds)
+            if round_:
+                worker.append(stats.steps_per_second)
+                learner_rates.append(steps / learner_seconds)
+        phase = trainer.config.update_freq
+        weights = len(pickle.dumps(learner.acting_state(), protocol=pickle.HIGHEST_PROTOCOL))
+        per_step = _bytes_per_step(trainer)
     return {
         "config": config,
         "worker_env_steps_per_s": statistics.median(worker),

@@ -60,9 +60,15 @@ _UNUSED_RUNS = 16
 def make_engine(factory: Callable[[], Any], num_envs: int, num_seats: int, cfg: TrainerConfig) -> Engine:
     """The engine of a pool of ``num_envs`` games: on ``cfg.rollout_workers`` workers, or in this process."""
     if cfg.rollout_workers:
-        workers = cfg.rollout_workers
         return WorkerEngine(
-            factory, num_envs, num_seats, workers, cfg.backend, cfg.batch_games, step_timeout=cfg.step_timeout
+            factory,
+            num_envs,
+            num_seats,
+            cfg.rollout_workers,
+            cfg.backend,
+            cfg.batch_games,
+            step_timeout=cfg.step_timeout,
+            torch_threads=cfg.torch_threads,
         )
     pool = make_pool(factory, num_envs, cfg.backend, None, cfg.batch_games, cfg.step_timeout)
     return RolloutEngine(pool, num_seats)
@@ -138,8 +144,11 @@ class WorkerEngine:
         batch: bool = True,
         check_finite: bool = True,
         step_timeout: float | None = 60.0,
+        torch_threads: int | None = 1,
     ) -> None:
         self.num_envs = num_envs
+        self.torch_threads = torch_threads
+        """Torch CPU threads of each worker while it runs (``None``: torch's own setting)."""
         self.num_seats = num_seats
         self.check_finite = check_finite
         self.blocks = blocks(num_envs, max(1, min(num_workers, num_envs)))
@@ -265,7 +274,7 @@ class WorkerEngine:
             state = agent.acting_state()
             if state is not None:
                 acting[token] = state
-        shared = RunShared(acting, explore, store, self.check_finite)
+        shared = RunShared(acting, explore, store, self.check_finite, self.torch_threads)
         ticks = None if max_steps is None else math.ceil(max_steps / self.num_envs)
         states = {}
         for agent, token in zip(plan.agents, tokens):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from rbtrainer.agents.base import Agent
 from rbtrainer.envs import Episode, GameError, make_pool
@@ -45,6 +46,9 @@ class RunShared:
     explore: bool
     store: bool
     check_finite: bool
+    torch_threads: int | None = 1
+    """Torch CPU threads while the worker runs (``None``: torch's own setting): a worker process left at one
+    thread per core would make the workers' threads fight over the cores."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,10 @@ class WorkerCore:
 
     def run(self, shared: RunShared, own: RunOwn) -> BlockResult:
         self.beat, self.running = time.monotonic(), True
+        if shared.torch_threads is not None and torch.get_num_threads() != shared.torch_threads:
+            # left so: resizing torch's thread pool at every run costs more than a short run (in this process
+            # the trainer has set the same count for the call already, and puts its own back afterwards)
+            torch.set_num_threads(shared.torch_threads)
         try:
             return self._run(shared, own)
         finally:

@@ -260,3 +260,21 @@ def test_a_league_is_refused_with_the_reason() -> None:
 def test_rollout_workers_is_checked() -> None:
     with pytest.raises(ValueError, match="rollout_workers"):
         DecentralizedTrainer({"game": "tictactoe"}, rollout_workers=-1)
+
+
+def test_the_command_line_trains_and_evaluates_on_rollout_workers(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    from rbtrainer.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    checkpoint = tmp_path / "ttt.pt"
+    tiny = ["--num-train-envs", "4", "--num-test-envs", "4", "--episodes-per-train", "12", "--episodes-per-test", "4",
+            "--test-freq", "6", "--update-freq", "32", "--no-progress-bar", "--hidden-sizes", "16",
+            "--buffer-size", "500"]  # fmt: skip
+    argv = ["train", "--env", "game=tictactoe", *tiny, "--rollout-workers", "2", "--checkpoint", str(checkpoint)]
+    assert main([*argv, "--plot-dir", str(tmp_path)]) == 0
+    assert checkpoint.exists() and "trained" in capsys.readouterr().out
+    argv = ["eval", "--env", "game=tictactoe", "--agents", str(checkpoint), "random", "--games", "2"]
+    assert main([*argv, "--rollout-workers", "2", "--num-test-envs", "4", "--plot-dir", str(tmp_path)]) == 0
+    assert "tictactoe: 4 games" in capsys.readouterr().out
