@@ -13,11 +13,11 @@ per move, or ``simulations`` without it; stated in every row) and nothing else:
   what a perfect opponent gains against it from either seat, and its win probability against a
   uniformly random opponent from either seat.
 * ``connect_four``: ``--games`` games per seat (fresh seeds) against random play, the depth-2 and
-  the depth-4 negamax: wins, draws, losses and the score (win 1, draw 1/2) with its Wilson 95 %
-  interval. The learner plays deterministically, and the negamax players nearly so (they draw
-  among equally scored moves only), so repeated games from the empty board would mostly repeat
-  one game: the first ``--opening-moves`` moves of every game (2 by default, one per player) are
-  uniformly random, for both sides alike, and the agents play from there.
+  the depth-4 negamax (``--opponents`` names fewer): wins, draws, losses and the score (win 1, draw
+  1/2) with its Wilson 95 % interval. The learner plays deterministically, and the negamax players
+  nearly so (they draw among equally scored moves only), so repeated games from the empty board
+  would mostly repeat one game: the first ``--opening-moves`` moves of every game (2 by default, one
+  per player) are uniformly random, for both sides alike, and the agents play from there.
 
 ``--json FILE`` writes the command, commit, date and machine (taken when the sweep starts) and one
 row per seed, rewritten after every seed; ``--render FILE`` prints a file's table without training.
@@ -70,12 +70,14 @@ class RandomOpening(Agent):
         return actions
 
 
-def _seat_results(learner: Agent, env: dict[str, Any], games: int, seed: int, opening: int) -> dict[str, Any]:
+def _seat_results(
+    learner: Agent, env: dict[str, Any], games: int, seed: int, opening: int, opponents: tuple[str, ...] = OPPONENTS
+) -> dict[str, Any]:
     """``games`` games per seat against each opponent, on fresh seeds, the first ``opening`` moves of
     each random: the learner's counts by seat."""
     trainer = DecentralizedTrainer(env, num_test_envs=min(games, 50), episodes_per_test=games, seed=seed)
     out: dict[str, Any] = {}
-    for k, spec in enumerate(OPPONENTS):
+    for k, spec in enumerate(opponents):
         opponent = RandomOpening(agent_from_spec(spec, trainer, seed=seed + k), opening, seed + 100 + k)
         player = RandomOpening(learner, opening, seed + 200 + k)
         for seat in range(2):
@@ -92,7 +94,14 @@ def _seat_results(learner: Agent, env: dict[str, Any], games: int, seed: int, op
 
 
 def run_seed(
-    game: str, config: str, seed: int, games: int, opening: int, save_dir: str | None, git: dict[str, Any]
+    game: str,
+    config: str,
+    seed: int,
+    games: int,
+    opening: int,
+    save_dir: str | None,
+    git: dict[str, Any],
+    opponents: tuple[str, ...] = OPPONENTS,
 ) -> dict[str, Any]:
     """Train the recipe with ``seed``, then measure the final learner; one JSON row. ``git``: the commit
     the sweep started from (what a saved learner records)."""
@@ -121,7 +130,7 @@ def run_seed(
         row["vs_random_loss"] = [first.loss, second.loss]
     else:
         row["opening_moves"] = opening
-        row["results"] = _seat_results(learner, recipe.env, games, 10_000 + seed, opening)
+        row["results"] = _seat_results(learner, recipe.env, games, 10_000 + seed, opening, opponents)
     if save_dir is not None:  # with what it was measured at, the recipe and the code it was trained with
         os.makedirs(save_dir, exist_ok=True)
         extra = {"figures": row, "recipe": recipe.tables(), "git": git}
@@ -156,14 +165,19 @@ def table(rows: list[dict[str, Any]]) -> str:
     if connect_four:
         if lines:
             lines.append("")
-        head = " | ".join(f"{spec}, {seat}" for spec in OPPONENTS for seat in ("first", "second"))
+        played = [spec for spec in OPPONENTS if any(f"{spec}/0" in r["results"] for r in connect_four)]
+        head = " | ".join(f"{spec}, {seat}" for spec in played for seat in ("first", "second"))
         lines += [
             f"| game | seed | episodes | training s | simulations per move (training / play) | random opening moves "
             f"| {head} |",
-            "|---|---|---|---|---|---|" + "---|" * (2 * len(OPPONENTS)),
+            "|---|---|---|---|---|---|" + "---|" * (2 * len(played)),
         ]
         for r in sorted(connect_four, key=lambda r: r["seed"]):
-            cells = " | ".join(_score(r["results"][f"{spec}/{seat}"]) for spec in OPPONENTS for seat in range(2))
+            cells = " | ".join(
+                _score(r["results"][f"{spec}/{seat}"]) if f"{spec}/{seat}" in r["results"] else "-"
+                for spec in played
+                for seat in range(2)
+            )
             lines.append(
                 f"| connect_four | {r['seed']} | {r['episodes']:,} | {r['train_seconds']:.0f} "
                 f"| {r['train_simulations']} / {r['simulations']} | {r['opening_moves']} | {cells} |"
@@ -178,6 +192,9 @@ def main() -> None:
     parser.add_argument("--config", help="the recipe file (default: configs/<game>_planning.toml)")
     parser.add_argument("--games", type=int, default=200, help="connect_four: games per seat against each opponent")
     parser.add_argument("--opening-moves", type=int, default=2, help="connect_four: random moves opening each game")
+    parser.add_argument(
+        "--opponents", nargs="+", default=list(OPPONENTS), choices=OPPONENTS, help="connect_four: the opponents played"
+    )
     parser.add_argument("--json", help="write the figures to this JSON file (rewritten after every seed)")
     parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file it wrote; train nothing")
     parser.add_argument("--save-dir", help="save each final learner as DIR/GAME_planning_seedN.pt")
@@ -197,7 +214,10 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
         config = args.config or CONFIGS[args.game]
-        row = run_seed(args.game, config, seed, args.games, args.opening_moves, args.save_dir, origin["git"])
+        git = origin["git"]
+        row = run_seed(
+            args.game, config, seed, args.games, args.opening_moves, args.save_dir, git, tuple(args.opponents)
+        )
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:

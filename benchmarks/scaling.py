@@ -123,11 +123,10 @@ Agents = Callable[[], list[Any]]
 
 
 def robots_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, Agents]:
-    trainer = DecentralizedTrainer(
-        ROBOTS_12_BATTERY, num_train_envs=16, num_test_envs=4, batch_size=64, update_freq=200, update_per_step=0.1,
-        test_freq=10**9, episodes_per_train=None, max_env_steps=40_000, episodes_per_test=4, seed=0,
-        progress_bar=False, panel=False, **pool,
-    )  # fmt: skip
+    settings = {"num_train_envs": 16, "num_test_envs": 4, "batch_size": 64, "update_freq": 200, "update_per_step": 0.1,
+                "test_freq": 10**9, "episodes_per_train": None, "max_env_steps": 40_000, "episodes_per_test": 4,
+                "seed": 0, "progress_bar": False, "panel": False}  # fmt: skip
+    trainer = DecentralizedTrainer(ROBOTS_12_BATTERY, **{**settings, **pool})
 
     def agents() -> list[Any]:
         learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1,
@@ -138,11 +137,10 @@ def robots_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, Agents]:
 
 
 def planning_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, Agents]:
-    trainer = DecentralizedTrainer(
-        {"game": "connect_four"}, num_train_envs=64, num_test_envs=4, batch_size=256, update_freq=512,
-        update_per_step=0.02, test_freq=10**9, episodes_per_train=None, max_env_steps=4096, episodes_per_test=4,
-        seed=0, progress_bar=False, panel=False, **pool,
-    )  # fmt: skip
+    settings = {"num_train_envs": 64, "num_test_envs": 4, "batch_size": 256, "update_freq": 512,
+                "update_per_step": 0.02, "test_freq": 10**9, "episodes_per_train": None, "max_env_steps": 4096,
+                "episodes_per_test": 4, "seed": 0, "progress_bar": False, "panel": False}  # fmt: skip
+    trainer = DecentralizedTrainer({"game": "connect_four"}, **{**settings, **pool})
     config = PlanningConfig(simulations=48, play_simulations=48, channels=32, blocks=2, sample_moves=8)
     rules = rules_from_game(trainer.make_game)
 
