@@ -45,13 +45,14 @@ import torch
 from rbtrainer.agents.base import Agent
 from rbtrainer.config import TrainerConfig
 from rbtrainer.envs import GameError, make_pool
+from rbtrainer.envs.pool import blocks
 from rbtrainer.rng import advance_generators, generator_states, set_generator_states
 from rbtrainer.rollout import Engine, RolloutEngine, RolloutResult, Transitions, store_transitions
 from rbtrainer.seating import SeatPlan
 from rbtrainer.worker_core import BlockResult, RunOwn, RunShared, WorkerFailure
 from rbtrainer.worker_transports import Answer, Lost, WorkerGroup, worker_group
 
-__all__ = ["WorkerEngine", "blocks", "make_engine", "refuse_league"]
+__all__ = ["WorkerEngine", "make_engine", "refuse_league"]
 
 _UNUSED_RUNS = 16
 """Runs after which the workers drop a copy of an agent no plan has seated since."""
@@ -81,17 +82,6 @@ def refuse_league(rollout_workers: int) -> None:
             f"rollout workers do not run a League (rollout_workers={rollout_workers}): its opponents are drawn as "
             "games end, in this process; train a league with rollout_workers=0"
         )
-
-
-def blocks(num_envs: int, num_workers: int) -> list[range]:
-    """``num_envs`` envs in ``num_workers`` contiguous blocks, the first ones one env larger when they do not divide."""
-    base, extra = divmod(num_envs, num_workers)
-    out, start = [], 0
-    for k in range(num_workers):
-        size = base + (1 if k < extra else 0)
-        out.append(range(start, start + size))
-        start += size
-    return out
 
 
 @dataclass

@@ -22,15 +22,12 @@ or ``("error", WorkerFailure)``, or a :class:`Lost` when the worker died.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,15 +36,12 @@ from typing import Any, cast
 
 import cloudpickle
 
-from rbtrainer.envs.workers import CLOSE_GRACE
+from rbtrainer.envs.workers import CLOSE_GRACE, die_with_parent
 from rbtrainer.worker_core import Served, WorkerFailure
 
 __all__ = ["LocalGroup", "Lost", "ProcessGroup", "RayGroup", "WorkerGroup", "worker_group"]
 
 logger = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
-"""``PR_SET_PDEATHSIG`` of ``<linux/prctl.h>``."""
 
 _RAY_START = 300.0
 """Seconds Ray may take to start a pool's rollout worker actors."""
@@ -106,7 +100,7 @@ class LocalGroup(WorkerGroup):
 
 def serve(read_fd: int, write_fd: int, main_thread: bool) -> None:
     """The loop of a worker process: build its core, then answer calls until told to close (or orphaned)."""
-    _die_with_parent(main_thread)
+    die_with_parent(main_thread, parent_pid=os.getppid())
     conn_in, conn_out = connection.Connection(read_fd, writable=False), connection.Connection(write_fd, readable=False)
     args, step_timeout = pickle.loads(conn_in.recv_bytes())
 
@@ -130,32 +124,6 @@ def serve(read_fd: int, write_fd: int, main_thread: bool) -> None:
             return
         if method == "close":
             return
-
-
-def _die_with_parent(main_thread: bool) -> None:
-    """End this worker process when the process that started it ends, however it ends; leave Ctrl-C to it.
-
-    On Linux, for workers started from the parent's main thread: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, enforced
-    by the kernel. Otherwise (the signal would come when the starting *thread* ends) a daemon thread watches for
-    the parent's end.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-    if main_thread and sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, f"rollout worker {os.getpid()}: prctl(PR_SET_PDEATHSIG) failed: {os.strerror(errno)}")
-    else:
-        threading.Thread(target=_watch_parent, args=(parent,), name="rbtrainer-parent-watch", daemon=True).start()
-    if os.getppid() != parent:  # the parent ended before the tie was made
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 class ProcessGroup(WorkerGroup):

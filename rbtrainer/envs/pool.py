@@ -44,7 +44,7 @@ from rbtrainer.envs.base import BACKENDS, GameError
 from rbtrainer.envs.reports import Decision, StepReport
 from rbtrainer.envs.workers import CLOSE_GRACE, ParentBound, close_workers, describe_worker, kill_worker
 
-__all__ = ["GamePool", "SeatEnv", "game_pool"]
+__all__ = ["GamePool", "SeatEnv", "blocks", "game_pool"]
 
 logger = logging.getLogger(__name__)
 
@@ -398,14 +398,15 @@ def _close_at_exit(venv: Any, grace: float) -> None:
         logger.warning("closing an abandoned env pool at exit: a game's close raised %r", err)
 
 
-def _blocks(num_envs: int, num_workers: int) -> list[range]:
+def blocks(num_envs: int, num_workers: int) -> list[range]:
+    """``num_envs`` envs in ``num_workers`` contiguous blocks, the first ones one env larger when they do not divide."""
     base, extra = divmod(num_envs, num_workers)
-    blocks, start = [], 0
+    out, start = [], 0
     for w in range(num_workers):
         size = base + (1 if w < extra else 0)
-        blocks.append(range(start, start + size))
+        out.append(range(start, start + size))
         start += size
-    return blocks
+    return out
 
 
 def game_pool(
@@ -429,23 +430,23 @@ def game_pool(
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     if num_workers is None:
         num_workers = 1 if backend == "dummy" else min(num_envs, os.cpu_count() or 1)
-    blocks = _blocks(num_envs, max(1, min(num_workers, num_envs)))
-    fns = [_SeatEnvFactory(factory, block) for block in blocks]
+    split = blocks(num_envs, max(1, min(num_workers, num_envs)))
+    fns = [_SeatEnvFactory(factory, block) for block in split]
     if step_timeout is not None and not step_timeout > 0:
         raise ValueError(f"step_timeout must be a positive number of seconds or None, got {step_timeout!r}")
     if backend == "dummy":
-        return GamePool(DummyVectorEnv(fns), blocks)
+        return GamePool(DummyVectorEnv(fns), split)
     if backend == "subproc":
         lost = (EOFError, BrokenPipeError, ConnectionResetError)
         bound = [ParentBound.here(fn) for fn in fns]  # the worker processes die with this one
-        return GamePool(SubprocVectorEnv(bound), blocks, lost_worker=lost, step_timeout=step_timeout)
+        return GamePool(SubprocVectorEnv(bound), split, lost_worker=lost, step_timeout=step_timeout)
     try:
         import ray.exceptions
     except ImportError:
         raise ValueError("backend='ray' needs Ray: pip install 'rbtrainer[ray]'") from None
     from tianshou.env import RayVectorEnv
 
-    return GamePool(RayVectorEnv(fns), blocks, lost_worker=(ray.exceptions.RayActorError,), step_timeout=step_timeout)
+    return GamePool(RayVectorEnv(fns), split, lost_worker=(ray.exceptions.RayActorError,), step_timeout=step_timeout)
 
 
 @dataclass(frozen=True)

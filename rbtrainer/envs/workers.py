@@ -67,7 +67,7 @@ class ParentBound:
         return self.factory()
 
 
-def die_with_parent(main_thread: bool) -> None:
+def die_with_parent(main_thread: bool, parent_pid: int | None = None) -> None:
     """Tie this worker process to its parent: the worker is killed when the parent ends, however it ends.
 
     On Linux, for workers started from the parent's main thread: ``prctl(PR_SET_PDEATHSIG,
@@ -76,24 +76,33 @@ def die_with_parent(main_thread: bool) -> None:
     *thread* that started the worker ends, which would take a pool built in a short-lived thread
     down with it), a daemon thread of the worker waits for the parent's end and kills the worker.
     SIGINT is ignored: the parent handles Ctrl-C and closes its workers (or they die with it).
+    ``parent_pid``: the parent of a worker started as a plain subprocess (rollout workers), not by
+    ``multiprocessing``.
     """
-    parent = multiprocessing.parent_process()
-    if parent is None:  # not a multiprocessing child: nothing to tie
+    parent = multiprocessing.parent_process() if parent_pid is None else None
+    if parent is None and parent_pid is None:  # not a multiprocessing child: nothing to tie
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if main_thread and sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
             errno = ctypes.get_errno()
-            raise OSError(errno, f"env pool worker {os.getpid()}: prctl(PR_SET_PDEATHSIG) failed: {os.strerror(errno)}")
+            raise OSError(errno, f"worker process {os.getpid()}: prctl(PR_SET_PDEATHSIG) failed: {os.strerror(errno)}")
     else:
-        threading.Thread(target=_end_with, args=(parent,), name="rbtrainer-parent-watch", daemon=True).start()
-    if not parent.is_alive():  # the parent ended before the tie was made
+        watch = threading.Thread(
+            target=_end_with, args=(parent, parent_pid), name="rbtrainer-parent-watch", daemon=True
+        )
+        watch.start()
+    if not (parent.is_alive() if parent is not None else os.getppid() == parent_pid):  # it ended before the tie
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _end_with(parent: multiprocessing.process.BaseProcess) -> None:
-    parent.join()  # returns when the parent process has ended
+def _end_with(parent: multiprocessing.process.BaseProcess | None, parent_pid: int | None) -> None:
+    if parent is not None:
+        parent.join()  # returns when the parent process has ended
+    else:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
