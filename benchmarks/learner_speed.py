@@ -68,9 +68,15 @@ def _fill(learner: Learner, obs_dim: tuple[int, ...], actions: int, size: int, r
     )
 
 
-def dqn_floor(net: torch.nn.Module, obs_dim: int, actions: int, size: int, gamma: float) -> Step:
-    """The plain PyTorch DQN step on a copy of ``net``: minibatch, forward, one-step target, loss, Adam."""
-    online, target = copy.deepcopy(net), copy.deepcopy(net)
+def dqn_floor(hidden: tuple[int, ...], obs_dim: int, actions: int, size: int, gamma: float) -> Step:
+    """The plain PyTorch DQN step on an MLP of these sizes: minibatch, forward, one-step target, loss, Adam."""
+    layers: list[torch.nn.Module] = []
+    width = obs_dim
+    for h in hidden:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        width = h
+    online = torch.nn.Sequential(*layers, torch.nn.Linear(width, actions))
+    target = copy.deepcopy(online)
     optim = torch.optim.Adam(online.parameters(), lr=1e-3)
     obs, obs_next = torch.rand(size, obs_dim), torch.rand(size, obs_dim)
     act, rew, done = torch.randint(0, actions, (size,)), torch.randn(size), torch.zeros(size)
@@ -140,7 +146,7 @@ def build_dqn(name: str, size: int, rng: np.random.Generator) -> tuple[Step, Ste
         config = DQNConfig(hidden_sizes=(256, 256), n_step=3, gamma=0.95, target_update_freq=1000, buffer_size=size)
     learner = dqn_agent(space, trainer.action_space(0), config=config, seed=1)
     _fill(learner, (flat_obs_dim(space),), actions, size, rng)
-    floor = dqn_floor(learner.policy.model, flat_obs_dim(space), actions, size, config.gamma)
+    floor = dqn_floor(tuple(config.hidden_sizes), flat_obs_dim(space), actions, size, config.gamma)
     return learner.update, floor, f"DQN {list(config.hidden_sizes)}, {config.n_step}-step"
 
 

@@ -123,6 +123,25 @@ PLANNING_CONNECT_FOUR = Section(
     "are random for both sides (so that games between two nearly deterministic players differ). A score "
     "is 1 a win, 0.5 a draw, with Wilson's 95 % interval.",
 )
+PLANNING_CONNECT_FOUR_QUICK = Section(
+    "Connect four in minutes: the planning learner on rollout workers",
+    "planning_connect_four_quick.json",
+    "planning_agents:table",
+    "The recipe `configs/connect_four_quick.toml`: one planning learner in self-play on 2 `subproc` rollout "
+    "workers (each searches for 32 of the 64 games), 3,000 games, 32 simulations per move while training. One "
+    "seed per row, each run alone on the machine; the training time is the wall time of `train()`, test rounds "
+    "included. The final learner then plays random play on fresh games from either seat with the play "
+    "budget of the row, the first moves of every game random for both sides.",
+)
+LEARNER_SPEED = Section(
+    "The learners' gradient steps",
+    "learner_speed.json",
+    "learner_speed:table",
+    "Gradient steps per second of `learner.update` on a filled memory, one thread, against the least a plain "
+    "PyTorch program does for a step on the same network (a minibatch of preloaded tensors, the forward, a "
+    "one-step target for DQN, the loss, backward, Adam), alternately in one process. The recipes' batch sizes "
+    "come first, then larger ones; the last column is how many times faster the floor is.",
+)
 PANEL_SPEED = Section(
     "What an evaluation panel costs per test round",
     "panel_speed.json",
@@ -186,14 +205,14 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
         "What the trained agents are worth, measured against baselines on fresh games. Every table is "
         "rendered from the JSON its benchmark wrote (`benchmarks/render.py`), with the command, commit, "
         "date and machine below it. Learning results are quoted over three seeds.\n",
-        [DEFAULT_TRAIN, PLANNING_TICTACTOE, PLANNING_CONNECT_FOUR, ROBOTS_VS_ASTAR],
+        [DEFAULT_TRAIN, PLANNING_TICTACTOE, PLANNING_CONNECT_FOUR, PLANNING_CONNECT_FOUR_QUICK, ROBOTS_VS_ASTAR],
     ),
     "docs/performance.md": (
         "# Performance\n\n"
         "Speed figures, each the median (and range) of repeated measurements in one run on the machine "
         "named below the table, rendered from the JSON its benchmark wrote (`benchmarks/render.py`). "
         "Speed ratios are only quoted where both sides ran in the same process, alternately.\n",
-        [TRAINER_SPEED, SCALING, SCALING_MODEL, GAME_SPEED, PANEL_SPEED],
+        [TRAINER_SPEED, SCALING, SCALING_MODEL, LEARNER_SPEED, GAME_SPEED, PANEL_SPEED],
     ),
 }
 
