@@ -24,7 +24,8 @@ worker processes or Ray actors). For every run the :class:`WorkerEngine`:
 Training states hold where every env stands, as the in-process engine's do, so a run resumes on
 any number of workers (or none). A worker whose game or agent raises, or that dies, closes all the
 workers and raises: a :class:`~rbtrainer.envs.GameError` naming the worker for games and dead
-workers, the agent's own error type for agents.
+workers, the agent's own error type for agents. An interrupt (Ctrl-C) while the trainer waits for
+its workers closes them too.
 
 Not run by workers: a :class:`~rbtrainer.league.League` (its opponents are drawn as games end);
 a run with one is refused with the reason.
@@ -161,7 +162,11 @@ class WorkerEngine:
     def _call(self, method: str, own: Sequence[tuple[Any, ...]], shared: Any = None) -> list[Any]:
         if self.group.closed:
             raise RuntimeError("the rollout workers are closed; build a new engine")
-        answers = self.group.call_all(method, own, shared)
+        try:
+            answers = self.group.call_all(method, own, shared)
+        except BaseException:  # an interrupt (Ctrl-C) while waiting: the answers would no longer match the calls
+            self.group.close()
+            raise
         for k, answer in enumerate(answers):
             if isinstance(answer, Lost) or answer[0] != "ok":
                 self._fail(k, answer)

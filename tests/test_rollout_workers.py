@@ -250,6 +250,28 @@ def test_an_agents_bad_action_in_a_worker_keeps_its_error_type(control: Path) ->
         trainer.test([ScriptedAgent(lambda o, m: 7, name="bad"), RandomAgent(seed=2)])
 
 
+class Interrupted(RandomAgent):
+    """Acts at random, except that its first act raises KeyboardInterrupt (Ctrl-C while a worker plays)."""
+
+    interrupt = True
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        if Interrupted.interrupt:
+            Interrupted.interrupt = False
+            raise KeyboardInterrupt
+        return super().act(obs, mask, explore)
+
+
+def test_an_interrupt_while_the_workers_play_closes_them(control: Path) -> None:
+    trainer = flaky(control, "dummy")
+    agents = [Interrupted(seed=1), RandomAgent(seed=2)]
+    with trainer:
+        with pytest.raises(KeyboardInterrupt):
+            trainer.test(agents)
+        assert trainer._test_engine is not None and trainer._test_engine.closed
+        assert len(trainer.test(agents).rewards) == RUN["episodes_per_test"]  # fresh workers
+
+
 def test_a_league_is_refused_with_the_reason() -> None:
     trainer = DecentralizedTrainer({"game": "tictactoe"}, **RUN, rollout_workers=2)
     learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1)
