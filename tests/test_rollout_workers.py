@@ -133,8 +133,8 @@ def test_ray_actors_play_as_workers_in_this_process() -> None:
 
 
 def planner(workers: int) -> tuple[Any, Any]:
-    trainer = DecentralizedTrainer({"game": "tictactoe"}, **{**RUN, "episodes_per_train": 12, "test_freq": 6},
-                                   rollout_workers=workers, update_per_step=0.05, batch_size=16)  # fmt: skip
+    run = {**RUN, "episodes_per_train": 12, "test_freq": 6, "update_per_step": 0.05, "batch_size": 16, "panel": False}
+    trainer = DecentralizedTrainer({"game": "tictactoe"}, **run, rollout_workers=workers)
     config = PlanningConfig(simulations=8, play_simulations=8, channels=8, blocks=1, hidden=16, buffer_size=512)
     with trainer:
         learner = planning_agent(rules_from_game(trainer.make_game), trainer.observation_space(0),
@@ -201,10 +201,11 @@ def test_a_game_raising_in_a_worker_names_the_worker_and_the_env(control: Path, 
     assert "envs 0-1 (its envs 0-1): env 0: the game raised test_pool_failures.GameBroke during step" in str(err)
     assert err.env_ids == (0,) and err.operation == "step"
     assert "flaky game broke at its step 2" in err.worker_traceback
-    write_control(control)  # healthy again: the trainer builds fresh workers
-    assert len(trainer.test(agents).rewards) == RUN["episodes_per_test"]
-    trainer.close()
     assert children() <= before
+    if backend == "dummy":  # healthy again: the trainer builds fresh workers
+        write_control(control)
+        assert len(trainer.test(agents).rewards) == RUN["episodes_per_test"]
+    trainer.close()
 
 
 def test_a_worker_process_that_dies_is_reported_and_none_is_left(control: Path) -> None:
