@@ -194,6 +194,8 @@ def test_example_configs_run(config, tmp_path, capsys):
     argv = ["train", "--config", str(config), "--num-train-envs", envs, "--num-test-envs", envs]
     argv += ["--episodes-per-train", "2", "--episodes-per-test", envs, "--no-progress-bar"]
     argv += ["--plot-dir", str(tmp_path), "--checkpoint", str(tmp_path / "agents.pt")]
+    if "[planning]" in config.read_text():  # the search is the cost: a few simulations per move exercise it
+        argv += ["--planning.simulations", "4", "--planning.play-simulations", "4", "--panel.games-per-seat", "1"]
     assert main(argv) == 0
     assert (tmp_path / "agents.pt").exists()
 
