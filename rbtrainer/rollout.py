@@ -459,10 +459,10 @@ class RolloutEngine:
         result, closed = self.collect(
             plan, max_steps=max_steps, episodes_per_env=episodes_per_env, explore=explore, store=store
         )
-        if closed:
+        if closed is not None:
             if before_store is not None:
                 before_store()
-            store_transitions(plan, Transitions.of(closed))
+            store_transitions(plan, closed)
         return result
 
     def collect(
@@ -473,9 +473,10 @@ class RolloutEngine:
         episodes_per_env: Sequence[int] | None = None,
         explore: bool = False,
         store: bool = False,
-    ) -> tuple[RolloutResult, list[_Closed]]:
+    ) -> tuple[RolloutResult, Transitions | None]:
         """:meth:`run` without the insertion: the result and the transitions that closed (``store``:
-        those of the (env, seat) pairs that ``plan`` routes to a memory), in the order they closed."""
+        those of the (env, seat) pairs that ``plan`` routes to a memory), in the order they closed
+        (``None``: none closed)."""
         if not self._decisions:
             raise RuntimeError("call start() before run()")
         if plan.num_envs != self.num_envs:
@@ -512,7 +513,7 @@ class RolloutEngine:
         if closed and self.check_finite:  # the views that closed transitions in the last tick were not acted on yet
             for env_id, decision in enumerate(self._decisions):
                 _check_views(self.pool, [env_id] * len(decision.seats), decision.seats, decision.obs)
-        return result, closed
+        return result, Transitions.of(closed) if closed else None
 
     def _run_batch(
         self,
@@ -522,7 +523,7 @@ class RolloutEngine:
         quota: np.ndarray | None,
         explore: bool,
         store: bool,
-    ) -> tuple[RolloutResult, list[_Closed]]:
+    ) -> tuple[RolloutResult, Transitions | None]:
         """:meth:`collect` on a batch-native pool: the same ticks, rows, agent calls, transitions and
         episodes as the per-game path, with each tick's games handled as arrays."""
         result = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
@@ -567,7 +568,7 @@ class RolloutEngine:
             seat_E, obs_ED, _ = pool.decisions(all_envs)
             if not _sum_is_finite(obs_ED):
                 _check_views(pool, all_envs, seat_E, obs_ED)
-        return result, closed
+        return result, Transitions.of(closed) if closed else None
 
     @staticmethod
     def _routed(plan: SeatPlan) -> np.ndarray:

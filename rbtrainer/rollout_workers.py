@@ -144,7 +144,7 @@ class WorkerEngine:
         self.check_finite = check_finite
         self.blocks = blocks(num_envs, max(1, min(num_workers, num_envs)))
         self.group: WorkerGroup = worker_group(
-            backend, [(factory, block, num_seats, batch, check_finite) for block in self.blocks], step_timeout
+            backend, [(factory, block, num_seats, batch) for block in self.blocks], step_timeout
         )
         self._sent: dict[int, _Sent] = {}
         self._next_token = 0

@@ -78,7 +78,8 @@ class BlockResult:
     illegal_E: np.ndarray
     transitions: Transitions | None
     generators: dict[int, dict[str, Any]]
-    """The copies' generator states after the run, by token."""
+    """After the run, the generator states of the copies whose states the run was given (:attr:`RunOwn.generators`),
+    by token."""
     records: dict[int, Any]
     """The copies' acting records (:meth:`~rbtrainer.agents.base.Agent.acting_record`), by token."""
 
@@ -118,11 +119,9 @@ class WorkerCore:
     :attr:`beat` is the time the last tick of a run ended (or the run began), for a watchdog.
     """
 
-    def __init__(
-        self, factory: Callable[[], Any], env_ids: range, num_seats: int, batch: bool, check_finite: bool
-    ) -> None:
+    def __init__(self, factory: Callable[[], Any], env_ids: range, num_seats: int, batch: bool) -> None:
         self.env_ids = env_ids
-        self.engine = RolloutEngine(make_pool(factory, len(env_ids), "dummy", batch=batch), num_seats, check_finite)
+        self.engine = RolloutEngine(make_pool(factory, len(env_ids), "dummy", batch=batch), num_seats)
         self.agents: dict[int, Agent] = {}
         self.running = False
         self.beat = time.monotonic()
@@ -154,8 +153,7 @@ class WorkerCore:
 
     def _run(self, shared: RunShared, own: RunOwn) -> BlockResult:
         agents = [self.agents[token] for token in own.tokens]
-        for token in own.tokens:
-            agent = self.agents[token]
+        for token, agent in zip(own.tokens, agents):
             if token in shared.acting:
                 agent.load_acting_state(shared.acting[token])
             if token in own.generators:
@@ -163,7 +161,7 @@ class WorkerCore:
             elif token in own.reseed:
                 agent.seed(own.reseed[token])
         self.engine.check_finite = shared.check_finite
-        result, closed = self.engine.collect(
+        result, transitions = self.engine.collect(
             own.rows.plan(agents),
             max_steps=own.max_steps,
             episodes_per_env=own.episodes_per_env,
@@ -171,13 +169,11 @@ class WorkerCore:
             store=shared.store,
         )
         offset = self.env_ids.start
-        transitions = None
-        if closed:
-            transitions = Transitions.of(closed)
+        if transitions is not None:
             transitions.env_id += offset
         records = {}
-        for token in dict.fromkeys(own.tokens):
-            record = self.agents[token].acting_record()
+        for token, agent in zip(own.tokens, agents):
+            record = agent.acting_record()
             if record is not None:
                 records[token] = record
         return BlockResult(
@@ -186,7 +182,7 @@ class WorkerCore:
             ticks=result.ticks,
             illegal_E=result.illegal_E,
             transitions=transitions,
-            generators={token: generator_states(self.agents[token]) for token in dict.fromkeys(own.tokens)},
+            generators={token: generator_states(self.agents[token]) for token in own.generators},
             records=records,
         )
 

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -45,9 +46,6 @@ logger = logging.getLogger(__name__)
 
 _RAY_START = 300.0
 """Seconds Ray may take to start a pool's rollout worker actors."""
-
-_STUCK_EXIT = 70
-"""Exit code of a worker process (or actor) that its watchdog ended."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ def serve(read_fd: int, write_fd: int, main_thread: bool) -> None:
     def stuck(failure: WorkerFailure) -> None:  # the watchdog's thread: the main thread is stuck in a game
         with contextlib.suppress(EOFError, OSError):
             conn_out.send_bytes(pickle.dumps(("error", failure)))
-        os._exit(_STUCK_EXIT)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     served = Served(*args, step_timeout=step_timeout, on_stuck=stuck)
     while True:
@@ -261,7 +259,7 @@ class RayGroup(WorkerGroup):
 def _end_actor(failure: WorkerFailure) -> None:
     """A Ray actor's watchdog found it stuck: say so in its log and end its process (the trainer sees it die)."""
     logger.error("rollout worker actor ending itself: %s", failure.message)
-    os._exit(_STUCK_EXIT)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 GROUPS: dict[str, Callable[[Sequence[tuple[Any, ...]], float | None], WorkerGroup]] = {

@@ -29,8 +29,8 @@ PRIVATE_ACCESS_ALLOWED = {
 }
 """Modules (paths from the repository root) that may read other modules' private names."""
 
-PUBLIC_UNDERSCORE_ATTRIBUTES = {"_replace", "_asdict", "_fields", "_make", "_field_defaults", "_exit"}
-"""Attributes named with an underscore that are public API (``collections.namedtuple``'s, ``os._exit``)."""
+PUBLIC_UNDERSCORE_ATTRIBUTES = {"_replace", "_asdict", "_fields", "_make", "_field_defaults"}
+"""Attributes named with an underscore that are public API (``collections.namedtuple``'s)."""
 
 LIBRARY_PRIVATE_READS = {
     # Ray's ActorHandle has no public accessor of its id; the pool reads it in _actor_id() only, to
