@@ -432,7 +432,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Where the run writes, and whether it replaces (--overwrite) or continues (--resume) an earlier run."""
 
         checkpoint: str = tables["schedule"].get("checkpoint", ScheduleConfig().checkpoint)
-        """Where the agents of the best test round go ({game}: the game name; [schedule] checkpoint in --config);
+        """Where the agents of the best test round go ({game}: the game name, {learner}: dqn or planning; [schedule]
+        checkpoint in --config);
         the final ones: the same name + _last, the training state: the same name + .state."""
         logdir: str = "runs"
         """CSV logs, and TensorBoard logs with the tensorboard extra, go to LOGDIR/<checkpoint name>; '' for none."""

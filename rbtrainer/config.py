@@ -407,8 +407,9 @@ class ScheduleConfig:
     """Final epsilon."""
     eps_episodes: int = 1000
     """Episodes over which epsilon falls linearly from eps_start to eps_end."""
-    checkpoint: str = "checkpoints/{game}_dqn.pt"
-    """Where the agents of the best test round go ({game}: the game name); the final ones: same name + _last."""
+    checkpoint: str = "checkpoints/{game}_{learner}.pt"
+    """Where the agents of the best test round go ({game}: the game name, {learner}: dqn or planning); the final
+    ones: same name + _last."""
 
     def __post_init__(self) -> None:
         number_in("eps_start", self.eps_start, 0.0, 1.0)
@@ -417,11 +418,11 @@ class ScheduleConfig:
         if not isinstance(self.checkpoint, str) or not self.checkpoint:
             raise TypeError(f"checkpoint must be a non-empty path, got {self.checkpoint!r}")
         try:
-            self.checkpoint.format(game="game")
+            self.checkpoint.format(game="game", learner="learner")
         except (KeyError, IndexError, ValueError) as err:
             raise ValueError(
                 f"checkpoint {self.checkpoint!r} is not a valid path template ({type(err).__name__}: {err}); "
-                "the only field it may use is {game} (write {{ and }} for literal braces)"
+                "the fields it may use are {game} and {learner} (write {{ and }} for literal braces)"
             ) from None
 
 

@@ -216,8 +216,9 @@ class Recipe:
 
     @property
     def checkpoint_path(self) -> str:
-        """Where the best test round's agents go (the schedule's template, ``{game}`` filled in)."""
-        return self.schedule.checkpoint.format(game=self.game)
+        """Where the best test round's agents go (the schedule's template, ``{game}`` and ``{learner}``, dqn or
+        planning, filled in)."""
+        return self.schedule.checkpoint.format(game=self.game, learner="planning" if self.planning.enabled else "dqn")
 
     @property
     def last_checkpoint_path(self) -> str:

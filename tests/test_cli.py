@@ -125,7 +125,7 @@ def test_bad_arguments_exit_with_a_message(tmp_path, capsys):
         (["train"], '[dqn]\nlr = "fast"\n', "[dqn] lr must be a number"),
         (["train"], "[schedule]\ncheckpoint = 3\n", "[schedule] checkpoint must be a non-empty path"),
         (["train"], "[trainer]\nseeds = 1\n", "[trainer] has unknown key(s) ['seeds']"),
-        (["train"], '[schedule]\ncheckpoint = "ck/{foo}.pt"\n', "the only field it may use is {game}"),
+        (["train"], '[schedule]\ncheckpoint = "ck/{foo}.pt"\n', "the fields it may use are {game} and {learner}"),
         (["train", "--checkpoint", "ck/{foo}.pt"], None, "checkpoint 'ck/{foo}.pt' is not a valid path template"),
         (["train", "--checkpoint", "ck/{.pt"], None, "checkpoint 'ck/{.pt' is not a valid path template"),
         (["train", "--num-train-envs", "x"], None, "--num-train-envs: invalid literal for int()"),

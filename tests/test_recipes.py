@@ -142,6 +142,8 @@ def test_overrides_are_applied_and_nothing_passed_is_mutated() -> None:
     robots.schedule.eps_episodes = 6
     assert colors == ["r", "b"] and schedule.eps_episodes == 5
     assert robots.checkpoint_path == "checkpoints/robot_delivery_dqn.pt"
+    planner = Recipe.from_tables({"env": {"game": "tictactoe"}, "planning": {"simulations": 4}})
+    assert planner.checkpoint_path == "checkpoints/tictactoe_planning.pt"  # {learner} names the planning learner
 
 
 def test_bad_values_name_their_field() -> None:
