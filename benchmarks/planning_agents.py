@@ -5,13 +5,15 @@
 
 The training settings are the recipes ``configs/tictactoe_planning.toml`` and
 ``configs/connect_four_planning.toml`` (``--config`` names another): one planning learner
-(:mod:`rbtrainer.agents.planning`) in self-play. For every seed the recipe trains alone (one
-process), then the final learner plays with its own search budget (the recipe's ``play_simulations``
-per move, or ``simulations`` without it; stated in every row) and nothing else:
+(:mod:`rbtrainer.agents.planning`; the tic-tac-toe recipe also plays random opponents). For every
+seed the recipe trains alone (one process), then the final learner plays with its own search
+budget (the recipe's ``play_simulations`` per move, or ``simulations`` without it; stated in every
+row) and nothing else:
 
 * ``tictactoe``: its greedy policy measured exactly (:mod:`rbtrainer.evaluation.exploitability`):
-  what a perfect opponent gains against it from either seat, and its win probability against a
-  uniformly random opponent from either seat.
+  what a perfect opponent gains against it from either seat, its first move, and its win
+  probability against a uniformly random opponent from either seat (the table's last row: the best
+  any policy that never loses can do, exactly).
 * ``connect_four``: ``--games`` games per seat (fresh seeds) against random play, the depth-2 and
   the depth-4 negamax (``--opponents`` names fewer): wins, draws, losses and the score (win 1, draw
   1/2) with its Wilson 95 % interval. The learner plays deterministically, and the negamax players
@@ -41,7 +43,11 @@ import numpy as np
 from rbtrainer import DecentralizedTrainer, RandomAgent
 from rbtrainer.agents.base import Agent
 from rbtrainer.evaluation import agent_from_spec, wilson_interval
-from rbtrainer.evaluation.exploitability import tictactoe_exploitability, tictactoe_vs_random
+from rbtrainer.evaluation.exploitability import (
+    tictactoe_best_vs_random,
+    tictactoe_exploitability,
+    tictactoe_vs_random,
+)
 from rbtrainer.files import atomic_write
 from rbtrainer.provenance import provenance
 from rbtrainer.recipes import Recipe
@@ -49,6 +55,8 @@ from rbtrainer.recipes import Recipe
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {"tictactoe": "configs/tictactoe_planning.toml", "connect_four": "configs/connect_four_planning.toml"}
 OPPONENTS = ("random", "negamax:2", "negamax:4")
+SQUARES = ("corner", "edge", "corner", "edge", "centre", "edge", "corner", "edge", "corner")
+"""Tic-tac-toe's squares 0-8 by kind."""
 """Connect four's opponents, weakest first."""
 
 
@@ -123,6 +131,8 @@ def run_seed(
         "simulations": recipe.planning.play_simulations or recipe.planning.simulations,
     }
     if game == "tictactoe":
+        empty = np.zeros((1, 3, 3, 2), dtype=np.float32)
+        row["first_move"] = int(learner.act(empty, np.ones((1, 9), dtype=np.int8), np.zeros(1, dtype=bool))[0])
         exploit = tictactoe_exploitability(learner)
         first, second = tictactoe_vs_random(learner)
         row["exploitability"] = [exploit.first, exploit.second]
@@ -152,16 +162,22 @@ def table(rows: list[dict[str, Any]]) -> str:
     if tictactoe:
         lines += [
             "| game | seed | episodes | training s | simulations per move (training / play) "
-            "| exploitability (first / second) | win vs random, first | win vs random, second |",
-            "|---|---|---|---|---|---|---|---|",
+            "| exploitability (first / second) | first move | win vs random, first | win vs random, second |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in sorted(tictactoe, key=lambda r: r["seed"]):
+            opening = SQUARES[r["first_move"]] if "first_move" in r else "-"
             lines.append(
                 f"| tictactoe | {r['seed']} | {r['episodes']:,} | {r['train_seconds']:.0f} "
                 f"| {r['train_simulations']} / {r['simulations']} "
-                f"| {r['exploitability'][0]:+.0f} / {r['exploitability'][1]:+.0f} "
+                f"| {r['exploitability'][0]:+.0f} / {r['exploitability'][1]:+.0f} | {opening} "
                 f"| {r['vs_random_win'][0]:.4f} | {r['vs_random_win'][1]:.4f} |"
             )
+        corner, centre = tictactoe_best_vs_random(0, opening=0), tictactoe_best_vs_random(0, opening=4)
+        lines.append(  # exact, over the whole game tree: what no policy that never loses can beat
+            f"| tictactoe | best possible, never losing | | | | +0 / +0 | corner / centre "
+            f"| {corner:.4f} / {centre:.4f} | {tictactoe_best_vs_random(1):.4f} |"
+        )
     if connect_four:
         if lines:
             lines.append("")

@@ -7,7 +7,8 @@
 * :mod:`~rbtrainer.evaluation.ratings`: Bradley-Terry Elo fitted to a whole record, openskill
   Plackett-Luce for games with three or more seats, Wilson intervals.
 * :func:`tictactoe_exploitability`: the exact best-response value against a greedy policy;
-  :func:`tictactoe_vs_random`: its exact outcome against a uniformly random opponent.
+  :func:`tictactoe_vs_random`: its exact outcome against a uniformly random opponent;
+  :func:`tictactoe_best_vs_random`: the best any policy can do there.
 * :func:`connect_four_tactics` / :class:`TacticsRecorder`: how often an agent takes an immediate
   win and blocks the opponent's, per seat, in the games it plays.
 * :class:`RatingTracker`: a learner's rating against a fixed pool over training (a test hook).
@@ -25,6 +26,7 @@ from rbtrainer.evaluation.baselines import (
 from rbtrainer.evaluation.exploitability import (
     TicTacToeExploitability,
     TicTacToeOutcome,
+    tictactoe_best_vs_random,
     tictactoe_exploitability,
     tictactoe_vs_random,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "plackett_luce_ratings",
     "seatings",
     "tactics_table",
+    "tictactoe_best_vs_random",
     "tictactoe_exploitability",
     "tictactoe_vs_random",
     "tournament",
