@@ -5,10 +5,9 @@
 
 The training settings are the recipes ``configs/tictactoe_planning.toml`` and
 ``configs/connect_four_planning.toml`` (``--config`` names another): one planning learner
-(:mod:`rbtrainer.agents.planning`; the tic-tac-toe recipe also plays random opponents). For every
-seed the recipe trains alone (one process), then the final learner plays with its own search
-budget (the recipe's ``play_simulations`` per move, or ``simulations`` without it; stated in every
-row) and nothing else:
+(:mod:`rbtrainer.agents.planning`) in self-play. For every seed the recipe trains alone (one
+process), then the final learner plays with its own search budget (the recipe's ``play_simulations``
+per move, or ``simulations`` without it; stated in every row) and nothing else:
 
 * ``tictactoe``: its greedy policy measured exactly (:mod:`rbtrainer.evaluation.exploitability`):
   what a perfect opponent gains against it from either seat, its first move, and its win

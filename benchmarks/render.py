@@ -106,13 +106,13 @@ PLANNING_TICTACTOE = Section(
     "Tic-tac-toe: the planning learner",
     "planning_tictactoe.json",
     "planning_agents:table",
-    "The recipe `configs/tictactoe_planning.toml` (one planning learner, in self-play and against random "
-    "play), trained alone, one seed per row; the final learner is then measured exactly with its search: "
-    "what a perfect opponent can force against it from either seat (0: a draw at best, the game's value) "
-    "and its win probability against a uniformly random opponent from either seat. The last row is the "
-    "best a policy that never loses can do (exact): a first player wins more often against random play "
-    "after opening in a corner than in the centre, although every opening draws against perfect play, so "
-    "the game's value gives a learner no reason to prefer the corner.",
+    "The recipe `configs/tictactoe_planning.toml` (one planning learner in self-play), trained alone, one "
+    "seed per row; the final learner is then measured exactly with its search: what a perfect opponent "
+    "can force against it from either seat (0: a draw at best, the game's value), its first move and its "
+    "win probability against a uniformly random opponent from either seat. The last row is the best a "
+    "policy that never loses can do (exact): a first player wins more often against random play after "
+    "opening in a corner than in the centre, although every opening draws against perfect play, so the "
+    "game's value gives a learner no reason to prefer the corner.",
 )
 PLANNING_CONNECT_FOUR = Section(
     "Connect four: the planning learner against the baselines",
