@@ -8,10 +8,11 @@ that starts the workers (and pays Ray's and torch's first-use costs):
   pools (every tick a round trip to the games, the acting in this process); rollout workers
   (``rollout_workers`` 1 and 2) on ``subproc`` and ``ray``.
 * ``train``: ``trainer.train`` on compute-bound configurations, in one process and on 2
-  ``subproc`` rollout workers, each without and with ``overlap`` (the update runs while the phase
-  collects): ``12robots-battery`` (4 players x 3 robots, battery, self-play
-  DQN [64, 64], an update every 200 env steps, 0.1 gradient steps per env step) and
-  ``connect4-planning`` (the planning recipe's learner and network, 64 envs, 48 simulations per move).
+  ``subproc`` rollout workers, each as it is, with ``overlap`` (the update runs while the phase
+  collects) and with ``update_threads=2`` (the update between phases on both cores; the table
+  compares those with one process on the same setting too): ``12robots-battery`` (4 players x 3
+  robots, battery, self-play DQN [64, 64], an update every 200 env steps, 0.1 gradient steps per env
+  step) and ``connect4-planning`` (the planning recipe's learner and network, 64 envs, 48 simulations per move).
   Every pool's trainer is built once; a warm-up run (worker start, numba, torch) precedes the timed ones.
   Env steps/s exclude test rounds (``TrainStats.steps_per_second``); gradient steps/s are per
   second of training.
@@ -81,8 +82,10 @@ TEST_POOLS: dict[str, dict[str, Any]] = {
 TRAIN_POOLS: dict[str, dict[str, Any]] = {
     "in-process": {},
     "in-process, overlap": {"overlap": True},
+    "in-process, 2 update threads": {"update_threads": 2},
     "subproc, 2 rollout workers": {"backend": "subproc", "rollout_workers": 2},
     "subproc, 2 rollout workers, overlap": {"backend": "subproc", "rollout_workers": 2, "overlap": True},
+    "subproc, 2 rollout workers, 2 update threads": {"backend": "subproc", "rollout_workers": 2, "update_threads": 2},
 }
 
 
@@ -269,12 +272,29 @@ def test_table(rows: list[dict[str, Any]]) -> str:
 
 
 def train_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| config | pool | env steps/s | x one process | gradient steps/s |", "|---|---|---|---|---|"]
+    """Each pool's rate, against one process and (where the pool sets them) one process with the same update
+    threads: the same work on the same settings but the workers."""
+    lines = [
+        "| config | pool | env steps/s | x one process | x one process, same update threads | gradient steps/s |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def rate(config: str, settings: dict[str, Any]) -> float | None:
+        return next(
+            (b["env_steps_per_s"]["median"] for b in rows if b["config"] == config and b["settings"] == settings),
+            None,
+        )
+
     for r in rows:
-        base = next(b for b in rows if b["config"] == r["config"] and b["pool"] == "in-process")
-        ratio = r["env_steps_per_s"]["median"] / base["env_steps_per_s"]["median"]
+        median = r["env_steps_per_s"]["median"]
+        base = rate(r["config"], {})
+        threads = r["settings"].get("update_threads")
+        same = rate(r["config"], {"update_threads": threads}) if threads is not None else base
         lines.append(
-            f"| {r['config']} | {r['pool']} | {_cell(r['env_steps_per_s'])} | {ratio:.2f} | "
+            f"| {r['config']} | {r['pool']} | {_cell(r['env_steps_per_s'])} | {median / base:.2f} | "
+            f"{'-' if same is None else f'{median / same:.2f}'} | {_cell(r['gradient_steps_per_s'])} |"
+            if base
+            else f"| {r['config']} | {r['pool']} | {_cell(r['env_steps_per_s'])} | - | - | "
             f"{_cell(r['gradient_steps_per_s'])} |"
         )
     return "\n".join(lines)

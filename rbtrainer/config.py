@@ -73,6 +73,23 @@ TABLES = ("env", "trainer", "dqn", "planning", "schedule", "league", "opponents"
 """The tables a recipe file may hold."""
 
 
+def _check_threads(name: str, count: int | None) -> None:
+    """A torch thread count: None, or a positive int the machine can start."""
+    if count is None:
+        return
+    positive_int(name, count)
+    cores = os.cpu_count() or 1
+    # Threads beyond the cores only time-share them (8 per core is far past any speed-up), and a count far
+    # beyond the machine aborts the whole process inside OpenMP at the first update. The floor of 64 keeps a
+    # config written on a larger machine usable here: 64 idle-ish threads cost only their stacks.
+    most = max(64, 8 * cores)
+    if count > most:
+        raise ValueError(
+            f"{name} must be at most {most} on this machine ({cores} CPU cores: at most max(64, 8 per core)), got "
+            f"{count:,}; use about one per core, or None to leave torch's own setting"
+        )
+
+
 @dataclass(kw_only=True)
 class TrainerConfig:
     """Settings of a :class:`~rbtrainer.trainer.DecentralizedTrainer` (everything but the game and the hooks)."""
@@ -119,6 +136,10 @@ class TrainerConfig:
     """Show a tqdm progress bar while training (None: only when stderr is a terminal)."""
     torch_threads: int | None = 1
     """Torch CPU threads during train()/test(), restored afterwards (None: leave torch's setting)."""
+    update_threads: int | None = None
+    """Torch CPU threads while the learners update between collection phases (None: torch_threads). With
+    rollout workers on this machine their cores are idle during the update: give it the machine's cores.
+    Not with overlap, where the update runs beside the collection."""
     state_path: str | None = None
     """Training-state file, written every state_every test rounds and when a stop is requested (None: never)."""
     state_every: int = 1
@@ -175,19 +196,13 @@ class TrainerConfig:
             boolean("progress_bar", self.progress_bar)
         if self.seed is not None:
             non_negative_int("seed", self.seed)
-        if self.torch_threads is not None:
-            positive_int("torch_threads", self.torch_threads)
-            cores = os.cpu_count() or 1
-            # Threads beyond the cores only time-share them (8 per core is far past any speed-up), and a count
-            # far beyond the machine aborts the whole process inside OpenMP at the first update. The floor of 64
-            # keeps a config written on a larger machine usable here: 64 idle-ish threads cost only their stacks.
-            most = max(64, 8 * cores)
-            if self.torch_threads > most:
-                raise ValueError(
-                    f"torch_threads must be at most {most} on this machine ({cores} CPU cores: at most "
-                    f"max(64, 8 per core)), got {self.torch_threads:,}; use about one per core, or None to leave "
-                    "torch's own setting"
-                )
+        _check_threads("torch_threads", self.torch_threads)
+        _check_threads("update_threads", self.update_threads)
+        if self.update_threads is not None and self.overlap:
+            raise ValueError(
+                f"update_threads={self.update_threads} does not apply with overlap=True (the update runs beside the "
+                "collection there, on torch_threads); drop update_threads or overlap"
+            )
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
         for name in ("num_train_envs", "num_test_envs"):

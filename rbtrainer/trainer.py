@@ -133,6 +133,7 @@ class DecentralizedTrainer:
         progress_bar: bool | None = True,
         update_per_step: float = 0.1,
         torch_threads: int | None = 1,
+        update_threads: int | None = None,
         state_path: str | os.PathLike[str] | None = None,
         state_every: int = 1,
         state_memory: bool | None = None,

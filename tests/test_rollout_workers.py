@@ -22,6 +22,7 @@ import pytest
 import torch
 from conftest import (
     SMALL_ROBOT_GAME,
+    RecordingLearner,
     ray_skip_reason,
     statistics_without_timings,
     stop_and_resume,
@@ -278,6 +279,36 @@ def test_a_league_is_refused_with_the_reason() -> None:
     learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1)
     with trainer, pytest.raises(ValueError, match=r"rollout workers do not run a League.*rollout_workers=0"):
         trainer.train(League(learner), [True, True], plot=False)
+
+
+class ThreadsSeen(RecordingLearner):
+    """Records torch's CPU thread count when it acts and when it updates."""
+
+    def __init__(self) -> None:
+        super().__init__(name="threads")
+        self.acting: set[int] = set()
+        self.updating: set[int] = set()
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:
+        self.acting.add(torch.get_num_threads())
+        return super().act(obs, mask, explore)
+
+    def update(self, batch_size: int, gradient_steps: int) -> int:
+        self.updating.add(torch.get_num_threads())
+        return 0
+
+
+def test_updates_run_on_update_threads_and_everything_else_on_torch_threads() -> None:
+    before = torch.get_num_threads()
+    learner = ThreadsSeen()
+    with DecentralizedTrainer({"game": "tictactoe"}, **RUN, torch_threads=1, update_threads=2) as trainer:
+        trainer.train([learner, learner], [True, True], plot=False)
+    assert learner.updating == {2} and learner.acting == {1}
+    assert torch.get_num_threads() == before  # both put back
+    with pytest.raises(ValueError, match=r"update_threads=2 does not apply with overlap=True"):
+        DecentralizedTrainer({"game": "tictactoe"}, update_threads=2, overlap=True)
+    with pytest.raises(ValueError, match=r"update_threads must be at most"):
+        DecentralizedTrainer({"game": "tictactoe"}, update_threads=10**9)
 
 
 def test_rollout_workers_is_checked() -> None:

@@ -320,8 +320,9 @@ class TrainingRun:
             self._bar.update(min(steps, max(0, (cfg.max_env_steps or 0) - bar.n)))
 
     def _update(self, gradient_steps: int) -> int:
-        """Every learner's update of ``gradient_steps``; returns the gradient steps taken."""
-        return sum(learner.update(self._cfg.batch_size, gradient_steps) for learner in self._learners)
+        """Every learner's update of ``gradient_steps`` (on ``update_threads``); returns the gradient steps taken."""
+        with torch_threads(self._cfg.update_threads):
+            return sum(learner.update(self._cfg.batch_size, gradient_steps) for learner in self._learners)
 
     def _log_update(self, log: TrainingLogger, env_rate: float, gradient_steps: int, updated_from: float) -> None:
         stats = self.stats
