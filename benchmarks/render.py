@@ -179,7 +179,9 @@ SCALING = Section(
     "the per-tick `subproc` and `ray` pools (every tick a round trip from the trainer to the games) and on "
     "rollout workers (`rollout_workers=N`: each worker plays its block of games and acts with its own copies "
     "of the agents). The train loop: compute-bound configurations in one process and on 2 `subproc` rollout "
-    "workers, each without and with `overlap` (the learner's update runs while the phase collects); "
+    "workers, each as it is, with `overlap` (the learner's update runs while the phase collects) and with "
+    "`update_threads=2` (the update between phases on both cores, which the workers leave idle then; the "
+    "second ratio compares with one process on the same setting); "
     "`12robots-battery` is self-play DQN [64, 64] with 0.1 gradient steps per env step, "
     "`connect4-planning` the planning recipe's learner (48 simulations per move, 64 envs). The first call "
     "of a pool starts its workers.",
