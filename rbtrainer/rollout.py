@@ -473,23 +473,25 @@ class RolloutEngine:
         episodes_per_env: Sequence[int] | None = None,
         explore: bool = False,
         store: bool = False,
+        max_ticks: int | None = None,
     ) -> tuple[RolloutResult, Transitions | None]:
         """:meth:`run` without the insertion: the result and the transitions that closed (``store``:
         those of the (env, seat) pairs that ``plan`` routes to a memory), in the order they closed
-        (``None``: none closed)."""
+        (``None``: none closed). ``max_ticks``: stop after that many ticks as well (a rollout worker
+        playing a seat rotation's games tick by tick)."""
         if not self._decisions:
             raise RuntimeError("call start() before run()")
         if plan.num_envs != self.num_envs:
             raise ValueError(f"the plan seats {plan.num_envs} envs but the pool has {self.num_envs}")
         quota = None if episodes_per_env is None else np.array(episodes_per_env, dtype=np.int64)
         if self._batch is not None:
-            return self._run_batch(self._batch, plan, max_steps, quota, explore, store)
+            return self._run_batch(self._batch, plan, max_steps, quota, explore, store, max_ticks)
         result = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
         finished = np.zeros(self.num_envs, dtype=np.int64)
         closed: list[_Closed] = []
         all_envs = np.arange(self.num_envs)
         tick = 0
-        while max_steps is None or result.steps < max_steps:
+        while (max_steps is None or result.steps < max_steps) and (max_ticks is None or tick < max_ticks):
             active = all_envs if quota is None else np.flatnonzero(finished < quota)
             if len(active) == 0:
                 break
@@ -523,6 +525,7 @@ class RolloutEngine:
         quota: np.ndarray | None,
         explore: bool,
         store: bool,
+        max_ticks: int | None = None,
     ) -> tuple[RolloutResult, Transitions | None]:
         """:meth:`collect` on a batch-native pool: the same ticks, rows, agent calls, transitions and
         episodes as the per-game path, with each tick's games handled as arrays."""
@@ -534,7 +537,7 @@ class RolloutEngine:
         agent_ES = np.array(plan.agent_of, dtype=np.int64)
         routed_ES = self._routed(plan) if store else None
         opens = self._open_arrays
-        while max_steps is None or result.steps < max_steps:
+        while (max_steps is None or result.steps < max_steps) and (max_ticks is None or tick < max_ticks):
             active = all_envs if quota is None else np.flatnonzero(finished < quota)
             if len(active) == 0:
                 break

@@ -27,13 +27,17 @@ workers and raises: a :class:`~rbtrainer.envs.GameError` naming the worker for g
 workers, the agent's own error type for agents. An interrupt (Ctrl-C) while the trainer waits for
 its workers closes them too.
 
-Not run by workers: a :class:`~rbtrainer.league.League` (its opponents are drawn as games end);
-a run with one is refused with the reason.
+A seat rotation (a :class:`~rbtrainer.league.League`, whose opponents are drawn as games end, in
+this process) is played one tick at a time: after every tick the rotation hears of the games that
+ended, in the order one engine ends them, and seats those envs' next games; new members (a
+league's snapshots) go to the workers once, the weights once per run. So one worker gives the
+in-process statistics with a league too, at a round trip per tick.
 """
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -53,7 +57,7 @@ from rbtrainer.seating import SeatPlan
 from rbtrainer.worker_core import BlockResult, RunOwn, RunShared, WorkerFailure
 from rbtrainer.worker_transports import Answer, Lost, WorkerGroup, worker_group
 
-__all__ = ["WorkerEngine", "make_engine", "refuse_league"]
+__all__ = ["WorkerEngine", "make_engine"]
 
 _UNUSED_RUNS = 16
 """Runs after which the workers drop a copy of an agent no plan has seated since."""
@@ -74,15 +78,6 @@ def make_engine(factory: Callable[[], Any], num_envs: int, num_seats: int, cfg: 
         )
     pool = make_pool(factory, num_envs, cfg.backend, None, cfg.batch_games, cfg.step_timeout)
     return RolloutEngine(pool, num_seats)
-
-
-def refuse_league(rollout_workers: int) -> None:
-    """Raise ``ValueError`` if a league is to be trained on rollout workers (see the module)."""
-    if rollout_workers:
-        raise ValueError(
-            f"rollout workers do not run a League (rollout_workers={rollout_workers}): its opponents are drawn as "
-            "games end, in this process; train a league with rollout_workers=0"
-        )
 
 
 @dataclass
@@ -257,20 +252,68 @@ class WorkerEngine:
             raise RuntimeError("call start() before run()")
         if plan.num_envs != self.num_envs:
             raise ValueError(f"the plan seats {plan.num_envs} envs but the pool has {self.num_envs}")
-        if plan.rotation is not None:
-            raise ValueError(
-                f"rollout workers do not run a seat rotation ({type(plan.rotation).__name__}: it seats agents as "
-                "games end, in this process); run it with rollout_workers=0"
-            )
-        tokens = self._tokens(plan)
         self._runs += 1
-        acting = {}
-        for agent, token in zip(plan.agents, tokens):
-            state = agent.acting_state()
-            if state is not None:
-                acting[token] = state
-        shared = RunShared(acting, explore, store, self.check_finite, self.torch_threads)
         ticks = None if max_steps is None else math.ceil(max_steps / self.num_envs)
+        if plan.rotation is None:
+            result, parts = self._play(plan, ticks, episodes_per_env, explore, store)
+        else:
+            result, parts = self._play_rotating(plan, ticks, episodes_per_env, explore, store)
+        if store and parts:
+            if before_store is not None:
+                before_store()
+            store_transitions(plan, Transitions.merged(parts))
+        return result
+
+    def _play_rotating(
+        self, plan: SeatPlan, ticks: int | None, episodes_per_env: Sequence[int] | None, explore: bool, store: bool
+    ) -> tuple[RolloutResult, list[Transitions]]:
+        """A run whose seats a rotation changes as games end (a league's opponents), tick by tick: after every
+        tick the rotation hears of the games that ended, in the order one engine ends them, and seats those
+        envs' next games before the next tick (one round trip per tick; the weights go out with the first)."""
+        rotation = plan.rotation
+        if rotation is None:
+            raise ValueError("the plan has no seat rotation")
+        remaining = None if episodes_per_env is None else np.array(episodes_per_env, dtype=np.int64)
+        total = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
+        parts: list[Transitions] = []
+        tick = 0
+        while (ticks is None or tick < ticks) and (remaining is None or (remaining > 0).any()):
+            quota = None if remaining is None else remaining.tolist()
+            result, new = self._play(plan, 1, quota, explore, store, first_tick=tick, acting=tick == 0, max_ticks=1)
+            for episode in result.episodes:
+                rotation.episode_ended(plan, episode)
+                if remaining is not None:
+                    remaining[episode.env_id] -= 1
+            total.steps += result.steps
+            total.episodes += result.episodes
+            total.ticks += result.ticks
+            total.illegal_E += result.illegal_E
+            parts += new
+            tick += 1
+        return total, parts
+
+    def _play(
+        self,
+        plan: SeatPlan,
+        ticks: int | None,
+        episodes_per_env: Sequence[int] | None,
+        explore: bool,
+        store: bool,
+        *,
+        first_tick: int = 0,
+        acting: bool = True,
+        max_ticks: int | None = None,
+    ) -> tuple[RolloutResult, list[Transitions]]:
+        """One call of the workers: ``ticks`` ticks of every env (or the episode quotas, or ``max_ticks``); the
+        merged result and each worker's transitions, ticks counted from ``first_tick``. ``acting``: send the
+        agents' acting states (not again within a run, where they have not changed)."""
+        tokens = self._tokens(plan)
+        states_out = {}
+        for agent, token in zip(plan.agents, tokens):
+            state = agent.acting_state() if acting else None
+            if state is not None:
+                states_out[token] = state
+        shared = RunShared(states_out, explore, store, self.check_finite, self.torch_threads)
         states = {}
         for agent, token in zip(plan.agents, tokens):
             copied = self._sent[id(agent)].generators
@@ -289,20 +332,16 @@ class WorkerEngine:
                         episodes_per_env=None
                         if episodes_per_env is None
                         else [int(n) for n in episodes_per_env[block.start : block.stop]],
+                        max_ticks=max_ticks,
                     ),
                 )
             )
         results: list[BlockResult] = self._call("run", own, shared)
-        return self._merge(plan, tokens, results, store, before_store)
+        return self._merge(plan, tokens, results, first_tick)
 
     def _merge(
-        self,
-        plan: SeatPlan,
-        tokens: list[int],
-        results: list[BlockResult],
-        store: bool,
-        before_store: Callable[[], object] | None,
-    ) -> RolloutResult:
+        self, plan: SeatPlan, tokens: list[int], results: list[BlockResult], first_tick: int
+    ) -> tuple[RolloutResult, list[Transitions]]:
         by_token = {token: agent for agent, token in zip(plan.agents, tokens)}
         for token, states in results[0].generators.items():
             set_generator_states(by_token[token], states, part=True)
@@ -317,11 +356,9 @@ class WorkerEngine:
             steps=sum(r.steps for r in results),
             episodes=[results[k].episodes[i] for _, k, i in ended],
             illegal_E=np.concatenate([r.illegal_E for r in results]),
-            ticks=[tick for tick, _, _ in ended],
+            ticks=[first_tick + tick for tick, _, _ in ended],
         )
         parts = [r.transitions for r in results if r.transitions is not None]
-        if store and parts:
-            if before_store is not None:
-                before_store()
-            store_transitions(plan, Transitions.merged(parts))
-        return merged
+        if first_tick:
+            parts = [dataclasses.replace(part, tick=part.tick + first_tick) for part in parts]
+        return merged, parts

@@ -49,7 +49,7 @@ from rbtrainer.overlap import check_overlap
 from rbtrainer.params import TrainerConfig, TrainerHooks, TrainerParams, as_panel
 from rbtrainer.rng import spawn_seeds
 from rbtrainer.rollout import Engine, RolloutResult
-from rbtrainer.rollout_workers import make_engine, refuse_league
+from rbtrainer.rollout_workers import make_engine
 from rbtrainer.run.loop import RunSetup, StopRequest, TrainingRun, torch_threads
 from rbtrainer.run.state import RunKey, read_training_state
 from rbtrainer.run.stats import GroupCurve, TrainStats
@@ -385,7 +385,6 @@ class DecentralizedTrainer:
         if league is None:
             seatings, grouped = self._seats.seatings(agents, learning, exploring, pools=pools)
         else:
-            refuse_league(cfg.rollout_workers)
             seatings, grouped = league.seatings(self.seats, learning, exploring, self._seats.check_seat), True
             enough_envs(len(seatings), pools)
         self._seats.check_test_episodes(seatings, cfg.episodes_per_test)

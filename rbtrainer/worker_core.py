@@ -65,6 +65,8 @@ class RunOwn:
     """...or seeds to restart them with (the agents of workers after the first)."""
     max_steps: int | None
     episodes_per_env: list[int] | None
+    max_ticks: int | None = None
+    """Stop after this many ticks too (a seat rotation's games are played tick by tick)."""
 
 
 @dataclass
@@ -167,6 +169,7 @@ class WorkerCore:
             episodes_per_env=own.episodes_per_env,
             explore=shared.explore,
             store=shared.store,
+            max_ticks=own.max_ticks,
         )
         offset = self.env_ids.start
         if transitions is not None:

@@ -36,6 +36,7 @@ from rbtrainer import (
     DQNConfig,
     EnvGroup,
     League,
+    LeagueConfig,
     RandomAgent,
     ScriptedAgent,
     dqn_agent,
@@ -126,11 +127,13 @@ def test_ray_actors_play_as_workers_in_this_process() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         actors = robots(2, backend="ray")
+        league = league_run(2, "ray")
     finally:
         ray.shutdown()
     local = robots(2)
     same_statistics(actors, local)
     same_memories_and_weights(actors[1], local[1])
+    same_league_run(league, league_run(2))
 
 
 def planner(workers: int) -> tuple[Any, Any]:
@@ -274,11 +277,39 @@ def test_an_interrupt_while_the_workers_play_closes_them(control: Path) -> None:
         assert len(trainer.test(agents).rewards) == RUN["episodes_per_test"]  # fresh workers
 
 
-def test_a_league_is_refused_with_the_reason() -> None:
-    trainer = DecentralizedTrainer({"game": "tictactoe"}, **RUN, rollout_workers=2)
-    learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=1)
-    with trainer, pytest.raises(ValueError, match=r"rollout workers do not run a League.*rollout_workers=0"):
-        trainer.train(League(learner), [True, True], plot=False)
+def league_run(workers: int, backend: str = "dummy") -> tuple[Any, ...]:
+    """A DQN learner's league on tic-tac-toe (snapshots join during the run); (trainer, learner, statistics,
+    test result)."""
+    trainer = DecentralizedTrainer({"game": "tictactoe"}, **RUN, backend=backend, rollout_workers=workers)
+    with trainer:
+        config = DQNConfig(hidden_sizes=(32,), buffer_size=4096, target_update_freq=20)
+        learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=config, seed=1)
+        learner.epsilon = 0.3
+        league = League(learner, [RandomAgent(seed=3, name="random")], LeagueConfig(snapshot_every=8, seed=5))
+        stats = trainer.train(league, [True, True], plot=False)
+        test = trainer.test([learner, RandomAgent(seed=9)])
+    assert len(stats.league.snapshots) >= 3 and stats.collected_episodes >= 36
+    return trainer, learner, stats, test
+
+
+def same_league_run(a: tuple[Any, ...], b: tuple[Any, ...]) -> None:
+    """Same statistics, league curve (NaN where no game was played) and test result."""
+    assert repr(statistics_without_timings(a[2])) == repr(statistics_without_timings(b[2]))
+    assert repr({k: v for k, v in vars(a[3]).items() if k != "test_time"}) == repr(
+        {k: v for k, v in vars(b[3]).items() if k != "test_time"}
+    )
+
+
+def test_a_league_on_one_worker_plays_exactly_as_in_this_process() -> None:
+    ours, theirs = league_run(1), league_run(0)
+    same_league_run(ours, theirs)
+    same_memories_and_weights(ours[1], theirs[1])
+
+
+def test_a_league_on_two_workers_is_deterministic_on_every_transport() -> None:
+    dummy = league_run(2)
+    same_league_run(dummy, league_run(2))
+    same_league_run(dummy, league_run(2, "subproc"))  # the snapshots travel to the processes
 
 
 class ThreadsSeen(RecordingLearner):
