@@ -131,7 +131,8 @@ PLANNING_CONNECT_FOUR_QUICK = Section(
     "planning_connect_four_quick.json",
     "planning_agents:table",
     "The recipe `configs/connect_four_quick.toml`: one planning learner in self-play on 2 `subproc` rollout "
-    "workers (each searches for 32 of the 64 games), 3,000 games, 32 simulations per move while training. One "
+    "workers (each searches for 32 of the 64 games), the update between phases on both cores "
+    "(`update_threads = 2`), 3,000 games, 32 simulations per move while training. One "
     "seed per row, each run alone on the machine; the training time is the wall time of `train()`, test rounds "
     "included. The final learner then plays random play on fresh games from either seat with the play "
     "budget of the row, the first moves of every game random for both sides.",
