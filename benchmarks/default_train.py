@@ -26,8 +26,7 @@ from typing import Any
 from rbtrainer import DecentralizedTrainer, RandomAgent
 from rbtrainer.checkpoint import Checkpoint
 from rbtrainer.evaluation import agent_from_spec, tournament
-from rbtrainer.files import atomic_write
-from rbtrainer.provenance import provenance
+from rbtrainer.provenance import provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 TARGET = {"tictactoe": 0.9, "connect_four": 0.8}
@@ -108,8 +107,7 @@ def main() -> None:
         for seed in args.seeds:
             rows.append(run(game, seed, args.eval_games))
             if args.json:  # rewritten after every run: an interrupted sweep keeps what it finished
-                with atomic_write(args.json) as handle:
-                    handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
+                write_figures(args.json, origin, {"rows": rows})
     print(table(rows))
 
 

@@ -22,7 +22,6 @@ import functools
 import json
 import os
 import random
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,8 +32,7 @@ from pettingzoo import AECEnv
 from games.robot_delivery import RobotDeliveryEnv
 from games.robot_delivery import env as wrapped_env
 from games.robot_delivery.batch import BatchRobotDeliveryRules
-from rbtrainer.files import atomic_write
-from rbtrainer.provenance import provenance
+from rbtrainer.provenance import median_range, provenance, write_figures
 
 CONFIGS = {
     "3 robots": {"robot_colors": ["r", "b", "gr"], "num_robots_per_player": 1, "max_step": 600, "required_mail": 5},
@@ -113,8 +111,7 @@ BATCH_SIZES = (16, 256)
 
 def measure(fn: Callable[[], float], repeats: int) -> dict[str, float]:
     fn()  # warm-up (imports, caches)
-    values = [fn() for _ in range(repeats)]
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    return median_range([fn() for _ in range(repeats)])
 
 
 LOOPS = ("raw", "wrapped", "rules", *(f"batch {n}" for n in BATCH_SIZES))
@@ -174,8 +171,7 @@ def main() -> None:
     print("robot steps per second, random legal actions, median (range) of", args.repeats)
     print(table(rows))
     if args.json:
-        with atomic_write(args.json) as handle:
-            handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
+        write_figures(args.json, origin, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import copy
 import json
 import logging
 import os
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,8 +38,7 @@ from rbtrainer.agents.base import Learner, check_discrete, flat_obs_dim, observa
 from rbtrainer.agents.networks import PolicyValueNet
 from rbtrainer.agents.planning import planning_agent, rules_from_game
 from rbtrainer.config import PlanningConfig
-from rbtrainer.files import atomic_write
-from rbtrainer.provenance import provenance
+from rbtrainer.provenance import median_range, provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 ROBOTS_12 = {"robot_colors": ["r", "b", "gr", "p"], "num_robots_per_player": 3, "max_step": 1500, "with_battery": True}
@@ -172,8 +170,8 @@ def measure(name: str, steps: int, repeats: int, size: int) -> list[dict[str, An
                 "learner": name,
                 "network": describe,
                 "batch": batch,
-                "ours": {"median": statistics.median(mine), "min": min(mine), "max": max(mine)},
-                "floor": {"median": statistics.median(base), "min": min(base), "max": max(base)},
+                "ours": median_range(mine),
+                "floor": median_range(base),
             }
         )
     return rows
@@ -213,8 +211,7 @@ def main() -> None:
     rows = [row for name in args.learners for row in measure(name, args.steps, args.repeats, args.memory)]
     print(table(rows))
     if args.json:
-        with atomic_write(args.json) as handle:
-            handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
+        write_figures(args.json, origin, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ from typing import Any
 
 from rbtrainer import DecentralizedTrainer, dqn_agent
 from rbtrainer.evaluation import EvaluationPanel, PanelConfig
-from rbtrainer.files import atomic_write
-from rbtrainer.provenance import provenance
+from rbtrainer.provenance import provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CASES: list[tuple[str, tuple[str, ...], int]] = [
@@ -85,8 +84,7 @@ def main() -> None:
     rows = [measure(game, opponents, games, args.repeats) for game, opponents, games in CASES]
     print(table(rows))
     if args.json:
-        with atomic_write(args.json) as handle:
-            handle.write(json.dumps({**provenance(ROOT), "rows": rows}, indent=2).encode())
+        write_figures(args.json, provenance(ROOT), {"rows": rows})
 
 
 if __name__ == "__main__":

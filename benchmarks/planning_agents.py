@@ -47,8 +47,7 @@ from rbtrainer.evaluation.exploitability import (
     tictactoe_exploitability,
     tictactoe_vs_random,
 )
-from rbtrainer.files import atomic_write
-from rbtrainer.provenance import provenance
+from rbtrainer.provenance import provenance, write_figures
 from rbtrainer.recipes import Recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,8 +235,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:
-            with atomic_write(args.json) as handle:
-                handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
+            write_figures(args.json, origin, {"rows": rows})
     print(table(rows))
 
 

@@ -56,8 +56,7 @@ from rbtrainer import DecentralizedTrainer, DQNConfig, RandomAgent, dqn_agent
 from rbtrainer.agents.base import flat_obs_dim
 from rbtrainer.agents.planning import planning_agent, rules_from_game
 from rbtrainer.config import PlanningConfig
-from rbtrainer.files import atomic_write
-from rbtrainer.provenance import provenance
+from rbtrainer.provenance import median_range, provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -89,10 +88,6 @@ TRAIN_POOLS: dict[str, dict[str, Any]] = {
 }
 
 
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 def test_part(repeats: int, ray: bool) -> list[dict[str, Any]]:
     pools = {name: p for name, p in TEST_POOLS.items() if ray or p.get("backend") != "ray"}
     trainers = {
@@ -116,7 +111,12 @@ def test_part(repeats: int, ray: bool) -> list[dict[str, Any]]:
     for trainer in trainers.values():
         trainer.close()
     return [
-        {"pool": name, "settings": pools[name], "env_steps_per_s": _spread(rates[name]), "first_call_s": firsts[name]}
+        {
+            "pool": name,
+            "settings": pools[name],
+            "env_steps_per_s": median_range(rates[name]),
+            "first_call_s": firsts[name],
+        }
         for name in pools
     ]
 
@@ -183,8 +183,8 @@ def train_part(repeats: int) -> list[dict[str, Any]]:
                     "config": config,
                     "pool": name,
                     "settings": TRAIN_POOLS[name],
-                    "env_steps_per_s": _spread(env_rates[name]),
-                    "gradient_steps_per_s": _spread(grad_rates[name]),
+                    "env_steps_per_s": median_range(env_rates[name]),
+                    "gradient_steps_per_s": median_range(grad_rates[name]),
                 }
             )
     return rows
@@ -339,8 +339,7 @@ def main() -> None:
         }
         print(model_table(model))
         if args.json:
-            with atomic_write(args.json) as handle:
-                handle.write(json.dumps({**origin, **model}, indent=2).encode())
+            write_figures(args.json, origin, model)
         return
     data: dict[str, Any] = {"repeats": args.repeats, "cores": os.cpu_count()}
     if "test" in args.parts:
@@ -349,8 +348,7 @@ def main() -> None:
         data["train"] = train_part(args.repeats)
     print(tables(data))
     if args.json:
-        with atomic_write(args.json) as handle:
-            handle.write(json.dumps({**origin, **data}, indent=2).encode())
+        write_figures(args.json, origin, data)
 
 
 if __name__ == "__main__":

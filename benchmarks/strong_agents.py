@@ -71,7 +71,7 @@ from rbtrainer.evaluation import (
 )
 from rbtrainer.files import atomic_write
 from rbtrainer.plotting import plot_crossplay
-from rbtrainer.provenance import provenance
+from rbtrainer.provenance import provenance, write_figures
 from rbtrainer.recipes import Recipe
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -337,8 +337,7 @@ def robots_sweep(seeds: list[int], episodes: int | None, json_path: str | None) 
             rows.append(row)
             print(f"{players} players, seed {seed}: {json.dumps(row)}", flush=True)
             if json_path:  # an interrupted sweep keeps what it finished
-                with atomic_write(json_path) as handle:
-                    handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
+                write_figures(json_path, origin, {"rows": rows})
     print(robots_table(rows))
 
 

@@ -19,13 +19,11 @@ import json
 import logging
 import os
 import resource
-import statistics
 import time
 from typing import Any
 
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent
-from rbtrainer.files import atomic_write
-from rbtrainer.provenance import provenance
+from rbtrainer.provenance import median_range, provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -77,10 +75,6 @@ def train_loop(trainer: DecentralizedTrainer) -> float:
     return stats.steps_per_second
 
 
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 def measure(name: str, repeats: int) -> dict[str, Any]:
     env_args = CONFIGS[name]
     trainer = _trainer(env_args, TRAIN_EPISODES[name], TEST_EPISODES[name])
@@ -96,9 +90,9 @@ def measure(name: str, repeats: int) -> dict[str, Any]:
     row = {
         "config": name,
         "env_args": env_args,
-        "test_random": _spread([test_loop(trainer, randoms) for _ in range(repeats)]),
-        "test_dqn": _spread([test_loop(trainer, greedy) for _ in range(repeats)]),
-        "train_dqn": _spread([train_loop(trainer) for _ in range(repeats)]),
+        "test_random": median_range([test_loop(trainer, randoms) for _ in range(repeats)]),
+        "test_dqn": median_range([test_loop(trainer, greedy) for _ in range(repeats)]),
+        "train_dqn": median_range([train_loop(trainer) for _ in range(repeats)]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "repeats": repeats,
     }
@@ -142,8 +136,7 @@ def main() -> None:
     print(f"env steps per second, 16 envs, median (range) of {args.repeats}")
     print(table(rows))
     if args.json:
-        with atomic_write(args.json) as handle:
-            handle.write(json.dumps({**origin, "rows": rows}, indent=2).encode())
+        write_figures(args.json, origin, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -7,13 +7,18 @@ run, on which code and on what kind of machine.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["git_commit", "machine", "provenance"]
+from rbtrainer.files import atomic_write
+
+__all__ = ["git_commit", "machine", "median_range", "provenance", "write_figures"]
 
 
 def git_commit(root: str | os.PathLike[str]) -> dict[str, Any]:
@@ -59,3 +64,14 @@ def provenance(root: str | os.PathLike[str]) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
     }
+
+
+def median_range(values: Sequence[float]) -> dict[str, float]:
+    """A repeated measurement as benchmarks record it: ``{"median", "min", "max"}``."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def write_figures(path: str | os.PathLike[str], origin: Mapping[str, Any], figures: Mapping[str, Any]) -> None:
+    """Write ``{**origin, **figures}`` (``origin``: a :func:`provenance`) to ``path`` as indented JSON, atomically."""
+    with atomic_write(path) as handle:
+        handle.write(json.dumps({**origin, **figures}, indent=2).encode())

@@ -53,7 +53,7 @@ from rbtrainer.envs import GameError, make_pool
 from rbtrainer.envs.pool import blocks
 from rbtrainer.rng import advance_generators, generator_states, set_generator_states
 from rbtrainer.rollout import Engine, RolloutEngine, RolloutResult, Transitions, store_transitions
-from rbtrainer.seating import SeatPlan
+from rbtrainer.seating import SeatPlan, SeatRotation
 from rbtrainer.worker_core import BlockResult, RunOwn, RunShared, WorkerFailure
 from rbtrainer.worker_transports import Answer, Lost, WorkerGroup, worker_group
 
@@ -257,7 +257,7 @@ class WorkerEngine:
         if plan.rotation is None:
             result, parts = self._play(plan, ticks, episodes_per_env, explore, store)
         else:
-            result, parts = self._play_rotating(plan, ticks, episodes_per_env, explore, store)
+            result, parts = self._play_rotating(plan, plan.rotation, ticks, episodes_per_env, explore, store)
         if store and parts:
             if before_store is not None:
                 before_store()
@@ -265,14 +265,17 @@ class WorkerEngine:
         return result
 
     def _play_rotating(
-        self, plan: SeatPlan, ticks: int | None, episodes_per_env: Sequence[int] | None, explore: bool, store: bool
+        self,
+        plan: SeatPlan,
+        rotation: SeatRotation,
+        ticks: int | None,
+        episodes_per_env: Sequence[int] | None,
+        explore: bool,
+        store: bool,
     ) -> tuple[RolloutResult, list[Transitions]]:
         """A run whose seats a rotation changes as games end (a league's opponents), tick by tick: after every
         tick the rotation hears of the games that ended, in the order one engine ends them, and seats those
         envs' next games before the next tick (one round trip per tick; the weights go out with the first)."""
-        rotation = plan.rotation
-        if rotation is None:
-            raise ValueError("the plan has no seat rotation")
         remaining = None if episodes_per_env is None else np.array(episodes_per_env, dtype=np.int64)
         total = RolloutResult(illegal_E=np.zeros(self.num_envs, dtype=np.int64))
         parts: list[Transitions] = []

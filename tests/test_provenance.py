@@ -1,0 +1,20 @@
+"""What benchmarks write beside their figures, and how they write them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rbtrainer.provenance import median_range, provenance, write_figures
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_median_range_and_write_figures(tmp_path: Path) -> None:
+    assert median_range([3.0, 1.0, 2.0, 10.0]) == {"median": 2.5, "min": 1.0, "max": 10.0}
+    origin = provenance(ROOT)
+    path = tmp_path / "figures.json"
+    write_figures(path, origin, {"rows": [{"a": 1}]})
+    written = json.loads(path.read_text())
+    assert written["rows"] == [{"a": 1}] and written["git"] == origin["git"] and set(origin) <= set(written)
+    assert [p.name for p in tmp_path.iterdir()] == ["figures.json"]  # no temporary file left beside it
