@@ -2,12 +2,13 @@
 
     python benchmarks/strong_agents.py tictactoe [--seeds 0 1 2]
     python benchmarks/strong_agents.py connect_four [--seeds 0 1 2]
-    python benchmarks/strong_agents.py robots [--seeds 0 1 2] [--episodes N] [--json FILE]
+    python benchmarks/strong_agents.py robots [--settings 2 3 2b 3b] [--seeds 0 1 2] [--episodes N] [--json FILE]
     python benchmarks/strong_agents.py --render FILE    # the robots table of a JSON file, no training
 
 The training settings are recipes in ``configs/`` (:class:`rbtrainer.recipes.Recipe`):
 ``tictactoe_strong.toml``, ``connect_four_strong.toml`` (``--config`` names another), and
-``robot_delivery_2p.toml`` / ``robot_delivery_3p.toml``; this script adds what only it does: the
+``robot_delivery_2p.toml`` / ``robot_delivery_3p.toml`` (with battery: ``robots_2b.toml`` /
+``robots_3b.toml``); this script adds what only it does: the
 measures that keep the best snapshot and the evaluation.
 
 * ``tictactoe``: one DQN learner trained by self-play and against noisy minimax and random
@@ -25,16 +26,18 @@ measures that keep the best snapshot and the evaluation.
   The snapshot then plays fresh games (other seeds): 1000 per seat against random (counting the
   immediate wins it takes and the threats it blocks, ``connect_four_tactics``), 200 against the
   bot, and a cross-play tournament with the baselines (heat-map under ``--plot-dir``).
-* ``robots``: for every seed, self-play DQN on the 2- and then the 3-player robot game (600 and
-  800 episodes unless ``--episodes``); the snapshot of the best test round then plays the A* agent
+* ``robots``: for every seed, self-play DQN on each robot game of ``--settings``: 2 and 3 players
+  without battery (600 and 800 episodes unless ``--episodes``), with battery (``2b``, ``3b``: 1,500
+  episodes, 6 mails to win); the snapshot of the best test round then plays the A* agent
   in every seat order, 50 games each (2 players: 2 orders; 3 players: 6, one side in two seats):
   wins, draws, the score with its Wilson 95 % interval and the mean game clock of wins. Its
   ``--json`` holds the command, commit, date and machine (taken when the sweep starts) and one
   row per run, rewritten after every run; ``--render FILE`` prints that file's Markdown table
   (:func:`robots_table`) without training.
 
-``--save-dir DIR`` also saves the board games' kept snapshot as the checkpoint ``DIR/GAME_seedN.pt``,
-which ``rbtrainer eval`` and ``rbtrainer play`` load. ``--recipe JSON`` changes keys of a board
+``--save-dir DIR`` also saves the kept snapshot as the checkpoint ``DIR/GAME_seedN.pt`` (robots:
+``DIR/robot_delivery_SETTING_seedN.pt``, its metadata holding its row, the recipe's tables and the
+commit), which ``rbtrainer eval`` and ``rbtrainer play`` load. ``--recipe JSON`` changes keys of a board
 game's recipe tables for one run, e.g. ``--recipe '{"dqn": {"prioritized": true}}'``; the
 opponents are one key, ``--recipe '{"opponents": {"against": [{"spec": "opportunist"}]}}'``.
 
@@ -44,6 +47,7 @@ Each prints one line per seed (robots: per run) and a summary; ``--json FILE`` a
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import logging
@@ -223,8 +227,14 @@ def connect_four(recipe: Recipe, plot_dir: str, save_dir: str | None) -> dict[st
     }
 
 
-ROBOT_CONFIGS = {2: ("robot_delivery_2p.toml", 600), 3: ("robot_delivery_3p.toml", 800)}
-"""Players -> the robot game's recipe and its training episodes in this script (``--episodes`` overrides)."""
+ROBOT_SETTINGS: dict[str, tuple[str, int]] = {
+    "2": ("robot_delivery_2p.toml", 600),
+    "3": ("robot_delivery_3p.toml", 800),
+    "2b": ("robots_2b.toml", 1500),
+    "3b": ("robots_3b.toml", 1500),
+}
+"""Setting (players, ``b``: with battery) -> its recipe and training episodes in this script (``--episodes``
+overrides)."""
 
 ROBOT_GAMES_PER_SEATING = 50
 """Games per seat order of the best snapshot against the A* agent."""
@@ -235,46 +245,65 @@ def _finite(value: float, digits: int) -> float | None:
     return round(value, digits) if math.isfinite(value) else None
 
 
-def robots(players: int, seed: int, episodes: int | None) -> dict[str, Any]:
-    """Self-play DQN on the ``players``-player robot game, then its best snapshot against A*: one row."""
+def robots(
+    setting: str, seed: int, episodes: int | None, save_dir: str | None = None, git: Any = None
+) -> dict[str, Any]:
+    """Self-play DQN on a robot game, then its best snapshot against A*: one row. ``save_dir``: also
+    save that snapshot as ``DIR/robot_delivery_<setting>_seedN.pt`` with the row, the recipe and ``git``."""
     began = time.perf_counter()
-    config_name, default_episodes = ROBOT_CONFIGS[players]
+    config_name, default_episodes = ROBOT_SETTINGS[setting]
     trainer_settings = {"seed": seed, "progress_bar": False, "episodes_per_train": episodes or default_episodes}
     recipe = Recipe.from_toml(os.path.join(CONFIGS, config_name), trainer=trainer_settings)
+    env = recipe.env
+    players, battery = len(env["robot_colors"]), bool(env.get("with_battery", False))
     with recipe.build() as run:
         trainer = run.trainer
         best = run.keep_best_snapshot()
+        weights: dict[str, Any] = {}
+
+        def keep(episodes: int) -> None:  # the snapshot, and the weights to save it with
+            best(episodes)
+            weights["best"] = copy.deepcopy(run.learner.state_dict())
+
+        trainer.save_best_fn = keep
         stats = run.train(plot=False)
-        env = recipe.env
-        astar = AStarDeliveryAgent(len(env["robot_colors"]), with_battery=env.get("with_battery", False), seed=seed)
+        astar = AStarDeliveryAgent(players, with_battery=battery, seed=seed)
         result = tournament(trainer, {"dqn": best.agent, "astar": astar}, ROBOT_GAMES_PER_SEATING, seed=seed)
-    print(result.table())
-    return {
-        "players": players,
-        "seed": seed,
-        "config": f"configs/{config_name}",
-        "episodes": stats.collected_episodes,
-        "env_steps": stats.collected_steps,
-        "train_seconds": round(stats.training_time, 1),
-        "best_metric": _finite(stats.best_reward_metric, 2),
-        "best_episode": best.episodes,
-        "games_per_seating": ROBOT_GAMES_PER_SEATING,
-        "games": len(result.games),
-        **{
-            e.name: {
-                "games": e.games,
-                "wins": e.wins,
-                "draws": e.draws,
-                "losses": e.losses,
-                "score": round(e.score, 4),
-                "score_low": round(e.score_low, 4),
-                "score_high": round(e.score_high, 4),
-                "mean_winning_clock": _finite(e.mean_winning_span, 1),
-            }
-            for e in result.entrants
-        },
-        "wall_seconds": round(time.perf_counter() - began, 1),
-    }
+        print(result.table())
+        row = {
+            "setting": setting,
+            "players": players,
+            "battery": battery,
+            "seed": seed,
+            "config": f"configs/{config_name}",
+            "episodes": stats.collected_episodes,
+            "env_steps": stats.collected_steps,
+            "train_seconds": round(stats.training_time, 1),
+            "best_metric": _finite(stats.best_reward_metric, 2),
+            "best_episode": best.episodes,
+            "games_per_seating": ROBOT_GAMES_PER_SEATING,
+            "games": len(result.games),
+            **{
+                e.name: {
+                    "games": e.games,
+                    "wins": e.wins,
+                    "draws": e.draws,
+                    "losses": e.losses,
+                    "score": round(e.score, 4),
+                    "score_low": round(e.score_low, 4),
+                    "score_high": round(e.score_high, 4),
+                    "mean_winning_clock": _finite(e.mean_winning_span, 1),
+                }
+                for e in result.entrants
+            },
+            "wall_seconds": round(time.perf_counter() - began, 1),
+        }
+        if save_dir is not None and "best" in weights:  # the learner takes the best round's weights to be saved
+            os.makedirs(save_dir, exist_ok=True)
+            run.learner.load_state_dict(weights["best"])
+            path = os.path.join(save_dir, f"robot_delivery_{setting}_seed{seed}.pt")
+            run.save(path, {"figures": row, "recipe": recipe.tables(), "git": git})
+    return row
 
 
 def robots_table(rows: list[dict[str, Any]]) -> str:
@@ -284,16 +313,16 @@ def robots_table(rows: list[dict[str, Any]]) -> str:
     legal moves. With 3 players one side takes two of the three seats (every seat order, balanced).
     """
     lines = [
-        "| players | seed | training episodes (best at) | games | DQN wins | A* wins | draws "
+        "| players | battery | seed | training episodes (best at) | games | DQN wins | A* wins | draws "
         "| DQN score [95 % CI] | mean clock of wins, DQN / A* | training wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def clock(side: dict[str, Any]) -> str:
         value = side.get("mean_winning_clock")
         return "-" if value is None else f"{value:.0f}"
 
-    for r in sorted(rows, key=lambda r: (r["players"], r["seed"])):
+    for r in sorted(rows, key=lambda r: (r.get("battery", False), r["players"], r["seed"])):
         dqn, astar = r["dqn"], r["astar"]
         games = r.get("games", dqn["games"])
         if dqn["games"]:  # the score from the counts, so the interval needs nothing else
@@ -303,7 +332,8 @@ def robots_table(rows: list[dict[str, Any]]) -> str:
         else:
             score = "-"
         lines.append(
-            f"| {r['players']} | {r['seed']} | {r['episodes']} ({r['best_episode']}) | {games} "
+            f"| {r['players']} | {'yes' if r.get('battery') else 'no'} | {r['seed']} "
+            f"| {r['episodes']} ({r['best_episode']}) | {games} "
             f"| {dqn['wins']} | {astar['wins']} | {dqn['draws']} | {score} "
             f"| {clock(dqn)} / {clock(astar)} | {r['train_seconds']:.0f} |"
         )
@@ -326,16 +356,18 @@ def changed_recipe(recipe: Recipe, changes: Any, parser: argparse.ArgumentParser
         parser.error(f"--recipe: {err}")
 
 
-def robots_sweep(seeds: list[int], episodes: int | None, json_path: str | None) -> None:
-    """Every seed with 2 then 3 players; ``json_path`` is rewritten after every run (with the
-    command, commit, date and machine taken when the sweep starts), then the table is printed."""
+def robots_sweep(
+    settings: list[str], seeds: list[int], episodes: int | None, json_path: str | None, save_dir: str | None
+) -> None:
+    """Every seed with each setting; ``json_path`` is rewritten after every run (with the command,
+    commit, date and machine taken when the sweep starts), then the table is printed."""
     origin = provenance(ROOT)  # the code the runs start from
     rows: list[dict[str, Any]] = []
     for seed in seeds:
-        for players in ROBOT_CONFIGS:
-            row = robots(players, seed, episodes)
+        for setting in settings:
+            row = robots(setting, seed, episodes, save_dir, origin["git"])
             rows.append(row)
-            print(f"{players} players, seed {seed}: {json.dumps(row)}", flush=True)
+            print(f"robots {setting}, seed {seed}: {json.dumps(row)}", flush=True)
             if json_path:  # an interrupted sweep keeps what it finished
                 write_figures(json_path, origin, {"rows": rows})
     print(robots_table(rows))
@@ -356,7 +388,15 @@ def main() -> None:
     )
     parser.add_argument(
         "--save-dir",
-        help="board games: also save the kept snapshot as the checkpoint DIR/GAME_seedN.pt (for rbtrainer eval/play)",
+        help="also save the kept snapshot as the checkpoint DIR/GAME_seedN.pt (robots: "
+        "DIR/robot_delivery_SETTING_seedN.pt) for rbtrainer eval/play",
+    )
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=list(ROBOT_SETTINGS),
+        default=list(ROBOT_SETTINGS),
+        help="robots: the games to train (players, b: with battery)",
     )
     parser.add_argument(
         "--conv-channels",
@@ -384,11 +424,11 @@ def main() -> None:
     if args.verbose:
         logging.getLogger("rbtrainer.callbacks").setLevel(logging.INFO)
     board = args.mode in BOARD_MODES
-    for flag in ("save_dir", "recipe", "conv_channels", "config"):
+    for flag in ("recipe", "conv_channels", "config"):
         if getattr(args, flag) is not None and not board:
             parser.error(f"--{flag.replace('_', '-')} applies to {sorted(BOARD_MODES)}, not {args.mode}")
     if not board:
-        robots_sweep(args.seeds, args.episodes, args.json)
+        robots_sweep(args.settings, args.seeds, args.episodes, args.json, args.save_dir)
         return
     figures: dict[str, Any] = {}
     for seed in args.seeds:

@@ -533,8 +533,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         """Cross-play tournament of checkpoints and baselines: prints the table and ratings, writes a heat-map."""
 
         agents: Annotated[tuple[str, ...], arg(metavar="SPEC")]
-        """Entrants: checkpoint paths or baselines (random, minimax, strong, opportunist, negamax[:DEPTH], astar,
-        mcts[:N])."""
+        """Entrants: checkpoint paths (PATH@N: a planning learner searching N simulations per move) or baselines
+        (random, minimax, strong, opportunist, negamax[:DEPTH], astar, mcts[:N])."""
         games: int = 20
         """Games per seat assignment (two-seat games: each pair meets this often in each seat order)."""
         anchor: str | None = None

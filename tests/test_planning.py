@@ -22,7 +22,7 @@ from conftest import TIMING_FIELDS
 from games.board_search import BoardSearchRules
 from games.connect_four import ConnectFourEnv
 from games.tictactoe import TicTacToeEnv
-from rbtrainer import DecentralizedTrainer, EnvGroup, RandomAgent
+from rbtrainer import DecentralizedTrainer, DQNConfig, EnvGroup, RandomAgent, dqn_agent
 from rbtrainer.agents.mcts import run_search
 from rbtrainer.agents.planning import (
     PlanningConfig,
@@ -206,6 +206,19 @@ def test_a_planning_run_repeats_and_learns_from_its_search(tmp_path: Any) -> Non
     )
     spec_agent = agent_from_spec(os.fspath(path), trainer)
     assert isinstance(spec_agent, PlanningLearner)
+    budget = agent_from_spec(f"{path}@7", trainer)  # PATH@N: its play budget, training searches unchanged
+    assert isinstance(budget, PlanningLearner) and budget.settings.play_simulations == 7
+    assert budget.settings.simulations == spec_agent.settings.simulations
+    for bad in ("0", "x", ""):
+        with pytest.raises(ValueError, match=r"after '@' comes the simulations per move .* e\.g\. .*@400"):
+            agent_from_spec(f"{path}@{bad}", trainer)
+    dqn_path = tmp_path / "dqn.pt"
+    dqn = dqn_agent(trainer.observation_space(0), trainer.action_space(0), seed=0)
+    save_agents(dqn_path, [dqn, dqn], {"env": {"game": "connect_four"}, "dqn": dataclasses.asdict(DQNConfig())})
+    with pytest.raises(
+        ValueError, match=r"sets the search budget of a planning learner, and .* holds none \(OffPolicyLearner\)"
+    ):
+        agent_from_spec(f"{dqn_path}@7", trainer)
 
 
 def test_a_resumed_planning_run_ends_as_the_run_left_alone(tmp_path: Any) -> None:

@@ -20,6 +20,7 @@ snapshots) or with random play-outs instead of a network (the ``mcts:N`` agent s
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -35,6 +36,7 @@ from rbtrainer.agents.mcts import Evaluate, SearchRules, run_search
 from rbtrainer.agents.networks import PolicyValueNet, mask_logits
 from rbtrainer.config import PlanningConfig, SearchSettings
 from rbtrainer.rng import isolated_global_rng
+from rbtrainer.validation import positive_int
 
 __all__ = [
     "PlanningConfig",
@@ -295,6 +297,11 @@ class PlanningLearner(Learner):
     def learning_rate(self) -> float:
         """The optimiser's learning rate."""
         return float(self.optimizer.param_groups[0]["lr"])
+
+    def play_with(self, simulations: int) -> None:
+        """Search ``simulations`` per move when it plays without exploring (``play_simulations``);
+        training searches keep ``simulations``."""
+        self.settings = dataclasses.replace(self.settings, play_simulations=positive_int("simulations", simulations))
 
     def apply_run_settings(self, settings: dict[str, Any]) -> None:
         if settings.get("lr") is not None:

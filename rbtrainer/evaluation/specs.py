@@ -4,8 +4,9 @@ A spec is a baseline name (``random``, ``minimax``, ``strong``, ``opportunist``,
 ``negamax:DEPTH``, ``astar``), ``mcts`` or ``mcts:SIMULATIONS`` (Monte-Carlo tree search with random
 play-outs, no network, in games with search rules; 200 simulations per move by default) or the path
 of a checkpoint written by ``rbtrainer train`` (its first learner, played greedily; a planning
-learner searches with the simulations it was trained with). Baselines are seeded; a checkpoint from
-another game is refused.
+learner searches with the simulations it plays with, ``play_simulations`` or else ``simulations``).
+``PATH@N`` plays a planning checkpoint with ``N`` simulations per move instead. Baselines are seeded;
+a checkpoint from another game is refused.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
         agent = _mcts(spec, trainer, seed)
     elif os.path.isfile(spec):
         agent = _checkpoint_agent(spec, trainer, device)
+    elif "@" in spec and os.path.isfile(spec.rpartition("@")[0]):
+        path, _, budget = spec.rpartition("@")
+        agent = _checkpoint_agent(path, trainer, device, _budget(spec, budget))
     else:
         raise ValueError(
             f"unknown agent spec {spec!r}: neither a baseline ({', '.join(BASELINES)}) nor an existing checkpoint file"
@@ -106,10 +110,35 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
     return agent
 
 
-def _checkpoint_agent(path: str, trainer: DecentralizedTrainer, device: str) -> Agent:
+def _budget(spec: str, text: str) -> int:
+    """The simulations after the ``@`` of ``PATH@N``; ``ValueError`` naming the spec unless an int >= 1."""
+    try:
+        simulations = int(text)
+    except ValueError:
+        simulations = 0
+    if simulations < 1:
+        raise ValueError(
+            f"agent spec {spec!r}: after '@' comes the simulations per move of a planning checkpoint, "
+            f"an int >= 1, e.g. {spec.rpartition('@')[0]}@400"
+        )
+    return simulations
+
+
+def _checkpoint_agent(path: str, trainer: DecentralizedTrainer, device: str, simulations: int | None = None) -> Agent:
+    """The first learner of the checkpoint at ``path``; ``simulations``: the search budget it plays
+    with (planning learners only)."""
+    from rbtrainer.agents.planning import PlanningLearner
     from rbtrainer.checkpoint import Checkpoint
 
     checkpoint = Checkpoint.read(path)
     if trainer.from_registry:
         checkpoint.check_game(trainer.game_name, " (this game)")
-    return checkpoint.learner(trainer.observation_space(0), trainer.action_space(0), device=device)
+    agent = checkpoint.learner(trainer.observation_space(0), trainer.action_space(0), device=device)
+    if simulations is not None:
+        if not isinstance(agent, PlanningLearner):
+            raise ValueError(
+                f"agent spec '{path}@{simulations}': '@N' sets the search budget of a planning learner, and "
+                f"{path} holds none ({type(agent).__name__}); name the file without '@{simulations}'"
+            )
+        agent.play_with(simulations)
+    return agent
