@@ -530,7 +530,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
 
     @dataclass(kw_only=True)
     class Eval(GameOptions):
-        """Cross-play tournament of checkpoints and baselines: prints the table and ratings, writes a heat-map."""
+        """Cross-play tournament of checkpoints and baselines: prints the table and ratings, writes a heat-map.
+        Without --env or --config the game is the one the first checkpoint entrant records."""
 
         agents: Annotated[tuple[str, ...], arg(metavar="SPEC")]
         """Entrants: checkpoint paths (PATH@N: a planning learner searching N simulations per move) or baselines
@@ -549,7 +550,8 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
 
         def run(self) -> int:
             cfg = TrainerConfig(**_fields(self.trainer))
-            return _eval(cfg, self.agents, self.games, self.anchor, self.game_args(), self.device, self.tactics)
+            env_args = self.game_args() or _entrants_env(self.agents)  # no --env / [env]: the first checkpoint's game
+            return _eval(cfg, self.agents, self.games, self.anchor, env_args, self.device, self.tactics)
 
     train = _plain_help(Train, {"config": train_config})
     test = _plain_help(Test, {"config": other_config})
@@ -1029,6 +1031,20 @@ def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any
         _print_result("trained", trainer.test(agents, eval_metrics=True))
         _print_result("random agents", _random_baseline(trainer))
     return 0
+
+
+def _entrants_env(specs: Sequence[str]) -> dict[str, Any]:
+    """The game arguments recorded by the first checkpoint among the agent specs (``PATH`` or
+    ``PATH@N``), or none (the default game) when no entrant is a checkpoint that records them."""
+    from rbtrainer.checkpoint import Checkpoint
+
+    for spec in specs:
+        path = spec if os.path.isfile(spec) else spec.rpartition("@")[0]
+        if path and os.path.isfile(path):
+            recorded = Checkpoint.read(path).env_args
+            if recorded:
+                return dict(recorded)
+    return {}
 
 
 def _eval(

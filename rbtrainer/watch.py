@@ -36,7 +36,7 @@ class PlayCommand:
     """Game argument (repeatable), e.g. --env game=tictactoe; VALUE: a Python literal or a word."""
     agents: Annotated[tuple[str, ...], arg(metavar="SPEC", help_behavior_hint="(default: none)")] = ()
     """Agent of each seat (or one for all): a baseline (random, minimax, strong, opportunist, negamax[:DEPTH],
-    astar, mcts[:N]) or a checkpoint path."""
+    astar, mcts[:N]) or a checkpoint path (PATH@N: a planning learner searching N simulations per move)."""
     checkpoint: Annotated[str | None, arg(metavar="PATH")] = None
     """Checkpoint of 'rbtrainer train': its learners fill the seats and its game is played (instead of --agents)."""
     seed: Annotated[int | None, arg(metavar="INT", help_behavior_hint="(default: 0; --replay: the recorded seed)")] = (

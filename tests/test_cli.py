@@ -43,6 +43,9 @@ def test_train_then_test_round_trip(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "tictactoe: 18 games, seed 4" in out and "Elo" in out and "score of row against column" in out
     assert "ttt.pt" in out and (tmp_path / "tictactoe_crossplay.png").exists()
+    argv = ["eval", "--agents", "random", str(checkpoint), "--games", "2", "--num-test-envs", "2"]
+    assert main([*argv, "--plot-dir", str(tmp_path)]) == 0  # no --env: the game the checkpoint records
+    assert "tictactoe: 4 games" in capsys.readouterr().out
     with pytest.raises(SystemExit) as info:
         main(["eval", "--env", "game=connect_four", "--agents", str(checkpoint), "strong"])
     assert info.value.code == 2 and "trained on 'tictactoe'" in capsys.readouterr().err
