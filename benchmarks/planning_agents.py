@@ -2,6 +2,7 @@
 
     python benchmarks/planning_agents.py tictactoe [--seeds 0 1 2] [--json FILE] [--save-dir DIR]
     python benchmarks/planning_agents.py connect_four [--seeds 0 1 2] [--games 200] [--json FILE]
+    python benchmarks/planning_agents.py league [--seeds 0 1 2] [--games 50] [--json FILE]
 
 The training settings are the recipes ``configs/tictactoe_planning.toml`` and
 ``configs/connect_four_planning.toml`` (``--config`` names another): one planning learner
@@ -19,6 +20,13 @@ per move, or ``simulations`` without it; stated in every row) and nothing else:
   nearly so (they draw among equally scored moves only), so repeated games from the empty board
   would mostly repeat one game: the first ``--opening-moves`` moves of every game (2 by default, one
   per player) are uniformly random, for both sides alike, and the agents play from there.
+
+* ``league``: connect four's quick recipe (``configs/connect_four_quick.toml``) against the same
+  recipe in a league (``configs/connect_four_quick_league.toml``: the same learner, settings and
+  budget of games), each trained alone; their final learners then play a cross-play tournament with
+  random play and the two negamax players, ``--games`` per seat order (the first ``--opening-moves``
+  moves random), rated by Bradley-Terry Elo with random play at 0. The row holds the ratings, the
+  score matrix and both runs' figures.
 
 ``--json FILE`` writes the command, commit, date and machine (taken when the sweep starts) and one
 row per seed, rewritten after every seed; ``--render FILE`` prints a file's table without training.
@@ -41,21 +49,23 @@ import numpy as np
 
 from rbtrainer import DecentralizedTrainer, RandomAgent
 from rbtrainer.agents.base import Agent
-from rbtrainer.evaluation import agent_from_spec, wilson_interval
+from rbtrainer.evaluation import agent_from_spec, tournament, wilson_interval
 from rbtrainer.evaluation.exploitability import (
     tictactoe_best_vs_random,
     tictactoe_exploitability,
     tictactoe_vs_random,
 )
 from rbtrainer.provenance import provenance, write_figures
-from rbtrainer.recipes import Recipe
+from rbtrainer.recipes import Recipe, SelfPlayRun
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {"tictactoe": "configs/tictactoe_planning.toml", "connect_four": "configs/connect_four_planning.toml"}
 OPPONENTS = ("random", "negamax:2", "negamax:4")
+"""Connect four's opponents, weakest first."""
 SQUARES = ("corner", "edge", "corner", "edge", "centre", "edge", "corner", "edge", "corner")
 """Tic-tac-toe's squares 0-8 by kind."""
-"""Connect four's opponents, weakest first."""
+LEAGUE_CONFIGS = {"self-play": "configs/connect_four_quick.toml", "league": "configs/connect_four_quick_league.toml"}
+"""The ``league`` mode's two recipes: the same learner and budget, in plain self-play and in a league."""
 
 
 class RandomOpening(Agent):
@@ -111,23 +121,9 @@ def run_seed(
 ) -> dict[str, Any]:
     """Train the recipe with ``seed``, then measure the final learner; one JSON row. ``git``: the commit
     the sweep started from (what a saved learner records)."""
-    recipe = Recipe.from_toml(ROOT / config, trainer={"seed": seed, "progress_bar": False})
-    start = time.perf_counter()
-    with recipe.build() as run:
-        stats = run.train(plot=False)
-        seconds = time.perf_counter() - start
-        learner = run.learner
-    row: dict[str, Any] = {
-        "game": game,
-        "seed": seed,
-        "config": config,
-        "episodes": stats.collected_episodes,
-        "env_steps": stats.collected_steps,
-        "gradient_steps": stats.gradient_steps,
-        "train_seconds": round(seconds, 1),
-        "train_simulations": recipe.planning.simulations,
-        "simulations": recipe.planning.play_simulations or recipe.planning.simulations,
-    }
+    run, figures = train_recipe(config, seed)
+    recipe, learner = run.recipe, run.learner
+    row: dict[str, Any] = {"game": game, "seed": seed, **figures}
     if game == "tictactoe":
         empty = np.zeros((1, 3, 3, 2), dtype=np.float32)
         row["first_move"] = int(learner.act(empty, np.ones((1, 9), dtype=np.int8), np.zeros(1, dtype=bool))[0])
@@ -144,6 +140,78 @@ def run_seed(
         extra = {"figures": row, "recipe": recipe.tables(), "git": git}
         run.save(os.path.join(save_dir, f"{game}_planning_seed{seed}.pt"), extra)
     return row
+
+
+def train_recipe(config: str, seed: int) -> tuple[SelfPlayRun, dict[str, Any]]:
+    """Train the recipe ``config`` with ``seed`` alone; the run (closed) and its training figures."""
+    recipe = Recipe.from_toml(ROOT / config, trainer={"seed": seed, "progress_bar": False})
+    start = time.perf_counter()
+    with recipe.build() as run:
+        stats = run.train(plot=False)
+    figures = {
+        "config": config,
+        "episodes": stats.collected_episodes,
+        "env_steps": stats.collected_steps,
+        "gradient_steps": stats.gradient_steps,
+        "train_seconds": round(time.perf_counter() - start, 1),
+        "train_simulations": recipe.planning.simulations,
+        "simulations": recipe.planning.play_simulations or recipe.planning.simulations,
+    }
+    return run, figures
+
+
+def league_seed(seed: int, games: int, opening: int) -> dict[str, Any]:
+    """Both recipes of :data:`LEAGUE_CONFIGS` with ``seed``, then a cross-play tournament of their final
+    learners with random play and the depth-2 and depth-4 negamax (``games`` per seat order, fresh
+    seeds, the first ``opening`` moves random), rated by Bradley-Terry Elo with random at 0: one row."""
+    learners: dict[str, Agent] = {}
+    runs: dict[str, dict[str, Any]] = {}
+    for kind, config in LEAGUE_CONFIGS.items():
+        run, runs[kind] = train_recipe(config, seed)
+        learners[kind] = run.learner
+    trainer = DecentralizedTrainer({"game": "connect_four"}, num_test_envs=min(games, 50), seed=20_000 + seed)
+    entrants: dict[str, Agent] = {
+        name: RandomOpening(agent, opening, 30_000 + 10 * seed + k)
+        for k, (name, agent) in enumerate(
+            {
+                **learners,
+                **{spec: agent_from_spec(spec, trainer, seed=seed + k) for k, spec in enumerate(OPPONENTS)},
+            }.items()
+        )
+    }
+    result = tournament(trainer, entrants, games, seed=40_000 + seed, anchor="random")
+    trainer.close()
+    print(result.table(), flush=True)
+    names = list(result.names)
+    return {
+        "seed": seed,
+        "games_per_seating": games,
+        "opening_moves": opening,
+        "runs": runs,
+        "elo": {e.name: round(e.rating, 1) for e in result.entrants},
+        "score": {
+            a: {b: round(float(result.score_matrix[i, j]), 4) for j, b in enumerate(names) if j != i}
+            for i, a in enumerate(names)
+        },
+    }
+
+
+def league_table(rows: list[dict[str, Any]]) -> str:
+    """The ``league`` rows as a Markdown table: per seed, each recipe's Elo and the league's margin."""
+    lines = [
+        "| seed | Elo, self-play | Elo, league | league - self-play | league vs self-play, score "
+        "| Elo: negamax:2 / negamax:4 | training s, self-play / league | simulations per move (play) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: r["seed"]):
+        elo, runs = r["elo"], r["runs"]
+        lines.append(
+            f"| {r['seed']} | {elo['self-play']:.0f} | {elo['league']:.0f} | {elo['league'] - elo['self-play']:+.0f} "
+            f"| {r['score']['league']['self-play']:.3f} | {elo['negamax:2']:.0f} / {elo['negamax:4']:.0f} "
+            f"| {runs['self-play']['train_seconds']:.0f} / {runs['league']['train_seconds']:.0f} "
+            f"| {runs['league']['simulations']} |"
+        )
+    return "\n".join(lines)
 
 
 def _score(counts: dict[str, int]) -> str:
@@ -201,10 +269,14 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("game", nargs="?", choices=sorted(CONFIGS))
+    parser.add_argument("game", nargs="?", choices=sorted([*CONFIGS, "league"]))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--config", help="the recipe file (default: configs/<game>_planning.toml)")
-    parser.add_argument("--games", type=int, default=200, help="connect_four: games per seat against each opponent")
+    parser.add_argument(
+        "--games",
+        type=int,
+        help="connect_four: games per seat against each opponent (200); league: per seat order (50)",
+    )
     parser.add_argument("--opening-moves", type=int, default=2, help="connect_four: random moves opening each game")
     parser.add_argument(
         "--opponents", nargs="+", default=list(OPPONENTS), choices=OPPONENTS, help="connect_four: the opponents played"
@@ -215,10 +287,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.render:
         with open(args.render, encoding="utf-8") as handle:
-            print(table(json.load(handle)["rows"]))
+            saved = json.load(handle)["rows"]
+        print(league_table(saved) if saved and "elo" in saved[0] else table(saved))
         return
     if args.game is None:
-        parser.error("a game is required (or --render JSON)")
+        parser.error("a game or league is required (or --render JSON)")
+    if args.game == "league":
+        for flag in ("config", "save_dir"):
+            if getattr(args, flag) is not None:
+                parser.error(f"--{flag.replace('_', '-')} does not apply to league")
+    args.games = args.games if args.games is not None else (50 if args.game == "league" else 200)
     if args.games < 1:
         parser.error(f"--games must be >= 1, got {args.games}")
     if args.opening_moves < 0:
@@ -226,6 +304,14 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     origin = provenance(ROOT)
     rows: list[dict[str, Any]] = []
+    if args.game == "league":
+        for seed in args.seeds:
+            rows.append(league_seed(seed, args.games, args.opening_moves))
+            print(json.dumps(rows[-1]), flush=True)
+            if args.json:
+                write_figures(args.json, origin, {"rows": rows})
+        print(league_table(rows))
+        return
     for seed in args.seeds:
         config = args.config or CONFIGS[args.game]
         git = origin["git"]
