@@ -7,12 +7,16 @@ figures, each row's plateau and the episodes it first reached it at:
     robots  no battery                 battery
     2       ~21 at ~2,000 episodes     ~26 at ~6,000
     3       ~15 at ~1,500              ~24 at ~5,500
+    4       ~14.5 at ~2,000            ~24 at ~9,000
     6       ~18 at ~2,000              ~22 at ~6,000
+    8       ~17 at ~4,000              ~21.5 at ~9,500
+    9       ~16.5 at ~3,300            ~20.5 at ~10,000
     12      ~15.5 at ~2,500            ~17 at 15,000 (still rising)
 
-Without battery a team needs 4 mails to win, with battery 6; max_step is 500 for 2-3 robots,
-800 for 6 and 1,500 for 12. The reference does not state its player x robot split: these runs use
-players x 1 robot for 2 and 3 robots, 2 x 3 for 6 and 4 x 3 for 12.
+Every row is R players of one robot each (read from the reference's code and runs of its own
+trainer: its robots train independently, its observation holds no team, and its A* agent lands
+near the battery plateaus only so). Without battery a player needs 4 mails to win, with battery 6;
+max_step is 500 for 2-4 robots, 800 for 6, 1,000 for 8, 1,200 for 9 and 1,500 for 12.
 
 Each row trains ``configs/robots_<row>.toml`` (self-play dueling DQN, the same settings for every
 row) until its test metric first reaches the reference's plateau, the wall-time budget runs out
@@ -27,7 +31,7 @@ which row it reads and which it trains, and stops when it finds none). The
 script prints both tables in Markdown, one line per row and seed, and writes the curves of the
 first seed to ``<plot-dir>/robot_results.png``.
 
-    python benchmarks/robot_results.py [--rows 2 2b 3 3b 6 6b 12 12b] [--seeds 0] [--minutes 20]
+    python benchmarks/robot_results.py [--rows 2 2b 3 3b 4 4b 6 6b 8 8b 9 9b 12 12b] [--seeds 0] [--minutes 20]
 """
 
 from __future__ import annotations
@@ -49,8 +53,14 @@ REFERENCE: dict[str, tuple[float, int]] = {
     "2b": (26.0, 6_000),
     "3": (15.0, 1_500),
     "3b": (24.0, 5_500),
+    "4": (14.5, 2_000),
+    "4b": (24.0, 9_000),
     "6": (18.0, 2_000),
     "6b": (22.0, 6_000),
+    "8": (17.0, 4_000),
+    "8b": (21.5, 9_500),
+    "9": (16.5, 3_300),
+    "9b": (20.5, 10_000),
     "12": (15.5, 2_500),
     "12b": (17.0, 15_000),
 }
