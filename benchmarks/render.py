@@ -96,11 +96,16 @@ ROBOTS_VS_ASTAR = Section(
     "Robot delivery: self-play DQN against the A* agent",
     "robots_vs_astar.json",
     "strong_agents:robots_table",
-    "Self-play DQN on the robot game without battery (the settings of `configs/robot_delivery_2p.toml` "
-    "and `robot_delivery_3p.toml`, a short training budget); the best test round's snapshot then plays "
-    "the rule book's scripted A* agent in every seat order. With 3 players one side holds two of the "
-    "three robots in each game, and every seat order is played equally often. A score is 1 a win, 0.5 "
-    "a draw; the interval is Wilson's 95 %.",
+    "Self-play DQN on the robot game, one robot per player: without battery (4 mails to win; "
+    "`configs/robot_delivery_2p.toml` and `robot_delivery_3p.toml`) and with battery (6 mails; "
+    "`configs/robots_2b.toml` and `robots_3b.toml`), short training budgets; the best test round's "
+    "snapshot then plays the rule book's scripted A* agent in every seat order. With 3 players one side "
+    "holds two of the three robots in each game, and every seat order is played equally often. A score "
+    "is 1 a win, 0.5 a draw; the interval is Wilson's 95 %. With battery the trained agents win most "
+    "games, and their winning games are shorter than A*'s. Without battery the game is a race along shortest "
+    "paths that A* already runs well (both sides' winning games last as long), and A* wins at least as "
+    "often. The best seed of each game is shipped in `pretrained/` (see "
+    "[Shipped agents](getting-started.md#shipped-agents)).",
 )
 PLANNING_TICTACTOE = Section(
     "Tic-tac-toe: the planning learner",
@@ -136,6 +141,17 @@ PLANNING_CONNECT_FOUR_QUICK = Section(
     "seed per row, each run alone on the machine; the training time is the wall time of `train()`, test rounds "
     "included. The final learner then plays random play on fresh games from either seat with the play "
     "budget of the row, the first moves of every game random for both sides.",
+)
+PLANNING_LEAGUE = Section(
+    "Connect four: the planning learner in a league against plain self-play",
+    "planning_league.json",
+    "planning_agents:league_table",
+    "The quick recipe (`configs/connect_four_quick.toml`) and the same recipe in a league "
+    "(`configs/connect_four_quick_league.toml`: half of the games against the learner itself, half against "
+    "its frozen snapshots and random play drawn by PFSP), the same budget of 3,000 games, each run alone. "
+    "Their final learners then play a cross-play tournament with random play and the two negamax players "
+    "on fresh games, every seat order, the first moves of every game random for both sides; the ratings "
+    "are Bradley-Terry Elo with random play at 0.",
 )
 LEARNER_SPEED = Section(
     "The learners' gradient steps",
@@ -211,7 +227,14 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
         "What the trained agents are worth, measured against baselines on fresh games. Every table is "
         "rendered from the JSON its benchmark wrote (`benchmarks/render.py`), with the command, commit, "
         "date and machine below it. Learning results are quoted over three seeds.\n",
-        [DEFAULT_TRAIN, PLANNING_TICTACTOE, PLANNING_CONNECT_FOUR, PLANNING_CONNECT_FOUR_QUICK, ROBOTS_VS_ASTAR],
+        [
+            DEFAULT_TRAIN,
+            PLANNING_TICTACTOE,
+            PLANNING_CONNECT_FOUR,
+            PLANNING_CONNECT_FOUR_QUICK,
+            PLANNING_LEAGUE,
+            ROBOTS_VS_ASTAR,
+        ],
     ),
     "docs/performance.md": (
         "# Performance\n\n"

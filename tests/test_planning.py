@@ -326,19 +326,3 @@ def test_the_value_target_mixes_the_outcome_and_the_search_value_by_its_weight()
         learner.store(np.zeros(1, np.int64), obs, mask, np.zeros(1, np.int64), np.ones(1), obs, mask, done, ~done)
         assert learner._memory is not None and learner._size == 1
         assert learner._memory["value"][0] == pytest.approx((1 - weight) * 1.0 + weight * searched_value, abs=1e-6)
-
-
-PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained")
-
-
-@pytest.mark.parametrize("name", ["tictactoe_planning.pt", "connect_four_planning.pt"])
-def test_the_shipped_planning_agents_load_and_say_what_they_were_measured_at(name: str) -> None:
-    checkpoint = Checkpoint.read(os.path.join(PRETRAINED, name))
-    figures = checkpoint.metadata["figures"]
-    assert checkpoint.game == figures["game"] and "planning" in checkpoint.metadata
-    assert checkpoint.metadata["git"]["commit"] and checkpoint.metadata["recipe"]["planning"]["enabled"]
-    trainer = DecentralizedTrainer({"game": checkpoint.game}, num_test_envs=2, episodes_per_test=2, seed=0)
-    learner = agent_from_spec(os.path.join(PRETRAINED, name), trainer)
-    assert isinstance(learner, PlanningLearner) and learner.settings.play_simulations == figures["simulations"]
-    result = trainer.test([learner, RandomAgent(seed=1)])
-    assert result.rewards[:, 0].min() > 0  # it beats random play from the first seat
