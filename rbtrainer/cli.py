@@ -1058,6 +1058,7 @@ def _eval(
 ) -> int:
     from rbtrainer.agents.base import Agent, unique_name
     from rbtrainer.evaluation import TacticsRecorder, agent_from_spec, tactics_table, tournament
+    from rbtrainer.evaluation.specs import spec_label
     from rbtrainer.plotting import plot_crossplay
     from rbtrainer.rng import spawn_seeds
     from rbtrainer.validation import positive_int
@@ -1071,7 +1072,7 @@ def _eval(
         names: list[str] = []
         entrants: dict[str, Agent] = {}
         for spec, seed in zip(specs, spawn_seeds(trainer.seed, len(specs), stream=8)):
-            name = unique_name(os.path.basename(spec) if os.path.isfile(spec) else spec, names)  # checkpoints by file
+            name = unique_name(spec_label(spec), names)  # checkpoints by file
             names.append(name)
             agent = agent_from_spec(spec, trainer, seed=seed, device=device)
             entrants[name] = TacticsRecorder(agent) if tactics else agent

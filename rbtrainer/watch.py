@@ -145,6 +145,7 @@ def _spec_agents(
     specs: Sequence[str], trainer: "DecentralizedTrainer", seed: int, device: str
 ) -> tuple[list["Agent"], list[str]]:
     from rbtrainer.evaluation import agent_from_spec
+    from rbtrainer.evaluation.specs import spec_label
     from rbtrainer.rng import spawn_seeds
 
     seats = trainer.seats
@@ -157,7 +158,7 @@ def _spec_agents(
         )
     seeds = spawn_seeds(seed, len(seats), stream=_AGENT_SEED_STREAM)
     agents = [agent_from_spec(spec, trainer, seed=s, device=device) for spec, s in zip(specs, seeds)]
-    labels = [os.path.basename(spec) if os.path.isfile(spec) else spec for spec in specs]
+    labels = [spec_label(spec) for spec in specs]
     return agents, labels
 
 

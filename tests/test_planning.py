@@ -36,6 +36,7 @@ from rbtrainer.agents.planning import (
 from rbtrainer.checkpoint import Checkpoint, save_agents
 from rbtrainer.evaluation import agent_from_spec
 from rbtrainer.evaluation.exploitability import tictactoe_exploitability, tictactoe_vs_random
+from rbtrainer.evaluation.specs import spec_label
 from rbtrainer.league import League, LeagueConfig
 from rbtrainer.recipes import Recipe
 
@@ -209,6 +210,11 @@ def test_a_planning_run_repeats_and_learns_from_its_search(tmp_path: Any) -> Non
     budget = agent_from_spec(f"{path}@7", trainer)  # PATH@N: its play budget, training searches unchanged
     assert isinstance(budget, PlanningLearner) and budget.settings.play_simulations == 7
     assert budget.settings.simulations == spec_agent.settings.simulations
+    assert (spec_label(f"{path}@7"), spec_label(os.fspath(path)), spec_label("mcts:5")) == (
+        "planner.pt@7",
+        "planner.pt",
+        "mcts:5",
+    )
     for bad in ("0", "x", ""):
         with pytest.raises(ValueError, match=r"after '@' comes the simulations per move .* e\.g\. .*@400"):
             agent_from_spec(f"{path}@{bad}", trainer)

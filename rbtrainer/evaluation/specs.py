@@ -19,7 +19,7 @@ from rbtrainer.agents.base import Agent
 if TYPE_CHECKING:
     from rbtrainer.trainer import DecentralizedTrainer
 
-__all__ = ["BASELINES", "agent_from_spec"]
+__all__ = ["BASELINES", "agent_from_spec", "spec_label"]
 
 BASELINES = ("random", "minimax", "strong", "opportunist", "negamax[:DEPTH]", "astar", "mcts[:SIMULATIONS]")
 """Baseline names a spec may give."""
@@ -108,6 +108,17 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
         except (TypeError, ValueError) as err:
             raise ValueError(f"agent spec {spec!r} cannot play seat {trainer.seats[s]!r} of this game: {err}") from None
     return agent
+
+
+def spec_label(spec: str) -> str:
+    """How tables name the agent of ``spec``: a checkpoint by its file name (``PATH@N``: the file name and
+    ``@N``), a baseline by its spec."""
+    if os.path.isfile(spec):
+        return os.path.basename(spec)
+    path, at, budget = spec.rpartition("@")
+    if at and os.path.isfile(path):
+        return f"{os.path.basename(path)}@{budget}"
+    return spec
 
 
 def _budget(spec: str, text: str) -> int:
