@@ -170,14 +170,9 @@ def league_seed(seed: int, games: int, opening: int) -> dict[str, Any]:
         run, runs[kind] = train_recipe(config, seed)
         learners[kind] = run.learner
     trainer = DecentralizedTrainer({"game": "connect_four"}, num_test_envs=min(games, 50), seed=20_000 + seed)
+    players = {**learners, **{spec: agent_from_spec(spec, trainer, seed=seed + k) for k, spec in enumerate(OPPONENTS)}}
     entrants: dict[str, Agent] = {
-        name: RandomOpening(agent, opening, 30_000 + 10 * seed + k)
-        for k, (name, agent) in enumerate(
-            {
-                **learners,
-                **{spec: agent_from_spec(spec, trainer, seed=seed + k) for k, spec in enumerate(OPPONENTS)},
-            }.items()
-        )
+        name: RandomOpening(agent, opening, 30_000 + 10 * seed + k) for k, (name, agent) in enumerate(players.items())
     }
     result = tournament(trainer, entrants, games, seed=40_000 + seed, anchor="random")
     trainer.close()

@@ -47,7 +47,6 @@ Each prints one line per seed (robots: per run) and a summary; ``--json FILE`` a
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import json
 import logging
@@ -59,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, RandomAgent
+from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, FrozenAgent, RandomAgent
 from rbtrainer.agents.base import Agent
 from rbtrainer.callbacks import KeepBest
 from rbtrainer.evaluation import (
@@ -259,13 +258,6 @@ def robots(
     with recipe.build() as run:
         trainer = run.trainer
         best = run.keep_best_snapshot()
-        weights: dict[str, Any] = {}
-
-        def keep(episodes: int) -> None:  # the snapshot, and the weights to save it with
-            best(episodes)
-            weights["best"] = copy.deepcopy(run.learner.state_dict())
-
-        trainer.save_best_fn = keep
         stats = run.train(plot=False)
         astar = AStarDeliveryAgent(players, with_battery=battery, seed=seed)
         result = tournament(trainer, {"dqn": best.agent, "astar": astar}, ROBOT_GAMES_PER_SEATING, seed=seed)
@@ -298,9 +290,11 @@ def robots(
             },
             "wall_seconds": round(time.perf_counter() - began, 1),
         }
-        if save_dir is not None and "best" in weights:  # the learner takes the best round's weights to be saved
+        if save_dir is not None:  # the learner takes the best snapshot's weights to be saved
+            if not isinstance(best.agent, FrozenAgent):
+                raise TypeError(f"the best snapshot {best.agent!r} is not a DQN learner's; it cannot be saved")
             os.makedirs(save_dir, exist_ok=True)
-            run.learner.load_state_dict(weights["best"])
+            run.learner.load_state_dict(best.agent.state_dict())
             path = os.path.join(save_dir, f"robot_delivery_{setting}_seed{seed}.pt")
             run.save(path, {"figures": row, "recipe": recipe.tables(), "git": git})
     return row

@@ -1037,13 +1037,13 @@ def _entrants_env(specs: Sequence[str]) -> dict[str, Any]:
     """The game arguments recorded by the first checkpoint among the agent specs (``PATH`` or
     ``PATH@N``), or none (the default game) when no entrant is a checkpoint that records them."""
     from rbtrainer.checkpoint import Checkpoint
+    from rbtrainer.evaluation.specs import spec_checkpoint
 
     for spec in specs:
-        path = spec if os.path.isfile(spec) else spec.rpartition("@")[0]
-        if path and os.path.isfile(path):
-            recorded = Checkpoint.read(path).env_args
-            if recorded:
-                return dict(recorded)
+        named = spec_checkpoint(spec)
+        recorded = None if named is None else Checkpoint.read(named[0]).env_args
+        if recorded:
+            return recorded
     return {}
 
 

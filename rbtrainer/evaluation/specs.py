@@ -19,7 +19,7 @@ from rbtrainer.agents.base import Agent
 if TYPE_CHECKING:
     from rbtrainer.trainer import DecentralizedTrainer
 
-__all__ = ["BASELINES", "agent_from_spec", "spec_label"]
+__all__ = ["BASELINES", "agent_from_spec", "spec_checkpoint", "spec_label"]
 
 BASELINES = ("random", "minimax", "strong", "opportunist", "negamax[:DEPTH]", "astar", "mcts[:SIMULATIONS]")
 """Baseline names a spec may give."""
@@ -93,11 +93,9 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
         agent = _astar(trainer, seed)
     elif spec == "mcts" or spec.startswith("mcts:"):
         agent = _mcts(spec, trainer, seed)
-    elif os.path.isfile(spec):
-        agent = _checkpoint_agent(spec, trainer, device)
-    elif "@" in spec and os.path.isfile(spec.rpartition("@")[0]):
-        path, _, budget = spec.rpartition("@")
-        agent = _checkpoint_agent(path, trainer, device, _budget(spec, budget))
+    elif (named := spec_checkpoint(spec)) is not None:
+        path, budget = named
+        agent = _checkpoint_agent(path, trainer, device, None if budget is None else _budget(spec, budget))
     else:
         raise ValueError(
             f"unknown agent spec {spec!r}: neither a baseline ({', '.join(BASELINES)}) nor an existing checkpoint file"
@@ -110,15 +108,25 @@ def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None =
     return agent
 
 
+def spec_checkpoint(spec: str) -> tuple[str, str | None] | None:
+    """The checkpoint file ``spec`` names and the text after its ``@`` (``PATH@N``; None for a plain
+    path), or None when the spec names no existing file."""
+    if os.path.isfile(spec):
+        return spec, None
+    path, at, budget = spec.rpartition("@")
+    if at and os.path.isfile(path):
+        return path, budget
+    return None
+
+
 def spec_label(spec: str) -> str:
     """How tables name the agent of ``spec``: a checkpoint by its file name (``PATH@N``: the file name and
     ``@N``), a baseline by its spec."""
-    if os.path.isfile(spec):
-        return os.path.basename(spec)
-    path, at, budget = spec.rpartition("@")
-    if at and os.path.isfile(path):
-        return f"{os.path.basename(path)}@{budget}"
-    return spec
+    named = spec_checkpoint(spec)
+    if named is None:
+        return spec
+    path, budget = named
+    return os.path.basename(path) + ("" if budget is None else f"@{budget}")
 
 
 def _budget(spec: str, text: str) -> int:
