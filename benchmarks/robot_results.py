@@ -45,9 +45,11 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from rbtrainer.files import atomic_write
+from rbtrainer.provenance import provenance, write_figures
 from rbtrainer.recipes import Recipe
 
-CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+CONFIGS = os.path.join(ROOT, "configs")
 REFERENCE: dict[str, tuple[float, int]] = {
     "2": (21.0, 2_000),
     "2b": (26.0, 6_000),
@@ -111,6 +113,7 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
         "wall_seconds": round(time.perf_counter() - began, 1),
         "best_metric": stats.best_reward_metric,
         "best_episode": best.episodes,
+        "astar_selfplay": astar_selfplay(row, seed),
         "curve": [list(p) for p in zip(stats.test_episodes, stats.test_steps, stats.reward_metric_history)],
     }
     if row in CROSSPLAY:
@@ -181,6 +184,13 @@ def _results_table(results: list[dict[str, Any]], minutes: float) -> str:
             f"{r['best_metric']:.1f} (episode {r['best_episode']:,}) | {r['astar_selfplay']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def table(data: dict[str, Any]) -> str:
+    """The figures ``--json`` wrote, as the two Markdown tables, rows in the reference's order."""
+    order = {row: k for k, row in enumerate(REFERENCE)}
+    rows = sorted(data["rows"], key=lambda r: (order[r["row"]], r["seed"]))
+    return f"{_results_table(rows, data['minutes'])}\n\n{_crossplay_table(rows, data['games'])}"
 
 
 def _crossplay_table(results: list[dict[str, Any]], games: int) -> str:
@@ -259,15 +269,17 @@ def main() -> None:
         default=HOLD_EPISODES,
         help="episodes to keep training after the plateau (default: %(default)s)",
     )
-    parser.add_argument("--games", type=int, default=50, help="games per seating against A*")
+    parser.add_argument("--games", type=int, default=100, help="games per seating against A*")
     parser.add_argument("--jobs", type=int, default=2, help="rows trained side by side (one process each)")
     parser.add_argument(
         "--reuse", action="store_true", help="read rows already written to --out-dir (train only the missing ones)"
     )
     parser.add_argument("--out-dir", default="runs/robot_results")
+    parser.add_argument("--json", help="also write every row's figures (with the command, commit, date, machine) here")
     parser.add_argument("--plot-dir", default="plots")
     args = parser.parse_args()
 
+    origin = provenance(ROOT)  # the code the runs start from
     runs = [(row, seed) for row in args.rows for seed in args.seeds]
     done = _reused(runs, args.out_dir) if args.reuse else {}
     if args.reuse and not done:
@@ -293,12 +305,8 @@ def main() -> None:
                 flush=True,
             )
     results = [done[run] for run in runs]
-    anchors: dict[str, float] = {}
-    for result in results:
-        if "astar_selfplay" not in result:
-            if result["row"] not in anchors:
-                anchors[result["row"]] = astar_selfplay(result["row"], 0)
-            result["astar_selfplay"] = anchors[result["row"]]
+    if args.json:
+        write_figures(args.json, origin, {"minutes": args.minutes, "games": args.games, "rows": results})
     print(_results_table(results, args.minutes))
     print()
     print(_crossplay_table(results, args.games))
