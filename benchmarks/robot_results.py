@@ -32,6 +32,16 @@ script prints both tables in Markdown, one line per row and seed, and writes the
 first seed to ``<plot-dir>/robot_results.png``.
 
     python benchmarks/robot_results.py [--rows 2 2b 3 3b 4 4b 6 6b 8 8b 9 9b 12 12b] [--seeds 0] [--minutes 20]
+
+With ``--reference-python PY`` the rows train with the reference's own trainer instead, side by
+side on this machine: ``PY`` is the Python of an environment that has the reference's package
+(rbgame, at its commit a9bf3ec) and Tianshou 1.0 installed, and ``benchmarks/reference_row.py``
+runs each row in it with the reference's published settings, for ``--reference-episodes``
+(default: the episodes the reference first reached its plateau at) or ``--minutes``, whichever
+ends first. ``--ours FILE`` (what ``--json`` wrote) puts this trainer's figures for the same rows
+beside them; ``--json`` then writes both.
+
+    python benchmarks/robot_results.py --rows 2 6 --reference-python PY --ours robot_results.json --json FILE
 """
 
 from __future__ import annotations
@@ -40,8 +50,9 @@ import argparse
 import json
 import multiprocessing
 import os
+import subprocess
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from rbtrainer.files import atomic_write
@@ -68,6 +79,10 @@ REFERENCE: dict[str, tuple[float, int]] = {
 }
 """Per row: the reference's plateau and the episodes it first reached it at."""
 CROSSPLAY = ("2", "2b", "3", "3b")
+REFERENCE_ROW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_row.py")
+"""The driver that runs one row in the reference's environment."""
+OURS = ("reached", "best_metric", "best_episode", "episodes", "env_steps", "wall_seconds", "astar_selfplay")
+"""What a reference row keeps of this trainer's run of the same row."""
 HOLD_EPISODES = 100
 """Episodes a row keeps training after it first reaches the plateau (the README's table ran with it)."""
 
@@ -136,17 +151,135 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
     return result
 
 
-def astar_selfplay(row: str, seed: int) -> float:
-    """The test metric of the A* agent in every seat of the row's game (32 games): strong play's level."""
+def check_reference_python(python: str) -> str:
+    """The reference environment's versions, or ``ValueError`` saying why ``python`` cannot run it."""
+    probe = "import rbgame, tianshou, torch; print(tianshou.__version__, torch.__version__)"
+    try:
+        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=300)
+    except OSError as error:
+        raise ValueError(
+            f"--reference-python {python!r} cannot be run ({error}); give the python of the "
+            "environment the reference (rbgame) is installed in"
+        ) from error
+    if done.returncode != 0:
+        raise ValueError(
+            f"--reference-python {python!r} cannot import the reference's package rbgame with Tianshou "
+            f"({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'no message'}); "
+            "give the python of the environment the reference is installed in"
+        )
+    return done.stdout.strip()
+
+
+def run_reference_row(row: str, seed: int, python: str, episodes: int | None, minutes: float) -> dict[str, Any]:
+    """Train ``row`` with the reference's own trainer (``reference_row.py`` under ``python``)."""
+    plateau, reference_episodes = REFERENCE[row]
+    env = _recipe(row).env
+    budget = episodes or reference_episodes
+    command = [
+        python,
+        REFERENCE_ROW,
+        "--players",
+        str(len(env["robot_colors"])),
+        "--mails",
+        str(env["required_mail"]),
+        "--max-step",
+        str(env["max_step"]),
+        "--episodes",
+        str(budget),
+        "--minutes",
+        str(minutes),
+        "--plateau",
+        str(plateau),
+        "--seed",
+        str(seed),
+    ] + (["--battery"] if env.get("with_battery") else [])
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"the reference's trainer failed on row {row} (exit {done.returncode}):\n{tail}")
+    return {
+        "row": row,
+        "seed": seed,
+        "env": env,
+        "plateau": plateau,
+        "reference_episodes": reference_episodes,
+        "budget_episodes": budget,
+        "budget_minutes": minutes,
+        "reference_run": json.loads(done.stdout.strip().splitlines()[-1]),
+    }
+
+
+def reference_table(rows: list[dict[str, Any]]) -> str:
+    """Reference rows (``--reference-python``) as a Markdown table, the reference's trainer beside ours."""
+    lines = [
+        "| robots | battery | published plateau, first reached | reference's trainer here: episodes / wall "
+        "| its best test metric (episode) | it first reached the plateau | rbtrainer: best test metric (episode) "
+        "| rbtrainer first reached the plateau | A* in every seat |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def reached(got: dict[str, Any] | None) -> str:
+        return "no" if not got else f"episode {got['episodes']:,} ({got['seconds'] / 60:.1f} min)"
+
+    for r in rows:
+        run, ours = r["reference_run"], r.get("ours")
+        robots = len(r["env"]["robot_colors"])
+        best = "-" if run["best_metric"] is None else f"{run['best_metric']:.1f} ({run['best_episode']:,})"
+        mine = "-" if not ours else f"{ours['best_metric']:.1f} ({ours['best_episode']:,})"
+        mine_reached = "-" if not ours else reached(ours["reached"])
+        astar = "-" if not ours else f"{ours['astar_selfplay']:.1f}"
+        lines.append(
+            f"| {robots} | {'yes' if r['env'].get('with_battery') else 'no'} | {r['plateau']:g} at "
+            f"{r['reference_episodes']:,} | {run['episodes']:,} / {run['wall_seconds'] / 60:.1f} min | {best} | "
+            f"{reached(run['reached'])} | {mine} | {mine_reached} | {astar} |"
+        )
+    return "\n".join(lines)
+
+
+def astar_selfplay(row: str, seed: int, players: int | None = None) -> float:
+    """The test metric of the A* agent in every seat of the row's game (the recipe's test games):
+    strong play's level. ``players`` splits the row's robots into that many teams instead of one each."""
     from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer
 
     recipe = _recipe(row)
+    env = dict(recipe.env)
+    if players is not None:
+        robots = len(env["robot_colors"]) * env.get("num_robots_per_player", 1)
+        env.update(robot_colors=env["robot_colors"][:players], num_robots_per_player=robots // players)
     test_envs, test_episodes = recipe.trainer.num_test_envs, recipe.trainer.episodes_per_test
     with DecentralizedTrainer(
-        recipe.env, num_test_envs=test_envs, episodes_per_test=test_episodes, seed=seed, progress_bar=False
+        env, num_test_envs=test_envs, episodes_per_test=test_episodes, seed=seed, progress_bar=False
     ) as trainer:
-        astar = AStarDeliveryAgent(trainer.num_seats, with_battery=recipe.env.get("with_battery", False), seed=seed)
+        astar = AStarDeliveryAgent(trainer.num_seats, with_battery=env.get("with_battery", False), seed=seed)
         return float(trainer.test([astar] * trainer.num_seats).reward_metric)
+
+
+def astar_splits(row: str, seed: int) -> dict[str, Any]:
+    """A*'s level in every seat for every split of the row's robots into at least two players."""
+    env = _recipe(row).env
+    robots = len(env["robot_colors"]) * env.get("num_robots_per_player", 1)
+    splits = [players for players in range(robots, 1, -1) if robots % players == 0]
+    return {
+        "row": row,
+        "seed": seed,
+        "env": env,
+        "plateau": REFERENCE[row][0],
+        "splits": [[players, robots // players, astar_selfplay(row, seed, players)] for players in splits],
+    }
+
+
+def splits_table(rows: list[dict[str, Any]]) -> str:
+    """``--astar-splits`` as a Markdown table: A*'s level for each way of splitting a row's robots."""
+    lines = [
+        "| robots | battery | published plateau | A* in every seat, by players x robots each |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        robots = len(r["env"]["robot_colors"]) * r["env"].get("num_robots_per_player", 1)
+        levels = ", ".join(f"{p} x {k}: {metric:.1f}" for p, k, metric in r["splits"])
+        battery = "yes" if r["env"].get("with_battery") else "no"
+        lines.append(f"| {robots} | {battery} | {r['plateau']:g} | {levels} |")
+    return "\n".join(lines)
 
 
 def _label(row: str, env: dict[str, Any]) -> str:
@@ -258,6 +391,40 @@ def _reused(runs: list[tuple[str, int]], out_dir: str) -> dict[tuple[str, int], 
     return done
 
 
+def reference_main(args: argparse.Namespace, origin: dict[str, Any], versions: str) -> None:
+    """``--reference-python``: every row and seed with the reference's trainer, ``--ours`` beside."""
+    ours: dict[tuple[str, int], dict[str, Any]] = {}
+    if args.ours:
+        try:
+            with open(args.ours, encoding="utf-8") as handle:
+                ours = {(r["row"], r["seed"]): r for r in json.load(handle)["rows"]}
+        except (OSError, ValueError, KeyError) as error:
+            raise SystemExit(f"--ours {args.ours}: not a --json file of this script ({error})") from error
+    print(f"reference environment: tianshou, torch = {versions}", flush=True)
+    runs = [(row, seed) for row in args.rows for seed in args.seeds]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each run is its own process
+        results = list(
+            pool.map(
+                lambda run: run_reference_row(
+                    run[0], run[1], args.reference_python, args.reference_episodes, args.minutes
+                ),
+                runs,
+            )
+        )
+    for result in results:
+        mine = ours.get((result["row"], result["seed"]))
+        result["ours"] = {key: mine[key] for key in OURS} if mine else None
+        run = result["reference_run"]
+        print(
+            f"{result['row']} seed {result['seed']}: reference best {run['best_metric']}, "
+            f"{run['episodes']} episodes in {run['wall_seconds'] / 60:.1f} min",
+            flush=True,
+        )
+    if args.json:
+        write_figures(args.json, origin, {"rows": results})
+    print(reference_table(results))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", nargs="+", default=list(REFERENCE), choices=list(REFERENCE))
@@ -277,9 +444,31 @@ def main() -> None:
     parser.add_argument("--out-dir", default="runs/robot_results")
     parser.add_argument("--json", help="also write every row's figures (with the command, commit, date, machine) here")
     parser.add_argument("--plot-dir", default="plots")
+    parser.add_argument("--reference-python", help="train the rows with the reference's trainer in this Python instead")
+    parser.add_argument(
+        "--reference-episodes", type=int, help="episodes per reference row (default: the row's published episodes)"
+    )
+    parser.add_argument(
+        "--astar-splits", action="store_true", help="only measure A* in every seat for every split of each row's robots"
+    )
+    parser.add_argument("--ours", help="with --reference-python: a --json file of this trainer's rows to set beside")
     args = parser.parse_args()
 
     origin = provenance(ROOT)  # the code the runs start from
+    if args.astar_splits:
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            levels = list(pool.map(astar_splits, args.rows, [args.seeds[0]] * len(args.rows)))
+        if args.json:
+            write_figures(args.json, origin, {"rows": levels})
+        print(splits_table(levels))
+        return
+    if args.reference_python:
+        try:  # before any run starts
+            versions = check_reference_python(args.reference_python)
+        except ValueError as error:
+            parser.error(str(error))
+        reference_main(args, origin, versions)
+        return
     runs = [(row, seed) for row in args.rows for seed in args.seeds]
     done = _reused(runs, args.out_dir) if args.reuse else {}
     if args.reuse and not done:

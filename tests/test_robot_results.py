@@ -1,0 +1,90 @@
+"""``benchmarks/robot_results.py``'s side-by-side mode with the reference's trainer, and A*'s team splits."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+ROBOT_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "robot_results.py"
+
+REFERENCE_RUN = {
+    "curve": [[112, -23.4, 60.0], [2016, 17.1, 1500.0]],
+    "reached": None,
+    "best_metric": 17.1,
+    "best_episode": 2016,
+    "episodes": 2016,
+    "env_steps": 300000,
+    "gradient_steps": 6000,
+    "wall_seconds": 1510.0,
+    "versions": {"tianshou": "1.0.0", "torch": "2.13.0+cpu"},
+}
+
+
+def _run(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROBOT_RESULTS), *argv], capture_output=True, text=True, timeout=300, check=False, cwd=cwd
+    )
+
+
+def _fake_reference_python(tmp_path: Path) -> Path:
+    """A stand-in for the reference environment's python: answers the probe, records each run's arguments
+    and prints what the driver prints last."""
+    fake = tmp_path / "reference-python"
+    calls = tmp_path / "calls.txt"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-c" ]; then echo "1.0.0 2.13.0+cpu"; exit 0; fi\n'
+        f'echo "$@" >> {calls}\n'
+        f"echo '{json.dumps(REFERENCE_RUN)}'\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    return fake
+
+
+def test_a_python_without_the_reference_is_refused_before_any_run(tmp_path):
+    done = _run("--rows", "2", "--reference-python", sys.executable, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"--reference-python {sys.executable!r} cannot import the reference's package rbgame" in done.stderr
+    assert "give the python of the environment the reference is installed in" in done.stderr
+
+
+def test_reference_rows_run_the_driver_with_each_rows_settings_and_sit_beside_ours(tmp_path):
+    ours_row = {
+        "row": "2", "seed": 0, "reached": None, "best_metric": 16.8, "best_episode": 1500, "episodes": 2000,
+        "env_steps": 200000, "wall_seconds": 300.0, "astar_selfplay": 17.0, "curve": [],
+    }  # fmt: skip
+    ours = tmp_path / "ours.json"
+    ours.write_text(json.dumps({"rows": [ours_row]}))
+    fake = _fake_reference_python(tmp_path)
+    out = tmp_path / "reference.json"
+    done = _run(
+        "--rows", "2", "6b", "--reference-python", str(fake), "--ours", str(ours), "--json", str(out), "--minutes", "9",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    calls = sorted((tmp_path / "calls.txt").read_text().splitlines())
+    assert len(calls) == 2
+    assert "--players 2 --mails 4 --max-step 500 --episodes 2000 --minutes 9.0 --plateau 21.0 --seed 0" in calls[0]
+    assert calls[1].endswith("--players 6 --mails 6 --max-step 800 --episodes 6000 --minutes 9.0 --plateau 22.0 "
+                             "--seed 0 --battery")  # fmt: skip
+    written = json.loads(out.read_text())
+    assert "commit" in written["git"] and written["command"].startswith("benchmarks/robot_results.py")
+    two, six = written["rows"]
+    assert two["reference_run"] == REFERENCE_RUN and two["ours"]["best_metric"] == 16.8
+    assert six["ours"] is None  # no run of ours for that row: shown as such, not made up
+    assert "| 2 | no | 21 at 2,000 | 2,016 / 25.2 min | 17.1 (2,016) | no | 16.8 (1,500) | no | 17.0 |" in done.stdout
+    assert "| 6 | yes | 22 at 6,000 | 2,016 / 25.2 min | 17.1 (2,016) | no | - | - | - |" in done.stdout
+
+
+def test_astar_splits_measures_every_way_to_split_a_rows_robots(tmp_path):
+    out = tmp_path / "splits.json"
+    done = _run("--rows", "4", "--astar-splits", "--jobs", "1", "--json", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert [split[:2] for split in row["splits"]] == [[4, 1], [2, 2]]
+    alone, teams = row["splits"][0][2], row["splits"][1][2]
+    assert alone > teams > 0  # two robots share a team's four mails: each earns about half as much
+    assert f"| 4 | no | 14.5 | 4 x 1: {alone:.1f}, 2 x 2: {teams:.1f} |" in done.stdout
