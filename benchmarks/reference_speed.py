@@ -25,7 +25,15 @@ exploring, epsilon = max(0.05, 0.9995^episode). This script runs that configurat
 Every figure is measured in its own fresh process, the kinds alternating, ``--repeats`` times;
 the table gives medians and ranges.
 
-    python benchmarks/reference_speed.py [--repeats 3] [--json out.json]
+The reference's own figures come from the same run when ``--reference-python PY`` names the
+Python of an environment where the reference (rbgame, with Tianshou 1.0) is installed:
+``benchmarks/reference_loops.py`` then measures its train loop (and peak RSS) and its test loop on
+the same configuration, each in a fresh process taking turns with this project's kinds, and the
+ratios are between medians of the same run. Without it the table falls back to figures of the
+reference measured on another day (``REFERENCE``), and says so: the reference's train loop swings
+several times with the load of the machine, so those ratios say little.
+
+    python benchmarks/reference_speed.py [--repeats 3] [--json out.json] [--reference-python PY]
 """
 
 from __future__ import annotations
@@ -50,7 +58,11 @@ ENV_ARGS: dict[str, Any] = {
     "max_step": 600,
 }
 REFERENCE = {"train": 3_500.0, "test": 10_200.0, "rss_mb": 510.0, "startup_s": 17.6}
-"""The reference's figures (train/test: env steps per second) and today's start-up before this work."""
+"""The reference's figures measured on another day (train/test: env steps per second) and the
+start-up before this work: the fallback without ``--reference-python``."""
+REFERENCE_LOOPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_loops.py")
+REFERENCE_KINDS = {"reference_train": "train", "reference_test": "test"}
+"""Kinds run by the reference's Python (``reference_loops.py --loop ...``)."""
 GOALS = {"train": 3.0, "test": 10.0, "grad_vs_floor": 2.0, "overhead": 0.30, "rss_mb": 510.0, "startup_s": 8.0}
 FLOOR_STEPS = 1_000
 OUR_GRAD_STEPS = 600
@@ -200,13 +212,32 @@ CHILDREN: dict[str, Callable[[], dict[str, float]]] = {
 }
 
 
-def _run_child(kind: str) -> dict[str, float]:
-    out = (
-        subprocess.run([sys.executable, __file__, "--child", kind], check=True, capture_output=True, text=True)
-        .stdout.strip()
-        .splitlines()
-    )
-    return dict(json.loads(out[-1]))
+def _run_child(kind: str, reference_python: str | None = None) -> dict[str, float]:
+    if kind in REFERENCE_KINDS:
+        command = [str(reference_python), REFERENCE_LOOPS, "--loop", REFERENCE_KINDS[kind]]
+    else:
+        command = [sys.executable, __file__, "--child", kind]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"{' '.join(command)} failed (exit {done.returncode}):\n{tail}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _check_reference_python(python: str) -> None:
+    """``ValueError`` saying why ``python`` cannot run the reference's loops."""
+    probe = "import rbgame, tianshou"
+    try:
+        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=300)
+    except OSError as error:
+        raise ValueError(f"--reference-python {python!r} cannot be run ({error})") from error
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
+        raise ValueError(
+            f"--reference-python {python!r} cannot import the reference's package rbgame with Tianshou ({last}); "
+            "give the python of the environment the reference is installed in, or leave it out to compare "
+            "with the dated figures"
+        )
 
 
 def _figure(values: list[float]) -> dict[str, float]:
@@ -224,16 +255,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--reference-python", help="measure the reference's loops in this Python, in the same run")
     parser.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(CHILDREN[args.child]()))
         return
+    kinds = list(CHILDREN)
+    if args.reference_python:
+        try:  # before anything runs
+            _check_reference_python(args.reference_python)
+        except ValueError as error:
+            parser.error(str(error))
+        kinds += list(REFERENCE_KINDS)
 
     runs: dict[str, list[float]] = {}
     for _ in range(args.repeats):  # alternating kinds, each in a fresh process
-        for kind in CHILDREN:
-            for key, value in _run_child(kind).items():
+        for kind in kinds:
+            for key, value in _run_child(kind, args.reference_python).items():
                 runs.setdefault(key, []).append(value)
     for train, bare in zip(runs["test"], runs["bare"]):
         runs.setdefault("overhead", []).append(bare / train - 1.0)
@@ -241,6 +280,10 @@ def main() -> None:
         runs.setdefault("grad_vs_floor", []).append(floor / grad)
     fig = {key: _figure(values) for key, values in runs.items()}
     med = {key: f["median"] for key, f in fig.items()}
+    side_by_side = "reference_train" in med
+    reference = dict(REFERENCE)
+    if side_by_side:  # the same run's medians, not the dated figures
+        reference.update(train=med["reference_train"], test=med["reference_test"], rss_mb=med["reference_rss_mb"])
 
     def span(key: str, fmt: str) -> str:
         return f"{format(fig[key]['median'], fmt)} ({format(fig[key]['min'], fmt)}-{format(fig[key]['max'], fmt)})"
@@ -249,10 +292,10 @@ def main() -> None:
         (
             "train loop, env steps/s (whole first train())",
             span("train", ",.0f"),
-            f"{REFERENCE['train']:,.0f}",
-            f"{med['train'] / REFERENCE['train']:.2f}x",
+            f"{reference['train']:,.0f}",
+            f"{med['train'] / reference['train']:.2f}x",
             f">= {GOALS['train']:g}x",
-            _verdict(med["train"] / REFERENCE["train"], GOALS["train"], True),
+            _verdict(med["train"] / reference["train"], GOALS["train"], True),
         ),
         (
             "DQN gradient steps/s (n-step 30, 16 streams) vs floor",
@@ -281,10 +324,10 @@ def main() -> None:
         (
             "test loop, random agents, 16 envs, 48 episodes, env steps/s",
             span("test", ",.0f"),
-            f"{REFERENCE['test']:,.0f}",
-            f"{med['test'] / REFERENCE['test']:.2f}x",
+            f"{reference['test']:,.0f}",
+            f"{med['test'] / reference['test']:.2f}x",
             f">= {GOALS['test']:g}x",
-            _verdict(med["test"] / REFERENCE["test"], GOALS["test"], True),
+            _verdict(med["test"] / reference["test"], GOALS["test"], True),
         ),
         (
             "trainer overhead over the bare game loop (random agents)",
@@ -297,8 +340,8 @@ def main() -> None:
         (
             "peak RSS of the train-loop process, MB",
             span("rss_mb", ".0f"),
-            f"{REFERENCE['rss_mb']:.0f}",
-            f"{med['rss_mb'] / REFERENCE['rss_mb']:.2f}x",
+            f"{reference['rss_mb']:.0f}",
+            f"{med['rss_mb'] / reference['rss_mb']:.2f}x",
             f"<= {GOALS['rss_mb']:.0f}",
             _verdict(med["rss_mb"], GOALS["rss_mb"], False),
         ),
@@ -312,13 +355,18 @@ def main() -> None:
         ),
     ]
     print(f"reference configuration, medians (ranges) of {args.repeats} fresh processes each")
+    print(
+        "reference: measured in this run, taking turns with rbtrainer"
+        if side_by_side
+        else "reference: figures measured on another day (no --reference-python): ratios against them say little"
+    )
     print("| what | rbtrainer | reference | ratio | goal | verdict |")
     print("|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"runs": runs, "figures": fig}, handle, indent=2)
+            json.dump({"runs": runs, "figures": fig, "reference_side_by_side": side_by_side}, handle, indent=2)
 
 
 if __name__ == "__main__":

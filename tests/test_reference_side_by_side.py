@@ -1,4 +1,5 @@
-"""``benchmarks/robot_results.py``'s side-by-side mode with the reference's trainer, and A*'s team splits."""
+"""Side by side with the reference: ``robot_results.py`` training rows with the reference's trainer,
+``reference_speed.py`` measuring its loops, and A*'s levels for every team split of a row."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROBOT_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "robot_results.py"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+ROBOT_RESULTS = BENCHMARKS / "robot_results.py"
 
 REFERENCE_RUN = {
     "curve": [[112, -23.4, 60.0], [2016, 17.1, 1500.0]],
@@ -88,3 +90,13 @@ def test_astar_splits_measures_every_way_to_split_a_rows_robots(tmp_path):
     alone, teams = row["splits"][0][2], row["splits"][1][2]
     assert alone > teams > 0  # two robots share a team's four mails: each earns about half as much
     assert f"| 4 | no | 14.5 | 4 x 1: {alone:.1f}, 2 x 2: {teams:.1f} |" in done.stdout
+
+
+def test_reference_speed_refuses_a_python_without_the_reference_before_measuring(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "reference_speed.py"), "--reference-python", sys.executable],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "cannot import the reference's package rbgame" in done.stderr and done.stdout == ""
+    assert "or leave it out to compare with the dated figures" in done.stderr
