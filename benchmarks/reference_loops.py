@@ -22,63 +22,32 @@ API only.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.resources
 import json
-import os
 import random
 import resource
 import statistics
 import time
 from typing import Any
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # the reference's package imports pygame
+from reference_row import dqn_policy, env_args, reference  # benchmarks/ is this script's directory
 
-
-def _env_args() -> dict[str, Any]:
-    assets = str(importlib.resources.files("rbgame").joinpath("assets", "csv_files"))
-    return {
-        "colors_map": os.path.join(assets, "colors_map.csv"),
-        "targets_map": os.path.join(assets, "targets_map.csv"),
-        "required_mail": 5,
-        "robot_colors": ["r", "b", "gr"],
-        "num_robots_per_player": 1,
-        "with_battery": False,
-        "random_num_steps": False,
-        "max_step": 600,
-    }
+ENV_ARGS: dict[str, Any] = {"colors": ["r", "b", "gr"], "mails": 5, "max_step": 600, "battery": False}
 
 
 def train_loop() -> dict[str, float]:
-    import gymnasium as gym
     import numpy as np
     import torch
-
-    # Tianshou 1.0's API (not the 2.x this project type checks against), looked up at run time
-    OffPolicyAgent = importlib.import_module("rbgame.agent.rl_agent").OffPolicyAgent
-    DecentralizedTrainer = importlib.import_module("rbgame.trainer").DecentralizedTrainer
-    VectorReplayBuffer = importlib.import_module("tianshou.data").VectorReplayBuffer
-    DQNPolicy = importlib.import_module("tianshou.policy").DQNPolicy
-    Net = importlib.import_module("tianshou.utils.net.common").Net
 
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
-    net = Net(state_shape=9, action_shape=5, hidden_sizes=[64, 64], device="cpu")
-    policy = DQNPolicy(
-        model=net,
-        optim=torch.optim.Adam(net.parameters(), lr=1e-3),
-        action_space=gym.spaces.Discrete(5),
-        discount_factor=0.99,
-        estimation_step=30,
-        target_update_freq=500,
-        is_double=True,
+    net = reference("tianshou.utils.net.common").Net(state_shape=9, action_shape=5, hidden_sizes=[64, 64], device="cpu")
+    memory = reference("tianshou.data").VectorReplayBuffer(total_size=600 * 320, buffer_num=3 * 16)
+    agent = reference("rbgame.agent.rl_agent").OffPolicyAgent(
+        policy=dqn_policy(net, lr=1e-3), memory=memory, update_per_step=0.02
     )
-    agent = OffPolicyAgent(
-        policy=policy, memory=VectorReplayBuffer(total_size=600 * 320, buffer_num=3 * 16), update_per_step=0.02
-    )
-    trainer = DecentralizedTrainer(
-        env_args=_env_args(),
+    trainer = reference("rbgame.trainer").DecentralizedTrainer(
+        env_args=env_args(**ENV_ARGS),
         num_train_envs=16,
         num_test_envs=16,
         batch_size=64,
@@ -113,8 +82,9 @@ class _RandomLegal:
 
 
 def test_loop() -> dict[str, float]:
-    DecentralizedTrainer = importlib.import_module("rbgame.trainer").DecentralizedTrainer
-    trainer = DecentralizedTrainer(env_args=_env_args(), num_train_envs=16, num_test_envs=16, episodes_per_test=48)
+    trainer = reference("rbgame.trainer").DecentralizedTrainer(
+        env_args=env_args(**ENV_ARGS), num_train_envs=16, num_test_envs=16, episodes_per_test=48
+    )
     agents = [_RandomLegal(seed) for seed in range(3)]
     trainer.test(agents, eval_metrics=False)  # warm-up round
     rates = []

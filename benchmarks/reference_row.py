@@ -44,6 +44,43 @@ HIDDEN = [1024, 1024, 512, 512, 256, 256, 128, 128, 64, 64]
 NUM_ENVS = 16
 
 
+def reference(module: str) -> Any:
+    """A module of the reference's environment. It has Tianshou 1.0, whose API differs from the 2.x
+    this project type checks against: looked up at run time, the check does not read it as 2.x."""
+    return importlib.import_module(module)
+
+
+def env_args(colors: list[str], mails: int, max_step: int, battery: bool) -> dict[str, Any]:
+    """The reference game's arguments: one robot per colour, the turn passing after each move."""
+    assets = str(importlib.resources.files("rbgame").joinpath("assets", "csv_files"))
+    return {
+        "colors_map": os.path.join(assets, "colors_map.csv"),
+        "targets_map": os.path.join(assets, "targets_map.csv"),
+        "required_mail": mails,
+        "robot_colors": colors,
+        "num_robots_per_player": 1,
+        "with_battery": battery,
+        "random_num_steps": False,
+        "max_step": max_step,
+    }
+
+
+def dqn_policy(net: Any, lr: float) -> Any:
+    """The reference's DQN: gamma 0.99, 30-step returns, double Q, target update every 500 gradient steps."""
+    import gymnasium as gym
+    import torch
+
+    return reference("tianshou.policy").DQNPolicy(
+        model=net,
+        optim=torch.optim.Adam(net.parameters(), lr=lr),
+        action_space=gym.spaces.Discrete(5),
+        discount_factor=0.99,
+        estimation_step=30,
+        target_update_freq=500,
+        is_double=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--players", type=int, required=True, help="players of one robot each")
@@ -56,25 +93,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    import gymnasium as gym
     import numpy as np
     import torch
-    from torch import nn, optim
-
-    # The reference's environment has Tianshou 1.0, whose API differs from the 2.x this project type
-    # checks against: its modules are looked up at run time, so the check does not read them as 2.x.
-    OffPolicyAgent = importlib.import_module("rbgame.agent.rl_agent").OffPolicyAgent
-    DecentralizedTrainer = importlib.import_module("rbgame.trainer").DecentralizedTrainer
-    PrioritizedVectorReplayBuffer = importlib.import_module("tianshou.data").PrioritizedVectorReplayBuffer
-    DQNPolicy = importlib.import_module("tianshou.policy").DQNPolicy
-    Net = importlib.import_module("tianshou.utils.net.common").Net
+    from torch import nn
 
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
     robots = args.players
-    net = Net(
+    net = reference("tianshou.utils.net.common").Net(
         state_shape=(4 if args.battery else 3) * robots,
         action_shape=5,
         hidden_sizes=HIDDEN,
@@ -85,19 +113,12 @@ def main() -> None:
             {"hidden_sizes": [32], "norm_layer": nn.LayerNorm},
         ],
     )
-    policy = DQNPolicy(
-        model=net,
-        optim=optim.Adam(net.parameters(), lr=1e-4),
-        action_space=gym.spaces.Discrete(5),
-        discount_factor=0.99,
-        estimation_step=30,
-        target_update_freq=500,
-        is_double=True,
-    )
-    memory = PrioritizedVectorReplayBuffer(
+    memory = reference("tianshou.data").PrioritizedVectorReplayBuffer(
         total_size=args.max_step * args.episodes, buffer_num=robots * NUM_ENVS, alpha=0.6, beta=0.4
     )
-    agent = OffPolicyAgent(policy=policy, memory=memory, update_per_step=0.02)
+    agent = reference("rbgame.agent.rl_agent").OffPolicyAgent(
+        policy=dqn_policy(net, lr=1e-4), memory=memory, update_per_step=0.02
+    )
 
     def train_fn(episode: int, step: int) -> None:
         agent.policy.set_eps(max(0.9995**episode, 0.05))
@@ -112,18 +133,9 @@ def main() -> None:
         print(f"episode {episode}: metric {metric:+.2f} at {elapsed:.0f} s", file=sys.stderr, flush=True)
         return elapsed >= args.minutes * 60
 
-    assets = str(importlib.resources.files("rbgame").joinpath("assets", "csv_files"))
-    trainer = DecentralizedTrainer(
-        env_args={
-            "colors_map": os.path.join(assets, "colors_map.csv"),
-            "targets_map": os.path.join(assets, "targets_map.csv"),
-            "required_mail": args.mails,
-            "robot_colors": [f"c{k}" for k in range(robots)],  # only labels: nothing is rendered
-            "num_robots_per_player": 1,
-            "with_battery": args.battery,
-            "random_num_steps": False,
-            "max_step": args.max_step,
-        },
+    colors = [f"c{k}" for k in range(robots)]  # only labels: nothing is rendered
+    trainer = reference("rbgame.trainer").DecentralizedTrainer(
+        env_args=env_args(colors, args.mails, args.max_step, args.battery),
         num_train_envs=NUM_ENVS,
         num_test_envs=NUM_ENVS,
         batch_size=64,
@@ -147,7 +159,7 @@ def main() -> None:
         "env_steps": int(stats["num_collected_steps"]),
         "gradient_steps": int(stats["num_gradient_steps"]),
         "wall_seconds": round(float(stats["training_time"]), 1),
-        "versions": {"tianshou": importlib.import_module("tianshou").__version__, "torch": torch.__version__},
+        "versions": {"tianshou": reference("tianshou").__version__, "torch": torch.__version__},
     }
     print(json.dumps(result), flush=True)
 
