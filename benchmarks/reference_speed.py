@@ -57,6 +57,7 @@ ENV_ARGS: dict[str, Any] = {
     "required_mail": 5,
     "max_step": 600,
 }
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 REFERENCE = {"train": 3_500.0, "test": 10_200.0, "rss_mb": 510.0, "startup_s": 17.6}
 """The reference's figures measured on another day (train/test: env steps per second) and the
 start-up before this work: the fallback without ``--reference-python``."""
@@ -251,48 +252,25 @@ def _verdict(value: float, goal: float, higher_is_better: bool) -> str:
     return f"short ({short:.2f}x off)"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", help="also write the figures to this JSON file")
-    parser.add_argument("--reference-python", help="measure the reference's loops in this Python, in the same run")
-    parser.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(CHILDREN[args.child]()))
-        return
-    kinds = list(CHILDREN)
-    if args.reference_python:
-        try:  # before anything runs
-            _check_reference_python(args.reference_python)
-        except ValueError as error:
-            parser.error(str(error))
-        kinds += list(REFERENCE_KINDS)
-
-    runs: dict[str, list[float]] = {}
-    for _ in range(args.repeats):  # alternating kinds, each in a fresh process
-        for kind in kinds:
-            for key, value in _run_child(kind, args.reference_python).items():
-                runs.setdefault(key, []).append(value)
-    for train, bare in zip(runs["test"], runs["bare"]):
-        runs.setdefault("overhead", []).append(bare / train - 1.0)
-    for grad, floor in zip(runs["grad"], runs["floor"]):
-        runs.setdefault("grad_vs_floor", []).append(floor / grad)
-    fig = {key: _figure(values) for key, values in runs.items()}
+def table(data: dict[str, Any]) -> str:
+    """The figures of a run (``--json``) as a Markdown table, each goal met or not."""
+    fig, side_by_side = data["figures"], data["reference_side_by_side"]
     med = {key: f["median"] for key, f in fig.items()}
-    side_by_side = "reference_train" in med
-    reference = dict(REFERENCE)
-    if side_by_side:  # the same run's medians, not the dated figures
-        reference.update(train=med["reference_train"], test=med["reference_test"], rss_mb=med["reference_rss_mb"])
 
     def span(key: str, fmt: str) -> str:
         return f"{format(fig[key]['median'], fmt)} ({format(fig[key]['min'], fmt)}-{format(fig[key]['max'], fmt)})"
 
+    reference = dict(REFERENCE)
+    shown = {key: f"{value:,.0f} (dated)" for key, value in REFERENCE.items()}
+    if side_by_side:  # the same run's medians, not the dated figures
+        for key in ("train", "test", "rss_mb"):
+            reference[key] = med[f"reference_{key}"]
+            shown[key] = span(f"reference_{key}", ",.0f")
     rows = [
         (
             "train loop, env steps/s (whole first train())",
             span("train", ",.0f"),
-            f"{reference['train']:,.0f}",
+            shown["train"],
             f"{med['train'] / reference['train']:.2f}x",
             f">= {GOALS['train']:g}x",
             _verdict(med["train"] / reference["train"], GOALS["train"], True),
@@ -324,7 +302,7 @@ def main() -> None:
         (
             "test loop, random agents, 16 envs, 48 episodes, env steps/s",
             span("test", ",.0f"),
-            f"{reference['test']:,.0f}",
+            shown["test"],
             f"{med['test'] / reference['test']:.2f}x",
             f">= {GOALS['test']:g}x",
             _verdict(med["test"] / reference["test"], GOALS["test"], True),
@@ -340,7 +318,7 @@ def main() -> None:
         (
             "peak RSS of the train-loop process, MB",
             span("rss_mb", ".0f"),
-            f"{reference['rss_mb']:.0f}",
+            shown["rss_mb"],
             f"{med['rss_mb'] / reference['rss_mb']:.2f}x",
             f"<= {GOALS['rss_mb']:.0f}",
             _verdict(med["rss_mb"], GOALS["rss_mb"], False),
@@ -354,19 +332,57 @@ def main() -> None:
             _verdict(med["startup_s"], GOALS["startup_s"], False),
         ),
     ]
-    print(f"reference configuration, medians (ranges) of {args.repeats} fresh processes each")
-    print(
-        "reference: measured in this run, taking turns with rbtrainer"
+    head = (
+        "The reference measured in this run, taking turns with rbtrainer."
         if side_by_side
-        else "reference: figures measured on another day (no --reference-python): ratios against them say little"
+        else "The reference's figures were measured on another day (no --reference-python): ratios against them "
+        "say little, its speed swings with the load of the machine."
     )
-    print("| what | rbtrainer | reference | ratio | goal | verdict |")
-    print("|---|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    lines = [
+        f"Medians (ranges) of {data['repeats']} fresh processes each. {head}",
+        "",
+        "| what | rbtrainer | reference | ratio | goal | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--reference-python", help="measure the reference's loops in this Python, in the same run")
+    parser.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(CHILDREN[args.child]()))
+        return
+    from rbtrainer.provenance import provenance, write_figures
+
+    origin = provenance(ROOT)  # the code the runs start from
+    kinds = list(CHILDREN)
+    if args.reference_python:
+        try:  # before anything runs
+            _check_reference_python(args.reference_python)
+        except ValueError as error:
+            parser.error(str(error))
+        kinds += list(REFERENCE_KINDS)
+
+    runs: dict[str, list[float]] = {}
+    for _ in range(args.repeats):  # alternating kinds, each in a fresh process
+        for kind in kinds:
+            for key, value in _run_child(kind, args.reference_python).items():
+                runs.setdefault(key, []).append(value)
+    for train, bare in zip(runs["test"], runs["bare"]):
+        runs.setdefault("overhead", []).append(bare / train - 1.0)
+    for grad, floor in zip(runs["grad"], runs["floor"]):
+        runs.setdefault("grad_vs_floor", []).append(floor / grad)
+    fig = {key: _figure(values) for key, values in runs.items()}
+    data = {"repeats": args.repeats, "runs": runs, "figures": fig, "reference_side_by_side": "reference_train" in fig}
+    print(table(data))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"runs": runs, "figures": fig, "reference_side_by_side": side_by_side}, handle, indent=2)
+        write_figures(args.json, origin, data)
 
 
 if __name__ == "__main__":
