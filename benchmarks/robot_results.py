@@ -42,6 +42,12 @@ ends first. ``--ours FILE`` (what ``--json`` wrote) puts this trainer's figures 
 beside them; ``--json`` then writes both.
 
     python benchmarks/robot_results.py --rows 2 6 --reference-python PY --ours robot_results.json --json FILE
+
+``--astar-splits`` only measures the A* agent in every seat of each row's game for every way of
+splitting its robots into at least two players (P players x K robots), the metric as above: how
+the rows were read as R x 1 (``docs/reference-table.md``).
+
+``--json`` files are rendered on the docs' Results page (``benchmarks/render.py``).
 """
 
 from __future__ import annotations
