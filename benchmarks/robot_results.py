@@ -230,8 +230,8 @@ def reference_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         run, ours = r["reference_run"], r.get("ours")
         robots = len(r["env"]["robot_colors"])
-        best = "-" if run["best_metric"] is None else f"{run['best_metric']:.1f} ({run['best_episode']:,})"
-        mine = "-" if not ours else f"{ours['best_metric']:.1f} ({ours['best_episode']:,})"
+        best = "-" if run["best_metric"] is None else f"{run['best_metric']:.2f} ({run['best_episode']:,})"
+        mine = "-" if not ours else f"{ours['best_metric']:.2f} ({ours['best_episode']:,})"
         mine_reached = "-" if not ours else reached(ours["reached"])
         astar = "-" if not ours else f"{ours['astar_selfplay']:.1f}"
         lines.append(
@@ -320,7 +320,7 @@ def _results_table(results: list[dict[str, Any]], minutes: float) -> str:
             share_text, verdict = "-", f"short (not reached; stopped at {ended})"
         lines.append(
             f"| {robots} | {battery} | {r['seed']} | {reference} | {ours} | {share_text} | {verdict} | "
-            f"{r['best_metric']:.1f} (episode {r['best_episode']:,}) | {r['astar_selfplay']:.1f} |"
+            f"{r['best_metric']:.2f} (episode {r['best_episode']:,}) | {r['astar_selfplay']:.1f} |"
         )
     return "\n".join(lines)
 
