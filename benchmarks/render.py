@@ -221,6 +221,41 @@ SCALING_MODEL = Section(
     whole=True,
 )
 
+ROBOT_RESULTS = Section(
+    "The reference's results table: rbtrainer on every row",
+    "robot_results.json",
+    "robot_results:table",
+    "Every row of the reference's published table ([what each row means and how that was settled]"
+    "(reference-table.md)), trained with `configs/robots_<row>.toml`: self-play dueling DQN with the same "
+    "settings for every row, one seed, two rows at a time (one per core). A row trains until its test metric "
+    "(the mean return of all robots over the test games, as the reference's) first reaches the reference's "
+    "plateau, then 100 episodes more, or until 20 minutes or the reference's episode count run out. The goal "
+    "is the plateau in at most a quarter of the reference's episodes and at most 20 minutes. \"A* in every "
+    "seat\" is the scripted A* agent's metric on the same game, for scale. The second table: for 2 and 3 "
+    "robots, the best test round's snapshot against A* in every seat order.",
+    whole=True,
+)
+ASTAR_SPLITS = Section(
+    "A* in every seat, for every way to split a row's robots",
+    "astar_splits.json",
+    "robot_results:splits_table",
+    "The scripted A* agent in every seat of each row's game (its mails and max_step), with the row's robots "
+    "split into P players of K robots each (a player wins when its robots' deliveries add up to the mails "
+    "to win); the metric is the reference's, the mean return of all robots over the test games. Only the "
+    "one-robot-per-player split lands near the published plateaus; this is one of the reasons every row is "
+    "read as R players x 1 robot ([how the rows were settled](reference-table.md#why-each-row-is-r-x-1)).",
+)
+REFERENCE_ROWS = Section(
+    "The reference's own trainer beside rbtrainer",
+    "reference_rows.json",
+    "robot_results:reference_table",
+    "Rows that rbtrainer did not bring to the published plateau, trained on this machine with the "
+    "reference's own trainer (rbgame at a9bf3ec, Tianshou 1.0, in its own environment) and its published "
+    "settings ([which, and where they come from](reference-table.md#what-every-row-shares-and-where-it-comes-from)), "
+    "for the episodes at which its published curve first reached its plateau, or the wall-time budget, the "
+    "rows side by side on the machine's two cores. Beside it, rbtrainer's run of the same row from the table "
+    "above (two rows at a time as well). One seed each.",
+)
 PAGES: dict[str, tuple[str, list[Section]]] = {
     "docs/results.md": (
         "# Results\n\n"
@@ -234,6 +269,9 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
             PLANNING_CONNECT_FOUR_QUICK,
             PLANNING_LEAGUE,
             ROBOTS_VS_ASTAR,
+            ROBOT_RESULTS,
+            ASTAR_SPLITS,
+            REFERENCE_ROWS,
         ],
     ),
     "docs/performance.md": (

@@ -219,9 +219,9 @@ def reference_table(rows: list[dict[str, Any]]) -> str:
     """Reference rows (``--reference-python``) as a Markdown table, the reference's trainer beside ours."""
     lines = [
         "| robots | battery | published plateau, first reached | reference's trainer here: episodes / wall "
-        "| its best test metric (episode) | it first reached the plateau | rbtrainer: best test metric (episode) "
-        "| rbtrainer first reached the plateau | A* in every seat |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| its best test metric (episode) | it first reached the plateau | rbtrainer: episodes / wall "
+        "| rbtrainer: best test metric (episode) | rbtrainer first reached the plateau | A* in every seat |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def reached(got: dict[str, Any] | None) -> str:
@@ -233,11 +233,12 @@ def reference_table(rows: list[dict[str, Any]]) -> str:
         best = "-" if run["best_metric"] is None else f"{run['best_metric']:.2f} ({run['best_episode']:,})"
         mine = "-" if not ours else f"{ours['best_metric']:.2f} ({ours['best_episode']:,})"
         mine_reached = "-" if not ours else reached(ours["reached"])
+        mine_run = "-" if not ours else f"{ours['episodes']:,} / {ours['wall_seconds'] / 60:.1f} min"
         astar = "-" if not ours else f"{ours['astar_selfplay']:.1f}"
         lines.append(
             f"| {robots} | {'yes' if r['env'].get('with_battery') else 'no'} | {r['plateau']:g} at "
             f"{r['reference_episodes']:,} | {run['episodes']:,} / {run['wall_seconds'] / 60:.1f} min | {best} | "
-            f"{reached(run['reached'])} | {mine} | {mine_reached} | {astar} |"
+            f"{reached(run['reached'])} | {mine_run} | {mine} | {mine_reached} | {astar} |"
         )
     return "\n".join(lines)
 

@@ -77,8 +77,11 @@ def test_reference_rows_run_the_driver_with_each_rows_settings_and_sit_beside_ou
     two, six = written["rows"]
     assert two["reference_run"] == REFERENCE_RUN and two["ours"]["best_metric"] == 16.8
     assert six["ours"] is None  # no run of ours for that row: shown as such, not made up
-    assert "| 2 | no | 21 at 2,000 | 2,016 / 25.2 min | 17.10 (2,016) | no | 16.80 (1,500) | no | 17.0 |" in done.stdout
-    assert "| 6 | yes | 22 at 6,000 | 2,016 / 25.2 min | 17.10 (2,016) | no | - | - | - |" in done.stdout
+    assert (
+        "| 2 | no | 21 at 2,000 | 2,016 / 25.2 min | 17.10 (2,016) | no | 2,000 / 5.0 min | 16.80 (1,500) | no | 17.0 |"
+        in done.stdout
+    )
+    assert "| 6 | yes | 22 at 6,000 | 2,016 / 25.2 min | 17.10 (2,016) | no | - | - | - | - |" in done.stdout
 
 
 def test_astar_splits_measures_every_way_to_split_a_rows_robots(tmp_path):
