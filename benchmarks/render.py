@@ -99,7 +99,8 @@ ROBOTS_VS_ASTAR = Section(
     "Self-play DQN on the robot game, one robot per player: without battery (4 mails to win; "
     "`configs/robot_delivery_2p.toml` and `robot_delivery_3p.toml`) and with battery (6 mails; "
     "`configs/robots_2b.toml` and `robots_3b.toml`), short training budgets; the best test round's "
-    "snapshot then plays the rule book's scripted A* agent in every seat order. With 3 players one side "
+    "snapshot then plays the rule book's scripted A* agent in every seat order (the saved snapshots measured "
+    "again on fresh games with `--evaluate`, their training figures from the sweep). With 3 players one side "
     "holds two of the three robots in each game, and every seat order is played equally often. A score "
     "is 1 a win, 0.5 a draw; the interval is Wilson's 95 %. With battery the trained agents win most "
     "games, and their winning games are shorter than A*'s. Without battery the game is a race along shortest "
@@ -256,6 +257,19 @@ REFERENCE_ROWS = Section(
     "rows side by side on the machine's two cores. Beside it, rbtrainer's run of the same row from the table "
     "above (two rows at a time as well). One seed each.",
 )
+REFERENCE_SPEED = Section(
+    "Beside the reference, on its own work",
+    "reference_speed.json",
+    "reference_speed:table",
+    "The reference trainer's own configuration (3 players x 1 robot, 5 mails, max_step 600, 16 envs, DQN "
+    "[64, 64] with 30-step returns, 320 episodes; `benchmarks/reference_speed.py` lists it all) run by "
+    "rbtrainer and, where the reference column says so, by the reference's own trainer (rbgame on "
+    "Tianshou 1.0, in its own environment, `benchmarks/reference_loops.py`), every figure in a fresh process, "
+    "the kinds taking turns. The test loop plays random agents; the overhead compares it with the bare game "
+    "loop in the same process; the floor is a plain PyTorch DQN update with the same network and batch.",
+    whole=True,
+)
+
 PAGES: dict[str, tuple[str, list[Section]]] = {
     "docs/results.md": (
         "# Results\n\n"
@@ -279,7 +293,7 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
         "Speed figures, each the median (and range) of repeated measurements in one run on the machine "
         "named below the table, rendered from the JSON its benchmark wrote (`benchmarks/render.py`). "
         "Speed ratios are only quoted where both sides ran in the same process, alternately.\n",
-        [TRAINER_SPEED, SCALING, SCALING_MODEL, LEARNER_SPEED, GAME_SPEED, PANEL_SPEED],
+        [REFERENCE_SPEED, TRAINER_SPEED, SCALING, SCALING_MODEL, LEARNER_SPEED, GAME_SPEED, PANEL_SPEED],
     ),
 }
 

@@ -3,6 +3,7 @@
     python benchmarks/strong_agents.py tictactoe [--seeds 0 1 2]
     python benchmarks/strong_agents.py connect_four [--seeds 0 1 2]
     python benchmarks/strong_agents.py robots [--settings 2 3 2b 3b] [--seeds 0 1 2] [--episodes N] [--json FILE]
+    python benchmarks/strong_agents.py robots --evaluate DIR [--json FILE]   # saved snapshots, fresh games
     python benchmarks/strong_agents.py --render FILE    # the robots table of a JSON file, no training
 
 The training settings are recipes in ``configs/`` (:class:`rbtrainer.recipes.Recipe`):
@@ -29,11 +30,13 @@ measures that keep the best snapshot and the evaluation.
 * ``robots``: for every seed, self-play DQN on each robot game of ``--settings``: 2 and 3 players
   without battery (600 and 800 episodes unless ``--episodes``), with battery (``2b``, ``3b``: 1,500
   episodes, 6 mails to win); the snapshot of the best test round then plays the A* agent
-  in every seat order, 50 games each (2 players: 2 orders; 3 players: 6, one side in two seats):
+  in every seat order, 100 games each (2 players: 2 orders; 3 players: 6, one side in two seats):
   wins, draws, the score with its Wilson 95 % interval and the mean game clock of wins. Its
   ``--json`` holds the command, commit, date and machine (taken when the sweep starts) and one
   row per run, rewritten after every run; ``--render FILE`` prints that file's Markdown table
-  (:func:`robots_table`) without training.
+  (:func:`robots_table`) without training. ``--evaluate DIR`` trains nothing: the snapshots a sweep
+  saved in ``DIR`` (its ``--save-dir``) play A* again in every seat order, 100 games each, on
+  fresh games (seed 1,000 + the seed), their training figures read from their metadata.
 
 ``--save-dir DIR`` also saves the kept snapshot as the checkpoint ``DIR/GAME_seedN.pt`` (robots:
 ``DIR/robot_delivery_SETTING_seedN.pt``, its metadata holding its row, the recipe's tables and the
@@ -61,11 +64,13 @@ import numpy as np
 from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, FrozenAgent, RandomAgent
 from rbtrainer.agents.base import Agent
 from rbtrainer.callbacks import KeepBest
+from rbtrainer.checkpoint import Checkpoint
 from rbtrainer.evaluation import (
     ConnectFourNegamax,
     ConnectFourStrong,
     TicTacToeMinimax,
     TournamentResult,
+    agent_from_spec,
     connect_four_tactics,
     tictactoe_exploitability,
     tictactoe_vs_random,
@@ -235,13 +240,71 @@ ROBOT_SETTINGS: dict[str, tuple[str, int]] = {
 """Setting (players, ``b``: with battery) -> its recipe and training episodes in this script (``--episodes``
 overrides)."""
 
-ROBOT_GAMES_PER_SEATING = 50
+ROBOT_GAMES_PER_SEATING = 100
 """Games per seat order of the best snapshot against the A* agent."""
+FRESH_SEED = 1_000
+"""``--evaluate`` plays its games with seed ``FRESH_SEED + seed``: games the sweep's evaluation did not play."""
 
 
 def _finite(value: float, digits: int) -> float | None:
     """``value`` rounded, or None when it is not finite (JSON has no NaN or infinity)."""
     return round(value, digits) if math.isfinite(value) else None
+
+
+def _against_astar(result: TournamentResult) -> dict[str, Any]:
+    """A tournament of the DQN snapshot against A*, as a robots row's figures."""
+    return {
+        "games_per_seating": ROBOT_GAMES_PER_SEATING,
+        "games": len(result.games),
+        **{
+            e.name: {
+                "games": e.games,
+                "wins": e.wins,
+                "draws": e.draws,
+                "losses": e.losses,
+                "score": round(e.score, 4),
+                "score_low": round(e.score_low, 4),
+                "score_high": round(e.score_high, 4),
+                "mean_winning_clock": _finite(e.mean_winning_span, 1),
+            }
+            for e in result.entrants
+        },
+    }
+
+
+def robots_evaluate(settings: list[str], seeds: list[int], directory: str, json_path: str | None) -> None:
+    """The snapshots a sweep saved (``DIR/robot_delivery_<setting>_seedN.pt``, ``--save-dir``) against A*
+    again, on fresh games: their training figures are read from their metadata, the games are new."""
+    origin = provenance(ROOT)
+    paths = {(s, n): os.path.join(directory, f"robot_delivery_{s}_seed{n}.pt") for n in seeds for s in settings}
+    missing = [path for path in paths.values() if not os.path.isfile(path)]
+    if missing:  # before any game is played
+        raise SystemExit(f"--evaluate {directory}: no {', '.join(missing)}; give the --save-dir of a robots sweep")
+    rows: list[dict[str, Any]] = []
+    for (setting, seed), path in paths.items():
+        began = time.perf_counter()
+        checkpoint = Checkpoint.read(path)
+        trained, recipe = checkpoint.metadata["figures"], checkpoint.metadata["recipe"]
+        env = recipe["env"]  # the game the snapshot was trained and measured on
+        with DecentralizedTrainer(
+            env, num_test_envs=recipe["trainer"]["num_test_envs"], seed=FRESH_SEED + seed, progress_bar=False
+        ) as trainer:
+            players, battery = trainer.num_seats, bool(env.get("with_battery", False))
+            astar = AStarDeliveryAgent(players, with_battery=battery, seed=FRESH_SEED + seed)
+            agents = {"dqn": agent_from_spec(path, trainer), "astar": astar}
+            result = tournament(trainer, agents, ROBOT_GAMES_PER_SEATING, seed=FRESH_SEED + seed)
+        row = {
+            **trained,
+            **_against_astar(result),
+            "evaluation_seed": FRESH_SEED + seed,
+            "trained_at": checkpoint.metadata["git"],
+            "evaluation_seconds": round(time.perf_counter() - began, 1),
+        }
+        rows.append(row)
+        print(f"robots {setting}, seed {seed}: {json.dumps(row)}", flush=True)
+        if json_path:
+            write_figures(json_path, origin, {"rows": rows})
+    print(robots_table(rows))
 
 
 def robots(
@@ -273,21 +336,7 @@ def robots(
             "train_seconds": round(stats.training_time, 1),
             "best_metric": _finite(stats.best_reward_metric, 2),
             "best_episode": best.episodes,
-            "games_per_seating": ROBOT_GAMES_PER_SEATING,
-            "games": len(result.games),
-            **{
-                e.name: {
-                    "games": e.games,
-                    "wins": e.wins,
-                    "draws": e.draws,
-                    "losses": e.losses,
-                    "score": round(e.score, 4),
-                    "score_low": round(e.score_low, 4),
-                    "score_high": round(e.score_high, 4),
-                    "mean_winning_clock": _finite(e.mean_winning_span, 1),
-                }
-                for e in result.entrants
-            },
+            **_against_astar(result),
             "wall_seconds": round(time.perf_counter() - began, 1),
         }
         if save_dir is not None:  # the learner takes the best snapshot's weights to be saved
@@ -404,6 +453,12 @@ def main() -> None:
         metavar="JSON",
         help='board games: change the recipe\'s tables, e.g. \'{"dqn": {"prioritized": true}}\'',
     )
+    parser.add_argument(
+        "--evaluate",
+        metavar="DIR",
+        help="robots: play the snapshots a sweep saved in DIR (its --save-dir) against A* again on fresh games; "
+        "train nothing",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each new best test round")
     args = parser.parse_args()
     if args.render:
@@ -421,6 +476,11 @@ def main() -> None:
     for flag in ("recipe", "conv_channels", "config"):
         if getattr(args, flag) is not None and not board:
             parser.error(f"--{flag.replace('_', '-')} applies to {sorted(BOARD_MODES)}, not {args.mode}")
+    if args.evaluate and board:
+        parser.error(f"--evaluate applies to robots, not {args.mode}")
+    if args.evaluate:
+        robots_evaluate(args.settings, args.seeds, args.evaluate, args.json)
+        return
     if not board:
         robots_sweep(args.settings, args.seeds, args.episodes, args.json, args.save_dir)
         return
