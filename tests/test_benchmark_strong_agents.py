@@ -1,12 +1,15 @@
-"""``benchmarks/strong_agents.py robots --evaluate``: saved robot snapshots measured again on fresh games."""
+"""``benchmarks/strong_agents.py robots --evaluate``: saved robot snapshots measured again on fresh games
+(the script loaded as a module, in this process)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from rbtrainer.checkpoint import Checkpoint
 
@@ -14,28 +17,30 @@ ROOT = Path(__file__).resolve().parent.parent
 STRONG_AGENTS = ROOT / "benchmarks" / "strong_agents.py"
 
 
-def _run(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(STRONG_AGENTS), *argv], capture_output=True, text=True, timeout=600, check=False, cwd=cwd
-    )
+def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = importlib.util.spec_from_file_location("benchmark_strong_agents", STRONG_AGENTS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", [str(STRONG_AGENTS), *argv])
+    module.main()
 
 
-def test_evaluate_names_every_missing_snapshot_before_playing(tmp_path):
-    done = _run("robots", "--evaluate", str(tmp_path), "--settings", "2", "3b", "--seeds", "0", cwd=tmp_path)
-    assert done.returncode == 1 and done.stdout == ""
+def test_evaluate_names_every_missing_snapshot_before_playing(tmp_path, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _main(["robots", "--evaluate", str(tmp_path), "--settings", "2", "3b", "--seeds", "0"], monkeypatch)
+    message = str(exit_.value.code)
     for name in ("robot_delivery_2_seed0.pt", "robot_delivery_3b_seed0.pt"):
-        assert str(tmp_path / name) in done.stderr
-    assert "give the --save-dir of a robots sweep" in done.stderr
+        assert str(tmp_path / name) in message
+    assert "give the --save-dir of a robots sweep" in message and capsys.readouterr().out == ""
 
 
-def test_evaluate_plays_a_saved_snapshot_again_and_keeps_its_training_figures(tmp_path):
+def test_evaluate_plays_a_saved_snapshot_again_and_keeps_its_training_figures(tmp_path, monkeypatch):
     shipped = ROOT / "pretrained" / "robot_delivery_2p_battery.pt"
     shutil.copy(shipped, tmp_path / "robot_delivery_2b_seed0.pt")
     out = tmp_path / "rows.json"
-    done = _run(
-        "robots", "--evaluate", str(tmp_path), "--settings", "2b", "--seeds", "0", "--json", str(out), cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    _main(["robots", "--evaluate", str(tmp_path), "--settings", "2b", "--seeds", "0", "--json", str(out)], monkeypatch)
     (row,) = json.loads(out.read_text())["rows"]
     metadata = Checkpoint.read(shipped).metadata
     trained = metadata["figures"]

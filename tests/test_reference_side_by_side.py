@@ -1,16 +1,19 @@
 """Side by side with the reference: ``robot_results.py`` training rows with the reference's trainer,
-``reference_speed.py`` measuring its loops, and A*'s levels for every team split of a row."""
+``reference_speed.py`` measuring its loops, and A*'s levels for every team split of a row. The scripts
+run in this process (loaded as modules), with a stand-in for the reference environment's python."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import stat
-import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-ROBOT_RESULTS = BENCHMARKS / "robot_results.py"
 
 REFERENCE_RUN = {
     "curve": [[112, -23.4, 60.0], [2016, 17.1, 1500.0]],
@@ -25,10 +28,17 @@ REFERENCE_RUN = {
 }
 
 
-def _run(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROBOT_RESULTS), *argv], capture_output=True, text=True, timeout=300, check=False, cwd=cwd
-    )
+def _script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _main(name: str, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", [str(BENCHMARKS / f"{name}.py"), *argv])
+    _script(name).main()
 
 
 def _fake_reference_python(tmp_path: Path) -> Path:
@@ -46,14 +56,17 @@ def _fake_reference_python(tmp_path: Path) -> Path:
     return fake
 
 
-def test_a_python_without_the_reference_is_refused_before_any_run(tmp_path):
-    done = _run("--rows", "2", "--reference-python", sys.executable, cwd=tmp_path)
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert f"--reference-python {sys.executable!r} cannot import the reference's package rbgame" in done.stderr
-    assert "give the python of the environment the reference is installed in" in done.stderr
+@pytest.mark.parametrize("name", ["robot_results", "reference_speed"])
+def test_a_python_without_the_reference_is_refused_before_anything_runs(name, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _main(name, ["--reference-python", sys.executable], monkeypatch)
+    assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert f"--reference-python {sys.executable!r} cannot import the reference's package rbgame" in err
+    assert "give the python of the environment the reference is installed in" in err and out == ""
 
 
-def test_reference_rows_run_the_driver_with_each_rows_settings_and_sit_beside_ours(tmp_path):
+def test_reference_rows_run_the_driver_with_each_rows_settings_and_sit_beside_ours(tmp_path, monkeypatch, capsys):
     ours_row = {
         "row": "2", "seed": 0, "reached": None, "best_metric": 16.8, "best_episode": 1500, "episodes": 2000,
         "env_steps": 200000, "wall_seconds": 300.0, "astar_selfplay": 17.0, "curve": [],
@@ -62,11 +75,9 @@ def test_reference_rows_run_the_driver_with_each_rows_settings_and_sit_beside_ou
     ours.write_text(json.dumps({"rows": [ours_row]}))
     fake = _fake_reference_python(tmp_path)
     out = tmp_path / "reference.json"
-    done = _run(
-        "--rows", "2", "6b", "--reference-python", str(fake), "--ours", str(ours), "--json", str(out), "--minutes", "9",
-        cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    argv = ["--rows", "2", "6b", "--reference-python", str(fake), "--ours", str(ours), "--json", str(out)]
+    _main("robot_results", [*argv, "--minutes", "9"], monkeypatch)
+    shown = capsys.readouterr().out
     calls = sorted((tmp_path / "calls.txt").read_text().splitlines())
     assert len(calls) == 2
     assert "--players 2 --mails 4 --max-step 500 --episodes 2000 --minutes 9.0 --plateau 21.0 --seed 0" in calls[0]
@@ -79,27 +90,15 @@ def test_reference_rows_run_the_driver_with_each_rows_settings_and_sit_beside_ou
     assert six["ours"] is None  # no run of ours for that row: shown as such, not made up
     assert (
         "| 2 | no | 21 at 2,000 | 2,016 / 25.2 min | 17.10 (2,016) | no | 2,000 / 5.0 min | 16.80 (1,500) | no | 17.0 |"
-        in done.stdout
+        in shown
     )
-    assert "| 6 | yes | 22 at 6,000 | 2,016 / 25.2 min | 17.10 (2,016) | no | - | - | - | - |" in done.stdout
+    assert "| 6 | yes | 22 at 6,000 | 2,016 / 25.2 min | 17.10 (2,016) | no | - | - | - | - |" in shown
 
 
-def test_astar_splits_measures_every_way_to_split_a_rows_robots(tmp_path):
-    out = tmp_path / "splits.json"
-    done = _run("--rows", "4", "--astar-splits", "--jobs", "1", "--json", str(out), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    (row,) = json.loads(out.read_text())["rows"]
+def test_astar_splits_measures_every_way_to_split_a_rows_robots():
+    robot_results = _script("robot_results")
+    row = robot_results.astar_splits("4", 0)
     assert [split[:2] for split in row["splits"]] == [[4, 1], [2, 2]]
     alone, teams = row["splits"][0][2], row["splits"][1][2]
     assert alone > teams > 0  # two robots share a team's four mails: each earns about half as much
-    assert f"| 4 | no | 14.5 | 4 x 1: {alone:.1f}, 2 x 2: {teams:.1f} |" in done.stdout
-
-
-def test_reference_speed_refuses_a_python_without_the_reference_before_measuring(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "reference_speed.py"), "--reference-python", sys.executable],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "cannot import the reference's package rbgame" in done.stderr and done.stdout == ""
-    assert "or leave it out to compare with the dated figures" in done.stderr
+    assert f"| 4 | no | 14.5 | 4 x 1: {alone:.1f}, 2 x 2: {teams:.1f} |" in robot_results.splits_table([row])
