@@ -34,6 +34,7 @@ import json
 import math
 import os
 import random
+import subprocess
 import sys
 import time
 from typing import Any
@@ -42,6 +43,25 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # the reference's package imp
 
 HIDDEN = [1024, 1024, 512, 512, 256, 256, 128, 128, 64, 64]
 NUM_ENVS = 16
+
+
+def check_python(python: str, otherwise: str = "") -> str:
+    """Tianshou's and torch's versions in the environment of ``python``, which the scripts starting this
+    driver (and ``reference_loops.py``) check before anything runs: ``ValueError`` naming
+    ``--reference-python`` when it cannot run the reference. ``otherwise``: what else the caller may do."""
+    probe = "import rbgame, tianshou, torch; print(tianshou.__version__, torch.__version__)"
+    advice = f"give the python of the environment the reference is installed in{otherwise}"
+    try:
+        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=300)
+    except OSError as error:
+        raise ValueError(f"--reference-python {python!r} cannot be run ({error}); {advice}") from error
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
+        raise ValueError(
+            f"--reference-python {python!r} cannot import the reference's package rbgame with Tianshou ({last}); "
+            + advice
+        )
+    return done.stdout.strip()
 
 
 def reference(module: str) -> Any:

@@ -225,22 +225,6 @@ def _run_child(kind: str, reference_python: str | None = None) -> dict[str, floa
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _check_reference_python(python: str) -> None:
-    """``ValueError`` saying why ``python`` cannot run the reference's loops."""
-    probe = "import rbgame, tianshou"
-    try:
-        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=300)
-    except OSError as error:
-        raise ValueError(f"--reference-python {python!r} cannot be run ({error})") from error
-    if done.returncode != 0:
-        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
-        raise ValueError(
-            f"--reference-python {python!r} cannot import the reference's package rbgame with Tianshou ({last}); "
-            "give the python of the environment the reference is installed in, or leave it out to compare "
-            "with the dated figures"
-        )
-
-
 def _figure(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -363,8 +347,10 @@ def main() -> None:
     origin = provenance(ROOT)  # the code the runs start from
     kinds = list(CHILDREN)
     if args.reference_python:
+        from reference_row import check_python  # benchmarks/ is this script's directory
+
         try:  # before anything runs
-            _check_reference_python(args.reference_python)
+            check_python(args.reference_python, ", or leave it out to compare with the dated figures")
         except ValueError as error:
             parser.error(str(error))
         kinds += list(REFERENCE_KINDS)

@@ -157,25 +157,6 @@ def run_row(row: str, seed: int, minutes: float, hold: int, games: int, out_dir:
     return result
 
 
-def check_reference_python(python: str) -> str:
-    """The reference environment's versions, or ``ValueError`` saying why ``python`` cannot run it."""
-    probe = "import rbgame, tianshou, torch; print(tianshou.__version__, torch.__version__)"
-    try:
-        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=300)
-    except OSError as error:
-        raise ValueError(
-            f"--reference-python {python!r} cannot be run ({error}); give the python of the "
-            "environment the reference (rbgame) is installed in"
-        ) from error
-    if done.returncode != 0:
-        raise ValueError(
-            f"--reference-python {python!r} cannot import the reference's package rbgame with Tianshou "
-            f"({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'no message'}); "
-            "give the python of the environment the reference is installed in"
-        )
-    return done.stdout.strip()
-
-
 def run_reference_row(row: str, seed: int, python: str, episodes: int | None, minutes: float) -> dict[str, Any]:
     """Train ``row`` with the reference's own trainer (``reference_row.py`` under ``python``)."""
     plateau, reference_episodes = REFERENCE[row]
@@ -470,8 +451,10 @@ def main() -> None:
         print(splits_table(levels))
         return
     if args.reference_python:
+        from reference_row import check_python  # benchmarks/ is this script's directory
+
         try:  # before any run starts
-            versions = check_reference_python(args.reference_python)
+            versions = check_python(args.reference_python)
         except ValueError as error:
             parser.error(str(error))
         reference_main(args, origin, versions)

@@ -38,6 +38,7 @@ def _script(name: str) -> ModuleType:
 
 def _main(name: str, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "argv", [str(BENCHMARKS / f"{name}.py"), *argv])
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # as when run: the script's directory comes first
     _script(name).main()
 
 
