@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,20 @@ ROBOTS = SMALL_ROBOT_GAME
 SMALL = {**SMALL_RUN, "update_per_step": 0.25}
 
 
+OPENED: list[DecentralizedTrainer] = []
+"""The trainers run() made in the current test, closed after it (their subproc games with them)."""
+
+
+@pytest.fixture(autouse=True)
+def _close_trainers() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
 def run(**kw: Any) -> tuple[DecentralizedTrainer, list[Any]]:
     trainer = DecentralizedTrainer(ROBOTS, **{**SMALL, **kw})
+    OPENED.append(trainer)
     config = DQNConfig(buffer_size=4096, n_step=3, target_update_freq=20, hidden_sizes=(32,))
     learner = dqn_agent(trainer.observation_space(0), trainer.action_space(0), config=config, seed=4)
     trainer.train_fn = EpsilonSchedule(learners=[learner], start=1.0, end=0.1, episodes=30)
