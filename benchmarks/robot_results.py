@@ -53,10 +53,13 @@ the rows were read as R x 1 (``docs/reference-table.md``).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import multiprocessing
 import os
 import subprocess
+import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
@@ -180,10 +183,21 @@ def run_reference_row(row: str, seed: int, python: str, episodes: int | None, mi
         "--seed",
         str(seed),
     ] + (["--battery"] if env.get("with_battery") else [])
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise RuntimeError(f"the reference's trainer failed on row {row} (exit {done.returncode}):\n{tail}")
+    tail: collections.deque[str] = collections.deque(maxlen=5)
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, text=True) as child,
+    ):
+        for line in child.stderr or ():  # the driver's test rounds as they come, over runs of an hour or more
+            tail.append(line.rstrip())
+            if line.startswith("episode "):
+                print(f"row {row} seed {seed}, reference: {line.rstrip()}", file=sys.stderr, flush=True)
+        code = child.wait()
+        out.seek(0)
+        printed = out.read()
+    if code != 0:
+        tail_text = "\n".join(tail)
+        raise RuntimeError(f"the reference's trainer failed on row {row} (exit {code}):\n{tail_text}")
     return {
         "row": row,
         "seed": seed,
@@ -192,7 +206,7 @@ def run_reference_row(row: str, seed: int, python: str, episodes: int | None, mi
         "reference_episodes": reference_episodes,
         "budget_episodes": budget,
         "budget_minutes": minutes,
-        "reference_run": json.loads(done.stdout.strip().splitlines()[-1]),
+        "reference_run": json.loads(printed.strip().splitlines()[-1]),
     }
 
 
@@ -311,7 +325,10 @@ def table(data: dict[str, Any]) -> str:
     """The figures ``--json`` wrote, as the two Markdown tables, rows in the reference's order."""
     order = {row: k for k, row in enumerate(REFERENCE)}
     rows = sorted(data["rows"], key=lambda r: (order[r["row"]], r["seed"]))
-    return f"{_results_table(rows, data['minutes'])}\n\n{_crossplay_table(rows, data['games'])}"
+    results = _results_table(rows, data["minutes"])
+    if not any(r.get("crossplay") for r in rows):  # rows of 4 robots and more play no games against A*
+        return results
+    return f"{results}\n\n{_crossplay_table(rows, data['games'])}"
 
 
 def _crossplay_table(results: list[dict[str, Any]], games: int) -> str:

@@ -51,6 +51,8 @@ def _fake_reference_python(tmp_path: Path) -> Path:
         "#!/bin/sh\n"
         'if [ "$1" = "-c" ]; then echo "1.0.0 2.13.0+cpu"; exit 0; fi\n'
         f'echo "$@" >> {calls}\n'
+        'echo "Epoch #1: 100%|#####| 16/16" >&2\n'  # the reference's own output: not passed on
+        'echo "episode 112: metric -23.40 at 60 s" >&2\n'
         f"echo '{json.dumps(REFERENCE_RUN)}'\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
@@ -78,7 +80,9 @@ def test_reference_rows_run_the_driver_with_each_rows_settings_and_sit_beside_ou
     out = tmp_path / "reference.json"
     argv = ["--rows", "2", "6b", "--reference-python", str(fake), "--ours", str(ours), "--json", str(out)]
     _main("robot_results", [*argv, "--minutes", "9"], monkeypatch)
-    shown = capsys.readouterr().out
+    shown, err = capsys.readouterr()
+    assert "row 2 seed 0, reference: episode 112: metric -23.40 at 60 s" in err  # each test round as it comes
+    assert "row 6b seed 0, reference: episode 112" in err and "Epoch" not in err
     calls = sorted((tmp_path / "calls.txt").read_text().splitlines())
     assert len(calls) == 2
     assert "--players 2 --mails 4 --max-step 500 --episodes 2000 --minutes 9.0 --plateau 21.0 --seed 0" in calls[0]
@@ -103,3 +107,39 @@ def test_astar_splits_measures_every_way_to_split_a_rows_robots():
     alone, teams = row["splits"][0][2], row["splits"][1][2]
     assert alone > teams > 0  # two robots share a team's four mails: each earns about half as much
     assert f"| 4 | no | 14.5 | 4 x 1: {alone:.1f}, 2 x 2: {teams:.1f} |" in robot_results.splits_table([row])
+
+
+def test_the_results_table_leaves_out_the_games_against_astar_when_no_row_played_them():
+    """Rows of 4 robots and more play no games against A* (``crossplay`` is null): their table is the
+    results table alone, not followed by an empty one."""
+    robot_results = _script("robot_results")
+    row = {
+        "row": "4b",
+        "seed": 1,
+        "env": {"robot_colors": ["r", "o", "gr", "b"], "with_battery": True},
+        "plateau": 24.0,
+        "reference_episodes": 9000,
+        "reached": {"episodes": 1550, "steps": 631904, "seconds": 438.0},
+        "episodes": 1650,
+        "env_steps": 670000,
+        "wall_seconds": 460.0,
+        "best_metric": 24.02,
+        "best_episode": 1550,
+        "astar_selfplay": 23.5,
+        "crossplay": None,
+    }
+    shown = robot_results.table({"minutes": 12, "games": 100, "rows": [row]})
+    assert (
+        "| 4 | yes | 1 | 24 at 9,000 | 1,550 / 631,904 / 7.3 min | 0.17 | met | 24.02 (episode 1,550) | 23.5 |" in shown
+    )
+    assert "DQN wins" not in shown
+
+
+def test_a_failed_reference_run_names_the_row_and_shows_the_end_of_its_output(tmp_path):
+    failing = tmp_path / "reference-python"
+    failing.write_text(
+        '#!/bin/sh\necho "episode 112: metric -23.40 at 60 s" >&2\necho "ValueError: bad row" >&2\nexit 3\n'
+    )
+    failing.chmod(failing.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(RuntimeError, match=r"failed on row 2 \(exit 3\):\nepisode 112: .*\nValueError: bad row$"):
+        _script("robot_results").run_reference_row("2", 0, str(failing), 100, 1.0)
