@@ -236,6 +236,16 @@ ROBOT_RESULTS = Section(
     "robots, the best test round's snapshot against A* in every seat order.",
     whole=True,
 )
+ROBOT_RESULTS_4B = Section(
+    "Row 4b again, two more seeds",
+    "robot_results_4b.json",
+    "robot_results:table",
+    "Row 4b (4 robots with battery) is the one battery row whose run above ended just under the published "
+    "plateau, which is read off the reference's figure to about half a point. The same recipe with seeds 1 "
+    "and 2, one run at a time and with a 12-minute budget, while the reference's trainer ran rows 8, 9 and 12 "
+    "(tables below) on the machine's two cores, so the wall times are longer than on a quiet machine.",
+    whole=True,
+)
 ASTAR_SPLITS = Section(
     "A* in every seat, for every way to split a row's robots",
     "astar_splits.json",
@@ -256,6 +266,27 @@ REFERENCE_ROWS = Section(
     "for the episodes at which its published curve first reached its plateau, or the wall-time budget, the "
     "rows side by side on the machine's two cores. Beside it, rbtrainer's run of the same row from the table "
     "above (two rows at a time as well). One seed each.",
+)
+REFERENCE_ROWS_LONG = Section(
+    "The reference's own trainer on its three largest rows without battery",
+    "reference_rows_long.json",
+    "robot_results:reference_table",
+    "Rows 8, 9 and 12 without battery, trained on this machine with the reference's own trainer and its "
+    "published settings as above, for 2,600 episodes each: fewer than the episodes at which the published "
+    "curves of rows 8 and 9 first reached their plateaus, but by 2,600 episodes every one of the three "
+    "published curves is within about one point of its plateau ([read off the reference's figures]"
+    "(reference-table.md#what-the-runs-show)). Two runs at a time beside other work on the machine: the "
+    "wall times are not speed figures (those are on the Performance page). Beside it, rbtrainer's run of "
+    "the same row from the table above. One seed each.",
+)
+REFERENCE_ROW_4B = Section(
+    "The reference's own trainer on row 4b",
+    "reference_rows_4b.json",
+    "robot_results:reference_table",
+    "Row 4b (4 robots with battery), trained on this machine with the reference's own trainer and its "
+    "published settings as above, for a 30-minute budget (the 9,000 episodes of its published curve would "
+    "take it well over an hour here), beside its run of row 9 on the other core for most of that time. Beside it, "
+    "rbtrainer's seed-0 run of the row from the first table. One seed.",
 )
 REFERENCE_SPEED = Section(
     "Beside the reference, on its own work",
@@ -284,8 +315,11 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
             PLANNING_LEAGUE,
             ROBOTS_VS_ASTAR,
             ROBOT_RESULTS,
+            ROBOT_RESULTS_4B,
             ASTAR_SPLITS,
             REFERENCE_ROWS,
+            REFERENCE_ROWS_LONG,
+            REFERENCE_ROW_4B,
         ],
     ),
     "docs/performance.md": (

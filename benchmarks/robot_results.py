@@ -222,7 +222,8 @@ def reference_table(rows: list[dict[str, Any]]) -> str:
     def reached(got: dict[str, Any] | None) -> str:
         return "no" if not got else f"episode {got['episodes']:,} ({got['seconds'] / 60:.1f} min)"
 
-    for r in rows:
+    order = {row: k for k, row in enumerate(REFERENCE)}
+    for r in sorted(rows, key=lambda r: (order[r["row"]], r["seed"])):
         run, ours = r["reference_run"], r.get("ours")
         robots = len(r["env"]["robot_colors"])
         best = "-" if run["best_metric"] is None else f"{run['best_metric']:.2f} ({run['best_episode']:,})"
