@@ -210,6 +210,12 @@ def run_reference_row(row: str, seed: int, python: str, episodes: int | None, mi
     }
 
 
+def _in_reference_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows sorted as the reference's table lists them, then by seed."""
+    order = {row: k for k, row in enumerate(REFERENCE)}
+    return sorted(rows, key=lambda r: (order[r["row"]], r["seed"]))
+
+
 def reference_table(rows: list[dict[str, Any]]) -> str:
     """Reference rows (``--reference-python``) as a Markdown table, the reference's trainer beside ours."""
     lines = [
@@ -222,8 +228,7 @@ def reference_table(rows: list[dict[str, Any]]) -> str:
     def reached(got: dict[str, Any] | None) -> str:
         return "no" if not got else f"episode {got['episodes']:,} ({got['seconds'] / 60:.1f} min)"
 
-    order = {row: k for k, row in enumerate(REFERENCE)}
-    for r in sorted(rows, key=lambda r: (order[r["row"]], r["seed"])):
+    for r in _in_reference_order(rows):
         run, ours = r["reference_run"], r.get("ours")
         robots = len(r["env"]["robot_colors"])
         best = "-" if run["best_metric"] is None else f"{run['best_metric']:.2f} ({run['best_episode']:,})"
@@ -324,8 +329,7 @@ def _results_table(results: list[dict[str, Any]], minutes: float) -> str:
 
 def table(data: dict[str, Any]) -> str:
     """The figures ``--json`` wrote, as the two Markdown tables, rows in the reference's order."""
-    order = {row: k for k, row in enumerate(REFERENCE)}
-    rows = sorted(data["rows"], key=lambda r: (order[r["row"]], r["seed"]))
+    rows = _in_reference_order(data["rows"])
     results = _results_table(rows, data["minutes"])
     if not any(r.get("crossplay") for r in rows):  # rows of 4 robots and more play no games against A*
         return results
