@@ -78,3 +78,11 @@ def test_dead_agent_protocol_after_the_end():
     assert env.agents == []
     with pytest.raises(Exception, match="reset"):
         env.unwrapped.step(0)
+
+
+def test_api_and_seed_with_the_station_mail_in_view():
+    kwargs = {**_kwargs((["r", "b", "gr"], 1), True, False), "observe_station_mail": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        api_test(make_env(**kwargs), num_cycles=300)
+        seed_test(lambda: make_env(**kwargs), num_cycles=300)

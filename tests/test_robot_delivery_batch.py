@@ -12,6 +12,7 @@ from games.robot_delivery.rules import GameOverError, RobotDeliveryConfig, Robot
 CONFIGS = {
     "2 players": {"robot_colors": ("r", "b"), "max_step": 120},
     "3 players, battery": {"robot_colors": ("r", "b", "gr"), "with_battery": True, "max_step": 200},
+    "2 players, station mail": {"robot_colors": ("r", "b"), "observe_station_mail": True, "max_step": 120},
     "2x3 robots, random steps": {
         "robot_colors": ("r", "b"),
         "num_robots_per_player": 3,

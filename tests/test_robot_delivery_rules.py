@@ -485,3 +485,52 @@ def test_astar_falls_back_to_a_legal_action():
     assert action == 3
     assert agent.act(obs, np.zeros(5, dtype=np.int8)) in range(5)
     assert math.isfinite(agent.act(obs))
+
+
+def test_station_mail_is_appended_to_every_observation_when_asked():
+    plain = RobotDeliveryEnv(robot_colors=["r", "b", "gr"])
+    env = RobotDeliveryEnv(robot_colors=["r", "b", "gr"], observe_station_mail=True)
+    assert env.observation_space("r1")["observation"].shape == (3 * 3 + 3,)
+    assert plain.observation_space("r1")["observation"].shape == (3 * 3,)
+    plain.reset(seed=5)
+    env.reset(seed=5)
+    greens = env.game.board.green_cells
+    for agent in env.possible_agents:
+        view = env.observe(agent)["observation"]
+        np.testing.assert_array_equal(view[:9], plain.observe(agent)["observation"])  # the rule book's view first
+        expected = np.array([env.game.green_mail[c] / 9 for c in greens], dtype=np.float32)
+        np.testing.assert_array_equal(view[9:], expected)
+        assert env.observation_space(agent)["observation"].contains(view)
+    # a robot that leaves a green cell puts a fresh mail there: the view follows
+    game = env.game
+    x, y = game.board.xy(greens[0])
+    for seed in range(50):  # a game whose redraw changes the number, so that a stale view would show
+        env.reset(seed=seed)
+        game.place(0, x, y)
+        before = game.green_mail[greens[0]]
+        env.step(next(a for a in range(1, 5) if game.legal_mask(0)[a]))
+        if game.green_mail[greens[0]] != before:
+            break
+    assert game.green_mail[greens[0]] != before
+    assert env.observe("b1")["observation"][9] == np.float32(game.green_mail[greens[0]] / 9)
+
+
+def test_astar_reads_past_the_station_mail_and_plays_the_same():
+    """With the station mails in view the rule book's A* makes the same moves as without them."""
+    for seed in range(4):
+        games = []
+        for extra in (False, True):
+            env = RobotDeliveryEnv(robot_colors=["r", "b"], observe_station_mail=extra)
+            agent = AStarAgent(2, seed=seed, station_mail=extra)
+            env.reset(seed=seed)
+            moves = []
+            while not env.game.game_over:
+                obs = env.observe(env.agent_selection)
+                moves.append(agent.act(obs["observation"], obs["action_mask"]))
+                env.step(moves[-1])
+            games.append((moves, env.winner))
+        assert games[0] == games[1]
+    with pytest.raises(ValueError, match="observe_station_mail"):
+        AStarAgent(2, station_mail=True).act(np.zeros(6, dtype=np.float32))
+    with pytest.raises(TypeError, match="observe_station_mail"):
+        RobotDeliveryEnv(observe_station_mail="yes")

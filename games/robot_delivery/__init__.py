@@ -29,7 +29,9 @@ clock (legal moves made), each player's deliveries and the deliveries needed to 
 Agents are named player colour + robot index (``r1``, ``r2``, ``b1``, ...), ordered by player in
 ``robot_colors`` order, then by index; that is the turn order. A robot's observation is float32:
 ``[x/8, y/8, mail/9]`` (plus ``battery/10`` with ``with_battery``) for itself, then the same for
-every other robot in agent order; ``action_mask`` covers stand, up, down, left, right. A
+every other robot in agent order; with ``observe_station_mail=True`` (an opt-in extension, off by
+default as in the rule book) the numbers of the mails waiting on the three pick-up cells follow,
+``mail/9`` each in row-major order of those cells. ``action_mask`` covers stand, up, down, left, right. A
 masked-out action in 0..4 is a pass (reward -0.1, turn used); other values raise errors naming the
 robot. Only the acting robot is rewarded: +1 for a pick-up, +5 for a delivery, +1 for entering a
 charger, -0.1 for any other move, stand or pass. When the game ends every agent's ``info`` holds
@@ -41,8 +43,9 @@ in); its turns are then passes until the game ends.
 ``BatchRobotDeliveryRules(config, num_games)`` holds many games in arrays and plays the acting
 robot of any set of them in one NumPy call; game ``g`` reset with seed ``s`` is the game the rules
 class plays with seed ``s``, step for step. The trainer's in-process pools use it
-(``batch_games``). ``AStarAgent(num_robots, with_battery, seed=...)`` is the rule book's scripted
-A* controller; ``rbtrainer eval`` knows it as ``astar``.
+(``batch_games``). ``AStarAgent(num_robots, with_battery, seed=..., station_mail=...)`` is the rule
+book's scripted A* controller (it heads for the nearest pick-up cell, whatever mail waits there);
+``rbtrainer eval`` knows it as ``astar``.
 """
 
 from games.robot_delivery.astar import AStarAgent

@@ -25,7 +25,12 @@ _SEEK_CHARGER_AT = 4  # head for a charger at this level or below
 
 
 class AStarAgent:
-    """Scripted controller: ``act(observation, action_mask) -> action``."""
+    """Scripted controller: ``act(observation, action_mask) -> action``.
+
+    ``station_mail``: the game's observations end with the mails waiting on the green cells
+    (``observe_station_mail``); the controller reads past them and, as the rule book's agent,
+    does not use them.
+    """
 
     def __init__(
         self,
@@ -33,6 +38,7 @@ class AStarAgent:
         with_battery: bool = False,
         layout: BoardLayout = DEFAULT_LAYOUT,
         seed: int | None = None,
+        station_mail: bool = False,
     ) -> None:
         if isinstance(num_robots, bool) or not isinstance(num_robots, (int, np.integer)) or num_robots < 1:
             raise ValueError(f"num_robots must be an int >= 1 (robots in the game), got {num_robots!r}")
@@ -40,6 +46,11 @@ class AStarAgent:
         self.with_battery = bool(with_battery)
         self.board = board_for(layout)
         self.features = 4 if self.with_battery else 3
+        self.station_mail = bool(station_mail)
+        #: the length of the observations it reads
+        self.observation_size = self.features * self.num_robots + (
+            len(self.board.green_cells) if self.station_mail else 0
+        )
         self._rng = random.Random(seed)
 
     def seed(self, seed: int | None) -> None:
@@ -50,14 +61,15 @@ class AStarAgent:
         self, observation: Sequence[float] | np.ndarray, action_mask: Sequence[int] | np.ndarray | None = None
     ) -> int:
         obs = np.asarray(observation, dtype=np.float64).reshape(-1)
-        if obs.shape[0] != self.features * self.num_robots:
+        if obs.shape[0] != self.observation_size:
+            waiting = f" + {len(self.board.green_cells)} station mails" if self.station_mail else ""
             raise ValueError(
-                f"observation has {obs.shape[0]} values, expected {self.features} x {self.num_robots} robots; "
-                "build the agent with the game's num_robots and with_battery"
+                f"observation has {obs.shape[0]} values, expected {self.features} x {self.num_robots} robots"
+                f"{waiting}; build the agent with the game's num_robots, with_battery and observe_station_mail"
             )
         legal = [1] * 5 if action_mask is None else [int(v) for v in np.asarray(action_mask).reshape(-1)]
         board = self.board
-        robots = obs.reshape(self.num_robots, self.features).tolist()
+        robots = obs[: self.features * self.num_robots].reshape(self.num_robots, self.features).tolist()
         cells: list[int] = []
         mails: list[int] = []
         for row in robots:

@@ -72,6 +72,7 @@ class BatchRobotDeliveryRules:
         self._x_feature = (x_C / board.position_scale).astype(np.float32)
         self._y_feature = (y_C / board.position_scale).astype(np.float32)
         self._view_order = np.array([[k] + [j for j in range(n) if j != k] for k in range(n)], dtype=np.int64)
+        self._green = np.array(board.green_cells, dtype=np.int64)
         self._rows = np.arange(g)
         self._rngs = [random.Random() for _ in range(g)]
         self.position = np.zeros((g, n), dtype=np.int64)
@@ -193,11 +194,16 @@ class BatchRobotDeliveryRules:
 
     def observations(self, games: np.ndarray | None = None, robots: np.ndarray | None = None) -> np.ndarray:
         """The float32 views (rows x features) of ``robots`` (default: the robot to act) in ``games``:
-        the robot's own features first, then the others in agent order."""
+        the robot's own features first, then the others in agent order (then the mails waiting on
+        the green cells, with ``observe_station_mail``)."""
         games = self._rows if games is None else np.asarray(games, dtype=np.int64)
         robots = self.current[games] if robots is None else np.asarray(robots, dtype=np.int64)
         order = self._view_order[robots]
-        return self._feat[games[:, None], order].reshape(len(games), -1)
+        view = self._feat[games[:, None], order].reshape(len(games), -1)
+        if not self.config.observe_station_mail:
+            return view
+        waiting = (self.green_mail[games[:, None], self._green] / self.board.mail_scale).astype(np.float32)
+        return np.concatenate([view, waiting], axis=1)
 
     # ------------------------------------------- many-games interface of the trainer's pools
     @property

@@ -69,8 +69,9 @@ class RobotDeliveryEnv(AECEnv):
     observation; ``random_num_steps`` each turn lasts 1 to 5 steps instead of 1; ``max_step`` the
     truncation limit in single robot actions; ``layout`` or ``colors_map`` / ``targets_map`` a
     custom board as data or as two CSV files; ``render_mode="rgb_array"`` draws the board with
-    matplotlib. The env also exposes ``winner``, ``scores``, ``robots``, ``num_steps``,
-    ``game_clock`` and a writable ``required_mail``.
+    matplotlib; ``observe_station_mail`` appends the numbers of the mails waiting on the pick-up
+    cells to every observation (an opt-in extension). The env also exposes ``winner``, ``scores``,
+    ``robots``, ``num_steps``, ``game_clock`` and a writable ``required_mail``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -92,6 +93,7 @@ class RobotDeliveryEnv(AECEnv):
         colors_map: str | os.PathLike[str] | None = None,
         targets_map: str | os.PathLike[str] | None = None,
         render_mode: str | None = None,
+        observe_station_mail: bool = False,
     ) -> None:
         super().__init__()
         if render_mode is not None and render_mode not in RobotDeliveryEnv.metadata["render_modes"]:
@@ -105,6 +107,7 @@ class RobotDeliveryEnv(AECEnv):
             with_battery=with_battery,
             random_num_steps=random_num_steps,
             max_step=max_step,
+            observe_station_mail=observe_station_mail,
             layout=_layout_from(layout, colors_map, targets_map),
         )
         self.render_mode = render_mode
@@ -113,7 +116,7 @@ class RobotDeliveryEnv(AECEnv):
         self.agents: list[str] = []
         self._names = self.possible_agents
         self._index = {a: k for k, a in enumerate(self.possible_agents)}
-        size = self.config.features_per_robot * self.config.num_robots
+        size = self.config.observation_size
         obs_space = spaces.Dict(
             {
                 "observation": spaces.Box(0.0, 1.0, shape=(size,), dtype=np.float32),

@@ -77,6 +77,10 @@ class RobotDeliveryConfig:
     """Truncation limit, counted in single robot actions (moves, stands and passes)."""
     layout: BoardLayout = field(default=DEFAULT_LAYOUT)
     """Board layout; the reference board by default."""
+    observe_station_mail: bool = False
+    """Append the numbers of the mails waiting on the pick-up (green) cells to every observation,
+    in row-major order of those cells and scaled like a carried mail (``m / 9``). An opt-in
+    extension: the rule book's observation (§13) leaves them out, so off by default."""
 
     def __post_init__(self) -> None:
         colors = self.robot_colors
@@ -96,7 +100,7 @@ class RobotDeliveryConfig:
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
             setattr(self, name, int(value))
-        for name in ("with_battery", "random_num_steps"):
+        for name in ("with_battery", "random_num_steps", "observe_station_mail"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
             setattr(self, name, bool(getattr(self, name)))
@@ -122,6 +126,14 @@ class RobotDeliveryConfig:
     @property
     def features_per_robot(self) -> int:
         return 4 if self.with_battery else 3
+
+    @property
+    def observation_size(self) -> int:
+        """Length of one robot's observation: every robot's features, then the station mails if observed."""
+        size = self.features_per_robot * self.num_robots
+        if self.observe_station_mail:
+            size += len(board_for(self.layout).green_cells)
+        return size
 
 
 @dataclass(frozen=True)
@@ -348,8 +360,14 @@ class RobotDeliveryRules:
         return mask
 
     def observation(self, k: int) -> np.ndarray:
-        """Robot ``k``'s float32 view: its own features first, then the others in agent order."""
-        return self._feat_NF[self._view_order[k]].reshape(-1)
+        """Robot ``k``'s float32 view: its own features first, then the others in agent order (then
+        the mails waiting on the green cells, with ``observe_station_mail``)."""
+        view = self._feat_NF[self._view_order[k]].reshape(-1)
+        if not self.config.observe_station_mail:
+            return view
+        board = self.board
+        waiting = np.array([self.green_mail[c] for c in board.green_cells], dtype=np.float64) / board.mail_scale
+        return np.concatenate([view, waiting.astype(np.float32)])
 
     # ------------------------------------------------------------------ step
     def step(self, action: int) -> float:

@@ -66,11 +66,16 @@ class AStarDeliveryAgent(Agent):
     """The robot-delivery game's scripted A* controller as a seat policy."""
 
     def __init__(
-        self, num_robots: int, with_battery: bool = False, seed: int | None = None, name: str = "astar"
+        self,
+        num_robots: int,
+        with_battery: bool = False,
+        seed: int | None = None,
+        name: str = "astar",
+        station_mail: bool = False,
     ) -> None:
         from games.robot_delivery import AStarAgent
 
-        self.controller = AStarAgent(num_robots, with_battery=with_battery, seed=seed)
+        self.controller = AStarAgent(num_robots, with_battery=with_battery, seed=seed, station_mail=station_mail)
         self.name = name
 
     def seed(self, seed: int | None) -> None:
@@ -83,10 +88,11 @@ class AStarDeliveryAgent(Agent):
         space = observation_space
         if isinstance(space, gym.spaces.Dict):
             space = space.spaces["observation"]
-        if space.shape != (c.features * c.num_robots,):
+        if space.shape != (c.observation_size,):
             raise ValueError(
-                f"AStarDeliveryAgent built for {c.num_robots} robots (with_battery={c.with_battery}) "
-                f"cannot read observations of shape {space.shape}"
+                f"AStarDeliveryAgent built for {c.num_robots} robots (with_battery={c.with_battery}, "
+                f"station_mail={c.station_mail}) cannot read observations of shape {space.shape}; "
+                "build it with the game's num_robots, with_battery and observe_station_mail"
             )
 
     def act(self, obs: np.ndarray, mask: np.ndarray, explore: np.ndarray) -> np.ndarray:

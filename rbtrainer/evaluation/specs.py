@@ -60,7 +60,9 @@ def _astar(trainer: DecentralizedTrainer, seed: int | None) -> Agent:
         config = game.unwrapped.config
     finally:
         game.close()
-    return AStarDeliveryAgent(config.num_robots, with_battery=config.with_battery, seed=seed)
+    return AStarDeliveryAgent(
+        config.num_robots, with_battery=config.with_battery, seed=seed, station_mail=config.observe_station_mail
+    )
 
 
 def agent_from_spec(spec: str, trainer: DecentralizedTrainer, seed: int | None = None, device: str = "cpu") -> Agent:
