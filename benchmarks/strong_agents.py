@@ -40,9 +40,9 @@ measures that keep the best snapshot and the evaluation.
 
 ``--save-dir DIR`` also saves the kept snapshot as the checkpoint ``DIR/GAME_seedN.pt`` (robots:
 ``DIR/robot_delivery_SETTING_seedN.pt``, its metadata holding its row, the recipe's tables and the
-commit), which ``rbtrainer eval`` and ``rbtrainer play`` load. ``--recipe JSON`` changes keys of a board
-game's recipe tables for one run, e.g. ``--recipe '{"dqn": {"prioritized": true}}'``; the
-opponents are one key, ``--recipe '{"opponents": {"against": [{"spec": "opportunist"}]}}'``.
+commit), which ``rbtrainer eval`` and ``rbtrainer play`` load. ``--recipe JSON`` changes keys of the
+recipe's tables for one run (robots: of every setting's), e.g. ``--recipe '{"dqn": {"prioritized": true}}'``;
+the opponents are one key, ``--recipe '{"opponents": {"against": [{"spec": "opportunist"}]}}'``.
 
 Each prints one line per seed (robots: per run) and a summary; ``--json FILE`` also writes the figures.
 """
@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, FrozenAgent, RandomAgent
+from rbtrainer import DecentralizedTrainer, FrozenAgent, RandomAgent
 from rbtrainer.agents.base import Agent
 from rbtrainer.callbacks import KeepBest
 from rbtrainer.checkpoint import Checkpoint
@@ -236,9 +236,11 @@ ROBOT_SETTINGS: dict[str, tuple[str, int]] = {
     "3": ("robot_delivery_3p.toml", 800),
     "2b": ("robots_2b.toml", 1500),
     "3b": ("robots_3b.toml", 1500),
+    "2a": ("robot_delivery_2p_vs_astar.toml", 3000),
+    "3a": ("robot_delivery_3p_vs_astar.toml", 3000),
 }
-"""Setting (players, ``b``: with battery) -> its recipe and training episodes in this script (``--episodes``
-overrides)."""
+"""Setting (players, ``b``: with battery, ``a``: the recipe that trains to beat A*) -> its recipe and
+training episodes in this script (``--episodes`` overrides)."""
 
 ROBOT_GAMES_PER_SEATING = 100
 """Games per seat order of the best snapshot against the A* agent."""
@@ -289,8 +291,7 @@ def robots_evaluate(settings: list[str], seeds: list[int], directory: str, json_
         with DecentralizedTrainer(
             env, num_test_envs=recipe["trainer"]["num_test_envs"], seed=FRESH_SEED + seed, progress_bar=False
         ) as trainer:
-            players, battery = trainer.num_seats, bool(env.get("with_battery", False))
-            astar = AStarDeliveryAgent(players, with_battery=battery, seed=FRESH_SEED + seed)
+            astar = agent_from_spec("astar", trainer, seed=FRESH_SEED + seed)
             agents = {"dqn": agent_from_spec(path, trainer), "astar": astar}
             result = tournament(trainer, agents, ROBOT_GAMES_PER_SEATING, seed=FRESH_SEED + seed)
         row = {
@@ -307,22 +308,35 @@ def robots_evaluate(settings: list[str], seeds: list[int], directory: str, json_
     print(robots_table(rows))
 
 
-def robots(
-    setting: str, seed: int, episodes: int | None, save_dir: str | None = None, git: Any = None
-) -> dict[str, Any]:
-    """Self-play DQN on a robot game, then its best snapshot against A*: one row. ``save_dir``: also
-    save that snapshot as ``DIR/robot_delivery_<setting>_seedN.pt`` with the row, the recipe and ``git``."""
-    began = time.perf_counter()
+def robot_recipe(setting: str, seed: int, episodes: int | None) -> Recipe:
+    """The recipe of a robots setting, with this script's seed and episodes."""
     config_name, default_episodes = ROBOT_SETTINGS[setting]
     trainer_settings = {"seed": seed, "progress_bar": False, "episodes_per_train": episodes or default_episodes}
-    recipe = Recipe.from_toml(os.path.join(CONFIGS, config_name), trainer=trainer_settings)
+    return Recipe.from_toml(os.path.join(CONFIGS, config_name), trainer=trainer_settings)
+
+
+def robots(
+    setting: str,
+    seed: int,
+    episodes: int | None,
+    save_dir: str | None = None,
+    git: Any = None,
+    recipe: Recipe | None = None,
+) -> dict[str, Any]:
+    """Self-play DQN on a robot game, then its best snapshot against A*: one row. ``save_dir``: also
+    save that snapshot as ``DIR/robot_delivery_<setting>_seedN.pt`` with the row, the recipe and ``git``.
+    ``recipe``: train this one instead of the setting's (the setting names the row)."""
+    began = time.perf_counter()
+    config_name = ROBOT_SETTINGS[setting][0]
+    if recipe is None:
+        recipe = robot_recipe(setting, seed, episodes)
     env = recipe.env
     players, battery = len(env["robot_colors"]), bool(env.get("with_battery", False))
     with recipe.build() as run:
         trainer = run.trainer
         best = run.keep_best_snapshot()
         stats = run.train(plot=False)
-        astar = AStarDeliveryAgent(players, with_battery=battery, seed=seed)
+        astar = agent_from_spec("astar", trainer, seed=seed)
         result = tournament(trainer, {"dqn": best.agent, "astar": astar}, ROBOT_GAMES_PER_SEATING, seed=seed)
         print(result.table())
         row = {
@@ -356,16 +370,16 @@ def robots_table(rows: list[dict[str, Any]]) -> str:
     legal moves. With 3 players one side takes two of the three seats (every seat order, balanced).
     """
     lines = [
-        "| players | battery | seed | training episodes (best at) | games | DQN wins | A* wins | draws "
-        "| DQN score [95 % CI] | mean clock of wins, DQN / A* | training wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| players | battery | recipe | seed | training episodes (best at) | games | DQN wins "
+        "| A* wins | draws | DQN score [95 % CI] | mean clock of wins, DQN / A* | training wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def clock(side: dict[str, Any]) -> str:
         value = side.get("mean_winning_clock")
         return "-" if value is None else f"{value:.0f}"
 
-    for r in sorted(rows, key=lambda r: (r.get("battery", False), r["players"], r["seed"])):
+    for r in sorted(rows, key=lambda r: (r.get("battery", False), r["players"], r["config"], r["seed"])):
         dqn, astar = r["dqn"], r["astar"]
         games = r.get("games", dqn["games"])
         if dqn["games"]:  # the score from the counts, so the interval needs nothing else
@@ -375,7 +389,8 @@ def robots_table(rows: list[dict[str, Any]]) -> str:
         else:
             score = "-"
         lines.append(
-            f"| {r['players']} | {'yes' if r.get('battery') else 'no'} | {r['seed']} "
+            f"| {r['players']} | {'yes' if r.get('battery') else 'no'} | `{os.path.basename(r['config'])}` "
+            f"| {r['seed']} "
             f"| {r['episodes']} ({r['best_episode']}) | {games} "
             f"| {dqn['wins']} | {astar['wins']} | {dqn['draws']} | {score} "
             f"| {clock(dqn)} / {clock(astar)} | {r['train_seconds']:.0f} |"
@@ -400,15 +415,24 @@ def changed_recipe(recipe: Recipe, changes: Any, parser: argparse.ArgumentParser
 
 
 def robots_sweep(
-    settings: list[str], seeds: list[int], episodes: int | None, json_path: str | None, save_dir: str | None
+    settings: list[str],
+    seeds: list[int],
+    episodes: int | None,
+    json_path: str | None,
+    save_dir: str | None,
+    changes: Callable[[Recipe], Recipe] | None = None,
 ) -> None:
     """Every seed with each setting; ``json_path`` is rewritten after every run (with the command,
-    commit, date and machine taken when the sweep starts), then the table is printed."""
+    commit, date and machine taken when the sweep starts), then the table is printed. ``changes``:
+    applied to each setting's recipe (``--recipe``)."""
     origin = provenance(ROOT)  # the code the runs start from
     rows: list[dict[str, Any]] = []
     for seed in seeds:
         for setting in settings:
-            row = robots(setting, seed, episodes, save_dir, origin["git"])
+            recipe = robot_recipe(setting, seed, episodes)
+            if changes is not None:
+                recipe = changes(recipe)
+            row = robots(setting, seed, episodes, save_dir, origin["git"], recipe)
             rows.append(row)
             print(f"robots {setting}, seed {seed}: {json.dumps(row)}", flush=True)
             if json_path:  # an interrupted sweep keeps what it finished
@@ -439,7 +463,7 @@ def main() -> None:
         nargs="+",
         choices=list(ROBOT_SETTINGS),
         default=list(ROBOT_SETTINGS),
-        help="robots: the games to train (players, b: with battery)",
+        help="robots: the games to train (players, b: with battery, a: the recipe that trains to beat A*)",
     )
     parser.add_argument(
         "--conv-channels",
@@ -451,7 +475,7 @@ def main() -> None:
         "--recipe",
         type=json.loads,
         metavar="JSON",
-        help='board games: change the recipe\'s tables, e.g. \'{"dqn": {"prioritized": true}}\'',
+        help="change the recipe's tables (robots: every setting's), e.g. '{\"dqn\": {\"prioritized\": true}}'",
     )
     parser.add_argument(
         "--evaluate",
@@ -473,7 +497,7 @@ def main() -> None:
     if args.verbose:
         logging.getLogger("rbtrainer.callbacks").setLevel(logging.INFO)
     board = args.mode in BOARD_MODES
-    for flag in ("recipe", "conv_channels", "config"):
+    for flag in ("conv_channels", "config"):
         if getattr(args, flag) is not None and not board:
             parser.error(f"--{flag.replace('_', '-')} applies to {sorted(BOARD_MODES)}, not {args.mode}")
     if args.evaluate and board:
@@ -482,7 +506,16 @@ def main() -> None:
         robots_evaluate(args.settings, args.seeds, args.evaluate, args.json)
         return
     if not board:
-        robots_sweep(args.settings, args.seeds, args.episodes, args.json, args.save_dir)
+        if args.recipe is not None:
+            changed_recipe(robot_recipe(args.settings[0], args.seeds[0], args.episodes), args.recipe, parser)
+        robots_sweep(
+            args.settings,
+            args.seeds,
+            args.episodes,
+            args.json,
+            args.save_dir,
+            None if args.recipe is None else lambda recipe: changed_recipe(recipe, args.recipe, parser),
+        )
         return
     figures: dict[str, Any] = {}
     for seed in args.seeds:

@@ -51,3 +51,23 @@ def test_evaluate_plays_a_saved_snapshot_again_and_keeps_its_training_figures(tm
     assert row["dqn"]["games"] == row["astar"]["games"] == 200
     assert row["dqn"]["wins"] + row["dqn"]["draws"] + row["dqn"]["losses"] == 200
     assert row["dqn"]["wins"] > row["astar"]["wins"]  # the shipped battery agent beats A*
+
+
+def test_robots_recipe_changes_reach_the_trained_recipe_and_bad_ones_stop_first(tmp_path, monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        _main(["robots", "--settings", "2a", "--recipe", '{"dqn": {"gama": 0.5}}'], monkeypatch)
+    assert "[dqn] has unknown key(s) ['gama']" in capsys.readouterr().err
+    out = tmp_path / "rows.json"
+    changes = {
+        "dqn": {"gamma": 0.5},
+        "trainer": {"num_train_envs": 3, "num_test_envs": 3, "episodes_per_test": 3, "test_freq": 6},
+        "panel": {"games_per_seat": 1},
+    }
+    argv = ["robots", "--settings", "2a", "--seeds", "0", "--episodes", "6", "--recipe", json.dumps(changes)]
+    _main([*argv, "--json", str(out), "--save-dir", str(tmp_path)], monkeypatch)
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["setting"] == "2a" and row["config"] == "configs/robot_delivery_2p_vs_astar.toml"
+    assert row["episodes"] >= 6 and row["dqn"]["games"] == 200
+    recipe = Checkpoint.read(tmp_path / "robot_delivery_2a_seed0.pt").metadata["recipe"]
+    assert recipe["dqn"]["gamma"] == 0.5 and recipe["trainer"]["num_train_envs"] == 3
+    assert recipe["opponents"]["against"][0]["spec"] == "astar"  # the setting's own tables are kept
