@@ -96,7 +96,7 @@ ROBOTS_VS_ASTAR = Section(
     "Robot delivery: self-play DQN against the A* agent",
     "robots_vs_astar.json",
     "strong_agents:robots_table",
-    "Self-play DQN on the robot game, one robot per player: without battery (4 mails to win; "
+    "Self-play DQN on the robot game, one robot per player: without battery (4 mails to win with 2 players, 5 with 3; "
     "`configs/robot_delivery_2p.toml` and `robot_delivery_3p.toml`) and with battery (6 mails; "
     "`configs/robots_2b.toml` and `robots_3b.toml`), short training budgets; the best test round's "
     "snapshot then plays the rule book's scripted A* agent in every seat order (the saved snapshots measured "

@@ -29,7 +29,9 @@ measures that keep the best snapshot and the evaluation.
   bot, and a cross-play tournament with the baselines (heat-map under ``--plot-dir``).
 * ``robots``: for every seed, self-play DQN on each robot game of ``--settings``: 2 and 3 players
   without battery (600 and 800 episodes unless ``--episodes``), with battery (``2b``, ``3b``: 1,500
-  episodes, 6 mails to win); the snapshot of the best test round then plays the A* agent
+  episodes, 6 mails to win), and without battery with the recipes that train to beat A* (``2a``,
+  ``3a``: 3,000 episodes, gamma 0.9, A* in either seat beside self-play with 2 players, the best
+  test round by a panel against A*); the snapshot of the best test round then plays the A* agent
   in every seat order, 100 games each (2 players: 2 orders; 3 players: 6, one side in two seats):
   wins, draws, the score with its Wilson 95 % interval and the mean game clock of wins. Its
   ``--json`` holds the command, commit, date and machine (taken when the sweep starts) and one
