@@ -30,7 +30,7 @@ Agents are named player colour + robot index (``r1``, ``r2``, ``b1``, ...), orde
 ``robot_colors`` order, then by index; that is the turn order. A robot's observation is float32:
 ``[x/8, y/8, mail/9]`` (plus ``battery/10`` with ``with_battery``) for itself, then the same for
 every other robot in agent order; with ``observe_station_mail=True`` (an opt-in extension, off by
-default as in the rule book) the numbers of the mails waiting on the three pick-up cells follow,
+default as in the rule book) the numbers of the mails waiting on the pick-up cells (three on the built-in board) follow,
 ``mail/9`` each in row-major order of those cells. ``action_mask`` covers stand, up, down, left, right. A
 masked-out action in 0..4 is a pass (reward -0.1, turn used); other values raise errors naming the
 robot. Only the acting robot is rewarded: +1 for a pick-up, +5 for a delivery, +1 for entering a
