@@ -29,9 +29,10 @@ measures that keep the best snapshot and the evaluation.
   bot, and a cross-play tournament with the baselines (heat-map under ``--plot-dir``).
 * ``robots``: for every seed, self-play DQN on each robot game of ``--settings``: 2 and 3 players
   without battery (600 and 800 episodes unless ``--episodes``), with battery (``2b``, ``3b``: 1,500
-  episodes, 6 mails to win), and without battery with the recipes that train to beat A* (``2a``,
+  episodes, 6 mails to win), and without battery with the recipes trained against A* (``2a``,
   ``3a``: 3,000 episodes, gamma 0.9, A* in either seat beside self-play with 2 players, the best
-  test round by a panel against A*); the snapshot of the best test round then plays the A* agent
+  test round by a panel against A*; ``2m``: ``2a`` with the mails waiting on the pick-up cells in
+  view, 10,000 episodes); the snapshot of the best test round then plays the A* agent
   in every seat order, 100 games each (2 players: 2 orders; 3 players: 6, one side in two seats):
   wins, draws, the score with its Wilson 95 % interval and the mean game clock of wins. Its
   ``--json`` holds the command, commit, date and machine (taken when the sweep starts) and one
@@ -240,9 +241,10 @@ ROBOT_SETTINGS: dict[str, tuple[str, int]] = {
     "3b": ("robots_3b.toml", 1500),
     "2a": ("robot_delivery_2p_vs_astar.toml", 3000),
     "3a": ("robot_delivery_3p_vs_astar.toml", 3000),
+    "2m": ("robot_delivery_2p_station_mail.toml", 10000),
 }
-"""Setting (players, ``b``: with battery, ``a``: the recipe that trains to beat A*) -> its recipe and
-training episodes in this script (``--episodes`` overrides)."""
+"""Setting (players, ``b``: with battery, ``a``: trained against A*, ``m``: trained against A* with the waiting
+mails in view) -> its recipe and training episodes in this script (``--episodes`` overrides)."""
 
 ROBOT_GAMES_PER_SEATING = 100
 """Games per seat order of the best snapshot against the A* agent."""
@@ -465,7 +467,8 @@ def main() -> None:
         nargs="+",
         choices=list(ROBOT_SETTINGS),
         default=list(ROBOT_SETTINGS),
-        help="robots: the games to train (players, b: with battery, a: the recipe that trains to beat A*)",
+        help="robots: the games to train (players, b: with battery, a: trained against A*, m: the same with "
+        "the waiting mails in view)",
     )
     parser.add_argument(
         "--conv-channels",
