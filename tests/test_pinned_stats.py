@@ -4,6 +4,7 @@ state written by that code (format 1) still resumes to the uninterrupted run's s
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from pinned_runs import OLD_STATE, PINNED, RUNS, run, statistics, tictactoe_dqn
@@ -27,9 +28,19 @@ def same(got: dict, recorded: dict) -> bool:
     }
 
 
+OTHER_CPU = os.path.join(os.path.dirname(PINNED), "pinned_stats_other_cpu.json")
+"""Runs whose statistics came out differently on another machine from the same code: the robot run,
+recorded again on 2026-12-07 from the unchanged code of 825f962 on an AMD EPYC machine with freshly
+installed packages (the cause is not pinned down; numpy 2.3 against 2.4 is not it). Such a run must
+equal one of its records; every other run has one record."""
+
+
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_same_seed_same_statistics_as_before(name: str, pinned: dict, tmp_path) -> None:
-    assert same(run(name, str(tmp_path)), pinned[name])
+    with open(OTHER_CPU) as handle:
+        other = json.load(handle)
+    got = run(name, str(tmp_path))
+    assert same(got, pinned[name]) or (name in other and same(got, other[name]))
 
 
 def test_a_format_1_training_state_resumes_to_the_recorded_statistics(pinned: dict, tmp_path) -> None:
