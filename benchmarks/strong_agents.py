@@ -319,21 +319,12 @@ def robot_recipe(setting: str, seed: int, episodes: int | None) -> Recipe:
     return Recipe.from_toml(os.path.join(CONFIGS, config_name), trainer=trainer_settings)
 
 
-def robots(
-    setting: str,
-    seed: int,
-    episodes: int | None,
-    save_dir: str | None = None,
-    git: Any = None,
-    recipe: Recipe | None = None,
-) -> dict[str, Any]:
-    """Self-play DQN on a robot game, then its best snapshot against A*: one row. ``save_dir``: also
-    save that snapshot as ``DIR/robot_delivery_<setting>_seedN.pt`` with the row, the recipe and ``git``.
-    ``recipe``: train this one instead of the setting's (the setting names the row)."""
+def robots(setting: str, seed: int, recipe: Recipe, save_dir: str | None = None, git: Any = None) -> dict[str, Any]:
+    """Self-play DQN with ``recipe`` (the setting's, :func:`robot_recipe`, perhaps changed) on a robot game,
+    then its best snapshot against A*: one row. ``save_dir``: also save that snapshot as
+    ``DIR/robot_delivery_<setting>_seedN.pt`` with the row, the recipe and ``git``."""
     began = time.perf_counter()
     config_name = ROBOT_SETTINGS[setting][0]
-    if recipe is None:
-        recipe = robot_recipe(setting, seed, episodes)
     env = recipe.env
     players, battery = len(env["robot_colors"]), bool(env.get("with_battery", False))
     with recipe.build() as run:
@@ -430,17 +421,16 @@ def robots_sweep(
     commit, date and machine taken when the sweep starts), then the table is printed. ``changes``:
     applied to each setting's recipe (``--recipe``)."""
     origin = provenance(ROOT)  # the code the runs start from
+    recipes = {(seed, setting): robot_recipe(setting, seed, episodes) for seed in seeds for setting in settings}
+    if changes is not None:  # every recipe changed before any training, so a bad change stops the sweep at once
+        recipes = {key: changes(recipe) for key, recipe in recipes.items()}
     rows: list[dict[str, Any]] = []
-    for seed in seeds:
-        for setting in settings:
-            recipe = robot_recipe(setting, seed, episodes)
-            if changes is not None:
-                recipe = changes(recipe)
-            row = robots(setting, seed, episodes, save_dir, origin["git"], recipe)
-            rows.append(row)
-            print(f"robots {setting}, seed {seed}: {json.dumps(row)}", flush=True)
-            if json_path:  # an interrupted sweep keeps what it finished
-                write_figures(json_path, origin, {"rows": rows})
+    for (seed, setting), recipe in recipes.items():
+        row = robots(setting, seed, recipe, save_dir, origin["git"])
+        rows.append(row)
+        print(f"robots {setting}, seed {seed}: {json.dumps(row)}", flush=True)
+        if json_path:  # an interrupted sweep keeps what it finished
+            write_figures(json_path, origin, {"rows": rows})
     print(robots_table(rows))
 
 
@@ -511,8 +501,6 @@ def main() -> None:
         robots_evaluate(args.settings, args.seeds, args.evaluate, args.json)
         return
     if not board:
-        if args.recipe is not None:
-            changed_recipe(robot_recipe(args.settings[0], args.seeds[0], args.episodes), args.recipe, parser)
         robots_sweep(
             args.settings,
             args.seeds,
