@@ -19,7 +19,7 @@ near the battery plateaus only so). Without battery a player needs 4 mails to wi
 max_step is 500 for 2-4 robots, 800 for 6, 1,000 for 8, 1,200 for 9 and 1,500 for 12.
 
 Each row trains ``configs/robots_<row>.toml`` (self-play dueling DQN, the same settings for every
-row but one: row 4b learns at 1e-3, the others at 3e-3) until its test metric first reaches the
+row but one: row 4b learns at 5e-4, the others at 3e-3) until its test metric first reaches the
 reference's plateau, the wall-time budget runs out or it has collected the reference's episode
 count, then keeps going ``--hold-episodes`` more (default 100).
 Recorded: the test metric curve, the episodes, env steps and wall time to first reach the plateau
