@@ -12,7 +12,10 @@ that starts the workers (and pays Ray's and torch's first-use costs):
   collects) and with ``update_threads=2`` (the update between phases on both cores; the table
   compares those with one process on the same setting too): ``12robots-battery`` (4 players x 3
   robots, battery, self-play DQN [64, 64], an update every 200 env steps, 0.1 gradient steps per env
-  step) and ``connect4-planning`` (the planning recipe's learner and network, 64 envs, 48 simulations per move).
+  step) and ``connect4-planning`` (the planning recipe's learner and network, 48 simulations per move,
+  256 envs and an update every 2,048 env steps: each of 2 workers searches for 128 games, the batch at which
+  the network's forward pass is cheapest per position here; at the recipe's 64, each worker's 32 games
+  make a search tick cost more per game).
   Every pool's trainer is built once; a warm-up run (worker start, numba, torch) precedes the timed ones.
   Env steps/s exclude test rounds (``TrainStats.steps_per_second``); gradient steps/s are per
   second of training.
@@ -140,8 +143,8 @@ def robots_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, Agents]:
 
 
 def planning_run(pool: dict[str, Any]) -> tuple[DecentralizedTrainer, Agents]:
-    settings = {"num_train_envs": 64, "num_test_envs": 4, "batch_size": 256, "update_freq": 512,
-                "update_per_step": 0.02, "test_freq": 10**9, "episodes_per_train": None, "max_env_steps": 4096,
+    settings = {"num_train_envs": 256, "num_test_envs": 4, "batch_size": 256, "update_freq": 2048,
+                "update_per_step": 0.02, "test_freq": 10**9, "episodes_per_train": None, "max_env_steps": 8192,
                 "episodes_per_test": 4, "seed": 0, "progress_bar": False, "panel": False}  # fmt: skip
     trainer = DecentralizedTrainer({"game": "connect_four"}, **{**settings, **pool})
     config = PlanningConfig(simulations=48, play_simulations=48, channels=32, blocks=2, sample_moves=8)
