@@ -216,11 +216,18 @@ SCALING = Section(
     "rollout workers (`rollout_workers=N`: each worker plays its block of games and acts with its own copies "
     "of the agents). The train loop: compute-bound configurations in one process and on 2 `subproc` rollout "
     "workers, each as it is, with `overlap` (the learner's update runs while the phase collects) and with "
-    "`update_threads=2` (the update between phases on both cores, which the workers leave idle then; the "
-    "second ratio compares with one process on the same setting); "
-    "`12robots-battery` is self-play DQN [64, 64] with 0.1 gradient steps per env step, "
-    "`connect4-planning` the planning recipe's learner (48 simulations per move, 64 envs). The first call "
-    "of a pool starts its workers.",
+    "`update_threads=2` (the update between phases on both cores, which the workers leave idle then). The "
+    "first ratio compares with one process as the trainer runs by default, the second with one process on "
+    "the same setting (which also puts the second core to work on the update). `12robots-battery` is "
+    "self-play DQN [64, 64] with 0.1 gradient steps per env step; `connect4-planning` is the planning "
+    "recipe's learner and network with 48 simulations per move, 256 envs and an update every 2,048 env "
+    "steps. With 2 workers each searches for 128 games: a search tick costs less per game there than with "
+    "the recipe's 64 envs, where a worker's share is 32 games. The first call of a pool starts its workers."
+    "\n\nHow to read the train rows: with the planning learner, acting (the search) is most of the work "
+    "and 2 workers split it; the update stays in the trainer's process, so the workers gain most when it "
+    "runs beside them (`overlap`) or on both cores (`update_threads`). With DQN on 12 robots, the update "
+    "is most of the work: one process is already at the learner's ceiling (see the model below), and "
+    "workers add little or nothing to it.",
     whole=True,
 )
 SCALING_MODEL = Section(

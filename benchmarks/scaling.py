@@ -275,10 +275,10 @@ def test_table(rows: list[dict[str, Any]]) -> str:
 
 
 def train_table(rows: list[dict[str, Any]]) -> str:
-    """Each pool's rate, against one process and (where the pool sets them) one process with the same update
-    threads: the same work on the same settings but the workers."""
+    """Each pool's rate, against one process as the trainer runs by default and against one process on the
+    pool's own settings (``overlap``, ``update_threads``): the same work on the same settings but the workers."""
     lines = [
-        "| config | pool | env steps/s | x one process | x one process, same update threads | gradient steps/s |",
+        "| config | pool | env steps/s | x one process | x one process, same settings | gradient steps/s |",
         "|---|---|---|---|---|---|",
     ]
 
@@ -291,8 +291,8 @@ def train_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         median = r["env_steps_per_s"]["median"]
         base = rate(r["config"], {})
-        threads = r["settings"].get("update_threads")
-        same = rate(r["config"], {"update_threads": threads}) if threads is not None else base
+        own = {k: v for k, v in r["settings"].items() if k not in ("backend", "rollout_workers")}
+        same = rate(r["config"], own)
         lines.append(
             f"| {r['config']} | {r['pool']} | {_cell(r['env_steps_per_s'])} | {median / base:.2f} | "
             f"{'-' if same is None else f'{median / same:.2f}'} | {_cell(r['gradient_steps_per_s'])} |"
