@@ -70,12 +70,13 @@ class Section:
         data = self.load()
         git, machine = data.get("git", {}), data.get("machine", {})
         commit = str(git.get("commit", "unknown"))[:10] + (" with local changes" if git.get("dirty") else "")
-        where = ", ".join(
-            f"{key} {machine[key]}" for key in ("cpu_count", "python", "torch", "tianshou") if key in machine
-        )
+        names = {"cpu_count": "CPUs", "python": "python", "torch": "torch", "tianshou": "tianshou"}
+        where = [f"{name} {machine[key]}" for key, name in names.items() if key in machine]
+        if machine.get("cpu"):  # recorded since 2026-12-07: statistics can differ from one CPU model to another
+            where.insert(1, str(machine["cpu"]))
         return (
             f"Made by `python {data.get('command', '?')}` at commit {commit} on {str(data.get('date', '?'))[:10]} "
-            f"({where.replace('cpu_count', 'CPUs')}); data: `benchmarks/data/{self.data}`."
+            f"({', '.join(where)}); data: `benchmarks/data/{self.data}`."
         )
 
     def markdown(self, level: str = "##") -> str:

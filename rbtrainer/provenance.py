@@ -18,7 +18,7 @@ from typing import Any
 
 from rbtrainer.files import atomic_write
 
-__all__ = ["git_commit", "machine", "median_range", "provenance", "write_figures"]
+__all__ = ["cpu_model", "git_commit", "machine", "median_range", "provenance", "write_figures"]
 
 
 def git_commit(root: str | os.PathLike[str]) -> dict[str, Any]:
@@ -39,8 +39,23 @@ def git_commit(root: str | os.PathLike[str]) -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status.strip())}
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux: ``/proc/cpuinfo``; elsewhere what :mod:`platform` knows).
+
+    Recorded because the same code and seed can give other statistics on another CPU (its
+    floating-point kernels differ), so a figure says which kind of CPU it came from.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            fields = [line.partition(":") for line in handle]
+    except OSError:  # not Linux
+        fields = []
+    names = [value.strip() for key, _, value in fields if key.strip() == "model name" and value.strip()]
+    return names[0] if names else platform.processor() or platform.machine() or "unknown"
+
+
 def machine() -> dict[str, Any]:
-    """Python, torch, Tianshou and NumPy versions, the platform and the CPU count."""
+    """Python, torch, Tianshou and NumPy versions, the platform, the CPU's model and the CPU count."""
     import numpy
     import tianshou
     import torch
@@ -52,6 +67,7 @@ def machine() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
     }
 

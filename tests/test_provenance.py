@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rbtrainer.provenance import median_range, provenance, write_figures
+from rbtrainer.provenance import cpu_model, median_range, provenance, write_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,3 +18,8 @@ def test_median_range_and_write_figures(tmp_path: Path) -> None:
     written = json.loads(path.read_text())
     assert written["rows"] == [{"a": 1}] and written["git"] == origin["git"] and set(origin) <= set(written)
     assert [p.name for p in tmp_path.iterdir()] == ["figures.json"]  # no temporary file left beside it
+
+
+def test_the_machine_names_its_cpu_model() -> None:
+    cpu = provenance(ROOT)["machine"]["cpu"]
+    assert isinstance(cpu, str) and cpu.strip() and cpu == cpu_model()
