@@ -46,12 +46,13 @@ def cpu_model() -> str:
     floating-point kernels differ), so a figure says which kind of CPU it came from.
     """
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            fields = [line.partition(":") for line in handle]
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:  # one line per CPU: the first named one will do
+            fields = (line.partition(":") for line in handle)
+            names = (value.strip() for key, _, value in fields if key.strip() == "model name")
+            name = next((n for n in names if n), "")
     except OSError:  # not Linux
-        fields = []
-    names = [value.strip() for key, _, value in fields if key.strip() == "model name" and value.strip()]
-    return names[0] if names else platform.processor() or platform.machine() or "unknown"
+        name = ""
+    return name or platform.processor() or platform.machine() or "unknown"
 
 
 def machine() -> dict[str, Any]:
