@@ -302,6 +302,9 @@ class SearchSettings:
     sample_moves: int = 8
     """Exploring seats draw their move in proportion to the visits while fewer than this many moves
     have been played in the game; afterwards, and on other seats, they play the most visited move."""
+    solver: bool = False
+    """Prove wins, losses and draws the tree reaches and play by the proofs (MCTS-Solver): a move that
+    wins at once is always played, one that lets the opponent win at once is avoided once seen."""
 
     def __post_init__(self) -> None:
         positive_int("simulations", self.simulations)
@@ -311,6 +314,7 @@ class SearchSettings:
         number_in("dirichlet_alpha", self.dirichlet_alpha, 0.0, 100.0, low_open=True)
         number_in("noise_fraction", self.noise_fraction, 0.0, 1.0)
         non_negative_int("sample_moves", self.sample_moves)
+        boolean("solver", self.solver)
 
 
 @dataclass(kw_only=True)

@@ -2,7 +2,9 @@
 
 * ``search_rules()`` of tic-tac-toe and connect four (:mod:`games.board_search`) are the envs' rules,
   move for move, on the position the mover observes; the mirror image of a game is a game.
-* The batched tree search finds a win in one and blocks a loss in one; it is seeded.
+* The batched tree search finds a win in one and blocks a loss in one; it is seeded. With the solver
+  it proves what minimax knows in tic-tac-toe, and plays proven wins and avoids proven losses
+  whatever the network's priors say.
 * :class:`PlanningLearner` fills a seat: it trains through the trainer (self-play, env groups, a
   league), seeded runs repeat, a resumed run ends as the run left alone, checkpoints rebuild it, the
   ``mcts`` spec and ``--learner planning`` reach it; games without search rules and bad settings are
@@ -35,6 +37,7 @@ from rbtrainer.agents.planning import (
 )
 from rbtrainer.checkpoint import Checkpoint, save_agents
 from rbtrainer.evaluation import agent_from_spec
+from rbtrainer.evaluation.baselines import tictactoe_best_moves, tictactoe_value
 from rbtrainer.evaluation.exploitability import tictactoe_exploitability, tictactoe_vs_random
 from rbtrainer.evaluation.specs import spec_label
 from rbtrainer.league import League, LeagueConfig
@@ -131,6 +134,63 @@ def test_the_search_takes_a_win_in_one_and_blocks_a_loss_in_one() -> None:
     assert run_search(rules, rollout_evaluator(rules, np.random.default_rng(0)), win, 200).value[0] > 0.8
 
 
+def _random_positions(rules: BoardSearchRules, count: int, pieces: tuple[int, int], seed: int) -> np.ndarray:
+    """``count`` positions reached by random play with a number of pieces in ``pieces`` (low, high), none over."""
+    rng = np.random.default_rng(seed)
+    found: list[np.ndarray] = []
+    while len(found) < count:
+        position, over = np.zeros((1, rules.num_actions), dtype=np.int8), np.zeros(1, bool)
+        for _ in range(rng.integers(*pieces, endpoint=True)):
+            position, _, over = rules.play(position, rng.choice(np.flatnonzero(rules.legal(position)[0]), size=1))
+            if over[0]:
+                break
+        if not over[0]:
+            found.append(position[0])
+    return np.array(found)
+
+
+def test_the_solver_proves_what_minimax_knows_in_tictactoe() -> None:
+    rules = BoardSearchRules(3, 3, 3, gravity=False)
+    roots = _random_positions(rules, 40, (3, 6), seed=0)
+    result = run_search(rules, rollout_evaluator(rules, np.random.default_rng(1)), roots, 2000, solver=True)
+    values = {-1: 0, 0: 0, 1: 0}
+    for position, visits, value, proven in zip(roots, result.visits, result.value, result.proven, strict=True):
+        own, opp = (sum(1 << i for i in range(9) if position[i] == side) for side in (1, 2))
+        exact = tictactoe_value(own, opp)
+        best = [m for m in range(9) if not position[m] and -tictactoe_value(opp, own | 1 << m) == exact]
+        values[exact] += 1
+        assert proven or exact == 0, f"{position}: a won or lost position is proven"
+        if not proven:
+            continue
+        assert value == exact, position
+        if exact >= 0:  # the visits are on best moves only; a proven win takes them all, a win at once first
+            assert set(np.flatnonzero(visits).tolist()) <= set(best), (position, visits, best)
+        if exact == 1:
+            quickest = tictactoe_best_moves(own, opp)
+            assert np.count_nonzero(visits) == 1 and (len(quickest) > 1 or visits[quickest[0]] > 0), position
+    assert min(values.values()) >= 5 and result.proven.mean() > 0.8
+    plain = run_search(rules, rollout_evaluator(rules, np.random.default_rng(1)), roots, 2000)
+    assert not plain.proven.any() and not np.isin(plain.value, (-1.0, 1.0)).all()
+
+
+def test_the_solver_plays_a_proven_win_and_avoids_proven_losses_whatever_the_priors() -> None:
+    rules = BoardSearchRules(6, 7, 4, gravity=True)
+    win = _connect_four([0, 6, 1, 6, 2, 5])  # the mover wins in 3
+    block = _connect_four([0, 6, 1, 6, 2])  # the opponent wins in 3 unless the mover plays there
+
+    def misled(positions: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Priors mostly on column 6, and every position judged good for the side to move."""
+        priors = np.where(legal, 0.02, 0.0) + np.where(np.arange(7) == 6, 0.9, 0.0) * legal
+        return priors / priors.sum(axis=1, keepdims=True), np.full(len(positions), 0.5, dtype=np.float32)
+
+    taken, plain = (run_search(rules, misled, win, 64, solver=solver) for solver in (True, False))
+    assert taken.proven[0] and taken.value[0] == 1.0 and np.flatnonzero(taken.visits[0]).tolist() == [3]
+    assert not plain.proven[0] and plain.visits[0].argmax() == 6  # without proofs, the priors win
+    blocked, plain = (run_search(rules, misled, block, 64, solver=solver) for solver in (True, False))
+    assert blocked.visits[0, 6] == 0 and blocked.visits[0, 3] > 0  # column 6 was seen to lose at once
+    assert plain.visits[0].argmax() == 6
+
+
 def test_the_search_is_seeded_and_batched() -> None:
     rules = BoardSearchRules(6, 7, 4, gravity=True)
     roots = np.concatenate([_connect_four([3, 3, 2]), _connect_four([0]), _connect_four([6, 5, 4, 3])])
@@ -162,6 +222,8 @@ def test_games_without_search_rules_and_bad_settings_are_refused() -> None:
         PlanningConfig(simulations=0)
     with pytest.raises(ValueError, match="sample_moves"):
         SearchSettings(sample_moves=-1)
+    with pytest.raises(TypeError, match="solver"):
+        SearchSettings(solver="yes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="unknown PlanningConfig field"):
         planning_agent(_rules("tictactoe"), board.observation_space(0), board.action_space(0), simulation=3)
     connect_four = DecentralizedTrainer({"game": "connect_four"}, seed=0)

@@ -8,6 +8,14 @@ together (one network call per simulation for the whole batch), and backs the va
 games are two-player, alternating and zero-sum (:class:`SearchRules`): a value is always the
 mover's, so it changes sign from one level to the next.
 
+With ``solver=True`` the search also proves what it can (MCTS-Solver, Winands et al. 2008): a game
+end is a solved node, a node is solved once one of its moves reaches the best value there is (1, a
+proven win) or all its moves are solved (its value the best of theirs), and solved values are
+backed up instead of estimates. The descent stops at solved nodes, never follows a move proven lost
+while another is open, and at the root a proven win takes all the visits and proven losses none
+(unless every move loses): a mate in one is played and a move that lets the opponent win at once is
+avoided as soon as the search has seen it, whatever the network believes.
+
 The search is written here rather than taken from a library: the field's batched searches are
 JAX programs (``mctx``) or frameworks with their own trainers and C++ trees (LightZero), and
 neither plugs into a PyTorch learner that fills a seat.
@@ -59,7 +67,9 @@ class SearchResult:
     visits: np.ndarray
     """Visits of each root move (roots x actions, float32)."""
     value: np.ndarray
-    """The mover's mean value at each root over the simulations."""
+    """The mover's mean value at each root over the simulations (its proven value where ``proven``)."""
+    proven: np.ndarray
+    """Whether the search proved each root's value (bool; only with ``solver``)."""
 
 
 def _noisy(
@@ -74,6 +84,81 @@ def _noisy(
     priors[idx] = (1 - fraction) * priors[idx] + fraction * noise
 
 
+_WON, _LOST = 1e9, -1e9
+"""Scores that make the descent take a proven win and leave a proven loss (above illegal moves' -inf)."""
+
+
+class _Proofs:
+    """What a solver search has proven: per node, whether its value for its mover is known (``solved``)
+    and that value (``exact``); the tree's edges are read from the search's own arrays."""
+
+    def __init__(self, children: np.ndarray, rewards: np.ndarray, legal: np.ndarray, roots: int, capacity: int):
+        self.children, self.rewards, self.legal = children, rewards, legal
+        self.solved = np.zeros((roots, capacity), dtype=bool)
+        self.exact = np.zeros((roots, capacity), dtype=np.float32)
+
+    def edges(self, rows: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which moves of each node lead to a solved position, and their proven value for the node's mover."""
+        child = self.children[rows, nodes]
+        safe = np.maximum(child, 0)
+        known = (child >= 0) & self.solved[rows[:, None], safe]
+        return known, self.rewards[rows, nodes] - self.exact[rows[:, None], safe]
+
+    def known_q(self, rows: np.ndarray, nodes: np.ndarray, q: np.ndarray) -> np.ndarray:
+        known, value = self.edges(rows, nodes)
+        return np.where(known, value, q)
+
+    def steer(self, rows: np.ndarray, nodes: np.ndarray, score: np.ndarray) -> np.ndarray:
+        known, value = self.edges(rows, nodes)
+        score = np.where(known & (value >= 1.0), _WON, score)
+        return np.where(known & (value <= -1.0), _LOST, score)
+
+    def settle(self, rows: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        """Solve the nodes whose moves now prove their value; which of them were solved just now."""
+        known, value = self.edges(rows, nodes)
+        legal = self.legal[rows, nodes]
+        won = (known & legal & (value >= 1.0)).any(axis=1)
+        full = (known | ~legal).all(axis=1)
+        now = (won | full) & ~self.solved[rows, nodes]
+        self.solved[rows[now], nodes[now]] = True
+        self.exact[rows[now], nodes[now]] = np.where(known & legal, value, -np.inf).max(axis=1)[now]
+        return now
+
+    def prove_paths(self, path_nodes: np.ndarray, length: np.ndarray, leaf_child: np.ndarray) -> None:
+        """After a simulation: from each solved leaf up its path, solve the nodes that are now solved."""
+        rising = (leaf_child >= 0) & self.solved[np.arange(len(leaf_child)), np.maximum(leaf_child, 0)]
+        for d in range(int(length.max()) - 1, -1, -1):
+            if not rising.any():
+                return
+            rows = np.flatnonzero(rising & (length > d))
+            if len(rows):
+                now = self.settle(rows, path_nodes[rows, d])
+                rising[rows[~now]] = False  # the rows deeper down keep rising until their depth
+
+    def apply_at_roots(self, visits: np.ndarray, value: np.ndarray, priors: np.ndarray) -> np.ndarray:
+        """Put the root visits where the proofs say (in place) and return the roots' values, proven ones exact."""
+        every = np.arange(len(visits))
+        known, edge = self.edges(every, np.zeros(len(visits), dtype=np.int64))
+        legal = self.legal[:, 0]
+        won = known & legal & (edge >= 1.0)
+        lost = known & legal & (edge <= -1.0)
+        wins = np.flatnonzero(won.any(axis=1))
+        if len(wins):  # all the visits on a win at once, else on the most visited proven win
+            at_once = self.rewards[wins, 0] >= 1.0
+            best = np.where(won[wins], visits[wins] + np.where(at_once, _WON, 0.0), -1.0).argmax(axis=1)
+            total = np.maximum(visits[wins].sum(axis=1), 1.0)
+            visits[wins] = 0.0
+            visits[wins, best] = total
+        spare = np.flatnonzero(~won.any(axis=1) & (legal & ~lost).any(axis=1) & lost.any(axis=1))
+        if len(spare):  # no visits on proven losses while another move is open
+            visits[spare] = np.where(lost[spare], 0.0, visits[spare])
+            empty = spare[visits[spare].sum(axis=1) == 0]
+            if len(empty):  # every visit had gone to moves now proven lost: the best prior among the others
+                pick = np.where(legal[empty] & ~lost[empty], priors[empty], -1.0).argmax(axis=1)
+                visits[empty, pick] = 1.0
+        return np.where(self.solved[:, 0], self.exact[:, 0], value)
+
+
 def run_search(
     rules: SearchRules,
     evaluate: Evaluate,
@@ -85,15 +170,17 @@ def run_search(
     dirichlet_alpha: float = 0.5,
     noise_fraction: float = 0.25,
     rng: np.random.Generator | None = None,
+    solver: bool = False,
 ) -> SearchResult:
     """``simulations`` simulations from each of ``roots`` (positions, none of them over).
 
     ``noise``: per root, whether Dirichlet noise (``dirichlet_alpha``, weight ``noise_fraction``) is
-    mixed into its priors, drawn from ``rng`` (exploration while collecting).
+    mixed into its priors, drawn from ``rng`` (exploration while collecting). ``solver``: prove wins,
+    losses and draws where the tree reaches them (module docstring); the values must lie in [-1, 1].
     """
     num_roots = len(roots)
     actions = rules.num_actions
-    capacity = simulations + 1
+    capacity = simulations + 1 + (actions if solver else 0)  # the solver also adds the roots' game ends
     positions = np.zeros((num_roots, capacity, roots.shape[1]), dtype=roots.dtype)
     children = np.full((num_roots, capacity, actions), -1, dtype=np.int64)
     priors = np.zeros((num_roots, capacity, actions), dtype=np.float32)
@@ -104,6 +191,7 @@ def run_search(
     over = np.zeros((num_roots, capacity), dtype=bool)
     count = np.ones(num_roots, dtype=np.int64)
     every = np.arange(num_roots)
+    tree = _Proofs(children, rewards, legal, num_roots, capacity) if solver else None
 
     positions[:, 0] = roots
     legal[:, 0] = rules.legal(roots)
@@ -112,6 +200,17 @@ def run_search(
     if noise is not None and rng is not None:
         _noisy(root_priors, legal[:, 0], np.asarray(noise, dtype=bool), dirichlet_alpha, noise_fraction, rng)
     priors[:, 0] = root_priors
+    if tree is not None:  # every root move tried once: the games it ends are solved before the search starts
+        row, move = np.nonzero(legal[:, 0])
+        nxt, reward, ended = rules.play(roots[row], move)
+        row, move, nxt, reward = row[ended], move[ended], nxt[ended], reward[ended]
+        slot = count[row] + np.arange(len(row)) - np.searchsorted(row, row)
+        count += np.bincount(row, minlength=num_roots)
+        positions[row, slot] = nxt
+        children[row, 0, move] = slot
+        rewards[row, 0, move] = reward
+        over[row, slot] = tree.solved[row, slot] = True
+        tree.settle(every, np.zeros(num_roots, dtype=np.int64))
 
     path_nodes = np.zeros((num_roots, capacity), dtype=np.int64)
     path_actions = np.zeros((num_roots, capacity), dtype=np.int64)
@@ -119,6 +218,7 @@ def run_search(
         node = np.zeros(num_roots, dtype=np.int64)
         length = np.zeros(num_roots, dtype=np.int64)
         leaf_action = np.zeros(num_roots, dtype=np.int64)
+        leaf_child = np.full(num_roots, -1, dtype=np.int64)
         expand = np.zeros(num_roots, dtype=bool)
         active = every
         depth = 0
@@ -127,16 +227,23 @@ def run_search(
             visit = visits[active, n]
             total = visit.sum(axis=1, keepdims=True)
             q = np.divide(value_sum[active, n], visit, out=np.zeros_like(visit), where=visit > 0)
+            if tree is not None:
+                q = tree.known_q(active, n, q)
             score = q + c_puct * priors[active, n] * np.sqrt(total + 1.0) / (1.0 + visit)
+            if tree is not None:
+                score = tree.steer(active, n, score)
             action = np.where(legal[active, n], score, -np.inf).argmax(axis=1)
             path_nodes[active, depth] = n
             path_actions[active, depth] = action
             child = children[active, n, action]
             new = child < 0
             stop = new | over[active, np.maximum(child, 0)]
+            if tree is not None:
+                stop |= tree.solved[active, np.maximum(child, 0)] & ~new
             done = active[stop]
             length[done] = depth + 1
             leaf_action[done] = action[stop]
+            leaf_child[done] = child[stop]
             expand[active[new]] = True
             node[active[~stop]] = child[~stop]
             active = active[~stop]
@@ -144,6 +251,9 @@ def run_search(
 
         # expand one new node in each tree whose descent left the tree
         leaf_value = np.zeros(num_roots, dtype=np.float32)  # the value of the leaf for its mover; 0 at game ends
+        if tree is not None:  # a solved leaf already in the tree: its proven value
+            known = np.flatnonzero(leaf_child >= 0)
+            leaf_value[known] = tree.exact[known, leaf_child[known]]
         grow = np.flatnonzero(expand)
         if len(grow):
             parent = path_nodes[grow, length[grow] - 1]
@@ -155,6 +265,9 @@ def run_search(
             children[grow, parent, action] = slot
             rewards[grow, parent, action] = reward
             over[grow, slot] = ended
+            if tree is not None:
+                tree.solved[grow, slot] = ended
+                leaf_child[grow] = slot
             alive = ~ended
             if alive.any():
                 rows = grow[alive]
@@ -173,7 +286,14 @@ def run_search(
             value_sum[rows, n, a] += g
             visits[rows, n, a] += 1.0
             value[rows] = g
+        if tree is not None:
+            tree.prove_paths(path_nodes, length, leaf_child)
 
     root_visits = visits[:, 0].copy()
     total = np.maximum(root_visits.sum(axis=1), 1.0)
-    return SearchResult(visits=root_visits, value=value_sum[:, 0].sum(axis=1) / total)
+    root_value = value_sum[:, 0].sum(axis=1) / total
+    proven = np.zeros(num_roots, dtype=bool)
+    if tree is not None:
+        root_value = tree.apply_at_roots(root_visits, root_value, priors[:, 0])
+        proven = tree.solved[:, 0].copy()
+    return SearchResult(visits=root_visits, value=root_value, proven=proven)

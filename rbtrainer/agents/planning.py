@@ -160,6 +160,7 @@ def plan(
         dirichlet_alpha=settings.dirichlet_alpha,
         noise_fraction=settings.noise_fraction,
         rng=rng,
+        solver=settings.solver,
     )
     policy = result.visits / np.maximum(result.visits.sum(axis=1, keepdims=True), 1.0)
     actions = result.visits.argmax(axis=1).astype(np.int64)
@@ -286,6 +287,7 @@ class PlanningLearner(Learner):
                 for k in ("simulations", "play_simulations", "c_puct", "dirichlet_alpha", "noise_fraction")
             },
             "sample_moves": self.settings.sample_moves,
+            "solver": self.settings.solver,
             "lr": self.learning_rate,
             "weight_decay": cfg.weight_decay,
             "search_value_weight": cfg.search_value_weight,
