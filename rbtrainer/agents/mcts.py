@@ -11,14 +11,11 @@ mover's, so it changes sign from one level to the next.
 With ``solver=True`` the search also proves what it can (MCTS-Solver, Winands et al. 2008): a game
 end is a solved node, a node is solved once one of its moves reaches the best value there is (1, a
 proven win) or all its moves are solved (its value the best of theirs), and solved values are
-backed up instead of estimates. The descent stops at solved nodes, never follows a move proven lost
-while another is open, and at the root a proven win takes all the visits and proven losses none
-(unless every move loses): a mate in one is played and a move that lets the opponent win at once is
-avoided as soon as the search has seen it, whatever the network believes.
-
-The search is written here rather than taken from a library: the field's batched searches are
-JAX programs (``mctx``) or frameworks with their own trainers and C++ trees (LightZero), and
-neither plugs into a PyTorch learner that fills a seat.
+backed up instead of estimates. Every root move is tried once before the search, so a win at once
+is always seen. The descent stops at solved nodes and never follows a move proven lost while
+another is open. At the root, the proofs place the visits: a proven win takes them all (the
+quickest win), proven losses get none while another move is open, and when every move loses, the
+slowest loss takes them (an opponent that is not perfect may still go wrong).
 """
 
 from __future__ import annotations
@@ -89,13 +86,15 @@ _WON, _LOST = 1e9, -1e9
 
 
 class _Proofs:
-    """What a solver search has proven: per node, whether its value for its mover is known (``solved``)
-    and that value (``exact``); the tree's edges are read from the search's own arrays."""
+    """What a solver search has proven: per node, whether its value for its mover is known (``solved``),
+    that value (``exact``) and in how many moves the game ends if both play by the proof (``plies``:
+    the winner hurries, the loser resists); the tree's edges are read from the search's own arrays."""
 
     def __init__(self, children: np.ndarray, rewards: np.ndarray, legal: np.ndarray, roots: int, capacity: int):
         self.children, self.rewards, self.legal = children, rewards, legal
         self.solved = np.zeros((roots, capacity), dtype=bool)
         self.exact = np.zeros((roots, capacity), dtype=np.float32)
+        self.plies = np.zeros((roots, capacity), dtype=np.int64)
 
     def edges(self, rows: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which moves of each node lead to a solved position, and their proven value for the node's mover."""
@@ -103,6 +102,16 @@ class _Proofs:
         safe = np.maximum(child, 0)
         known = (child >= 0) & self.solved[rows[:, None], safe]
         return known, self.rewards[rows, nodes] - self.exact[rows[:, None], safe]
+
+    def proof_moves(self, rows: np.ndarray, nodes: np.ndarray, known: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """Per node, the move the proof plays among its solved ones: the best value, then the quickest
+        win or the slowest loss (or draw); -1 where none is solved."""
+        legal = known & self.legal[rows, nodes]
+        best = np.where(legal, value, -np.inf).max(axis=1, keepdims=True)
+        plies = self.plies[rows[:, None], np.maximum(self.children[rows, nodes], 0)] + 1
+        hurry = np.where(best >= 1.0, -plies, plies)
+        pick = np.where(legal & (value == best), hurry, np.iinfo(np.int64).min).argmax(axis=1)
+        return np.where(legal.any(axis=1), pick, -1)
 
     def known_q(self, rows: np.ndarray, nodes: np.ndarray, q: np.ndarray) -> np.ndarray:
         known, value = self.edges(rows, nodes)
@@ -120,8 +129,12 @@ class _Proofs:
         won = (known & legal & (value >= 1.0)).any(axis=1)
         full = (known | ~legal).all(axis=1)
         now = (won | full) & ~self.solved[rows, nodes]
-        self.solved[rows[now], nodes[now]] = True
-        self.exact[rows[now], nodes[now]] = np.where(known & legal, value, -np.inf).max(axis=1)[now]
+        rows, nodes, known, value = rows[now], nodes[now], known[now], value[now]
+        move = self.proof_moves(rows, nodes, known, value)
+        child = self.children[rows, nodes, move]
+        self.solved[rows, nodes] = True
+        self.exact[rows, nodes] = value[np.arange(len(rows)), move]
+        self.plies[rows, nodes] = self.plies[rows, child] + 1
         return now
 
     def prove_paths(self, path_nodes: np.ndarray, length: np.ndarray, leaf_child: np.ndarray) -> None:
@@ -138,18 +151,18 @@ class _Proofs:
     def apply_at_roots(self, visits: np.ndarray, value: np.ndarray, priors: np.ndarray) -> np.ndarray:
         """Put the root visits where the proofs say (in place) and return the roots' values, proven ones exact."""
         every = np.arange(len(visits))
-        known, edge = self.edges(every, np.zeros(len(visits), dtype=np.int64))
+        root = np.zeros(len(visits), dtype=np.int64)
+        known, edge = self.edges(every, root)
         legal = self.legal[:, 0]
-        won = known & legal & (edge >= 1.0)
         lost = known & legal & (edge <= -1.0)
-        wins = np.flatnonzero(won.any(axis=1))
-        if len(wins):  # all the visits on a win at once, else on the most visited proven win
-            at_once = self.rewards[wins, 0] >= 1.0
-            best = np.where(won[wins], visits[wins] + np.where(at_once, _WON, 0.0), -1.0).argmax(axis=1)
-            total = np.maximum(visits[wins].sum(axis=1), 1.0)
-            visits[wins] = 0.0
-            visits[wins, best] = total
-        spare = np.flatnonzero(~won.any(axis=1) & (legal & ~lost).any(axis=1) & lost.any(axis=1))
+        won = (known & legal & (edge >= 1.0)).any(axis=1)
+        decided = np.flatnonzero(won | (self.solved[:, 0] & (self.exact[:, 0] <= -1.0)))
+        if len(decided):  # all the visits on the proof's move: the quickest win, or the slowest loss
+            move = self.proof_moves(decided, root[decided], known[decided], edge[decided])
+            total = np.maximum(visits[decided].sum(axis=1), 1.0)
+            visits[decided] = 0.0
+            visits[decided, move] = total
+        spare = np.flatnonzero(~won & (legal & ~lost).any(axis=1) & lost.any(axis=1))
         if len(spare):  # no visits on proven losses while another move is open
             visits[spare] = np.where(lost[spare], 0.0, visits[spare])
             empty = spare[visits[spare].sum(axis=1) == 0]
