@@ -326,6 +326,22 @@ def test_a_recipe_with_a_planning_table_trains_the_planning_learner() -> None:
     assert not off.planning.enabled
 
 
+def test_a_recipe_turns_the_solver_on_for_training_and_its_checkpoint_keeps_it(tmp_path: Any) -> None:
+    tables = {"env": {"game": "connect_four"}, "trainer": {**RUN, "episodes_per_train": 8}}
+    recipe = Recipe.from_tables({**tables, "planning": {**TINY, "solver": True}})
+    assert recipe.recorded_settings()["planning.solver"] is True
+    with recipe.build() as run:
+        assert isinstance(run.learner, PlanningLearner) and run.learner.settings.solver
+        assert run.train(plot=False).gradient_steps > 0
+        run.save(tmp_path / "solver.pt")
+        trainer = run.trainer
+        rebuilt = Checkpoint.read(tmp_path / "solver.pt").learner(trainer.observation_space(0), trainer.action_space(0))
+    assert isinstance(rebuilt, PlanningLearner) and rebuilt.settings.solver and rebuilt.run_settings()["solver"]
+    win = _connect_four([0, 6, 1, 6, 2, 5])  # whatever this small network believes, it plays the win in one
+    obs, mask = rebuilt.rules.observations(win), rebuilt.rules.legal(win).astype(np.int8)
+    assert rebuilt.act(obs, mask, np.zeros(1, bool)).tolist() == [3]
+
+
 def test_a_planner_trained_a_minute_on_tictactoe_cannot_be_beaten() -> None:
     """The learning scenario: 2,000 self-play games at 32 simulations per move (about 40 seconds), every
     move drawn from the search's visits and the value target half outcome, half search value (as

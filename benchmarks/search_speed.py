@@ -1,0 +1,127 @@
+"""What the planning search's solver costs, and what it proves, on the shipped agents' networks.
+
+    python benchmarks/search_speed.py [--repeats 5] [--json benchmarks/data/search_speed.json]
+
+For each case below, :func:`rbtrainer.agents.mcts.run_search` searches a batch of positions (reached
+by uniformly random play from the empty board, none of them over) with the shipped planning agent's
+network (``pretrained/``, one torch thread), once without and once with ``solver=True``, the two
+alternating for ``--repeats`` rounds after one warm-up round of each. Figures: simulations per
+second (roots x simulations / seconds per call), median and range; the solver's speed as a share of
+the plain search's (median of the per-round ratios); and the share of the roots the solver proved.
+The JSON holds the command, commit, date and machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from rbtrainer import DecentralizedTrainer
+from rbtrainer.agents.mcts import run_search
+from rbtrainer.agents.planning import PlanningLearner, network_evaluator
+from rbtrainer.evaluation import agent_from_spec
+from rbtrainer.provenance import provenance, write_figures
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+CASES: list[tuple[str, str, int, int, tuple[int, int]]] = [
+    ("tictactoe", "pretrained/tictactoe_planning.pt", 64, 64, (0, 6)),
+    ("connect_four", "pretrained/connect_four_planning.pt", 256, 48, (0, 30)),
+    ("connect_four", "pretrained/connect_four_planning.pt", 128, 200, (0, 30)),
+]
+"""(game, agent, roots, simulations per root, pieces on the board (low, high))."""
+
+
+def positions(rules: Any, count: int, pieces: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """``count`` positions after a random number of uniformly random moves in ``pieces``, none over."""
+    found: list[np.ndarray] = []
+    while len(found) < count:
+        position, over = np.zeros((1, rules.num_cells), dtype=np.int8), np.zeros(1, bool)
+        for _ in range(rng.integers(*pieces, endpoint=True)):
+            move = rng.choice(np.flatnonzero(rules.legal(position)[0]), size=1)
+            position, _, over = rules.play(position, move)
+            if over[0]:
+                break
+        if not over[0]:
+            found.append(position[0])
+    return np.array(found)
+
+
+def measure(
+    game: str, path: str, roots: int, simulations: int, pieces: tuple[int, int], repeats: int
+) -> dict[str, Any]:
+    with DecentralizedTrainer({"game": game}, num_test_envs=2, episodes_per_test=2, seed=0) as trainer:
+        learner = agent_from_spec(os.path.join(ROOT, path), trainer, seed=0)
+    if not isinstance(learner, PlanningLearner):
+        raise TypeError(f"{path} holds no planning learner")
+    evaluate = network_evaluator(learner.network, learner.rules, learner.device)
+    batch = positions(learner.rules, roots, pieces, np.random.default_rng(0))
+    speed: dict[bool, list[float]] = {False: [], True: []}
+    proven = 0.0
+    for round_ in range(repeats + 1):
+        for solver in (False, True):
+            began = time.perf_counter()
+            result = run_search(learner.rules, evaluate, batch, simulations, solver=solver)
+            if round_:  # the first round warms up
+                speed[solver].append(roots * simulations / (time.perf_counter() - began))
+            proven = float(result.proven.mean()) if solver else proven
+    ratios = [s / p for s, p in zip(speed[True], speed[False], strict=True)]
+    return {
+        "game": game,
+        "agent": path,
+        "roots": roots,
+        "simulations": simulations,
+        "pieces": list(pieces),
+        **{
+            f"{name}_{stat}": fn(speed[solver])
+            for solver, name in ((False, "plain"), (True, "solver"))
+            for stat, fn in (("median", statistics.median), ("min", min), ("max", max))
+        },
+        "solver_share_median": statistics.median(ratios),
+        "proven_share": proven,
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| game | roots x simulations | pieces | simulations/s, plain | simulations/s, solver | solver / plain "
+        "| roots proven |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['game']} | {r['roots']} x {r['simulations']} | {r['pieces'][0]}-{r['pieces'][1]} | "
+            f"{r['plain_median']:,.0f} ({r['plain_min']:,.0f}-{r['plain_max']:,.0f}) | "
+            f"{r['solver_median']:,.0f} ({r['solver_min']:,.0f}-{r['solver_max']:,.0f}) | "
+            f"{r['solver_share_median']:.2f} | {r['proven_share']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--render", metavar="JSON", help="print the table of a JSON file this script wrote; time nothing"
+    )
+    args = parser.parse_args()
+    if args.render:
+        with open(args.render) as handle:
+            print(table(json.load(handle)["rows"]))
+        return
+    torch.set_num_threads(1)
+    rows = [measure(*case, args.repeats) for case in CASES]
+    print(table(rows))
+    if args.json:
+        write_figures(args.json, provenance(ROOT), {"rows": rows})
+
+
+if __name__ == "__main__":
+    main()
