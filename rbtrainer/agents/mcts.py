@@ -13,9 +13,9 @@ end is a solved node, a node is solved once one of its moves reaches the best va
 proven win) or all its moves are solved (its value the best of theirs), and solved values are
 backed up instead of estimates. Every root move is tried once before the search, so a win at once
 is always seen. The descent stops at solved nodes and never follows a move proven lost while
-another is open. At the root, the proofs place the visits: a proven win takes them all (the
-quickest win), proven losses get none while another move is open, and when every move loses, the
-slowest loss takes them (an opponent that is not perfect may still go wrong).
+another is open; where every move is proven lost, the priors guide it as before (an opponent that
+is not perfect may still go wrong). At the root, the proofs place the visits: the quickest proven
+win takes them all, and proven losses get none while another move is open.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ _WON, _LOST = 1e9, -1e9
 class _Proofs:
     """What a solver search has proven: per node, whether its value for its mover is known (``solved``),
     that value (``exact``) and in how many moves the game ends if both play by the proof (``plies``:
-    the winner hurries, the loser resists); the tree's edges are read from the search's own arrays."""
+    the winner hurries, the loser resists), from the tree's edges in the search's own arrays."""
 
     def __init__(self, children: np.ndarray, rewards: np.ndarray, legal: np.ndarray, roots: int, capacity: int):
         self.children, self.rewards, self.legal = children, rewards, legal
@@ -118,9 +118,13 @@ class _Proofs:
         return np.where(known, value, q)
 
     def steer(self, rows: np.ndarray, nodes: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Take a proven win; leave proven losses while another move is open (where all lose, the
+        priors keep guiding the descent)."""
         known, value = self.edges(rows, nodes)
         score = np.where(known & (value >= 1.0), _WON, score)
-        return np.where(known & (value <= -1.0), _LOST, score)
+        lost = known & (value <= -1.0)
+        open_ = (self.legal[rows, nodes] & ~lost).any(axis=1, keepdims=True)
+        return np.where(lost & open_, _LOST, score)
 
     def settle(self, rows: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         """Solve the nodes whose moves now prove their value; which of them were solved just now."""
@@ -156,8 +160,8 @@ class _Proofs:
         legal = self.legal[:, 0]
         lost = known & legal & (edge <= -1.0)
         won = (known & legal & (edge >= 1.0)).any(axis=1)
-        decided = np.flatnonzero(won | (self.solved[:, 0] & (self.exact[:, 0] <= -1.0)))
-        if len(decided):  # all the visits on the proof's move: the quickest win, or the slowest loss
+        decided = np.flatnonzero(won)
+        if len(decided):  # all the visits on the quickest proven win
             move = self.proof_moves(decided, root[decided], known[decided], edge[decided])
             total = np.maximum(visits[decided].sum(axis=1), 1.0)
             visits[decided] = 0.0
