@@ -113,18 +113,13 @@ class _Proofs:
         pick = np.where(legal & (value == best), hurry, np.iinfo(np.int64).min).argmax(axis=1)
         return np.where(legal.any(axis=1), pick, -1)
 
-    def known_q(self, rows: np.ndarray, nodes: np.ndarray, q: np.ndarray) -> np.ndarray:
-        known, value = self.edges(rows, nodes)
-        return np.where(known, value, q)
-
-    def steer(self, rows: np.ndarray, nodes: np.ndarray, score: np.ndarray) -> np.ndarray:
-        """Take a proven win; leave proven losses while another move is open (where all lose, the
-        priors keep guiding the descent)."""
-        known, value = self.edges(rows, nodes)
+    @staticmethod
+    def steer(known: np.ndarray, value: np.ndarray, legal: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Descent scores with the proofs of :meth:`edges` (``known``, ``value``): take a proven win;
+        leave proven losses while another move is open (where all lose, the priors keep guiding)."""
         score = np.where(known & (value >= 1.0), _WON, score)
         lost = known & (value <= -1.0)
-        open_ = (self.legal[rows, nodes] & ~lost).any(axis=1, keepdims=True)
-        return np.where(lost & open_, _LOST, score)
+        return np.where(lost & (legal & ~lost).any(axis=1, keepdims=True), _LOST, score)
 
     def settle(self, rows: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         """Solve the nodes whose moves now prove their value; which of them were solved just now."""
@@ -244,11 +239,13 @@ def run_search(
             visit = visits[active, n]
             total = visit.sum(axis=1, keepdims=True)
             q = np.divide(value_sum[active, n], visit, out=np.zeros_like(visit), where=visit > 0)
-            if tree is not None:
-                q = tree.known_q(active, n, q)
-            score = q + c_puct * priors[active, n] * np.sqrt(total + 1.0) / (1.0 + visit)
-            if tree is not None:
-                score = tree.steer(active, n, score)
+            if tree is None:
+                score = q + c_puct * priors[active, n] * np.sqrt(total + 1.0) / (1.0 + visit)
+            else:  # proven values instead of estimates
+                known, proven = tree.edges(active, n)
+                q = np.where(known, proven, q)
+                score = q + c_puct * priors[active, n] * np.sqrt(total + 1.0) / (1.0 + visit)
+                score = tree.steer(known, proven, legal[active, n], score)
             action = np.where(legal[active, n], score, -np.inf).argmax(axis=1)
             path_nodes[active, depth] = n
             path_actions[active, depth] = action
