@@ -14,8 +14,6 @@ commit, date and machine.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import subprocess
 import sys
@@ -26,7 +24,7 @@ from typing import Any
 from rbtrainer import DecentralizedTrainer, RandomAgent
 from rbtrainer.checkpoint import Checkpoint
 from rbtrainer.evaluation import agent_from_spec, tournament
-from rbtrainer.provenance import provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, print_table_of, provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 TARGET = {"tictactoe": 0.9, "connect_four": 0.8}
@@ -88,18 +86,13 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__, "train nothing")
     parser.add_argument("--games", nargs="+", default=list(TARGET), choices=list(TARGET))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--eval-games", type=int, default=500)
-    parser.add_argument("--json", help="write the figures to this JSON file")
-    parser.add_argument(
-        "--render", metavar="JSON", help="print the table of a JSON file this script wrote; train nothing"
-    )
     args = parser.parse_args()
     if args.render:
-        with open(args.render) as handle:
-            print(table(json.load(handle)["rows"]))
+        print_table_of(args.render, table)
         return
     rows: list[dict[str, Any]] = []
     origin = provenance(ROOT)  # the code the runs start from

@@ -17,9 +17,7 @@ Each figure is the median (and range) of ``--repeats`` measurements after a warm
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
 import os
 import random
 import time
@@ -32,7 +30,7 @@ from pettingzoo import AECEnv
 from games.robot_delivery import RobotDeliveryEnv
 from games.robot_delivery import env as wrapped_env
 from games.robot_delivery.batch import BatchRobotDeliveryRules
-from rbtrainer.provenance import median_range, provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, median_range, print_table_of, provenance, write_figures
 
 CONFIGS = {
     "3 robots": {"robot_colors": ["r", "b", "gr"], "num_robots_per_player": 1, "max_step": 600, "required_mail": 5},
@@ -138,15 +136,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=200_000, help="robot steps per measurement")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", help="also write the figures (with command, commit, date, machine) to this file")
-    parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file this script wrote")
     args = parser.parse_args()
     if args.render:
-        with open(args.render, encoding="utf-8") as handle:
-            print(table(json.load(handle)["rows"]))
+        print_table_of(args.render, table)
         return
     origin = provenance(ROOT)
     rows: list[dict[str, Any]] = []

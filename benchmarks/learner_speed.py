@@ -21,9 +21,7 @@ sizes: the recipe's and larger ones.
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import logging
 import os
 import time
@@ -38,7 +36,7 @@ from rbtrainer.agents.base import Learner, check_discrete, flat_obs_dim, observa
 from rbtrainer.agents.networks import PolicyValueNet
 from rbtrainer.agents.planning import planning_agent, rules_from_game
 from rbtrainer.config import PlanningConfig
-from rbtrainer.provenance import median_range, provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, median_range, print_table_of, provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 ROBOTS_12 = {"robot_colors": ["r", "b", "gr", "p"], "num_robots_per_player": 3, "max_step": 1500, "with_battery": True}
@@ -193,17 +191,14 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--learners", nargs="+", default=list(BATCHES), choices=list(BATCHES))
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory", type=int, default=20_000, help="transitions in the memory")
-    parser.add_argument("--json", help="also write the figures (with command, commit, date, machine) to this file")
-    parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file this script wrote")
     args = parser.parse_args()
     if args.render:
-        with open(args.render, encoding="utf-8") as handle:
-            print(table(json.load(handle)["rows"]))
+        print_table_of(args.render, table)
         return
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)

@@ -11,8 +11,6 @@ after one warm-up round; the JSON holds the command, commit, date and machine.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import time
@@ -20,7 +18,7 @@ from typing import Any
 
 from rbtrainer import DecentralizedTrainer, dqn_agent
 from rbtrainer.evaluation import EvaluationPanel, PanelConfig
-from rbtrainer.provenance import provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, print_table_of, provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CASES: list[tuple[str, tuple[str, ...], int]] = [
@@ -70,16 +68,11 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--json", help="also write the figures to this JSON file")
-    parser.add_argument(
-        "--render", metavar="JSON", help="print the table of a JSON file this script wrote; time nothing"
-    )
     args = parser.parse_args()
     if args.render:
-        with open(args.render) as handle:
-            print(table(json.load(handle)["rows"]))
+        print_table_of(args.render, table)
         return
     rows = [measure(game, opponents, games, args.repeats) for game, opponents, games in CASES]
     print(table(rows))

@@ -13,8 +13,6 @@ The JSON holds the command, commit, date and machine.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import time
@@ -27,7 +25,7 @@ from rbtrainer import DecentralizedTrainer
 from rbtrainer.agents.mcts import run_search
 from rbtrainer.agents.planning import PlanningLearner, network_evaluator
 from rbtrainer.evaluation import agent_from_spec
-from rbtrainer.provenance import provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, median_range, print_table_of, provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CASES: list[tuple[str, str, int, int, tuple[int, int]]] = [
@@ -78,12 +76,9 @@ def measure(
         "roots": roots,
         "simulations": simulations,
         "pieces": list(pieces),
-        **{
-            f"{name}_{stat}": fn(speed[solver])
-            for solver, name in ((False, "plain"), (True, "solver"))
-            for stat, fn in (("median", statistics.median), ("min", min), ("max", max))
-        },
-        "solver_share_median": statistics.median(ratios),
+        "plain": median_range(speed[False]),
+        "solver": median_range(speed[True]),
+        "solver_share": statistics.median(ratios),
         "proven_share": proven,
     }
 
@@ -95,26 +90,22 @@ def table(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        plain, solver = r["plain"], r["solver"]
         lines.append(
             f"| {r['game']} | {r['roots']} x {r['simulations']} | {r['pieces'][0]}-{r['pieces'][1]} | "
-            f"{r['plain_median']:,.0f} ({r['plain_min']:,.0f}-{r['plain_max']:,.0f}) | "
-            f"{r['solver_median']:,.0f} ({r['solver_min']:,.0f}-{r['solver_max']:,.0f}) | "
-            f"{r['solver_share_median']:.2f} | {r['proven_share']:.0%} |"
+            f"{plain['median']:,.0f} ({plain['min']:,.0f}-{plain['max']:,.0f}) | "
+            f"{solver['median']:,.0f} ({solver['min']:,.0f}-{solver['max']:,.0f}) | "
+            f"{r['solver_share']:.2f} | {r['proven_share']:.0%} |"
         )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--json", help="also write the figures to this JSON file")
-    parser.add_argument(
-        "--render", metavar="JSON", help="print the table of a JSON file this script wrote; time nothing"
-    )
     args = parser.parse_args()
     if args.render:
-        with open(args.render) as handle:
-            print(table(json.load(handle)["rows"]))
+        print_table_of(args.render, table)
         return
     torch.set_num_threads(1)
     rows = [measure(*case, args.repeats) for case in CASES]

@@ -14,8 +14,6 @@ each figure is the median (and range) of ``--repeats`` runs. Peak RSS is the pro
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import resource
@@ -23,7 +21,7 @@ import time
 from typing import Any
 
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent
-from rbtrainer.provenance import median_range, provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, median_range, print_table_of, provenance, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -120,15 +118,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", help="also write the figures (with command, commit, date, machine) to this file")
-    parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file this script wrote")
     args = parser.parse_args()
     if args.render:
-        with open(args.render, encoding="utf-8") as handle:
-            print(table(json.load(handle)["rows"]))
+        print_table_of(args.render, table)
         return
     logging.basicConfig(level=logging.WARNING)
     origin = provenance(ROOT)

@@ -6,6 +6,7 @@ run, on which code and on what kind of machine.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -13,7 +14,7 @@ import platform
 import statistics
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rbtrainer.files import atomic_write
@@ -92,3 +93,18 @@ def write_figures(path: str | os.PathLike[str], origin: Mapping[str, Any], figur
     """Write ``{**origin, **figures}`` (``origin``: a :func:`provenance`) to ``path`` as indented JSON, atomically."""
     with atomic_write(path) as handle:
         handle.write(json.dumps({**origin, **figures}, indent=2).encode())
+
+
+def benchmark_parser(doc: str | None, skipped: str = "time nothing") -> argparse.ArgumentParser:
+    """A benchmark script's argument parser: its docstring as the help, ``--json FILE`` (write the
+    figures with their provenance) and ``--render JSON`` (print a file's table and ``skipped``)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", help="also write the figures (with command, commit, date, machine) to this file")
+    parser.add_argument("--render", metavar="JSON", help=f"print the table of a JSON file this script wrote; {skipped}")
+    return parser
+
+
+def print_table_of(path: str | os.PathLike[str], table: Callable[[list[dict[str, Any]]], str]) -> None:
+    """Print ``table`` of the rows of the JSON file a benchmark wrote (its ``--render``)."""
+    with open(path, encoding="utf-8") as handle:
+        print(table(json.load(handle)["rows"]))

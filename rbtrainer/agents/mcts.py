@@ -88,27 +88,36 @@ _WON, _LOST = 1e9, -1e9
 class _Proofs:
     """What a solver search has proven: per node, whether its value for its mover is known (``solved``),
     that value (``exact``) and in how many moves the game ends if both play by the proof (``plies``:
-    the winner hurries, the loser resists), from the tree's edges in the search's own arrays."""
+    the winner hurries, the loser resists); per edge, the same seen from the parent (``known``,
+    ``value``: the edge's reward minus the child's value, ``edge_plies``), so that a descent reads
+    its node's proofs in one gather."""
 
-    def __init__(self, children: np.ndarray, rewards: np.ndarray, legal: np.ndarray, roots: int, capacity: int):
-        self.children, self.rewards, self.legal = children, rewards, legal
+    def __init__(self, legal: np.ndarray, roots: int, capacity: int, actions: int):
+        self.legal = legal
         self.solved = np.zeros((roots, capacity), dtype=bool)
         self.exact = np.zeros((roots, capacity), dtype=np.float32)
         self.plies = np.zeros((roots, capacity), dtype=np.int64)
+        self.known = np.zeros((roots, capacity, actions), dtype=bool)
+        self.value = np.zeros((roots, capacity, actions), dtype=np.float32)
+        self.edge_plies = np.zeros((roots, capacity, actions), dtype=np.int64)
+
+    def end(self, rows: np.ndarray, parents: np.ndarray, moves: np.ndarray, nodes: np.ndarray, rewards: np.ndarray):
+        """``nodes`` (reached from ``parents`` by ``moves`` with ``rewards``) end the game: solved, worth 0."""
+        self.solved[rows, nodes] = True
+        self.known[rows, parents, moves] = True
+        self.value[rows, parents, moves] = rewards
+        self.edge_plies[rows, parents, moves] = 1
 
     def edges(self, rows: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which moves of each node lead to a solved position, and their proven value for the node's mover."""
-        child = self.children[rows, nodes]
-        safe = np.maximum(child, 0)
-        known = (child >= 0) & self.solved[rows[:, None], safe]
-        return known, self.rewards[rows, nodes] - self.exact[rows[:, None], safe]
+        return self.known[rows, nodes], self.value[rows, nodes]
 
     def proof_moves(self, rows: np.ndarray, nodes: np.ndarray, known: np.ndarray, value: np.ndarray) -> np.ndarray:
         """Per node, the move the proof plays among its solved ones: the best value, then the quickest
         win or the slowest loss (or draw); -1 where none is solved."""
         legal = known & self.legal[rows, nodes]
         best = np.where(legal, value, -np.inf).max(axis=1, keepdims=True)
-        plies = self.plies[rows[:, None], np.maximum(self.children[rows, nodes], 0)] + 1
+        plies = self.edge_plies[rows, nodes]
         hurry = np.where(best >= 1.0, -plies, plies)
         pick = np.where(legal & (value == best), hurry, np.iinfo(np.int64).min).argmax(axis=1)
         return np.where(legal.any(axis=1), pick, -1)
@@ -121,22 +130,35 @@ class _Proofs:
         lost = known & (value <= -1.0)
         return np.where(lost & (legal & ~lost).any(axis=1, keepdims=True), _LOST, score)
 
-    def settle(self, rows: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """Solve the nodes whose moves now prove their value; which of them were solved just now."""
+    def settle(
+        self, rows: np.ndarray, nodes: np.ndarray, parents: np.ndarray | None, moves: np.ndarray | None
+    ) -> np.ndarray:
+        """Solve the nodes whose moves now prove their value (reached from ``parents`` by ``moves``;
+        None for roots); which of them were solved just now."""
         known, value = self.edges(rows, nodes)
         legal = self.legal[rows, nodes]
         won = (known & legal & (value >= 1.0)).any(axis=1)
         full = (known | ~legal).all(axis=1)
         now = (won | full) & ~self.solved[rows, nodes]
+        if not now.any():
+            return now
         rows, nodes, known, value = rows[now], nodes[now], known[now], value[now]
         move = self.proof_moves(rows, nodes, known, value)
-        child = self.children[rows, nodes, move]
+        exact = value[np.arange(len(rows)), move]
+        plies = self.edge_plies[rows, nodes, move]
         self.solved[rows, nodes] = True
-        self.exact[rows, nodes] = value[np.arange(len(rows)), move]
-        self.plies[rows, nodes] = self.plies[rows, child] + 1
+        self.exact[rows, nodes] = exact
+        self.plies[rows, nodes] = plies
+        if parents is not None and moves is not None:  # the edge into each: its reward minus the node's value
+            parents, moves = parents[now], moves[now]
+            self.known[rows, parents, moves] = True
+            self.value[rows, parents, moves] -= exact  # the edge's value held its reward until now
+            self.edge_plies[rows, parents, moves] = plies + 1
         return now
 
-    def prove_paths(self, path_nodes: np.ndarray, length: np.ndarray, leaf_child: np.ndarray) -> None:
+    def prove_paths(
+        self, path_nodes: np.ndarray, path_actions: np.ndarray, length: np.ndarray, leaf_child: np.ndarray
+    ) -> None:
         """After a simulation: from each solved leaf up its path, solve the nodes that are now solved."""
         rising = (leaf_child >= 0) & self.solved[np.arange(len(leaf_child)), np.maximum(leaf_child, 0)]
         for d in range(int(length.max()) - 1, -1, -1):
@@ -144,7 +166,8 @@ class _Proofs:
                 return
             rows = np.flatnonzero(rising & (length > d))
             if len(rows):
-                now = self.settle(rows, path_nodes[rows, d])
+                above = (path_nodes[rows, d - 1], path_actions[rows, d - 1]) if d else (None, None)
+                now = self.settle(rows, path_nodes[rows, d], *above)
                 rising[rows[~now]] = False  # the rows deeper down keep rising until their depth
 
     def apply_at_roots(self, visits: np.ndarray, value: np.ndarray, priors: np.ndarray) -> np.ndarray:
@@ -203,7 +226,7 @@ def run_search(
     over = np.zeros((num_roots, capacity), dtype=bool)
     count = np.ones(num_roots, dtype=np.int64)
     every = np.arange(num_roots)
-    tree = _Proofs(children, rewards, legal, num_roots, capacity) if solver else None
+    tree = _Proofs(legal, num_roots, capacity, actions) if solver else None
 
     positions[:, 0] = roots
     legal[:, 0] = rules.legal(roots)
@@ -221,8 +244,9 @@ def run_search(
         positions[row, slot] = nxt
         children[row, 0, move] = slot
         rewards[row, 0, move] = reward
-        over[row, slot] = tree.solved[row, slot] = True
-        tree.settle(every, np.zeros(num_roots, dtype=np.int64))
+        over[row, slot] = True
+        tree.end(row, np.zeros_like(row), move, slot, reward)
+        tree.settle(every, np.zeros(num_roots, dtype=np.int64), None, None)
 
     path_nodes = np.zeros((num_roots, capacity), dtype=np.int64)
     path_actions = np.zeros((num_roots, capacity), dtype=np.int64)
@@ -253,7 +277,7 @@ def run_search(
             new = child < 0
             stop = new | over[active, np.maximum(child, 0)]
             if tree is not None:
-                stop |= tree.solved[active, np.maximum(child, 0)] & ~new
+                stop |= known[np.arange(len(active)), action]  # a solved position: its value is known
             done = active[stop]
             length[done] = depth + 1
             leaf_action[done] = action[stop]
@@ -280,7 +304,8 @@ def run_search(
             rewards[grow, parent, action] = reward
             over[grow, slot] = ended
             if tree is not None:
-                tree.solved[grow, slot] = ended
+                tree.end(grow[ended], parent[ended], action[ended], slot[ended], reward[ended])
+                tree.value[grow[~ended], parent[~ended], action[~ended]] = reward[~ended]  # its value once solved
                 leaf_child[grow] = slot
             alive = ~ended
             if alive.any():
@@ -301,7 +326,7 @@ def run_search(
             visits[rows, n, a] += 1.0
             value[rows] = g
         if tree is not None:
-            tree.prove_paths(path_nodes, length, leaf_child)
+            tree.prove_paths(path_nodes, path_actions, length, leaf_child)
 
     root_visits = visits[:, 0].copy()
     total = np.maximum(root_visits.sum(axis=1), 1.0)
