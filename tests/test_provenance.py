@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rbtrainer.provenance import cpu_model, median_range, provenance, write_figures
+import pytest
+
+from rbtrainer.provenance import (
+    benchmark_parser,
+    cpu_model,
+    median_range,
+    print_table_of,
+    provenance,
+    write_figures,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,3 +32,17 @@ def test_median_range_and_write_figures(tmp_path: Path) -> None:
 def test_the_machine_names_its_cpu_model() -> None:
     cpu = provenance(ROOT)["machine"]["cpu"]
     assert isinstance(cpu, str) and cpu.strip() and cpu == cpu_model()
+
+
+def test_a_benchmark_parser_renders_the_table_of_a_file_it_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = benchmark_parser("A benchmark.", "train nothing")
+    parser.add_argument("--repeats", type=int, default=3)
+    path = tmp_path / "figures.json"
+    write_figures(path, provenance(ROOT), {"rows": [{"a": 1}, {"a": 2}]})
+    args = parser.parse_args(["--render", str(path)])
+    assert (args.render, args.json, args.repeats) == (str(path), None, 3)
+    assert "train nothing" in " ".join(parser.format_help().split())
+    print_table_of(args.render, lambda rows: "|".join(str(row["a"]) for row in rows))
+    assert capsys.readouterr().out == "1|2\n"
