@@ -164,6 +164,20 @@ PLANNING_CONNECT_FOUR = Section(
     "are random for both sides (so that games between two nearly deterministic players differ). A score "
     "is 1 a win, 0.5 a draw, with Wilson's 95 % interval.",
 )
+PLANNING_CONNECT_FOUR_SOLVER = Section(
+    "Connect four: the planning learner with the search's solver",
+    "planning_connect_four_solver.json",
+    "planning_agents:table",
+    "The recipe `configs/connect_four_planning_solver.toml`: the planning recipe above with `solver = true`, "
+    "so that the search proves the wins, losses and draws its tree reaches, trains on targets that follow "
+    "the proofs and plays by them. Measured as the table above: the three seeds trained at the same time "
+    "on the machine's two cores (for the first minutes beside a fourth process), then played the baselines "
+    "on the same fresh games, with the play budget of the row. Read against the table above, the solver "
+    "did not make the learner stronger against the negamax players: its proofs reach the ends of games, "
+    "and the games it loses are decided earlier than that. Its games were "
+    "longer and its training slower; use it for exact endgame play and proven values (a win in one is "
+    "always played), not as a way to a stronger recipe.",
+)
 PLANNING_CONNECT_FOUR_QUICK = Section(
     "Connect four in minutes: the planning learner on rollout workers",
     "planning_connect_four_quick.json",
@@ -194,6 +208,15 @@ LEARNER_SPEED = Section(
     "PyTorch program does for a step on the same network (a minibatch of preloaded tensors, the forward, a "
     "one-step target for DQN, the loss, backward, Adam), alternately in one process. The recipes' batch sizes "
     "come first, then larger ones; the last column is how many times faster the floor is.",
+)
+SEARCH_SPEED = Section(
+    "What the planning search's solver costs",
+    "search_speed.json",
+    "search_speed:table",
+    "The planning search (`run_search`) over a batch of positions reached by random play, guided by the "
+    "shipped agent's network on one thread, without and with `solver=True`, the two alternating in one "
+    "process. A simulation is one descent of one root's tree; the solver's share is the median of the "
+    "rounds' ratios; the last column is the share of the roots whose value the solver proved.",
 )
 PANEL_SPEED = Section(
     "What an evaluation panel costs per test round",
@@ -356,6 +379,7 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
             PLANNING_TICTACTOE,
             PLANNING_TICTACTOE_OTHER_CPU,
             PLANNING_CONNECT_FOUR,
+            PLANNING_CONNECT_FOUR_SOLVER,
             PLANNING_CONNECT_FOUR_QUICK,
             PLANNING_LEAGUE,
             ROBOTS_VS_ASTAR,
@@ -373,7 +397,16 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
         "Speed figures, each the median (and range) of repeated measurements in one run on the machine "
         "named below the table, rendered from the JSON its benchmark wrote (`benchmarks/render.py`). "
         "Speed ratios are only quoted where both sides ran in the same process, alternately.\n",
-        [REFERENCE_SPEED, TRAINER_SPEED, SCALING, SCALING_MODEL, LEARNER_SPEED, GAME_SPEED, PANEL_SPEED],
+        [
+            REFERENCE_SPEED,
+            TRAINER_SPEED,
+            SCALING,
+            SCALING_MODEL,
+            LEARNER_SPEED,
+            SEARCH_SPEED,
+            GAME_SPEED,
+            PANEL_SPEED,
+        ],
     ),
 }
 
