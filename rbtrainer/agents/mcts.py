@@ -16,6 +16,10 @@ is always seen. The descent stops at solved nodes and never follows a move prove
 another is open; where every move is proven lost, the priors guide it as before (an opponent that
 is not perfect may still go wrong). At the root, the proofs place the visits: the quickest proven
 win takes them all, and proven losses get none while another move is open.
+
+The search is written here rather than taken from a library: the field's batched searches are
+JAX programs (``mctx``) or frameworks with their own trainers and C++ trees (LightZero), and
+neither plugs into a PyTorch learner that fills a seat.
 """
 
 from __future__ import annotations
@@ -101,7 +105,9 @@ class _Proofs:
         self.value = np.zeros((roots, capacity, actions), dtype=np.float32)
         self.edge_plies = np.zeros((roots, capacity, actions), dtype=np.int64)
 
-    def end(self, rows: np.ndarray, parents: np.ndarray, moves: np.ndarray, nodes: np.ndarray, rewards: np.ndarray):
+    def end(
+        self, rows: np.ndarray, parents: np.ndarray, moves: np.ndarray, nodes: np.ndarray, rewards: np.ndarray
+    ) -> None:
         """``nodes`` (reached from ``parents`` by ``moves`` with ``rewards``) end the game: solved, worth 0."""
         self.solved[rows, nodes] = True
         self.known[rows, parents, moves] = True
