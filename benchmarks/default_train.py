@@ -24,7 +24,7 @@ from typing import Any
 from rbtrainer import DecentralizedTrainer, RandomAgent
 from rbtrainer.checkpoint import Checkpoint
 from rbtrainer.evaluation import agent_from_spec, tournament
-from rbtrainer.provenance import benchmark_parser, print_table_of, provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, provenance, table_of, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 TARGET = {"tictactoe": 0.9, "connect_four": 0.8}
@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--eval-games", type=int, default=500)
     args = parser.parse_args()
     if args.render:
-        print_table_of(args.render, table)
+        print(table_of(args.render, table))
         return
     rows: list[dict[str, Any]] = []
     origin = provenance(ROOT)  # the code the runs start from

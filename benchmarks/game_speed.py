@@ -30,7 +30,7 @@ from pettingzoo import AECEnv
 from games.robot_delivery import RobotDeliveryEnv
 from games.robot_delivery import env as wrapped_env
 from games.robot_delivery.batch import BatchRobotDeliveryRules
-from rbtrainer.provenance import benchmark_parser, median_range, print_table_of, provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, median_range, provenance, table_of, write_figures
 
 CONFIGS = {
     "3 robots": {"robot_colors": ["r", "b", "gr"], "num_robots_per_player": 1, "max_step": 600, "required_mail": 5},
@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.render:
-        print_table_of(args.render, table)
+        print(table_of(args.render, table))
         return
     origin = provenance(ROOT)
     rows: list[dict[str, Any]] = []

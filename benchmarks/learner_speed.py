@@ -36,7 +36,7 @@ from rbtrainer.agents.base import Learner, check_discrete, flat_obs_dim, observa
 from rbtrainer.agents.networks import PolicyValueNet
 from rbtrainer.agents.planning import planning_agent, rules_from_game
 from rbtrainer.config import PlanningConfig
-from rbtrainer.provenance import benchmark_parser, median_range, print_table_of, provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, median_range, provenance, table_of, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 ROBOTS_12 = {"robot_colors": ["r", "b", "gr", "p"], "num_robots_per_player": 3, "max_step": 1500, "with_battery": True}
@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=20_000, help="transitions in the memory")
     args = parser.parse_args()
     if args.render:
-        print_table_of(args.render, table)
+        print(table_of(args.render, table))
         return
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)

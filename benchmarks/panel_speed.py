@@ -18,7 +18,7 @@ from typing import Any
 
 from rbtrainer import DecentralizedTrainer, dqn_agent
 from rbtrainer.evaluation import EvaluationPanel, PanelConfig
-from rbtrainer.provenance import benchmark_parser, print_table_of, provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, provenance, table_of, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CASES: list[tuple[str, tuple[str, ...], int]] = [
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     if args.render:
-        print_table_of(args.render, table)
+        print(table_of(args.render, table))
         return
     rows = [measure(game, opponents, games, args.repeats) for game, opponents, games in CASES]
     print(table(rows))

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from rbtrainer import DecentralizedTrainer, RandomAgent, dqn_agent
-from rbtrainer.provenance import benchmark_parser, median_range, print_table_of, provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, median_range, provenance, table_of, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.render:
-        print_table_of(args.render, table)
+        print(table_of(args.render, table))
         return
     logging.basicConfig(level=logging.WARNING)
     origin = provenance(ROOT)

@@ -19,7 +19,16 @@ from typing import Any
 
 from rbtrainer.files import atomic_write
 
-__all__ = ["cpu_model", "git_commit", "machine", "median_range", "provenance", "write_figures"]
+__all__ = [
+    "benchmark_parser",
+    "cpu_model",
+    "git_commit",
+    "machine",
+    "median_range",
+    "provenance",
+    "table_of",
+    "write_figures",
+]
 
 
 def git_commit(root: str | os.PathLike[str]) -> dict[str, Any]:
@@ -104,7 +113,7 @@ def benchmark_parser(doc: str | None, skipped: str = "time nothing") -> argparse
     return parser
 
 
-def print_table_of(path: str | os.PathLike[str], table: Callable[[list[dict[str, Any]]], str]) -> None:
-    """Print ``table`` of the rows of the JSON file a benchmark wrote (its ``--render``)."""
+def table_of(path: str | os.PathLike[str], table: Callable[[list[dict[str, Any]]], str]) -> str:
+    """``table`` of the rows of the JSON file a benchmark wrote (what its ``--render`` prints)."""
     with open(path, encoding="utf-8") as handle:
-        print(table(json.load(handle)["rows"]))
+        return table(json.load(handle)["rows"])
