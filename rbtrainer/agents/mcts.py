@@ -90,28 +90,25 @@ _WON, _LOST = 1e9, -1e9
 
 
 class _Proofs:
-    """What a solver search has proven: per node, whether its value for its mover is known (``solved``),
-    that value (``exact``) and in how many moves the game ends if both play by the proof (``plies``:
-    the winner hurries, the loser resists); per edge, the same seen from the parent (``known``,
-    ``value``: the edge's reward minus the child's value, ``edge_plies``), so that a descent reads
-    its node's proofs in one gather."""
+    """What a solver search has proven: per node, whether its value for its mover is known (``solved``)
+    and that value (``exact``); per edge, the same seen from the parent (``known``, ``value``: the
+    edge's reward minus the child's value), so that a descent reads its node's proofs in one gather,
+    and in how many moves the game ends after it if both play by the proof (``edge_plies``: the
+    winner hurries, the loser resists). ``legal`` and ``rewards`` are the search's own arrays."""
 
-    def __init__(self, legal: np.ndarray, roots: int, capacity: int, actions: int):
-        self.legal = legal
+    def __init__(self, legal: np.ndarray, rewards: np.ndarray, roots: int, capacity: int, actions: int):
+        self.legal, self.rewards = legal, rewards
         self.solved = np.zeros((roots, capacity), dtype=bool)
         self.exact = np.zeros((roots, capacity), dtype=np.float32)
-        self.plies = np.zeros((roots, capacity), dtype=np.int64)
         self.known = np.zeros((roots, capacity, actions), dtype=bool)
         self.value = np.zeros((roots, capacity, actions), dtype=np.float32)
         self.edge_plies = np.zeros((roots, capacity, actions), dtype=np.int64)
 
-    def end(
-        self, rows: np.ndarray, parents: np.ndarray, moves: np.ndarray, nodes: np.ndarray, rewards: np.ndarray
-    ) -> None:
-        """``nodes`` (reached from ``parents`` by ``moves`` with ``rewards``) end the game: solved, worth 0."""
+    def end(self, rows: np.ndarray, parents: np.ndarray, moves: np.ndarray, nodes: np.ndarray) -> None:
+        """``nodes`` (reached from ``parents`` by ``moves``) end the game: solved, worth 0."""
         self.solved[rows, nodes] = True
         self.known[rows, parents, moves] = True
-        self.value[rows, parents, moves] = rewards
+        self.value[rows, parents, moves] = self.rewards[rows, parents, moves]
         self.edge_plies[rows, parents, moves] = 1
 
     def edges(self, rows: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,11 +151,10 @@ class _Proofs:
         plies = self.edge_plies[rows, nodes, move]
         self.solved[rows, nodes] = True
         self.exact[rows, nodes] = exact
-        self.plies[rows, nodes] = plies
         if parents is not None and moves is not None:  # the edge into each: its reward minus the node's value
             parents, moves = parents[now], moves[now]
             self.known[rows, parents, moves] = True
-            self.value[rows, parents, moves] -= exact  # the edge's value held its reward until now
+            self.value[rows, parents, moves] = self.rewards[rows, parents, moves] - exact
             self.edge_plies[rows, parents, moves] = plies + 1
         return now
 
@@ -232,7 +228,7 @@ def run_search(
     over = np.zeros((num_roots, capacity), dtype=bool)
     count = np.ones(num_roots, dtype=np.int64)
     every = np.arange(num_roots)
-    tree = _Proofs(legal, num_roots, capacity, actions) if solver else None
+    tree = _Proofs(legal, rewards, num_roots, capacity, actions) if solver else None
 
     positions[:, 0] = roots
     legal[:, 0] = rules.legal(roots)
@@ -251,7 +247,7 @@ def run_search(
         children[row, 0, move] = slot
         rewards[row, 0, move] = reward
         over[row, slot] = True
-        tree.end(row, np.zeros_like(row), move, slot, reward)
+        tree.end(row, np.zeros_like(row), move, slot)
         tree.settle(every, np.zeros(num_roots, dtype=np.int64), None, None)
 
     path_nodes = np.zeros((num_roots, capacity), dtype=np.int64)
@@ -269,12 +265,11 @@ def run_search(
             visit = visits[active, n]
             total = visit.sum(axis=1, keepdims=True)
             q = np.divide(value_sum[active, n], visit, out=np.zeros_like(visit), where=visit > 0)
-            if tree is None:
-                score = q + c_puct * priors[active, n] * np.sqrt(total + 1.0) / (1.0 + visit)
-            else:  # proven values instead of estimates
+            if tree is not None:  # proven values instead of estimates
                 known, proven = tree.edges(active, n)
                 q = np.where(known, proven, q)
-                score = q + c_puct * priors[active, n] * np.sqrt(total + 1.0) / (1.0 + visit)
+            score = q + c_puct * priors[active, n] * np.sqrt(total + 1.0) / (1.0 + visit)
+            if tree is not None:
                 score = tree.steer(known, proven, legal[active, n], score)
             action = np.where(legal[active, n], score, -np.inf).argmax(axis=1)
             path_nodes[active, depth] = n
@@ -310,8 +305,7 @@ def run_search(
             rewards[grow, parent, action] = reward
             over[grow, slot] = ended
             if tree is not None:
-                tree.end(grow[ended], parent[ended], action[ended], slot[ended], reward[ended])
-                tree.value[grow[~ended], parent[~ended], action[~ended]] = reward[~ended]  # its value once solved
+                tree.end(grow[ended], parent[ended], action[ended], slot[ended])
                 leaf_child[grow] = slot
             alive = ~ended
             if alive.any():
