@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from games.board_search import BoardSearchRules
 from rbtrainer import DecentralizedTrainer
 from rbtrainer.agents.mcts import run_search
 from rbtrainer.agents.planning import PlanningLearner, network_evaluator
 from rbtrainer.evaluation import agent_from_spec
-from rbtrainer.provenance import benchmark_parser, median_range, print_table_of, provenance, write_figures
+from rbtrainer.provenance import benchmark_parser, median_range, provenance, table_of, write_figures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CASES: list[tuple[str, str, int, int, tuple[int, int]]] = [
@@ -36,30 +37,15 @@ CASES: list[tuple[str, str, int, int, tuple[int, int]]] = [
 """(game, agent, roots, simulations per root, pieces on the board (low, high))."""
 
 
-def positions(rules: Any, count: int, pieces: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """``count`` positions after a random number of uniformly random moves in ``pieces``, none over."""
-    found: list[np.ndarray] = []
-    while len(found) < count:
-        position, over = np.zeros((1, rules.num_cells), dtype=np.int8), np.zeros(1, bool)
-        for _ in range(rng.integers(*pieces, endpoint=True)):
-            move = rng.choice(np.flatnonzero(rules.legal(position)[0]), size=1)
-            position, _, over = rules.play(position, move)
-            if over[0]:
-                break
-        if not over[0]:
-            found.append(position[0])
-    return np.array(found)
-
-
 def measure(
     game: str, path: str, roots: int, simulations: int, pieces: tuple[int, int], repeats: int
 ) -> dict[str, Any]:
     with DecentralizedTrainer({"game": game}, num_test_envs=2, episodes_per_test=2, seed=0) as trainer:
         learner = agent_from_spec(os.path.join(ROOT, path), trainer, seed=0)
-    if not isinstance(learner, PlanningLearner):
-        raise TypeError(f"{path} holds no planning learner")
+    if not isinstance(learner, PlanningLearner) or not isinstance(learner.rules, BoardSearchRules):
+        raise TypeError(f"{path} holds no planning learner of a board game")
     evaluate = network_evaluator(learner.network, learner.rules, learner.device)
-    batch = positions(learner.rules, roots, pieces, np.random.default_rng(0))
+    batch = learner.rules.random_positions(roots, pieces, np.random.default_rng(0))
     speed: dict[bool, list[float]] = {False: [], True: []}
     proven = 0.0
     for round_ in range(repeats + 1):
@@ -105,7 +91,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     if args.render:
-        print_table_of(args.render, table)
+        print(table_of(args.render, table))
         return
     torch.set_num_threads(1)
     rows = [measure(*case, args.repeats) for case in CASES]

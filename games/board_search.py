@@ -101,3 +101,19 @@ class BoardSearchRules:
         # the next mover's view: the two players' pieces swap labels
         swapped = np.where(nxt == 0, 0, 3 - nxt).astype(np.int8)
         return swapped, won.astype(np.float32), over
+
+    def random_positions(self, count: int, pieces: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+        """``count`` positions (count x cells) reached from the empty board by a number of uniformly
+        random moves drawn from ``pieces`` (low, high, both included); games that end on the way are
+        drawn again."""
+        found: list[np.ndarray] = []
+        while len(found) < count:
+            position, over = np.zeros((1, self.num_cells), dtype=np.int8), np.zeros(1, bool)
+            for _ in range(rng.integers(*pieces, endpoint=True)):
+                move = rng.choice(np.flatnonzero(self.legal(position)[0]), size=1)
+                position, _, over = self.play(position, move)
+                if over[0]:
+                    break
+            if not over[0]:
+                found.append(position[0])
+        return np.array(found)

@@ -134,24 +134,9 @@ def test_the_search_takes_a_win_in_one_and_blocks_a_loss_in_one() -> None:
     assert run_search(rules, rollout_evaluator(rules, np.random.default_rng(0)), win, 200).value[0] > 0.8
 
 
-def _random_positions(rules: BoardSearchRules, count: int, pieces: tuple[int, int], seed: int) -> np.ndarray:
-    """``count`` positions reached by random play with a number of pieces in ``pieces`` (low, high), none over."""
-    rng = np.random.default_rng(seed)
-    found: list[np.ndarray] = []
-    while len(found) < count:
-        position, over = np.zeros((1, rules.num_actions), dtype=np.int8), np.zeros(1, bool)
-        for _ in range(rng.integers(*pieces, endpoint=True)):
-            position, _, over = rules.play(position, rng.choice(np.flatnonzero(rules.legal(position)[0]), size=1))
-            if over[0]:
-                break
-        if not over[0]:
-            found.append(position[0])
-    return np.array(found)
-
-
 def test_the_solver_proves_what_minimax_knows_in_tictactoe() -> None:
     rules = BoardSearchRules(3, 3, 3, gravity=False)
-    roots = _random_positions(rules, 40, (3, 6), seed=0)
+    roots = rules.random_positions(40, (3, 6), np.random.default_rng(0))
     result = run_search(rules, rollout_evaluator(rules, np.random.default_rng(1)), roots, 2000, solver=True)
     values = {-1: 0, 0: 0, 1: 0}
     for position, visits, value, proven in zip(roots, result.visits, result.value, result.proven, strict=True):
