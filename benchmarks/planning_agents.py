@@ -3,6 +3,7 @@
     python benchmarks/planning_agents.py tictactoe [--seeds 0 1 2] [--json FILE] [--save-dir DIR]
     python benchmarks/planning_agents.py connect_four [--seeds 0 1 2] [--games 200] [--json FILE]
     python benchmarks/planning_agents.py league [--seeds 0 1 2] [--games 50] [--json FILE]
+    python benchmarks/planning_agents.py connect_four --evaluate DIR [--play-simulations N] [--seeds 0 1 2]
 
 The training settings are the recipes ``configs/tictactoe_planning.toml`` and
 ``configs/connect_four_planning.toml`` (``--config`` names another): one planning learner
@@ -33,6 +34,10 @@ row per seed, rewritten after every seed; ``--render FILE`` prints a file's tabl
 ``--save-dir DIR`` saves each final learner as ``DIR/GAME_planning_seedN.pt`` (``rbtrainer eval``
 and ``rbtrainer play`` load it), its metadata holding its row's figures, the recipe's tables and
 the commit it was trained at (``pretrained/`` holds such files).
+
+``--evaluate DIR`` (connect four) trains nothing: the learners such a sweep saved in ``DIR`` play the
+same opponents again on other fresh games (seed ``EVALUATION_SEED + seed``), with their own play
+budget or ``--play-simulations N``; their training figures come from their metadata.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import numpy as np
 
 from rbtrainer import DecentralizedTrainer, RandomAgent
 from rbtrainer.agents.base import Agent
+from rbtrainer.checkpoint import Checkpoint
 from rbtrainer.evaluation import agent_from_spec, tournament, wilson_interval
 from rbtrainer.evaluation.exploitability import (
     tictactoe_best_vs_random,
@@ -66,6 +72,9 @@ SQUARES = ("corner", "edge", "corner", "edge", "centre", "edge", "corner", "edge
 """Tic-tac-toe's squares 0-8 by kind."""
 LEAGUE_CONFIGS = {"self-play": "configs/connect_four_quick.toml", "league": "configs/connect_four_quick_league.toml"}
 """The ``league`` mode's two recipes: the same learner and budget, in plain self-play and in a league."""
+EVALUATION_SEED = 30_000
+"""``--evaluate`` plays with seed ``EVALUATION_SEED + seed``: games the sweep's own measurement (``10_000 + seed``)
+did not play."""
 
 
 class RandomOpening(Agent):
@@ -139,6 +148,28 @@ def run_seed(
         os.makedirs(save_dir, exist_ok=True)
         extra = {"figures": row, "recipe": recipe.tables(), "git": git}
         run.save(os.path.join(save_dir, f"{game}_planning_seed{seed}.pt"), extra)
+    return row
+
+
+def evaluate_seed(
+    directory: str, seed: int, games: int, opening: int, simulations: int | None, opponents: tuple[str, ...]
+) -> dict[str, Any]:
+    """The connect-four learner a sweep saved as ``DIR/connect_four_planning_seedN.pt`` measured again on
+    fresh games, with ``simulations`` per move (its own play budget when None); one JSON row."""
+    path = os.path.join(directory, f"connect_four_planning_seed{seed}.pt")
+    metadata = Checkpoint.read(path).metadata
+    trained, recipe = metadata["figures"], metadata["recipe"]
+    spec = path if simulations is None else f"{path}@{simulations}"
+    with DecentralizedTrainer(recipe["env"], num_test_envs=1, seed=EVALUATION_SEED + seed) as trainer:
+        learner = agent_from_spec(spec, trainer)
+    row = {key: value for key, value in trained.items() if key != "results"}
+    row.update(
+        simulations=simulations if simulations is not None else trained["simulations"],
+        opening_moves=opening,
+        results=_seat_results(learner, recipe["env"], games, EVALUATION_SEED + seed, opening, opponents),
+        evaluation_seed=EVALUATION_SEED + seed,
+        trained_at=metadata["git"],
+    )
     return row
 
 
@@ -279,6 +310,14 @@ def main() -> None:
     parser.add_argument("--json", help="write the figures to this JSON file (rewritten after every seed)")
     parser.add_argument("--render", metavar="JSON", help="print the table of a JSON file it wrote; train nothing")
     parser.add_argument("--save-dir", help="save each final learner as DIR/GAME_planning_seedN.pt")
+    parser.add_argument(
+        "--evaluate",
+        metavar="DIR",
+        help="connect_four: measure the learners a sweep saved in DIR (--save-dir) again on fresh games; train nothing",
+    )
+    parser.add_argument(
+        "--play-simulations", type=int, help="with --evaluate: simulations per move (default: each learner's own)"
+    )
     args = parser.parse_args()
     if args.render:
         with open(args.render, encoding="utf-8") as handle:
@@ -296,6 +335,23 @@ def main() -> None:
         parser.error(f"--games must be >= 1, got {args.games}")
     if args.opening_moves < 0:
         parser.error(f"--opening-moves must be >= 0, got {args.opening_moves}")
+    if args.evaluate is not None:
+        if args.game != "connect_four":
+            parser.error(f"--evaluate measures connect_four learners, not {args.game}")
+        for flag in ("config", "save_dir"):
+            if getattr(args, flag) is not None:
+                parser.error(f"--{flag.replace('_', '-')} does not apply to --evaluate (it trains nothing)")
+        missing = [
+            path
+            for path in (os.path.join(args.evaluate, f"connect_four_planning_seed{n}.pt") for n in args.seeds)
+            if not os.path.isfile(path)
+        ]
+        if missing:  # before any game is played
+            parser.error(f"--evaluate {args.evaluate}: no {', '.join(missing)}; give the --save-dir of a sweep")
+    elif args.play_simulations is not None:
+        parser.error("--play-simulations applies to --evaluate (a sweep plays with the recipe's play_simulations)")
+    if args.play_simulations is not None and args.play_simulations < 1:
+        parser.error(f"--play-simulations must be >= 1, got {args.play_simulations}")
     logging.basicConfig(level=logging.WARNING)
     origin = provenance(ROOT)
     rows: list[dict[str, Any]] = []
@@ -306,6 +362,17 @@ def main() -> None:
             if args.json:
                 write_figures(args.json, origin, {"rows": rows})
         print(league_table(rows))
+        return
+    if args.evaluate is not None:
+        for seed in args.seeds:
+            opponents = tuple(args.opponents)
+            rows.append(
+                evaluate_seed(args.evaluate, seed, args.games, args.opening_moves, args.play_simulations, opponents)
+            )
+            print(json.dumps(rows[-1]), flush=True)
+            if args.json:
+                write_figures(args.json, origin, {"rows": rows})
+        print(table(rows))
         return
     for seed in args.seeds:
         config = args.config or CONFIGS[args.game]
