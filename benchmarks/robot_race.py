@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from games.robot_delivery import AStarAgent
-from games.robot_delivery.board import BLUE, DEFAULT_LAYOUT, GREEN, RED, YELLOW, Board, board_for
+from games.robot_delivery.board import DEFAULT_LAYOUT, GREEN, YELLOW, Board, board_for
+from games.robot_delivery.rules import BATTERY_CAPACITY, static_mask_table
 from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer
 from rbtrainer.evaluation import tournament
 from rbtrainer.provenance import benchmark_parser, provenance, table_of, write_figures
@@ -40,23 +41,21 @@ SEED = 7
 
 def _moves(board: Board, start: int, mail: int, goal: int | None) -> int:
     """Fewest legal moves of a lone robot carrying ``mail`` from ``start`` to ``goal`` (None: the first
-    pick-up cell it reaches, carrying no mail). The move rules M3-M9 without battery (M8: no blue cell)."""
+    pick-up cell it reaches, carrying no mail), by the game's own move rules (its static mask table)
+    at a full battery, which is the battery of a game without battery."""
+    table = static_mask_table(board)
+    stride = max(board.mail_numbers) + 1
     seen = {start: 0}
     queue = collections.deque([start])
     while queue:
         cell = queue.popleft()
-        for target in board.on_board_neighbours[cell]:
-            kind = board.color[target]
-            if target in seen or kind in (RED, BLUE):
+        legal = table[(cell * stride + mail) * (BATTERY_CAPACITY + 1) + BATTERY_CAPACITY]
+        for direction in range(1, 5):
+            target = board.neighbour[cell][direction]
+            if not legal[direction] or target in seen:
                 continue
-            if kind == YELLOW and board.target[target] != mail:
-                continue  # M6: only the carried mail's delivery cell opens
-            if kind == GREEN and mail != 0:
-                continue  # M7
-            pocket = board.yellow_red_count[target] == 2
-            if pocket and board.color[cell] != YELLOW and mail not in board.neighbour_targets[target]:
-                continue  # M9, the pocket rule (mail 0 opens no pocket)
             seen[target] = seen[cell] + 1
+            kind = board.color[target]
             if target == goal or (goal is None and kind == GREEN):
                 return seen[target]
             if kind not in (YELLOW, GREEN):  # entering one of those delivers or picks up: no way through
@@ -86,21 +85,12 @@ def trip_lengths(board: Board) -> list[dict[str, Any]]:
 class SkipContested(AStarAgent):
     """The A* agent, except that it skips a pick-up cell another robot without mail reaches in fewer moves."""
 
-    _others: list[tuple[int, int]]  # (cell, carried mail) of every other robot, set by act
+    _others: list[tuple[int, int]]  # (cell, carried mail) of every other robot, as the last act decoded them
 
-    def act(
-        self, observation: Sequence[float] | np.ndarray, action_mask: Sequence[int] | np.ndarray | None = None
-    ) -> int:
-        robots = np.asarray(observation, dtype=np.float64)[: self.features * self.num_robots]
-        board = self.board
-        self._others = [
-            (
-                board.cell(round(r[0] * board.position_scale), round(r[1] * board.position_scale)),
-                round(r[2] * board.mail_scale),
-            )
-            for r in robots.reshape(self.num_robots, self.features)[1:]
-        ]
-        return super().act(observation, action_mask)
+    def _decode(self, robots: list[list[float]]) -> tuple[list[int], list[int]]:
+        cells, mails = super()._decode(robots)
+        self._others = list(zip(cells[1:], mails[1:], strict=True))
+        return cells, mails
 
     def _nearest(self, start: int, cells: Sequence[int], excluded: frozenset[int]) -> int | None:
         if cells is self.board.green_cells:

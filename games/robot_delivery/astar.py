@@ -70,13 +70,7 @@ class AStarAgent:
         legal = [1] * 5 if action_mask is None else [int(v) for v in np.asarray(action_mask).reshape(-1)]
         board = self.board
         robots = obs[: self.features * self.num_robots].reshape(self.num_robots, self.features).tolist()
-        cells: list[int] = []
-        mails: list[int] = []
-        for row in robots:
-            x = round(row[0] * board.position_scale)
-            y = round(row[1] * board.position_scale)
-            cells.append(board.cell(x, y))
-            mails.append(round(row[2] * board.mail_scale))
+        cells, mails = self._decode(robots)
         battery = round(robots[0][3] * BATTERY_CAPACITY) if self.with_battery else BATTERY_CAPACITY
         start, mail = cells[0], mails[0]
         occupied = dict(zip(cells, mails))
@@ -103,6 +97,14 @@ class AStarAgent:
         return step if legal[step] else self._fallback(0, legal)
 
     # -------------------------------------------------------------- helpers
+    def _decode(self, robots: list[list[float]]) -> tuple[list[int], list[int]]:
+        """The cells and carried mails of the robots' feature rows (the actor's first)."""
+        board = self.board
+        cells = [
+            board.cell(round(row[0] * board.position_scale), round(row[1] * board.position_scale)) for row in robots
+        ]
+        return cells, [round(row[2] * board.mail_scale) for row in robots]
+
     def _fallback(self, action: int, legal: list[int]) -> int:
         if not any(legal) or legal[action]:
             return action
