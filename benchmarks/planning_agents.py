@@ -77,6 +77,11 @@ EVALUATION_SEED = 30_000
 did not play."""
 
 
+def saved_learner(directory: str, game: str, seed: int) -> str:
+    """Where a sweep's ``--save-dir`` keeps the final learner of ``game`` and ``seed``."""
+    return os.path.join(directory, f"{game}_planning_seed{seed}.pt")
+
+
 class RandomOpening(Agent):
     """``agent``, except that it plays a uniformly random legal move while fewer than ``moves`` pieces
     are on the board (board observations: one plane per player)."""
@@ -96,11 +101,18 @@ class RandomOpening(Agent):
 
 
 def _seat_results(
-    learner: Agent, env: dict[str, Any], games: int, seed: int, opening: int, opponents: tuple[str, ...] = OPPONENTS
+    learner: Agent | str,
+    env: dict[str, Any],
+    games: int,
+    seed: int,
+    opening: int,
+    opponents: tuple[str, ...] = OPPONENTS,
 ) -> dict[str, Any]:
     """``games`` games per seat against each opponent, on fresh seeds, the first ``opening`` moves of
-    each random: the learner's counts by seat."""
+    each random: the learner's counts by seat. ``learner``: an agent, or the spec of one."""
     trainer = DecentralizedTrainer(env, num_test_envs=min(games, 50), episodes_per_test=games, seed=seed)
+    if isinstance(learner, str):
+        learner = agent_from_spec(learner, trainer)
     out: dict[str, Any] = {}
     for k, spec in enumerate(opponents):
         opponent = RandomOpening(agent_from_spec(spec, trainer, seed=seed + k), opening, seed + 100 + k)
@@ -147,7 +159,7 @@ def run_seed(
     if save_dir is not None:  # with what it was measured at, the recipe and the code it was trained with
         os.makedirs(save_dir, exist_ok=True)
         extra = {"figures": row, "recipe": recipe.tables(), "git": git}
-        run.save(os.path.join(save_dir, f"{game}_planning_seed{seed}.pt"), extra)
+        run.save(saved_learner(save_dir, game, seed), extra)
     return row
 
 
@@ -156,17 +168,15 @@ def evaluate_seed(
 ) -> dict[str, Any]:
     """The connect-four learner a sweep saved as ``DIR/connect_four_planning_seedN.pt`` measured again on
     fresh games, with ``simulations`` per move (its own play budget when None); one JSON row."""
-    path = os.path.join(directory, f"connect_four_planning_seed{seed}.pt")
+    path = saved_learner(directory, "connect_four", seed)
     metadata = Checkpoint.read(path).metadata
     trained, recipe = metadata["figures"], metadata["recipe"]
     spec = path if simulations is None else f"{path}@{simulations}"
-    with DecentralizedTrainer(recipe["env"], num_test_envs=1, seed=EVALUATION_SEED + seed) as trainer:
-        learner = agent_from_spec(spec, trainer)
     row = {key: value for key, value in trained.items() if key != "results"}
     row.update(
         simulations=simulations if simulations is not None else trained["simulations"],
         opening_moves=opening,
-        results=_seat_results(learner, recipe["env"], games, EVALUATION_SEED + seed, opening, opponents),
+        results=_seat_results(spec, recipe["env"], games, EVALUATION_SEED + seed, opening, opponents),
         evaluation_seed=EVALUATION_SEED + seed,
         trained_at=metadata["git"],
     )
@@ -341,11 +351,8 @@ def main() -> None:
         for flag in ("config", "save_dir"):
             if getattr(args, flag) is not None:
                 parser.error(f"--{flag.replace('_', '-')} does not apply to --evaluate (it trains nothing)")
-        missing = [
-            path
-            for path in (os.path.join(args.evaluate, f"connect_four_planning_seed{n}.pt") for n in args.seeds)
-            if not os.path.isfile(path)
-        ]
+        paths = [saved_learner(args.evaluate, "connect_four", n) for n in args.seeds]
+        missing = [path for path in paths if not os.path.isfile(path)]
         if missing:  # before any game is played
             parser.error(f"--evaluate {args.evaluate}: no {', '.join(missing)}; give the --save-dir of a sweep")
     elif args.play_simulations is not None:
@@ -364,8 +371,8 @@ def main() -> None:
         print(league_table(rows))
         return
     if args.evaluate is not None:
+        opponents = tuple(args.opponents)
         for seed in args.seeds:
-            opponents = tuple(args.opponents)
             rows.append(
                 evaluate_seed(args.evaluate, seed, args.games, args.opening_moves, args.play_simulations, opponents)
             )
