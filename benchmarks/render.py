@@ -190,8 +190,9 @@ PLANNING_CONNECT_FOUR_VS_NEGAMAX = Section(
     "the machine's two cores, then played the baselines on fresh games with the play budget of the row. Read "
     "against the first connect-four table, the sparring partners did not make the learner stronger: from the "
     "second seat it beat the depth-2 negamax more often in two seeds of three, and from the first seat less "
-    "often in the same two, and against the depth-4 negamax it did no better. Its training took about a fifth "
-    "longer than the first connect-four table's, which also ran three seeds at once.",
+    "often in the same two, and against the depth-4 negamax it did no better. Its training times were "
+    "measured three seeds at once on another day than the first connect-four table's, so they are not a "
+    "side-by-side comparison of the two recipes' speed.",
 )
 PLANNING_CONNECT_FOUR_QUICK = Section(
     "Connect four in minutes: the planning learner on rollout workers",
