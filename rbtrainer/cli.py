@@ -353,6 +353,7 @@ PLANNING_OPTIONS = (
     "dirichlet_alpha",
     "noise_fraction",
     "sample_moves",
+    "random_moves",
     "solver",
     "channels",
     "blocks",

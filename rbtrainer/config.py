@@ -302,6 +302,10 @@ class SearchSettings:
     sample_moves: int = 8
     """Exploring seats draw their move in proportion to the visits while fewer than this many moves
     have been played in the game; afterwards, and on other seats, they play the most visited move."""
+    random_moves: int = 0
+    """Exploring seats play a uniformly random legal move while fewer than this many moves have been
+    played in the game (the search still runs, and the learner stores its visit distribution as the
+    target), so that training meets openings the learner would not choose; 0: none."""
     solver: bool = False
     """Prove wins, losses and draws the tree reaches and play by the proofs (MCTS-Solver): a move that
     wins at once is always played, one that lets the opponent win at once is avoided once seen."""
@@ -314,6 +318,7 @@ class SearchSettings:
         number_in("dirichlet_alpha", self.dirichlet_alpha, 0.0, 100.0, low_open=True)
         number_in("noise_fraction", self.noise_fraction, 0.0, 1.0)
         non_negative_int("sample_moves", self.sample_moves)
+        non_negative_int("random_moves", self.random_moves)
         boolean("solver", self.solver)
 
 

@@ -203,6 +203,18 @@ def test_example_configs_run(config, tmp_path, capsys):
     assert (tmp_path / "agents.pt").exists()
 
 
+def test_the_planning_learners_settings_come_from_flags_and_reach_its_checkpoint(tmp_path, capsys):
+    from rbtrainer.checkpoint import read_checkpoint
+
+    argv = ["train", "--env", "game=tictactoe", *TINY, "--plot-dir", str(tmp_path)]
+    argv += ["--checkpoint", str(tmp_path / "p.pt")]
+    argv += ["--learner", "planning", "--planning.simulations", "4", "--planning.channels", "8"]
+    argv += ["--planning.random-moves", "2", "--planning.sample-moves", "3", "--panel.games-per-seat", "1"]
+    assert main(argv) == 0
+    planning = read_checkpoint(tmp_path / "p.pt")["metadata"]["planning"]
+    assert planning["random_moves"] == 2 and planning["sample_moves"] == 3 and planning["channels"] == 8
+
+
 def test_a_second_run_does_not_replace_the_first_without_overwrite(tmp_path, capsys):
     checkpoint = tmp_path / "ck" / "ttt.pt"
     argv = ["train", "--env", "game=tictactoe", *TINY, "--plot-dir", str(tmp_path), "--checkpoint", str(checkpoint)]

@@ -384,6 +384,33 @@ def test_play_simulations_set_the_budget_of_calls_where_no_row_explores() -> Non
         assert len(calls) == expected + 1  # the roots, then one call per simulation (no game ends this soon)
 
 
+def test_random_moves_open_exploring_games_at_random_and_keep_the_searchs_target() -> None:
+    from rbtrainer.agents.planning import plan
+
+    rules = BoardSearchRules(6, 7, 4, gravity=True)
+
+    def centre(positions: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        priors = np.zeros(legal.shape, np.float32)
+        priors[:, 3] = 1.0  # a network sure of the centre: the search's most visited move is column 3
+        return priors, np.zeros(len(positions), np.float32)
+
+    settings = SearchSettings(simulations=8, noise_fraction=0.0, sample_moves=0, random_moves=2)
+    rows = 700
+    roots = np.concatenate([_connect_four([]), _connect_four([0]), _connect_four([0, 6])])
+    positions = np.repeat(roots, rows, axis=0)
+    obs, mask = rules.observations(positions), rules.legal(positions).astype(np.int8)
+    explore = np.tile(np.arange(rows) % 2 == 0, 3)  # half the rows of each position explore
+    actions, policy, _ = plan(rules, centre, obs, mask, explore, settings, np.random.default_rng(2), "who")
+    opened = actions[: 2 * rows][explore[: 2 * rows]]  # exploring rows 0 and 1 moves into their games
+    counts = np.bincount(opened, minlength=7)
+    assert counts.sum() == rows and (counts > 0.1 * rows / 7).all()  # every column, near uniformly
+    assert (actions[: 2 * rows][~explore[: 2 * rows]] == 3).all()  # seats that do not explore play the search
+    assert (actions[2 * rows :] == 3).all()  # from the third move on, exploring seats play the search too
+    assert (policy.argmax(axis=1) == 3).all()  # the target stays the search's visits, whatever was played
+    with pytest.raises(ValueError, match="random_moves"):
+        SearchSettings(random_moves=-1)
+
+
 def test_the_value_target_mixes_the_outcome_and_the_search_value_by_its_weight() -> None:
     trainer = DecentralizedTrainer({"game": "tictactoe"}, seed=0)
     space, actions = trainer.observation_space(0), trainer.action_space(0)

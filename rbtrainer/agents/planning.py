@@ -4,7 +4,8 @@
 row's observation, runs :func:`~rbtrainer.agents.mcts.run_search` from all of them at once (one
 network call per simulation for the whole batch) and plays the most visited move, or, on exploring
 seats in the first ``sample_moves`` moves of a game, a move drawn in proportion to the visits (with
-Dirichlet noise at the root). It learns from its own search: each position it acted in is stored
+Dirichlet noise at the root); in the first ``random_moves`` moves (0 by default), a uniformly random
+legal move. It learns from its own search: each position it acted in is stored
 with the search's visit distribution as the policy target and the seat's return from there to the
 end of the game as the value target (mixed with the search's value at the root by
 ``search_value_weight``); positions other agents played (shared memory, env groups,
@@ -164,12 +165,17 @@ def plan(
     )
     policy = result.visits / np.maximum(result.visits.sum(axis=1, keepdims=True), 1.0)
     actions = result.visits.argmax(axis=1).astype(np.int64)
-    sample = explore & (_moves_played(rules, positions) < settings.sample_moves)
+    played = _moves_played(rules, positions)
+    sample = explore & (played < settings.sample_moves)
     if sample.any():
         rows = np.flatnonzero(sample)
         cumulative = policy[rows].cumsum(axis=1)
         draws = rng.random(len(rows))[:, None] * cumulative[:, -1:]
         actions[rows] = np.minimum((cumulative <= draws).sum(axis=1), rules.num_actions - 1)
+    opening = explore & (played < settings.random_moves)
+    if opening.any():
+        rows = np.flatnonzero(opening)
+        actions[rows] = np.argmax(np.where(legal[rows], rng.random((len(rows), rules.num_actions)), -1.0), axis=1)
     return actions, policy.astype(np.float32), result.value.astype(np.float32)
 
 
@@ -287,6 +293,7 @@ class PlanningLearner(Learner):
                 for k in ("simulations", "play_simulations", "c_puct", "dirichlet_alpha", "noise_fraction")
             },
             "sample_moves": self.settings.sample_moves,
+            "random_moves": self.settings.random_moves,
             "solver": self.settings.solver,
             "lr": self.learning_rate,
             "weight_decay": cfg.weight_decay,
