@@ -33,7 +33,8 @@ per move, or ``simulations`` without it; stated in every row) and nothing else:
 row per seed, rewritten after every seed; ``--render FILE`` prints a file's table without training.
 ``--save-dir DIR`` saves each final learner as ``DIR/GAME_planning_seedN.pt`` (``rbtrainer eval``
 and ``rbtrainer play`` load it), its metadata holding its row's figures, the recipe's tables and
-the commit it was trained at (``pretrained/`` holds such files).
+the commit it was trained at (``pretrained/`` holds such files). ``--verbose`` logs each test round
+(and each new best) while a learner trains.
 
 ``--evaluate DIR`` (connect four) trains nothing: the learners such a sweep saved in ``DIR`` play the
 same opponents again on other fresh games (seed ``EVALUATION_SEED + seed``), with their own play
@@ -328,6 +329,9 @@ def main() -> None:
     parser.add_argument(
         "--play-simulations", type=int, help="with --evaluate: simulations per move (default: each learner's own)"
     )
+    parser.add_argument(
+        "--verbose", action="store_true", help="log each test round and each new best while the learners train"
+    )
     args = parser.parse_args()
     if args.render:
         with open(args.render, encoding="utf-8") as handle:
@@ -360,6 +364,9 @@ def main() -> None:
     if args.play_simulations is not None and args.play_simulations < 1:
         parser.error(f"--play-simulations must be >= 1, got {args.play_simulations}")
     logging.basicConfig(level=logging.WARNING)
+    if args.verbose:  # a sweep trains for an hour: its test rounds show how far it is
+        for name in ("rbtrainer.run.loop", "rbtrainer.callbacks"):
+            logging.getLogger(name).setLevel(logging.INFO)
     origin = provenance(ROOT)
     rows: list[dict[str, Any]] = []
     if args.game == "league":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -62,3 +63,24 @@ def test_evaluate_plays_a_saved_learner_again_with_another_budget(tmp_path, monk
     assert {key: counts["games"] for key, counts in row["results"].items()} == {"random/0": 2, "random/1": 2}
     for counts in row["results"].values():
         assert counts["wins"] + counts["draws"] + counts["losses"] == 2
+
+
+def test_verbose_logs_the_test_rounds_of_a_sweep(tmp_path, monkeypatch, caplog):
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(
+        '[env]\ngame = "connect_four"\n'
+        "[trainer]\nnum_train_envs = 2\nnum_test_envs = 2\nepisodes_per_train = 4\nepisodes_per_test = 2\n"
+        "test_freq = 2\nupdate_freq = 16\nbatch_size = 8\n"
+        "[planning]\nsimulations = 2\nchannels = 4\nblocks = 1\nhidden = 8\nrandom_moves = 2\n"
+        '[panel]\nopponents = ["random"]\ngames_per_seat = 1\n'
+    )
+    out = tmp_path / "sweep.json"
+    argv = ["connect_four", "--config", str(recipe), "--seeds", "0", "--games", "1", "--opponents", "random"]
+    try:
+        _main([*argv, "--json", str(out), "--verbose"], monkeypatch)
+    finally:  # --verbose set these loggers' levels: the next tests get the defaults back
+        for name in ("rbtrainer.run.loop", "rbtrainer.callbacks"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    assert any(record.getMessage().startswith("test at ") for record in caplog.records)
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["episodes"] >= 4 and set(row["results"]) == {"random/0", "random/1"}
