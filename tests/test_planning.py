@@ -403,7 +403,7 @@ def test_random_moves_open_exploring_games_at_random_and_keep_the_searchs_target
     actions, policy, _ = plan(rules, centre, obs, mask, explore, settings, np.random.default_rng(2), "who")
     opened = actions[: 2 * rows][explore[: 2 * rows]]  # exploring rows 0 and 1 moves into their games
     counts = np.bincount(opened, minlength=7)
-    assert counts.sum() == rows and (counts > 0.1 * rows / 7).all()  # every column, near uniformly
+    assert counts.sum() == rows and (abs(counts - rows / 7) < 0.3 * rows / 7).all()  # uniform (> 3 sigma)
     assert (actions[: 2 * rows][~explore[: 2 * rows]] == 3).all()  # seats that do not explore play the search
     assert (actions[2 * rows :] == 3).all()  # from the third move on, exploring seats play the search too
     assert (policy.argmax(axis=1) == 3).all()  # the target stays the search's visits, whatever was played
