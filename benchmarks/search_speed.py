@@ -6,8 +6,10 @@ For each case below, :func:`rbtrainer.agents.mcts.run_search` searches a batch o
 by uniformly random play from the empty board, none of them over) with the shipped planning agent's
 network (``pretrained/``, one torch thread), once without and once with ``solver=True``, the two
 alternating for ``--repeats`` rounds after one warm-up round of each. Figures: simulations per
-second (roots x simulations / seconds per call), median and range; the solver's speed as a share of
-the plain search's (median of the per-round ratios); and the share of the roots the solver proved.
+second (roots x simulations / seconds per call), median and range; the plain search's median
+seconds per call (with one root: the time one move of one game takes at that budget); the solver's
+speed as a share of the plain search's (median of the per-round ratios); and the share of the roots
+the solver proved.
 The JSON holds the command, commit, date and machine.
 """
 
@@ -33,6 +35,7 @@ CASES: list[tuple[str, str, int, int, tuple[int, int]]] = [
     ("tictactoe", "pretrained/tictactoe_planning.pt", 64, 64, (0, 6)),
     ("connect_four", "pretrained/connect_four_planning.pt", 256, 48, (0, 30)),
     ("connect_four", "pretrained/connect_four_planning.pt", 128, 200, (0, 30)),
+    ("connect_four", "pretrained/connect_four_planning.pt", 1, 800, (0, 30)),
 ]
 """(game, agent, roots, simulations per root, pieces on the board (low, high))."""
 
@@ -71,15 +74,16 @@ def measure(
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| game | roots x simulations | pieces | simulations/s, plain | simulations/s, solver | solver / plain "
-        "| roots proven |",
-        "|---|---|---|---|---|---|---|",
+        "| game | roots x simulations | pieces | simulations/s, plain | s per search, plain | simulations/s, solver "
+        "| solver / plain | roots proven |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         plain, solver = r["plain"], r["solver"]
         lines.append(
             f"| {r['game']} | {r['roots']} x {r['simulations']} | {r['pieces'][0]}-{r['pieces'][1]} | "
             f"{plain['median']:,.0f} ({plain['min']:,.0f}-{plain['max']:,.0f}) | "
+            f"{r['roots'] * r['simulations'] / plain['median']:.3f} | "
             f"{solver['median']:,.0f} ({solver['min']:,.0f}-{solver['max']:,.0f}) | "
             f"{r['solver_share']:.2f} | {r['proven_share']:.0%} |"
         )
