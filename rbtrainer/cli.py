@@ -551,8 +551,10 @@ def _command_line(config: str | None, tables: dict[str, dict[str, Any]]) -> Any:
         )
 
         def run(self) -> int:
+            from rbtrainer.evaluation.specs import specs_env
+
             cfg = TrainerConfig(**_fields(self.trainer))
-            env_args = self.game_args() or _entrants_env(self.agents)  # no --env / [env]: the first checkpoint's game
+            env_args = self.game_args() or specs_env(self.agents)  # no --env / [env]: the first checkpoint's game
             return _eval(cfg, self.agents, self.games, self.anchor, env_args, self.device, self.tactics)
 
     train = _plain_help(Train, {"config": train_config})
@@ -1033,20 +1035,6 @@ def _test(trainer_cfg: "TrainerConfig", checkpoint: str, env_args: dict[str, Any
         _print_result("trained", trainer.test(agents, eval_metrics=True))
         _print_result("random agents", _random_baseline(trainer))
     return 0
-
-
-def _entrants_env(specs: Sequence[str]) -> dict[str, Any]:
-    """The game arguments recorded by the first checkpoint among the agent specs (``PATH`` or
-    ``PATH@N``), or none (the default game) when no entrant is a checkpoint that records them."""
-    from rbtrainer.checkpoint import Checkpoint
-    from rbtrainer.evaluation.specs import spec_checkpoint
-
-    for spec in specs:
-        named = spec_checkpoint(spec)
-        recorded = None if named is None else Checkpoint.read(named[0]).env_args
-        if recorded:
-            return recorded
-    return {}
 
 
 def _eval(

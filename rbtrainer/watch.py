@@ -1,8 +1,9 @@
 """The ``rbtrainer play`` command: play one game and watch it, record it, or replay a record.
 
 The seats are filled by agent specs (``--agents``, as ``rbtrainer eval`` takes them: baselines or
-checkpoint paths, one per seat or one for every seat) or by the learners of one checkpoint
-(``--checkpoint``, whose recorded game is played unless ``--env`` says otherwise). The game is
+checkpoint paths, one per seat or one for every seat; without ``--env`` the game the first checkpoint
+among them records) or by the learners of one checkpoint (``--checkpoint``, whose recorded game is
+played unless ``--env`` says otherwise). The game is
 played with :func:`rbtrainer.replay.play_game`; ``--gif`` draws it, ``--record`` writes its
 record, ``--replay`` plays a record again (checked move by move) and can draw it. The command
 prints its result like the other commands; the library parts live in :mod:`rbtrainer.replay`.
@@ -36,7 +37,8 @@ class PlayCommand:
     """Game argument (repeatable), e.g. --env game=tictactoe; VALUE: a Python literal or a word."""
     agents: Annotated[tuple[str, ...], arg(metavar="SPEC", help_behavior_hint="(default: none)")] = ()
     """Agent of each seat (or one for all): a baseline (random, minimax, strong, opportunist, negamax[:DEPTH],
-    astar, mcts[:N]) or a checkpoint path (PATH@N: a planning learner searching N simulations per move)."""
+    astar, mcts[:N]) or a checkpoint path (PATH@N: a planning learner searching N simulations per move); without
+    --env the game is the one the first checkpoint among them records."""
     checkpoint: Annotated[str | None, arg(metavar="PATH")] = None
     """Checkpoint of 'rbtrainer train': its learners fill the seats and its game is played (instead of --agents)."""
     seed: Annotated[int | None, arg(metavar="INT", help_behavior_hint="(default: 0; --replay: the recorded seed)")] = (
@@ -93,6 +95,7 @@ class PlayCommand:
 
     # -------------------------------------------------------------------------- play
     def _play(self, env_args: dict[str, Any]) -> "PlayedGame":
+        from rbtrainer.evaluation.specs import specs_env
         from rbtrainer.replay import play_game
         from rbtrainer.trainer import DecentralizedTrainer
 
@@ -108,6 +111,8 @@ class PlayCommand:
         seed = 0 if self.seed is None else self.seed
         if self.checkpoint is not None:
             env_args = _checkpoint_env(self.checkpoint, env_args)
+        elif not env_args:  # no --env: the game the first checkpoint among the specs records, as eval plays
+            env_args = specs_env(self.agents)
         with DecentralizedTrainer(
             env_args, num_train_envs=1, num_test_envs=1, seed=seed, progress_bar=False
         ) as trainer:

@@ -277,6 +277,10 @@ def test_play_a_checkpoint(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "tictactoe, seed 0: player_1 ttt.pt, player_2 ttt.pt" in out and "winner:" in out
     assert main(["play", "--replay", str(tmp_path / "g.json")]) == 0  # the learner played deterministically
+    capsys.readouterr()
+    # in --agents, without --env: the game the first checkpoint among the specs records, as eval plays
+    assert main(["play", "--agents", "random", path]) == 0
+    assert "tictactoe, seed 0: player_1 random, player_2 ttt.pt" in capsys.readouterr().out
     with pytest.raises(SystemExit) as info:
         main(["play", "--checkpoint", path, "--env", "game=connect_four"])
     assert info.value.code == 2 and "trained on 'tictactoe'" in capsys.readouterr().err

@@ -12,14 +12,15 @@ a checkpoint from another game is refused.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rbtrainer.agents.base import Agent
 
 if TYPE_CHECKING:
     from rbtrainer.trainer import DecentralizedTrainer
 
-__all__ = ["BASELINES", "agent_from_spec", "spec_checkpoint", "spec_label"]
+__all__ = ["BASELINES", "agent_from_spec", "spec_checkpoint", "spec_label", "specs_env"]
 
 BASELINES = ("random", "minimax", "strong", "opportunist", "negamax[:DEPTH]", "astar", "mcts[:SIMULATIONS]")
 """Baseline names a spec may give."""
@@ -119,6 +120,20 @@ def spec_checkpoint(spec: str) -> tuple[str, str | None] | None:
     if at and os.path.isfile(path):
         return path, budget
     return None
+
+
+def specs_env(specs: Sequence[str]) -> dict[str, Any]:
+    """The game arguments recorded by the first checkpoint among the agent specs (``PATH`` or
+    ``PATH@N``), or none (the default game) when no entrant is a checkpoint that records them: the game
+    ``rbtrainer eval`` and ``rbtrainer play`` play without ``--env``."""
+    from rbtrainer.checkpoint import Checkpoint
+
+    for spec in specs:
+        named = spec_checkpoint(spec)
+        recorded = None if named is None else Checkpoint.read(named[0]).env_args
+        if recorded:
+            return recorded
+    return {}
 
 
 def spec_label(spec: str) -> str:
