@@ -212,6 +212,22 @@ PLANNING_CONNECT_FOUR_OPENINGS = Section(
     "players from both seats than the agent it replaced (the first table's seed 0; the intervals overlap). The "
     "training times are three runs sharing two cores, not the time of a run alone.",
 )
+PLANNING_CONNECT_FOUR_OPENINGS_800 = Section(
+    "Connect four: the random-openings learners searching 800 simulations per move",
+    "planning_connect_four_openings_800.json",
+    "planning_agents:table",
+    "The three learners of the table above, not trained again, measured with `--evaluate --play-simulations "
+    "800`: the same opponents on other fresh games (200 per seat, each side's first move random), the network "
+    "searching 800 simulations per move instead of the 200 their recipe plays with. The training columns are "
+    "the sweep's. Read against the table above, the longer search made every learner stronger against the "
+    "depth-4 negamax from both seats, and seed 0's first seat stronger against the depth-2 negamax; seeds 1 "
+    "and 2 score at least 0.9 against both negamax players from both seats. Seed 0's second seat still "
+    "scores below 0.9 against the depth-2 negamax. Set against the table above, seed 2's first seat scores "
+    "lower against the depth-2 negamax here than there: the two tables' games differ, and a longer search is "
+    "not better in every game. One move of one game at 800 simulations takes about a quarter of a second on "
+    "this machine ([Performance](performance.md#what-the-planning-search-costs)); "
+    "`rbtrainer eval --agents pretrained/connect_four_planning.pt@800 ...` plays the shipped agent (seed 2) so.",
+)
 PLANNING_CONNECT_FOUR_QUICK = Section(
     "Connect four in minutes: the planning learner on rollout workers",
     "planning_connect_four_quick.json",
@@ -244,13 +260,15 @@ LEARNER_SPEED = Section(
     "come first, then larger ones; the last column is how many times faster the floor is.",
 )
 SEARCH_SPEED = Section(
-    "What the planning search's solver costs",
+    "What the planning search costs",
     "search_speed.json",
     "search_speed:table",
     "The planning search (`run_search`) over a batch of positions reached by random play, guided by the "
     "network of the agent shipped at the commit below on one thread, without and with `solver=True`, the "
-    "two alternating in one process. A simulation is one descent of one root's tree; the solver's share is "
-    "the median of the rounds' ratios; the last column is the share of the roots whose value the solver proved.",
+    "two alternating in one process. A simulation is one descent of one root's tree; the seconds per search "
+    "are the plain search's median time for the whole batch (with one root: one move of one game at that "
+    "budget, as `rbtrainer play` and `rbtrainer eval` search); the solver's share is the median of the "
+    "rounds' ratios; the last column is the share of the roots whose value the solver proved.",
 )
 PANEL_SPEED = Section(
     "What an evaluation panel costs per test round",
@@ -432,6 +450,7 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
             PLANNING_CONNECT_FOUR_SOLVER,
             PLANNING_CONNECT_FOUR_VS_NEGAMAX,
             PLANNING_CONNECT_FOUR_OPENINGS,
+            PLANNING_CONNECT_FOUR_OPENINGS_800,
             PLANNING_CONNECT_FOUR_QUICK,
             PLANNING_LEAGUE,
             ROBOTS_VS_ASTAR,
