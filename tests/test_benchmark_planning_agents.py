@@ -3,7 +3,6 @@ fresh games, with their own or another play budget (the script loaded as a modul
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import shutil
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from rbtrainer.checkpoint import Checkpoint
 
@@ -20,11 +20,7 @@ SHIPPED = ROOT / "pretrained" / "connect_four_planning.pt"
 
 
 def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = importlib.util.spec_from_file_location("benchmark_planning_agents", PLANNING_AGENTS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = load_benchmark("planning_agents", monkeypatch)
     monkeypatch.setattr(sys, "argv", [str(PLANNING_AGENTS), *argv])
     module.main()
 

@@ -3,26 +3,19 @@ rival's games against A* (the script loaded as a module, in this process)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from games.robot_delivery.board import DEFAULT_LAYOUT, board_for
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def race():
-    spec = importlib.util.spec_from_file_location("benchmark_robot_race", ROOT / "benchmarks" / "robot_race.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_benchmark("robot_race")
     yield module
-    del sys.modules[spec.name]
+    del sys.modules[module.__name__]
 
 
 def test_trip_lengths_follow_the_move_rules(race):

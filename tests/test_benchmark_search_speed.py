@@ -3,24 +3,17 @@ in this process), and its table's seconds per search."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def speed():
-    spec = importlib.util.spec_from_file_location("benchmark_search_speed", ROOT / "benchmarks" / "search_speed.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_benchmark("search_speed")
     yield module
-    del sys.modules[spec.name]
+    del sys.modules[module.__name__]
 
 
 def test_one_root_is_one_games_move_and_its_table_says_how_long_it_took(speed):

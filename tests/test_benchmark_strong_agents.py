@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from rbtrainer.checkpoint import Checkpoint
 
@@ -18,11 +18,7 @@ STRONG_AGENTS = ROOT / "benchmarks" / "strong_agents.py"
 
 
 def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = importlib.util.spec_from_file_location("benchmark_strong_agents", STRONG_AGENTS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
+    module = load_benchmark("strong_agents", monkeypatch)
     monkeypatch.setattr(sys, "argv", [str(STRONG_AGENTS), *argv])
     module.main()
 
