@@ -229,16 +229,19 @@ PLANNING_CONNECT_FOUR_OPENINGS_800 = Section(
     "`rbtrainer eval --agents pretrained/connect_four_planning.pt@800 ...` plays the shipped agent (seed 2) so.",
 )
 PLANNING_CONNECT_FOUR_OPENINGS_1600 = Section(
-    "Connect four: the random-openings learners at 1,600 simulations per move against the depth-2 negamax",
+    "Connect four: the random-openings learners at 1,600 simulations per move",
     "planning_connect_four_openings_1600.json",
     "planning_agents:table",
-    "The same three learners, not trained again, measured with `--evaluate --play-simulations 1600 --opponents "
-    "negamax:2`: against the depth-2 negamax only, 200 games per seat on other fresh games (each side's first "
-    "move random), the network searching 1,600 simulations per move. The games are not the 800-simulation "
-    "table's (an opponent's seed follows its place in the list of opponents). At this budget every seed "
-    "scores at least 0.9 against the depth-2 negamax from both seats; against the depth-4 negamax and random "
-    "play this budget was not measured (the table above has them at 800).",
+    "The same three learners, not trained again, measured with `--evaluate --play-simulations 1600`, the network "
+    "searching 1,600 simulations per move: against the depth-2 negamax (`--opponents negamax:2`) and, in a "
+    "second run at a later commit of the same benchmark code, against random play (`--opponents random`); 200 "
+    "games per seat on other fresh games, each side's first move random. The games are not the 800-simulation "
+    "table's (an opponent's seed follows its place in the list of opponents). At this budget every seed scores "
+    "at least 0.9 against the depth-2 negamax from both seats and wins every game against random play; the "
+    "depth-4 negamax was not measured at this budget (the table above has it at 800).",
 )
+
+
 PLANNING_CONNECT_FOUR_QUICK = Section(
     "Connect four in minutes: the planning learner on rollout workers",
     "planning_connect_four_quick.json",
