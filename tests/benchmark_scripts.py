@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -24,3 +26,15 @@ def load_benchmark(name: str, monkeypatch: pytest.MonkeyPatch | None = None) -> 
         monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     return module
+
+
+def benchmark_fixture(name: str) -> Any:
+    """A module-scoped fixture holding ``benchmarks/NAME.py`` loaded, unregistered after the module's tests."""
+
+    @pytest.fixture(scope="module")
+    def loaded() -> Iterator[ModuleType]:
+        module = load_benchmark(name)
+        yield module
+        del sys.modules[module.__name__]
+
+    return loaded

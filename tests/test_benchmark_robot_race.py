@@ -3,19 +3,12 @@ rival's games against A* (the script loaded as a module, in this process)."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-from benchmark_scripts import load_benchmark
+from benchmark_scripts import benchmark_fixture
 
 from games.robot_delivery.board import DEFAULT_LAYOUT, board_for
 
-
-@pytest.fixture(scope="module")
-def race():
-    module = load_benchmark("robot_race")
-    yield module
-    del sys.modules[module.__name__]
+race = benchmark_fixture("robot_race")
 
 
 def test_trip_lengths_follow_the_move_rules(race):

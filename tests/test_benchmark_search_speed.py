@@ -3,17 +3,10 @@ in this process), and its table's seconds per search."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-from benchmark_scripts import load_benchmark
+from benchmark_scripts import benchmark_fixture
 
-
-@pytest.fixture(scope="module")
-def speed():
-    module = load_benchmark("search_speed")
-    yield module
-    del sys.modules[module.__name__]
+speed = benchmark_fixture("search_speed")
 
 
 def test_one_root_is_one_games_move_and_its_table_says_how_long_it_took(speed):
