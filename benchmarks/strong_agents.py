@@ -31,8 +31,8 @@ measures that keep the best snapshot and the evaluation.
   without battery (600 and 800 episodes unless ``--episodes``), with battery (``2b``, ``3b``: 1,500
   episodes, 6 mails to win), and without battery with the recipes trained against A* (``2a``,
   ``3a``: 3,000 episodes, gamma 0.9, A* in either seat beside self-play with 2 players, the best
-  test round by a panel against A*; ``2m``: ``2a`` with the mails waiting on the pick-up cells in
-  view, 10,000 episodes); the snapshot of the best test round then plays the A* agent
+  test round by a panel against A*; ``2m`` and ``3m``: ``2a`` and ``3a`` with the mails waiting on the
+  pick-up cells in view, 10,000 and 6,000 episodes); the snapshot of the best test round then plays the A* agent
   in every seat order, 100 games each (2 players: 2 orders; 3 players: 6, one side in two seats):
   wins, draws, the score with its Wilson 95 % interval and the mean game clock of wins. Its
   ``--json`` holds the command, commit, date and machine (taken when the sweep starts) and one
@@ -242,8 +242,9 @@ ROBOT_SETTINGS: dict[str, tuple[str, int]] = {
     "2a": ("robot_delivery_2p_vs_astar.toml", 3000),
     "3a": ("robot_delivery_3p_vs_astar.toml", 3000),
     "2m": ("robot_delivery_2p_station_mail.toml", 10000),
+    "3m": ("robot_delivery_3p_station_mail.toml", 6000),
 }
-"""Setting (players, ``b``: with battery, ``a``: trained against A*, ``m``: trained against A* with the waiting
+"""Setting (players, ``b``: with battery, ``a``: trained against A*, ``m``: the ``a`` recipe with the waiting
 mails in view) -> its recipe and training episodes in this script (``--episodes`` overrides)."""
 
 ROBOT_GAMES_PER_SEATING = 100
