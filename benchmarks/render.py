@@ -73,7 +73,8 @@ class Section:
         names = {"cpu_count": "CPUs", "python": "python", "torch": "torch", "tianshou": "tianshou"}
         where = [f"{name} {machine[key]}" for key, name in names.items() if key in machine]
         if machine.get("cpu"):  # recorded since 2026-12-07: statistics can differ from one CPU model to another
-            where.insert(1, str(machine["cpu"]))
+            unit = machine.get("cpu_capability")  # recorded since 2026-12-07 too: torch's kernels differ by it
+            where.insert(1, str(machine["cpu"]) + (f" ({unit})" if unit else ""))
         return (
             f"Made by `python {data.get('command', '?')}` at commit {commit} on {str(data.get('date', '?'))[:10]} "
             f"({', '.join(where)}); data: `benchmarks/data/{self.data}`."

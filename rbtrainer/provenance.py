@@ -66,7 +66,9 @@ def cpu_model() -> str:
 
 
 def machine() -> dict[str, Any]:
-    """Python, torch, Tianshou and NumPy versions, the platform, the CPU's model and the CPU count."""
+    """Python, torch, Tianshou and NumPy versions, the platform, the CPU's model, the vector instructions torch's
+    CPU kernels use (``cpu_capability``: their rounding, and so a long training run's statistics, follow it) and
+    the CPU count."""
     import numpy
     import tianshou
     import torch
@@ -79,6 +81,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
     }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from rbtrainer.provenance import (
     benchmark_parser,
     cpu_model,
@@ -27,9 +29,10 @@ def test_median_range_and_write_figures(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["figures.json"]  # no temporary file left beside it
 
 
-def test_the_machine_names_its_cpu_model() -> None:
-    cpu = provenance(ROOT)["machine"]["cpu"]
-    assert isinstance(cpu, str) and cpu.strip() and cpu == cpu_model()
+def test_the_machine_names_its_cpu_model_and_the_vector_unit_torch_uses() -> None:
+    machine = provenance(ROOT)["machine"]
+    assert isinstance(machine["cpu"], str) and machine["cpu"].strip() and machine["cpu"] == cpu_model()
+    assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()  # e.g. "AVX2", "AVX512"
 
 
 def test_a_benchmark_parser_renders_the_table_of_a_file_it_wrote(tmp_path: Path) -> None:
