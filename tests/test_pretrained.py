@@ -19,6 +19,7 @@ ROBOTS = {
     "robot_delivery_3p.pt": (3, False),
     "robot_delivery_2p_battery.pt": (2, True),
     "robot_delivery_3p_battery.pt": (3, True),
+    "robot_delivery_3p_station_mail.pt": (3, False),  # with the waiting mails in view (observe_station_mail)
 }
 
 
@@ -55,6 +56,8 @@ def test_the_robot_agents_play_the_game_they_were_measured_on(name: str) -> None
     assert figures["dqn"]["games"] == figures["games"] > 0  # measured against A* in every seat order
     trainer = DecentralizedTrainer(env, num_test_envs=2, episodes_per_test=2, seed=0)
     agent = agent_from_spec(os.path.join(PRETRAINED, name), trainer)
-    astar = AStarDeliveryAgent(players, with_battery=battery, seed=0)
+    astar = AStarDeliveryAgent(
+        players, with_battery=battery, seed=0, station_mail=env.get("observe_station_mail", False)
+    )
     result = trainer.test([agent] + [astar] * (players - 1))
     assert result.num_episodes == 2 and result.per_seat_rewards[0] > 5  # it delivers mail (+5 each)
