@@ -66,9 +66,9 @@ def cpu_model() -> str:
 
 
 def machine() -> dict[str, Any]:
-    """Python, torch, Tianshou and NumPy versions, the platform, the CPU's model, the vector instructions torch's
-    CPU kernels use (``cpu_capability``: their rounding, and so a long training run's statistics, follow it) and
-    the CPU count."""
+    """Python, torch, Tianshou and NumPy versions, the platform, the CPU's model, the widest vector instructions
+    torch finds on it (``cpu_capability``, e.g. AVX2 or AVX512: torch's math libraries round by the instructions
+    they use, so a long training run's statistics can differ between CPUs) and the CPU count."""
     import numpy
     import tianshou
     import torch
