@@ -73,7 +73,7 @@ class Section:
         names = {"cpu_count": "CPUs", "python": "python", "torch": "torch", "tianshou": "tianshou"}
         where = [f"{name} {machine[key]}" for key, name in names.items() if key in machine]
         if machine.get("cpu"):  # recorded since 2026-12-07: statistics can differ from one CPU model to another
-            unit = machine.get("cpu_capability")  # recorded since 2026-12-07 too: torch's kernels differ by it
+            unit = machine.get("cpu_capability")  # recorded since 2026-12-07 too: the vector unit torch finds
             where.insert(1, str(machine["cpu"]) + (f" ({unit})" if unit else ""))
         return (
             f"Made by `python {data.get('command', '?')}` at commit {commit} on {str(data.get('date', '?'))[:10]} "
@@ -274,8 +274,6 @@ PLANNING_CONNECT_FOUR_OPENINGS_RETRAINED = Section(
     "play when they search 1,600 simulations per move; at 200, seed 0 still loses about a fifth of its games "
     "against the depth-2 negamax when it moves first.",
 )
-
-
 PLANNING_CONNECT_FOUR_QUICK = Section(
     "Connect four in minutes: the planning learner on rollout workers",
     "planning_connect_four_quick.json",

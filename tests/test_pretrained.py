@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from rbtrainer import AStarDeliveryAgent, DecentralizedTrainer, RandomAgent
+from rbtrainer import DecentralizedTrainer, RandomAgent
 from rbtrainer.agents.planning import PlanningLearner
 from rbtrainer.checkpoint import Checkpoint
 from rbtrainer.evaluation import agent_from_spec
@@ -56,8 +56,6 @@ def test_the_robot_agents_play_the_game_they_were_measured_on(name: str) -> None
     assert figures["dqn"]["games"] == figures["games"] > 0  # measured against A* in every seat order
     trainer = DecentralizedTrainer(env, num_test_envs=2, episodes_per_test=2, seed=0)
     agent = agent_from_spec(os.path.join(PRETRAINED, name), trainer)
-    astar = AStarDeliveryAgent(
-        players, with_battery=battery, seed=0, station_mail=env.get("observe_station_mail", False)
-    )
+    astar = agent_from_spec("astar", trainer, seed=0)  # built for the game's battery and view, as eval builds it
     result = trainer.test([agent] + [astar] * (players - 1))
     assert result.num_episodes == 2 and result.per_seat_rewards[0] > 5  # it delivers mail (+5 each)
