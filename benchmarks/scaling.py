@@ -4,9 +4,10 @@ Two parts, each the median (and range) of ``--repeats`` alternating measurements
 that starts the workers (and pays Ray's and torch's first-use costs):
 
 * ``test``: ``trainer.test`` with random agents in every seat, 3 robots (3 players x 1, 600 steps),
-  16 envs, 48 episodes, on every pool: the in-process engine; the per-tick ``subproc`` and ``ray``
-  pools (every tick a round trip to the games, the acting in this process); rollout workers
-  (``rollout_workers`` 1 and 2) on ``subproc`` and ``ray``.
+  16 envs, 48 episodes (one measurement times :data:`TEST_ROUNDS` such rounds in a row), on every
+  pool: the in-process engine; the per-tick ``subproc`` and ``ray`` pools (every tick a round trip to
+  the games, the acting in this process); rollout workers (``rollout_workers`` 1 and 2) on
+  ``subproc`` and ``ray``.
 * ``train``: ``trainer.train`` on compute-bound configurations, in one process and on 2
   ``subproc`` rollout workers, each as it is, with ``overlap`` (the update runs while the phase
   collects) and with ``update_threads=2`` (the update between phases on both cores; the table
@@ -91,6 +92,11 @@ TRAIN_POOLS: dict[str, dict[str, Any]] = {
 }
 
 
+TEST_ROUNDS = 8
+"""Test rounds timed together as one measurement: in one process a round takes about a seventh of a second,
+too short to time alone (three single rounds per pool spread over up to 2x, and their medians with them)."""
+
+
 def test_part(repeats: int, ray: bool) -> list[dict[str, Any]]:
     pools = {name: p for name, p in TEST_POOLS.items() if ray or p.get("backend") != "ray"}
     trainers = {
@@ -109,8 +115,9 @@ def test_part(repeats: int, ray: bool) -> list[dict[str, Any]]:
     for _ in range(repeats):
         for name, trainer in trainers.items():  # alternating: every pool sees the same load
             start = time.perf_counter()
-            result = trainer.test(agents)
-            rates[name].append(result.mean_episode_length * result.num_episodes / (time.perf_counter() - start))
+            results = [trainer.test(agents) for _ in range(TEST_ROUNDS)]
+            steps = sum(result.mean_episode_length * result.num_episodes for result in results)
+            rates[name].append(steps / (time.perf_counter() - start))
     for trainer in trainers.values():
         trainer.close()
     return [
