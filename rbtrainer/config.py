@@ -309,6 +309,21 @@ class SearchSettings:
     solver: bool = False
     """Prove wins, losses and draws the tree reaches and play by the proofs (MCTS-Solver): a move that
     wins at once is always played, one that lets the opponent win at once is avoided once seen."""
+    trap_margin: float = 0.0
+    """When it plays (rows that do not explore): among the root moves the search visited whose mean
+    value is within this margin of the most visited move's, play the one that leaves the opponent the
+    most room to go wrong, i.e. the best mean, over every reply the opponent has, of the position's
+    value one move later (the network's value; a game's end exact). A search that assumes the best
+    reply rates such moves alike (every tic-tac-toe opening draws); an opponent who errs errs more
+    often after this one. Each such move is first searched on its own (``trap_check_simulations``),
+    with the solver, and kept only if its value stays within the margin (a move the search hardly
+    visited may hide a loss). 0: off, the most visited move."""
+    trap_depth: int = 2
+    """Opponent replies the ``trap_margin`` score looks through (the player taking its best move
+    in between): the positions it reads grow as the number of moves to this power times two."""
+    trap_check_simulations: int | None = None
+    """Simulations of the search that checks each move ``trap_margin`` would play instead of the most
+    visited one; None: as many as the move's own search."""
 
     def __post_init__(self) -> None:
         positive_int("simulations", self.simulations)
@@ -320,6 +335,10 @@ class SearchSettings:
         non_negative_int("sample_moves", self.sample_moves)
         non_negative_int("random_moves", self.random_moves)
         boolean("solver", self.solver)
+        number_in("trap_margin", self.trap_margin, 0.0, 2.0)
+        positive_int("trap_depth", self.trap_depth)
+        if self.trap_check_simulations is not None:
+            positive_int("trap_check_simulations", self.trap_check_simulations)
 
 
 @dataclass(kw_only=True)

@@ -38,7 +38,11 @@ from rbtrainer.agents.planning import (
 from rbtrainer.checkpoint import Checkpoint, save_agents
 from rbtrainer.evaluation import agent_from_spec
 from rbtrainer.evaluation.baselines import tictactoe_best_moves, tictactoe_value
-from rbtrainer.evaluation.exploitability import tictactoe_exploitability, tictactoe_vs_random
+from rbtrainer.evaluation.exploitability import (
+    tictactoe_best_vs_random,
+    tictactoe_exploitability,
+    tictactoe_vs_random,
+)
 from rbtrainer.evaluation.specs import spec_label
 from rbtrainer.league import League, LeagueConfig
 from rbtrainer.recipes import Recipe
@@ -175,6 +179,54 @@ def test_the_solver_plays_a_proven_win_and_avoids_proven_losses_whatever_the_pri
     assert plain.visits[0].argmax() == 6
 
 
+def test_the_root_values_of_the_search_are_the_mean_of_each_moves_simulations() -> None:
+    rules = BoardSearchRules(6, 7, 4, gravity=True)
+    block = _connect_four([0, 6, 1, 6, 2])  # every move but 3 lets the opponent win at once
+    result = run_search(rules, rollout_evaluator(rules, np.random.default_rng(0)), block, 200)
+    visited = result.visits[0] > 0
+    assert (result.q[0, ~visited] == 0).all() and (np.abs(result.q[0]) <= 1).all()
+    assert result.q[0, 3] == result.q[0, visited].max()  # the block is the best move the search saw
+    weighted = (result.q[0] * result.visits[0]).sum() / result.visits[0].sum()
+    assert weighted == pytest.approx(result.value[0], abs=1e-5)
+    proven = run_search(rules, rollout_evaluator(rules, np.random.default_rng(0)), block, 200, solver=True)
+    assert proven.q[0, 6] == -1.0  # column 6 proven lost: its proven value
+
+
+def _exact_tictactoe(rules: BoardSearchRules) -> Any:
+    """An evaluator with uniform priors and the game's exact value (minimax) of each position."""
+    squares = 1 << np.arange(9)
+
+    def evaluate(positions: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        planes = rules.observations(positions).reshape(len(positions), 9, 2) > 0
+        own, opp = planes[:, :, 0] @ squares, planes[:, :, 1] @ squares
+        values = [tictactoe_value(int(o), int(p)) for o, p in zip(own, opp, strict=True)]
+        return (legal / legal.sum(axis=1, keepdims=True)).astype(np.float32), np.asarray(values, dtype=np.float32)
+
+    return evaluate
+
+
+def test_a_trap_margin_makes_a_player_that_never_loses_the_best_one_against_random_play() -> None:
+    """With the game's exact values, every search player is unbeatable, but only the trap margin picks,
+    among the moves that keep the draw, the ones a random opponent goes wrong after most often: from
+    the second seat it wins exactly as often as the best policy that never loses can."""
+    rules = _rules("tictactoe")
+
+    class Exact(SearchAgent):
+        def _evaluate(self) -> Any:
+            return _exact_tictactoe(rules)
+
+    plain, trapping = (
+        Exact(rules, SearchSettings(simulations=64, trap_margin=margin), seed=0) for margin in (0.0, 0.5)
+    )
+    for agent in (plain, trapping):
+        exploitability = tictactoe_exploitability(agent)
+        assert exploitability.first == 0 and exploitability.second == 0, exploitability
+    best = tictactoe_best_vs_random(1)
+    assert tictactoe_vs_random(plain)[1].win < best - 0.02
+    first, second = tictactoe_vs_random(trapping)
+    assert second.win == pytest.approx(best) and first.win == pytest.approx(tictactoe_best_vs_random(0))
+
+
 def test_the_search_is_seeded_and_batched() -> None:
     rules = BoardSearchRules(6, 7, 4, gravity=True)
     roots = np.concatenate([_connect_four([3, 3, 2]), _connect_four([0]), _connect_four([6, 5, 4, 3])])
@@ -208,6 +260,10 @@ def test_games_without_search_rules_and_bad_settings_are_refused() -> None:
         SearchSettings(sample_moves=-1)
     with pytest.raises(TypeError, match="solver"):
         SearchSettings(solver="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="trap_margin"):
+        SearchSettings(trap_margin=-0.1)
+    with pytest.raises(ValueError, match="trap_depth"):
+        SearchSettings(trap_depth=0)
     with pytest.raises(TypeError, match="unknown PlanningConfig field"):
         planning_agent(_rules("tictactoe"), board.observation_space(0), board.action_space(0), simulation=3)
     connect_four = DecentralizedTrainer({"game": "connect_four"}, seed=0)

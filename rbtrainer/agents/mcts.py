@@ -71,6 +71,9 @@ class SearchResult:
     """The mover's mean value at each root over the simulations (its proven value where ``proven``)."""
     proven: np.ndarray
     """Whether the search proved each root's value (bool; only with ``solver``)."""
+    q: np.ndarray
+    """The mover's mean value of each root move over its simulations (roots x actions, float32; 0 where
+    unvisited), its proven value where the solver proved the move."""
 
 
 def _noisy(
@@ -331,8 +334,11 @@ def run_search(
     root_visits = visits[:, 0].copy()
     total = np.maximum(root_visits.sum(axis=1), 1.0)
     root_value = value_sum[:, 0].sum(axis=1) / total
+    root_q = np.divide(value_sum[:, 0], visits[:, 0], out=np.zeros_like(root_visits), where=visits[:, 0] > 0)
     proven = np.zeros(num_roots, dtype=bool)
     if tree is not None:
+        known, edge = tree.edges(every, np.zeros(num_roots, dtype=np.int64))
+        root_q = np.where(known, edge, root_q)
         root_value = tree.apply_at_roots(root_visits, root_value, priors[:, 0])
         proven = tree.solved[:, 0].copy()
-    return SearchResult(visits=root_visits, value=root_value, proven=proven)
+    return SearchResult(visits=root_visits, value=root_value, proven=proven, q=root_q)

@@ -33,7 +33,7 @@ import torch
 from rbtrainer.agents.base import Agent, Learner, check_discrete, observation_box
 from rbtrainer.agents.builders import config_with
 from rbtrainer.agents.device import resolve_device
-from rbtrainer.agents.mcts import Evaluate, SearchRules, run_search
+from rbtrainer.agents.mcts import Evaluate, SearchResult, SearchRules, run_search
 from rbtrainer.agents.networks import PolicyValueNet, mask_logits
 from rbtrainer.config import PlanningConfig, SearchSettings
 from rbtrainer.rng import isolated_global_rng
@@ -165,6 +165,10 @@ def plan(
     )
     policy = result.visits / np.maximum(result.visits.sum(axis=1, keepdims=True), 1.0)
     actions = result.visits.argmax(axis=1).astype(np.int64)
+    if settings.trap_margin > 0 and not explore.all():
+        rows = np.flatnonzero(~explore)
+        kept = SearchResult(result.visits[rows], result.value[rows], result.proven[rows], result.q[rows])
+        actions[rows] = set_traps(rules, evaluate, positions[rows], legal[rows], kept, settings, simulations)
     played = _moves_played(rules, positions)
     sample = explore & (played < settings.sample_moves)
     if sample.any():
@@ -177,6 +181,79 @@ def plan(
         rows = np.flatnonzero(opening)
         actions[rows] = np.argmax(np.where(legal[rows], rng.random((len(rows), rules.num_actions)), -1.0), axis=1)
     return actions, policy.astype(np.float32), result.value.astype(np.float32)
+
+
+def _replies(rules: SearchRules, evaluate: Evaluate, positions: np.ndarray, depth: int) -> np.ndarray:
+    """Per position (the opponent to move): the mean, over every reply, of the value after it for the
+    player who is not to move; ``depth`` replies deep, that player taking its best move in between."""
+    which, reply = np.nonzero(rules.legal(positions))
+    after, reward, over = rules.play(positions[which], reply)
+    value = -reward.astype(np.float64)
+    live = np.flatnonzero(~over)
+    if len(live):
+        if depth == 1:
+            value[live] += evaluate(after[live], rules.legal(after[live]))[1]
+        else:
+            value[live] += _best_move(rules, evaluate, after[live], depth - 1)
+    return np.bincount(which, weights=value, minlength=len(positions)) / np.bincount(which, minlength=len(positions))
+
+
+def _best_move(rules: SearchRules, evaluate: Evaluate, positions: np.ndarray, depth: int) -> np.ndarray:
+    """Per position: the mover's best, over its moves, of :func:`_replies` after them."""
+    which, move = np.nonzero(rules.legal(positions))
+    after, reward, over = rules.play(positions[which], move)
+    value = reward.astype(np.float64)
+    live = np.flatnonzero(~over)
+    if len(live):
+        value[live] += _replies(rules, evaluate, after[live], depth)
+    best = np.full(len(positions), -np.inf)
+    np.maximum.at(best, which, value)
+    return best
+
+
+def set_traps(
+    rules: SearchRules,
+    evaluate: Evaluate,
+    positions: np.ndarray,
+    legal: np.ndarray,
+    result: SearchResult,
+    settings: SearchSettings,
+    simulations: int,
+) -> np.ndarray:
+    """The move of each position by ``trap_margin`` (:class:`SearchSettings`), given the search's ``result``.
+
+    Candidates: the most visited move, and every move whose mean value is within the margin of its
+    and stays so when searched on its own, with the solver (``trap_check_simulations``, or
+    ``simulations``, from the position it leads to; a move the search hardly visited may hide a
+    loss). Among them, the one with the best mean value over the opponent's replies, ``trap_depth``
+    replies deep (:func:`_replies`); ties go to the most visited. A most visited move worth 1 (a win)
+    is kept."""
+    visits, q, margin = result.visits, result.q, settings.trap_margin
+    every = np.arange(len(positions))
+    chosen = visits.argmax(axis=1)
+    best = q[every, chosen]
+    near = legal & (visits > 0) & (q >= best[:, None] - margin) & (best < 1.0)[:, None]
+    near[every, chosen] = False
+    row, move = np.nonzero(near)
+    if len(row):  # each candidate searched on its own: its value for the mover
+        after, reward, over = rules.play(positions[row], move)
+        checked = reward.astype(np.float64)
+        live = np.flatnonzero(~over)
+        if len(live):
+            budget = settings.trap_check_simulations or simulations
+            check = run_search(rules, evaluate, after[live], budget, c_puct=settings.c_puct, solver=True)
+            checked[live] -= check.value
+        near[row, move] = checked >= best[row] - margin
+    near[every, chosen] = True
+    row, move = np.nonzero(near)
+    after, reward, over = rules.play(positions[row], move)
+    score = np.full(legal.shape, -np.inf)
+    score[row, move] = reward
+    live = np.flatnonzero(~over)
+    if len(live):
+        score[row[live], move[live]] += _replies(rules, evaluate, after[live], settings.trap_depth)
+    top = score == score.max(axis=1, keepdims=True)
+    return np.where(top, visits, -1.0).argmax(axis=1).astype(np.int64)
 
 
 def _check_board(rules: SearchRules, observation_space: gym.Space, action_space: gym.Space, who: str) -> None:
@@ -295,6 +372,9 @@ class PlanningLearner(Learner):
             "sample_moves": self.settings.sample_moves,
             "random_moves": self.settings.random_moves,
             "solver": self.settings.solver,
+            "trap_margin": self.settings.trap_margin,
+            "trap_depth": self.settings.trap_depth,
+            "trap_check_simulations": self.settings.trap_check_simulations,
             "lr": self.learning_rate,
             "weight_decay": cfg.weight_decay,
             "search_value_weight": cfg.search_value_weight,
