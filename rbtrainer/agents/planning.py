@@ -226,24 +226,14 @@ def set_traps(
     and stays so when searched on its own, with the solver (``trap_check_simulations``, or
     ``simulations``, from the position it leads to; a move the search hardly visited may hide a
     loss). Among them, the one with the best mean value over the opponent's replies, ``trap_depth``
-    replies deep (:func:`_replies`); ties go to the most visited. A most visited move worth 1 (a win)
+    replies deep (:func:`_replies`); ties go to the most visited. Only the moves that score above the
+    most visited one are searched again (no other can be played). A most visited move worth 1 (a win)
     is kept."""
     visits, q, margin = result.visits, result.q, settings.trap_margin
     every = np.arange(len(positions))
     chosen = visits.argmax(axis=1)
     best = q[every, chosen]
     near = legal & (visits > 0) & (q >= best[:, None] - margin) & (best < 1.0)[:, None]
-    near[every, chosen] = False
-    row, move = np.nonzero(near)
-    if len(row):  # each candidate searched on its own: its value for the mover
-        after, reward, over = rules.play(positions[row], move)
-        checked = reward.astype(np.float64)
-        live = np.flatnonzero(~over)
-        if len(live):
-            budget = settings.trap_check_simulations or simulations
-            check = run_search(rules, evaluate, after[live], budget, c_puct=settings.c_puct, solver=True)
-            checked[live] -= check.value
-        near[row, move] = checked >= best[row] - margin
     near[every, chosen] = True
     row, move = np.nonzero(near)
     after, reward, over = rules.play(positions[row], move)
@@ -252,6 +242,20 @@ def set_traps(
     live = np.flatnonzero(~over)
     if len(live):
         score[row[live], move[live]] += _replies(rules, evaluate, after[live], settings.trap_depth)
+    own = score[every, chosen]
+    near &= score > own[:, None]  # only these can take the most visited move's place
+    row, move = np.nonzero(near)
+    if len(row):  # each searched on its own: its value for the mover
+        after, reward, over = rules.play(positions[row], move)
+        checked = reward.astype(np.float64)
+        live = np.flatnonzero(~over)
+        if len(live):
+            budget = settings.trap_check_simulations or simulations
+            check = run_search(rules, evaluate, after[live], budget, c_puct=settings.c_puct, solver=True)
+            checked[live] -= check.value
+        near[row, move] = checked >= best[row] - margin
+    score = np.where(near, score, -np.inf)
+    score[every, chosen] = own
     top = score == score.max(axis=1, keepdims=True)
     return np.where(top, visits, -1.0).argmax(axis=1).astype(np.int64)
 
