@@ -143,30 +143,42 @@ ROBOTS_STATION_MAIL_3P = Section(
     "([why](#robot-delivery-without-battery-what-choosing-a-pick-up-cell-is-worth)). Seed 1 is shipped as "
     "`pretrained/robot_delivery_3p_station_mail.pt`.",
 )
-PLANNING_TICTACTOE = Section(
+PLANNING_TICTACTOE_TRAPS = Section(
     "Tic-tac-toe: the planning learner",
+    "planning_tictactoe_traps.json",
+    "planning_agents:table",
+    "The recipe `configs/tictactoe_planning.toml` (one planning learner in self-play, 2,000 games, the "
+    "first move of every training game at random), trained alone, one seed per row (the training time "
+    "includes the recipe's one test round, where the learner plays as below); the final learner is then"
+    " measured exactly with its search as it plays (128 simulations per move, with traps: "
+    "`trap_margin`, Planning learner guide): what a perfect opponent can force against it from either "
+    "seat (0: a draw at best, the game's value), its first move and its win probability against a "
+    "uniformly random opponent from either seat. The last row is the best a policy that never loses can"
+    " do (exact): a first player wins more often against random play after opening in a corner than in "
+    "the centre, although every opening draws against perfect play, so the game's value gives a search "
+    "that assumes the best reply no reason to prefer the corner; the traps do.",
+)
+PLANNING_TICTACTOE = Section(
+    "Tic-tac-toe: the planning learner without traps",
     "planning_tictactoe.json",
     "planning_agents:table",
-    "The recipe `configs/tictactoe_planning.toml` (one planning learner in self-play), trained alone, one "
-    "seed per row; the final learner is then measured exactly with its search: what a perfect opponent "
-    "can force against it from either seat (0: a draw at best, the game's value), its first move and its "
-    "win probability against a uniformly random opponent from either seat. The last row is the best a "
-    "policy that never loses can do (exact): a first player wins more often against random play after "
-    "opening in a corner than in the centre, although every opening draws against perfect play, so the "
-    "game's value gives a learner no reason to prefer the corner.",
+    "The recipe as it was before it set traps (64 simulations per move when it plays, no random first "
+    "moves, a test round every 1,000 games), trained alone, one seed per row, measured the same way. "
+    "Every learner opened in the centre, after which no policy that never loses wins more than the "
+    "centre's figure in the last row.",
 )
 PLANNING_TICTACTOE_OTHER_CPU = Section(
-    "Tic-tac-toe: the planning learner on another CPU",
+    "Tic-tac-toe: the planning learner without traps, on another CPU",
     "planning_tictactoe_epyc.json",
     "planning_agents:table",
-    "The same recipe and seeds, measured the same way, on another machine (its CPU is named below the "
-    "table), from a later commit; the commit of the table above gives the same figures on this machine "
-    "(checked with seed 0), so the difference is the machine's, not the code's. A seeded run gives the "
-    "same statistics from one run to the next on one machine, but not always from one CPU model to "
-    "another: the runs end after other numbers of games and the learners differ. Here every learner is "
-    "still unbeatable from both seats, but one of them wins less often from the second seat against "
-    "random play than any learner in the table above. Read the two tables together as the spread to "
-    "expect on your own machine.",
+    "The recipe without traps and the same seeds, measured the same way, on another machine (its CPU is"
+    " named below the table), from a later commit; the commit of the table above gives the same figures"
+    " on this machine (checked with seed 0), so the difference is the machine's, not the code's. A "
+    "seeded run gives the same statistics from one run to the next on one machine, but not always from "
+    "one CPU model to another: the runs end after other numbers of games and the learners differ. Here "
+    "every learner is still unbeatable from both seats, but one of them wins less often from the second"
+    " seat against random play than any learner in the table above. Read the two tables together as the"
+    " spread to expect on your own machine.",
 )
 PLANNING_CONNECT_FOUR = Section(
     "Connect four: the planning learner against the baselines",
@@ -490,6 +502,7 @@ PAGES: dict[str, tuple[str, list[Section]]] = {
         "date and machine below it. Learning results are quoted over three seeds.\n",
         [
             DEFAULT_TRAIN,
+            PLANNING_TICTACTOE_TRAPS,
             PLANNING_TICTACTOE,
             PLANNING_TICTACTOE_OTHER_CPU,
             PLANNING_CONNECT_FOUR,

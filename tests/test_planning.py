@@ -385,14 +385,14 @@ def test_a_recipe_turns_the_solver_on_for_training_and_its_checkpoint_keeps_it(t
 
 def test_a_planner_trained_a_minute_on_tictactoe_cannot_be_beaten() -> None:
     """The learning scenario: 2,000 self-play games at 32 simulations per move (about 40 seconds), every
-    move drawn from the search's visits and the value target half outcome, half search value (as
-    ``configs/tictactoe_planning.toml``), give a learner that a perfect opponent cannot beat from
-    either seat, and that beats random play in at least 98 % of the games from the first seat and 88 %
-    from the second (exact probabilities; its search budget when it plays: 64 simulations per move, as
-    the recipe's ``play_simulations``). Seeded training differs from one CPU to another (docs/concepts.md,
-    Reproducibility): sampling only the first 4 moves, as this test once did, left a losing line from the
-    second seat on some machines, and so did playing with 32 simulations on an AVX-512 machine (seeds 0
-    and 1), where 64 left none."""
+    move drawn from the search's visits and the value target half outcome, half search value (the
+    training of ``configs/tictactoe_planning.toml`` without its random first moves), give a learner
+    that a perfect opponent cannot beat from either seat, and that beats random play in at least 98 %
+    of the games from the first seat and 88 % from the second (exact probabilities; its search budget
+    when it plays: 64 simulations per move, without traps). Seeded training differs from one CPU to
+    another (docs/concepts.md, Reproducibility): sampling only the first 4 moves, as this test once did,
+    left a losing line from the second seat on some machines, and so did playing with 32 simulations on
+    an AVX-512 machine (seeds 0 and 1), where 64 left none."""
     trainer = DecentralizedTrainer(
         {"game": "tictactoe"},
         num_train_envs=32,
