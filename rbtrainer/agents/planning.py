@@ -5,11 +5,13 @@ row's observation, runs :func:`~rbtrainer.agents.mcts.run_search` from all of th
 network call per simulation for the whole batch) and plays the most visited move, or, on exploring
 seats in the first ``sample_moves`` moves of a game, a move drawn in proportion to the visits (with
 Dirichlet noise at the root); in the first ``random_moves`` moves (0 by default), a uniformly random
-legal move. It learns from its own search: each position it acted in is stored
-with the search's visit distribution as the policy target and the seat's return from there to the
-end of the game as the value target (mixed with the search's value at the root by
-``search_value_weight``); positions other agents played (shared memory, env groups,
-leagues) train the value only. Positions are matched to their search by the observation's bytes.
+legal move. With ``trap_margin`` (:func:`set_traps`), rows that do not explore play, among the moves
+worth about as much as the most visited one, the one after which the opponent goes wrong most often.
+It learns from its own search: each position it acted in is stored with the search's visit
+distribution as the policy target and the seat's return from there to the end of the game as the
+value target (mixed with the search's value at the root by ``search_value_weight``); positions other
+agents played (shared memory, env groups, leagues) train the value only. Positions are matched to
+their search by the observation's bytes.
 
 It plans in games whose env offers ``search_rules()`` (:class:`~rbtrainer.agents.mcts.SearchRules`:
 two players, alternating, zero-sum, perfect information, the position readable from the mover's
