@@ -35,7 +35,7 @@ import torch
 from rbtrainer.agents.base import Agent, Learner, check_discrete, observation_box
 from rbtrainer.agents.builders import config_with
 from rbtrainer.agents.device import resolve_device
-from rbtrainer.agents.mcts import Evaluate, SearchResult, SearchRules, run_search
+from rbtrainer.agents.mcts import Evaluate, SearchRules, run_search
 from rbtrainer.agents.networks import PolicyValueNet, mask_logits
 from rbtrainer.config import PlanningConfig, SearchSettings
 from rbtrainer.rng import isolated_global_rng
@@ -169,8 +169,9 @@ def plan(
     actions = result.visits.argmax(axis=1).astype(np.int64)
     if settings.trap_margin > 0 and not explore.all():
         rows = np.flatnonzero(~explore)
-        kept = SearchResult(result.visits[rows], result.value[rows], result.proven[rows], result.q[rows])
-        actions[rows] = set_traps(rules, evaluate, positions[rows], legal[rows], kept, settings, simulations)
+        actions[rows] = set_traps(
+            rules, evaluate, positions[rows], legal[rows], result.visits[rows], result.q[rows], settings, simulations
+        )
     played = _moves_played(rules, positions)
     sample = explore & (played < settings.sample_moves)
     if sample.any():
@@ -218,11 +219,13 @@ def set_traps(
     evaluate: Evaluate,
     positions: np.ndarray,
     legal: np.ndarray,
-    result: SearchResult,
+    visits: np.ndarray,
+    q: np.ndarray,
     settings: SearchSettings,
     simulations: int,
 ) -> np.ndarray:
-    """The move of each position by ``trap_margin`` (:class:`SearchSettings`), given the search's ``result``.
+    """The move of each position by ``trap_margin`` (:class:`SearchSettings`), given the search's root
+    ``visits`` and mean values ``q`` (:class:`~rbtrainer.agents.mcts.SearchResult`).
 
     Candidates: the most visited move, and every move whose mean value is within the margin of its
     and stays so when searched on its own, with the solver (``trap_check_simulations``, or
@@ -231,7 +234,7 @@ def set_traps(
     replies deep (:func:`_replies`); ties go to the most visited. Only the moves that score above the
     most visited one are searched again (no other can be played). A most visited move worth 1 (a win)
     is kept."""
-    visits, q, margin = result.visits, result.q, settings.trap_margin
+    margin = settings.trap_margin
     every = np.arange(len(positions))
     chosen = visits.argmax(axis=1)
     best = q[every, chosen]
@@ -246,9 +249,9 @@ def set_traps(
         score[row[live], move[live]] += _replies(rules, evaluate, after[live], settings.trap_depth)
     own = score[every, chosen]
     near &= score > own[:, None]  # only these can take the most visited move's place
-    row, move = np.nonzero(near)
-    if len(row):  # each searched on its own: its value for the mover
-        after, reward, over = rules.play(positions[row], move)
+    rival = near[row, move]
+    if rival.any():  # each searched on its own: its value for the mover
+        row, move, after, reward, over = row[rival], move[rival], after[rival], reward[rival], over[rival]
         checked = reward.astype(np.float64)
         live = np.flatnonzero(~over)
         if len(live):
